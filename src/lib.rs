@@ -1,0 +1,16 @@
+//! polarmap: polarization mapping of ferroelectrics from 4D-STEM data.
+//!
+//! Conventions (see DESIGN.md): a scan is indexed `[scan_row, scan_col, det_row, det_col]`,
+//! row-major, row 0 at the top; the image plane has x to the right and y up; angles are
+//! counter-clockwise from +x.
+
+pub mod analysis;
+pub mod classes;
+pub mod cli;
+pub mod colour;
+pub mod error;
+pub mod preprocess;
+pub mod scan;
+
+pub use error::{Error, Result};
+pub use scan::{open, Calibration, DType, Scan};

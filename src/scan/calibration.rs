@@ -1,0 +1,99 @@
+//! Physical calibration of a scan. Every value is optional: unknown stays unknown.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Beam energy in keV.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy_kv: Option<f64>,
+    /// Probe convergence semi-angle in mrad.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub convergence_mrad: Option<f64>,
+    /// Detector sampling in mrad per pixel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mrad_per_px: Option<f64>,
+    /// Scan step in Å.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan_step_a: Option<f64>,
+    /// Rotation of the detector axes relative to the scan axes, degrees counter-clockwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan_rotation_deg: Option<f64>,
+    /// Whether the detector is mirrored relative to the scan (applied before the rotation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan_flip: Option<bool>,
+}
+
+impl Calibration {
+    /// Each value of `self`, or `fallback`'s where `self` has none.
+    pub fn or(&self, fallback: &Calibration) -> Calibration {
+        Calibration {
+            energy_kv: self.energy_kv.or(fallback.energy_kv),
+            convergence_mrad: self.convergence_mrad.or(fallback.convergence_mrad),
+            mrad_per_px: self.mrad_per_px.or(fallback.mrad_per_px),
+            scan_step_a: self.scan_step_a.or(fallback.scan_step_a),
+            scan_rotation_deg: self.scan_rotation_deg.or(fallback.scan_rotation_deg),
+            scan_flip: self.scan_flip.or(fallback.scan_flip),
+        }
+    }
+
+    /// Checks that the values given are physical (positive, finite).
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("energy_kv", self.energy_kv),
+            ("convergence_mrad", self.convergence_mrad),
+            ("mrad_per_px", self.mrad_per_px),
+            ("scan_step_a", self.scan_step_a),
+        ];
+        for (name, value) in positive {
+            if let Some(v) = value {
+                if !(v.is_finite() && v > 0.0) {
+                    return Err(format!("{name} must be a positive number, got {v}"));
+                }
+            }
+        }
+        if let Some(r) = self.scan_rotation_deg {
+            if !r.is_finite() {
+                return Err(format!("scan_rotation_deg must be finite, got {r}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn or_prefers_self_and_fills_gaps() {
+        let a = Calibration {
+            energy_kv: Some(200.0),
+            ..Default::default()
+        };
+        let b = Calibration {
+            energy_kv: Some(300.0),
+            mrad_per_px: Some(0.5),
+            ..Default::default()
+        };
+        let c = a.or(&b);
+        assert_eq!(c.energy_kv, Some(200.0));
+        assert_eq!(c.mrad_per_px, Some(0.5));
+        assert_eq!(c.convergence_mrad, None);
+    }
+
+    #[test]
+    fn validate_rejects_nonphysical() {
+        let bad = Calibration {
+            mrad_per_px: Some(-1.0),
+            ..Default::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("mrad_per_px"));
+        let nan = Calibration {
+            energy_kv: Some(f64::NAN),
+            ..Default::default()
+        };
+        assert!(nan.validate().is_err());
+        assert!(Calibration::default().validate().is_ok());
+    }
+}

@@ -1,0 +1,283 @@
+//! Frames in their native pixel type, and the scratch buffer readers decode into.
+
+use bytemuck::Pod;
+use serde::{Deserialize, Serialize};
+
+/// Pixel types a scan can hold on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DType {
+    U8,
+    U16,
+    U32,
+    I16,
+    I32,
+    F32,
+    F64,
+}
+
+impl DType {
+    pub fn size(self) -> usize {
+        match self {
+            DType::U8 => 1,
+            DType::U16 | DType::I16 => 2,
+            DType::U32 | DType::I32 | DType::F32 => 4,
+            DType::F64 => 8,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::U8 => "uint8",
+            DType::U16 => "uint16",
+            DType::U32 => "uint32",
+            DType::I16 => "int16",
+            DType::I32 => "int32",
+            DType::F32 => "float32",
+            DType::F64 => "float64",
+        }
+    }
+
+    pub fn is_float(self) -> bool {
+        matches!(self, DType::F32 | DType::F64)
+    }
+
+    /// Parses the names users write: NumPy's (`uint16`, `float32`) and the short codes (`u2`, `f4`).
+    pub fn parse(name: &str) -> Option<DType> {
+        Some(match name.trim().to_ascii_lowercase().as_str() {
+            "u8" | "uint8" | "u1" => DType::U8,
+            "u16" | "uint16" | "u2" => DType::U16,
+            "u32" | "uint32" | "u4" => DType::U32,
+            "i16" | "int16" | "i2" => DType::I16,
+            "i32" | "int32" | "i4" => DType::I32,
+            "f32" | "float32" | "f4" => DType::F32,
+            "f64" | "float64" | "f8" => DType::F64,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for DType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Byte order of multi-byte pixels on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Endian {
+    #[default]
+    Little,
+    Big,
+}
+
+impl Endian {
+    pub fn is_native(self) -> bool {
+        match self {
+            Endian::Little => cfg!(target_endian = "little"),
+            Endian::Big => cfg!(target_endian = "big"),
+        }
+    }
+}
+
+/// A pixel type the analysis kernels are generic over.
+pub trait Pixel: Pod + Send + Sync {
+    const DTYPE: DType;
+    fn to_f32(self) -> f32;
+    fn to_f64(self) -> f64;
+}
+
+macro_rules! impl_pixel {
+    ($($t:ty => $d:ident),*) => {$(
+        impl Pixel for $t {
+            const DTYPE: DType = DType::$d;
+            #[inline(always)]
+            fn to_f32(self) -> f32 { self as f32 }
+            #[inline(always)]
+            fn to_f64(self) -> f64 { self as f64 }
+        }
+    )*};
+}
+impl_pixel!(u8 => U8, u16 => U16, u32 => U32, i16 => I16, i32 => I32, f32 => F32, f64 => F64);
+
+/// One diffraction pattern, row-major, borrowed in its native pixel type.
+#[derive(Debug, Clone, Copy)]
+pub enum FrameRef<'a> {
+    U8(&'a [u8]),
+    U16(&'a [u16]),
+    U32(&'a [u32]),
+    I16(&'a [i16]),
+    I32(&'a [i32]),
+    F32(&'a [f32]),
+    F64(&'a [f64]),
+}
+
+/// Code that runs on a frame's pixels whatever their type; `FrameRef::visit` monomorphises it.
+pub trait FrameVisitor {
+    type Output;
+    fn visit<T: Pixel>(self, pixels: &[T]) -> Self::Output;
+}
+
+impl<'a> FrameRef<'a> {
+    pub fn visit<V: FrameVisitor>(self, visitor: V) -> V::Output {
+        match self {
+            FrameRef::U8(p) => visitor.visit(p),
+            FrameRef::U16(p) => visitor.visit(p),
+            FrameRef::U32(p) => visitor.visit(p),
+            FrameRef::I16(p) => visitor.visit(p),
+            FrameRef::I32(p) => visitor.visit(p),
+            FrameRef::F32(p) => visitor.visit(p),
+            FrameRef::F64(p) => visitor.visit(p),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        struct Len;
+        impl FrameVisitor for Len {
+            type Output = usize;
+            fn visit<T: Pixel>(self, p: &[T]) -> usize {
+                p.len()
+            }
+        }
+        self.visit(Len)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn dtype(&self) -> DType {
+        match self {
+            FrameRef::U8(_) => DType::U8,
+            FrameRef::U16(_) => DType::U16,
+            FrameRef::U32(_) => DType::U32,
+            FrameRef::I16(_) => DType::I16,
+            FrameRef::I32(_) => DType::I32,
+            FrameRef::F32(_) => DType::F32,
+            FrameRef::F64(_) => DType::F64,
+        }
+    }
+
+    /// Converts into `out` (which must have the frame's length) as f32.
+    pub fn copy_to_f32(self, out: &mut [f32]) {
+        struct ToF32<'o>(&'o mut [f32]);
+        impl FrameVisitor for ToF32<'_> {
+            type Output = ();
+            fn visit<T: Pixel>(self, p: &[T]) {
+                for (o, &v) in self.0.iter_mut().zip(p) {
+                    *o = v.to_f32();
+                }
+            }
+        }
+        assert_eq!(out.len(), self.len(), "output length must match the frame");
+        self.visit(ToF32(out))
+    }
+
+    pub fn to_f32_vec(self) -> Vec<f32> {
+        let mut out = vec![0.0; self.len()];
+        self.copy_to_f32(&mut out);
+        out
+    }
+
+    /// Wraps a typed slice, e.g. one cast from a memory map.
+    pub fn from_slice<T: Pixel>(pixels: &'a [T]) -> FrameRef<'a> {
+        let bytes: &'a [u8] = bytemuck::cast_slice(pixels);
+        Self::from_aligned_bytes(T::DTYPE, bytes)
+    }
+
+    /// Views native-endian bytes as a frame; `bytes` must be aligned for `dtype`.
+    pub fn from_aligned_bytes(dtype: DType, bytes: &'a [u8]) -> FrameRef<'a> {
+        match dtype {
+            DType::U8 => FrameRef::U8(bytes),
+            DType::U16 => FrameRef::U16(bytemuck::cast_slice(bytes)),
+            DType::U32 => FrameRef::U32(bytemuck::cast_slice(bytes)),
+            DType::I16 => FrameRef::I16(bytemuck::cast_slice(bytes)),
+            DType::I32 => FrameRef::I32(bytemuck::cast_slice(bytes)),
+            DType::F32 => FrameRef::F32(bytemuck::cast_slice(bytes)),
+            DType::F64 => FrameRef::F64(bytemuck::cast_slice(bytes)),
+        }
+    }
+}
+
+/// Reusable, 8-byte aligned scratch memory that readers decode frames into.
+/// One per worker thread: it makes per-frame decoding allocation-free.
+#[derive(Debug, Default)]
+pub struct FrameBuffer {
+    words: Vec<u64>,
+}
+
+impl FrameBuffer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A zero-initialised-once, aligned byte slice of `len` bytes (contents unspecified).
+    pub fn bytes_mut(&mut self, len: usize) -> &mut [u8] {
+        let words = len.div_ceil(8);
+        if self.words.len() < words {
+            self.words.resize(words, 0);
+        }
+        &mut bytemuck::cast_slice_mut(&mut self.words[..words])[..len]
+    }
+
+    /// A typed slice of `len` pixels (contents unspecified).
+    pub fn typed_mut<T: Pixel>(&mut self, len: usize) -> &mut [T] {
+        bytemuck::cast_slice_mut(self.bytes_mut(len * std::mem::size_of::<T>()))
+    }
+
+    /// Copies `bytes` (pixels of `dtype` in byte order `endian`) into the buffer in native order
+    /// and returns them as a frame.
+    pub fn decode<'a>(&'a mut self, dtype: DType, endian: Endian, bytes: &[u8]) -> FrameRef<'a> {
+        let out = self.bytes_mut(bytes.len());
+        out.copy_from_slice(bytes);
+        if !endian.is_native() {
+            for px in out.chunks_exact_mut(dtype.size()) {
+                px.reverse();
+            }
+        }
+        FrameRef::from_aligned_bytes(dtype, out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_swaps_big_endian() {
+        let mut buf = FrameBuffer::new();
+        let frame = buf.decode(DType::U16, Endian::Big, &[0x01, 0x02, 0xff, 0x00]);
+        match frame {
+            FrameRef::U16(p) => assert_eq!(p, &[0x0102, 0xff00]),
+            other => panic!("wrong type {other:?}"),
+        }
+    }
+
+    #[test]
+    fn decode_keeps_little_endian_f32() {
+        let values = [1.5f32, -2.25, 1e-3];
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let mut buf = FrameBuffer::new();
+        assert_eq!(
+            buf.decode(DType::F32, Endian::Little, &bytes).to_f32_vec(),
+            values
+        );
+    }
+
+    #[test]
+    fn dtype_names_round_trip() {
+        for d in [
+            DType::U8,
+            DType::U16,
+            DType::U32,
+            DType::I16,
+            DType::I32,
+            DType::F32,
+            DType::F64,
+        ] {
+            assert_eq!(DType::parse(d.name()), Some(d));
+        }
+        assert_eq!(DType::parse("complex64"), None);
+    }
+}

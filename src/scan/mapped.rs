@@ -1,0 +1,137 @@
+//! Frames laid out at a fixed stride in one file, read through a memory map. Used by every
+//! reader whose frames are stored uncompressed (npy, raw, Merlin, blockfile...): frames in native
+//! byte order and alignment are returned without a copy; others are byte-swapped per frame.
+
+use super::{DType, Endian, FrameBuffer, FrameRef, FrameSource};
+use crate::error::{Error, Result};
+use memmap2::Mmap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug)]
+pub struct MappedFrames {
+    path: PathBuf,
+    map: Mmap,
+    dtype: DType,
+    endian: Endian,
+    frame_shape: [usize; 2],
+    first_offset: usize,
+    stride: usize,
+    count: usize,
+}
+
+/// Where the frames lie in the file.
+#[derive(Debug, Clone, Copy)]
+pub struct FrameLayout {
+    pub dtype: DType,
+    pub endian: Endian,
+    pub frame_shape: [usize; 2],
+    /// Byte offset of the first pixel of frame 0.
+    pub first_offset: usize,
+    /// Bytes from the first pixel of one frame to the first pixel of the next.
+    pub stride: usize,
+    pub count: usize,
+}
+
+impl FrameLayout {
+    pub fn frame_bytes(&self) -> usize {
+        self.frame_shape[0] * self.frame_shape[1] * self.dtype.size()
+    }
+
+    /// Bytes the file must have to hold every frame, or None on overflow.
+    pub fn required_len(&self) -> Option<usize> {
+        if self.count == 0 {
+            return Some(self.first_offset);
+        }
+        (self.count - 1)
+            .checked_mul(self.stride)?
+            .checked_add(self.first_offset)?
+            .checked_add(self.frame_bytes())
+    }
+}
+
+impl MappedFrames {
+    /// Maps `path` and checks that it is long enough for `layout`.
+    pub fn open(path: &Path, layout: FrameLayout) -> Result<MappedFrames> {
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        let required = layout.required_len().ok_or_else(|| {
+            Error::format(
+                path,
+                "the declared frame layout overflows the address space",
+            )
+        })?;
+        if layout.stride < layout.frame_bytes() {
+            return Err(Error::format(
+                path,
+                format!(
+                    "frame stride {} bytes is smaller than a frame ({} bytes)",
+                    layout.stride,
+                    layout.frame_bytes()
+                ),
+            ));
+        }
+        if (len as u128) < required as u128 {
+            return Err(Error::format(
+                path,
+                format!(
+                    "file is truncated: {} frames of {}x{} {} need {required} bytes, the file has {len}",
+                    layout.count, layout.frame_shape[0], layout.frame_shape[1], layout.dtype
+                ),
+            ));
+        }
+        // SAFETY: the map is read-only; a file shrunk by another process while mapped can fault,
+        // which every memory-mapping reader (NumPy's memmap included) accepts.
+        let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+        Ok(MappedFrames {
+            path: path.to_path_buf(),
+            map,
+            dtype: layout.dtype,
+            endian: layout.endian,
+            frame_shape: layout.frame_shape,
+            first_offset: layout.first_offset,
+            stride: layout.stride,
+            count: layout.count,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The raw bytes of frame `index` as stored.
+    pub fn frame_bytes(&self, index: usize) -> &[u8] {
+        let start = self.first_offset + index * self.stride;
+        let len = self.frame_shape[0] * self.frame_shape[1] * self.dtype.size();
+        &self.map[start..start + len]
+    }
+}
+
+impl FrameSource for MappedFrames {
+    fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    fn frame_count(&self) -> usize {
+        self.count
+    }
+
+    fn frame_shape(&self) -> [usize; 2] {
+        self.frame_shape
+    }
+
+    fn frame<'a>(&'a self, index: usize, scratch: &'a mut FrameBuffer) -> Result<FrameRef<'a>> {
+        let bytes = self.frame_bytes(index);
+        let aligned = (bytes.as_ptr() as usize) % self.dtype.size() == 0;
+        if self.endian.is_native() && aligned {
+            Ok(FrameRef::from_aligned_bytes(self.dtype, bytes))
+        } else {
+            Ok(scratch.decode(self.dtype, self.endian, bytes))
+        }
+    }
+
+    fn advise_sequential(&self) {
+        // Only a hint; failure changes nothing but speed.
+        #[cfg(unix)]
+        let _ = self.map.advise(memmap2::Advice::Sequential);
+    }
+}

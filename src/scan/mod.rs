@@ -1,0 +1,287 @@
+//! A 4D-STEM scan: frames indexed `[scan_row, scan_col, det_row, det_col]`, read lazily in their
+//! native pixel type from a memory map or a per-frame decoder, plus its calibration.
+//!
+//! [`open`] picks the reader from the file's content and extension.
+
+mod calibration;
+mod frame;
+mod mapped;
+pub mod npy;
+mod raw;
+mod sidecar;
+
+pub use calibration::Calibration;
+pub use frame::{DType, Endian, FrameBuffer, FrameRef, FrameVisitor, Pixel};
+pub use mapped::MappedFrames;
+pub use raw::RawLayout;
+pub use sidecar::{Labels, Sidecar};
+
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// Where a reader's frames come from. Implementations are cheap to share across threads.
+pub trait FrameSource: Send + Sync {
+    fn dtype(&self) -> DType;
+    fn frame_count(&self) -> usize;
+    /// `[rows, cols]` of every frame.
+    fn frame_shape(&self) -> [usize; 2];
+    /// Frame `index` (flat over the scan, row-major) in its native type. Zero-copy readers return
+    /// a view of their memory map; others decode into `scratch`.
+    fn frame<'a>(&'a self, index: usize, scratch: &'a mut FrameBuffer) -> Result<FrameRef<'a>>;
+    /// Advises the reader that frames will be read sequentially (e.g. `madvise`).
+    fn advise_sequential(&self) {}
+}
+
+/// A 4D-STEM dataset opened for reading.
+pub struct Scan {
+    path: PathBuf,
+    format: &'static str,
+    scan_shape: [usize; 2],
+    pub calibration: Calibration,
+    /// Ground truth from the sidecar, if any.
+    pub labels: Option<Labels>,
+    source: Box<dyn FrameSource>,
+}
+
+impl std::fmt::Debug for Scan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scan")
+            .field("path", &self.path)
+            .field("format", &self.format)
+            .field("shape", &self.shape())
+            .field("dtype", &self.dtype())
+            .field("calibration", &self.calibration)
+            .finish()
+    }
+}
+
+/// What the caller knows that the file may not say. Every field is optional.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// Scan shape `[rows, cols]`; overrides the file's and the sidecar's.
+    pub scan_shape: Option<[usize; 2]>,
+    /// Layout of a raw binary file; overrides the sidecar's.
+    pub raw: Option<RawLayout>,
+    /// Calibration values given by the user; override the file's and the sidecar's.
+    pub calibration: Calibration,
+}
+
+/// Opens a scan, choosing the reader by content and extension, with its sidecar if present.
+pub fn open(path: impl AsRef<Path>) -> Result<Scan> {
+    open_with(path, &OpenOptions::default())
+}
+
+/// [`open`] with options given by the caller (command line or GUI).
+pub fn open_with(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Scan> {
+    let path = path.as_ref();
+    let sidecar = Sidecar::find_for(path)?;
+    let opened = open_source(path, options, sidecar.as_ref())?;
+    let scan_shape = options
+        .scan_shape
+        .or(sidecar.as_ref().and_then(|s| s.scan_shape))
+        .or(opened.scan_shape)
+        .unwrap_or([1, opened.source.frame_count()]);
+    let mut calibration = opened.calibration;
+    if let Some(s) = &sidecar {
+        calibration = s.calibration.or(&calibration);
+    }
+    calibration = options.calibration.or(&calibration);
+    let labels = sidecar.and_then(|s| s.labels);
+    Scan::new(
+        path,
+        opened.format,
+        opened.source,
+        scan_shape,
+        calibration,
+        labels,
+    )
+}
+
+/// What a format reader returns: frames plus whatever the file says about the scan.
+pub struct Opened {
+    pub format: &'static str,
+    pub source: Box<dyn FrameSource>,
+    pub scan_shape: Option<[usize; 2]>,
+    pub calibration: Calibration,
+}
+
+impl Opened {
+    pub fn new(format: &'static str, source: impl FrameSource + 'static) -> Self {
+        Opened {
+            format,
+            source: Box::new(source),
+            scan_shape: None,
+            calibration: Calibration::default(),
+        }
+    }
+}
+
+fn open_source(path: &Path, options: &OpenOptions, sidecar: Option<&Sidecar>) -> Result<Opened> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.is_dir() {
+        return Err(Error::format(
+            path,
+            "is a folder; no reader for folders is available",
+        ));
+    }
+    let raw_layout = options
+        .raw
+        .clone()
+        .or_else(|| sidecar.and_then(|s| s.raw_layout()));
+    let magic = read_magic(path)?;
+    if magic.starts_with(npy::MAGIC) {
+        return npy::open(path);
+    }
+    if let Some(layout) = raw_layout {
+        return raw::open(path, &layout);
+    }
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    Err(Error::format(
+        path,
+        format!(
+            "unknown format (extension '{ext}', first bytes {:02x?}); supported: .npy, raw binary with a \
+             sidecar layout, TIFF folder, multi-page TIFF, Merlin .mib, HDF5/EMD, blockfile .blo",
+            &magic[..magic.len().min(8)]
+        ),
+    ))
+}
+
+/// The first bytes of a file, for format detection.
+fn read_magic(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut buf = vec![0u8; 16];
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) => return Err(Error::io(path, e)),
+        }
+    }
+    buf.truncate(filled);
+    Ok(buf)
+}
+
+impl Scan {
+    /// Assembles a scan from a frame source; checks that the scan shape fits the frame count.
+    pub fn new(
+        path: impl Into<PathBuf>,
+        format: &'static str,
+        source: Box<dyn FrameSource>,
+        scan_shape: [usize; 2],
+        calibration: Calibration,
+        labels: Option<Labels>,
+    ) -> Result<Scan> {
+        let path = path.into();
+        let frames = source.frame_count();
+        if frames == 0 {
+            return Err(Error::format(&path, "the scan holds no frames"));
+        }
+        let [fr, fc] = source.frame_shape();
+        if fr == 0 || fc == 0 {
+            return Err(Error::format(
+                &path,
+                format!("frames have an empty shape {fr}x{fc}"),
+            ));
+        }
+        let [r, c] = scan_shape;
+        if r.checked_mul(c) != Some(frames) {
+            return Err(Error::format(
+                &path,
+                format!("scan shape {r}x{c} does not match the {frames} frames in the file"),
+            ));
+        }
+        Ok(Scan {
+            path,
+            format,
+            scan_shape,
+            calibration,
+            labels,
+            source,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Short name of the reader that opened the file (e.g. `"npy"`).
+    pub fn format(&self) -> &'static str {
+        self.format
+    }
+
+    /// `[scan_rows, scan_cols, det_rows, det_cols]`.
+    pub fn shape(&self) -> [usize; 4] {
+        let [fr, fc] = self.source.frame_shape();
+        [self.scan_shape[0], self.scan_shape[1], fr, fc]
+    }
+
+    pub fn scan_shape(&self) -> [usize; 2] {
+        self.scan_shape
+    }
+
+    pub fn frame_shape(&self) -> [usize; 2] {
+        self.source.frame_shape()
+    }
+
+    pub fn frame_len(&self) -> usize {
+        let [r, c] = self.frame_shape();
+        r * c
+    }
+
+    pub fn n_frames(&self) -> usize {
+        self.scan_shape[0] * self.scan_shape[1]
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.source.dtype()
+    }
+
+    /// Changes the scan shape (rows × cols must equal the frame count).
+    pub fn reshape(&mut self, scan_shape: [usize; 2]) -> Result<()> {
+        let [r, c] = scan_shape;
+        if r.checked_mul(c) != Some(self.n_frames()) {
+            return Err(Error::invalid(format!(
+                "{}: scan shape {r}x{c} does not match the {} frames",
+                self.path.display(),
+                self.n_frames()
+            )));
+        }
+        self.scan_shape = scan_shape;
+        Ok(())
+    }
+
+    /// Frame `index` (flat, row-major over the scan) in its native pixel type.
+    pub fn frame<'a>(&'a self, index: usize, scratch: &'a mut FrameBuffer) -> Result<FrameRef<'a>> {
+        if index >= self.n_frames() {
+            return Err(Error::invalid(format!(
+                "frame {index} is out of range: the scan has {} frames",
+                self.n_frames()
+            )));
+        }
+        let frame = self.source.frame(index, scratch)?;
+        debug_assert_eq!(frame.len(), self.frame_len());
+        Ok(frame)
+    }
+
+    /// Frame at `(row, col)` of the scan, as f32.
+    pub fn frame_f32(&self, row: usize, col: usize) -> Result<Vec<f32>> {
+        let [rows, cols] = self.scan_shape;
+        if row >= rows || col >= cols {
+            return Err(Error::invalid(format!(
+                "scan position ({row}, {col}) is outside the {rows}x{cols} scan"
+            )));
+        }
+        let mut scratch = FrameBuffer::new();
+        Ok(self.frame(row * cols + col, &mut scratch)?.to_f32_vec())
+    }
+
+    pub fn advise_sequential(&self) {
+        self.source.advise_sequential()
+    }
+}

@@ -1,0 +1,180 @@
+//! `NAME.meta.json` beside a data file: calibration, ground truth and, for raw binary files, the
+//! layout. Keys polarmap does not know are kept, so that rewriting a sidecar loses nothing.
+
+use super::{Calibration, DType, Endian, RawLayout};
+use crate::classes::Class;
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Ground truth for a scan.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Labels {
+    /// One class for every pattern of the scan.
+    Class(Class),
+    /// A per-pixel label array (a `.npy` of class indices), path resolved against the sidecar.
+    PerPixel(PathBuf),
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Sidecar {
+    #[serde(flatten)]
+    pub calibration: Calibration,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan_shape: Option<[usize; 2]>,
+    /// Raw layout keys (only read for raw binary files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dtype: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame_shape: Option<[usize; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endian: Option<Endian>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_bytes: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame_header_bytes: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame_footer_bytes: Option<usize>,
+    #[serde(skip)]
+    pub labels: Option<Labels>,
+    /// `labels` as written in the file: a class name or a path.
+    #[serde(rename = "labels", default, skip_serializing_if = "Option::is_none")]
+    pub labels_text: Option<String>,
+    /// Everything else (e.g. the simulator's ground-truth details), preserved verbatim.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Sidecar {
+    /// Where the sidecar of `data` would be: `NAME.meta.json` with NAME the file stem, or the full
+    /// file name plus `.meta.json`.
+    pub fn candidates(data: &Path) -> Vec<PathBuf> {
+        let mut out = vec![data.with_extension("meta.json")];
+        let mut full = data.as_os_str().to_owned();
+        full.push(".meta.json");
+        let full = PathBuf::from(full);
+        if !out.contains(&full) {
+            out.push(full);
+        }
+        out
+    }
+
+    /// Reads the sidecar of `data` if one exists. A sidecar that exists but is invalid is an error.
+    pub fn find_for(data: &Path) -> Result<Option<Sidecar>> {
+        let data = data.components().as_path();
+        for candidate in Self::candidates(data) {
+            if candidate.is_file() {
+                return Self::read(&candidate).map(Some);
+            }
+        }
+        Ok(None)
+    }
+
+    pub fn read(path: &Path) -> Result<Sidecar> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let mut sidecar: Sidecar = serde_json::from_str(&text)
+            .map_err(|e| Error::format(path, format!("invalid sidecar JSON: {e}")))?;
+        sidecar
+            .calibration
+            .validate()
+            .map_err(|m| Error::format(path, m))?;
+        if let Some(text) = &sidecar.labels_text {
+            sidecar.labels = Some(match Class::from_name(text) {
+                Some(class) => Labels::Class(class),
+                None => {
+                    let p = Path::new(text);
+                    let base = path.parent().unwrap_or(Path::new("."));
+                    Labels::PerPixel(if p.is_absolute() {
+                        p.to_path_buf()
+                    } else {
+                        base.join(p)
+                    })
+                }
+            });
+        }
+        if let Some(name) = &sidecar.dtype {
+            if DType::parse(name).is_none() {
+                return Err(Error::format(path, format!("unknown dtype '{name}'")));
+            }
+        }
+        Ok(sidecar)
+    }
+
+    /// Writes the sidecar as pretty JSON.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self).expect("a sidecar always serialises");
+        std::fs::write(path, text + "\n").map_err(|e| Error::io(path, e))
+    }
+
+    /// The raw binary layout, if the sidecar gives at least dtype and frame shape.
+    pub fn raw_layout(&self) -> Option<RawLayout> {
+        Some(RawLayout {
+            dtype: DType::parse(self.dtype.as_deref()?)?,
+            frame_shape: self.frame_shape?,
+            endian: self.endian.unwrap_or_default(),
+            header_bytes: self.header_bytes.unwrap_or(0),
+            frame_header_bytes: self.frame_header_bytes.unwrap_or(0),
+            frame_footer_bytes: self.frame_footer_bytes.unwrap_or(0),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_calibration_labels_and_keeps_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scan.meta.json");
+        std::fs::write(
+            &path,
+            r#"{"energy_kv": 200, "convergence_mrad": 24, "labels": "RD", "thickness_a": 200.5}"#,
+        )
+        .unwrap();
+        let s = Sidecar::read(&path).unwrap();
+        assert_eq!(s.calibration.energy_kv, Some(200.0));
+        assert_eq!(s.labels, Some(Labels::Class(Class::RD)));
+        assert_eq!(s.extra["thickness_a"], 200.5);
+        s.write(&path).unwrap();
+        let again = Sidecar::read(&path).unwrap();
+        assert_eq!(again.extra["thickness_a"], 200.5);
+        assert_eq!(again.labels, Some(Labels::Class(Class::RD)));
+    }
+
+    #[test]
+    fn label_path_is_resolved_against_sidecar() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.meta.json");
+        std::fs::write(&path, r#"{"labels": "a_labels.npy"}"#).unwrap();
+        let s = Sidecar::read(&path).unwrap();
+        assert_eq!(
+            s.labels,
+            Some(Labels::PerPixel(dir.path().join("a_labels.npy")))
+        );
+    }
+
+    #[test]
+    fn invalid_sidecar_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.meta.json");
+        std::fs::write(&path, r#"{"energy_kv": "lots"}"#).unwrap();
+        let err = Sidecar::read(&path).unwrap_err().to_string();
+        assert!(err.contains("b.meta.json"), "{err}");
+        std::fs::write(&path, r#"{"mrad_per_px": -2}"#).unwrap();
+        let err = Sidecar::read(&path).unwrap_err().to_string();
+        assert!(err.contains("mrad_per_px"), "{err}");
+    }
+
+    #[test]
+    fn candidates_cover_stem_and_full_name() {
+        let c = Sidecar::candidates(Path::new("/d/scan.npy"));
+        assert_eq!(
+            c,
+            vec![
+                PathBuf::from("/d/scan.meta.json"),
+                PathBuf::from("/d/scan.npy.meta.json")
+            ]
+        );
+    }
+}
