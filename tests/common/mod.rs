@@ -1,0 +1,27 @@
+//! Helpers shared by the integration tests: the real files in `../shared/testdata/`.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// Path of a file under the shared test data folder (`../shared/testdata/` beside the repo).
+/// Panics with a clear message if the folder is missing: these tests must not silently pass.
+pub fn testdata(relative: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata");
+    let path = root.join(relative);
+    assert!(
+        path.exists(),
+        "test data {} is missing: the tests expect ../shared/testdata beside the repository",
+        path.display()
+    );
+    path
+}
+
+/// Extracts a zip from the test data into a fresh temporary folder and returns the folder.
+pub fn unzip_testdata(relative: &str) -> tempfile::TempDir {
+    let zip_path = testdata(relative);
+    let file = std::fs::File::open(&zip_path).expect("open test zip");
+    let mut archive = zip::ZipArchive::new(file).expect("read test zip");
+    let dir = tempfile::tempdir().expect("temp dir");
+    archive.extract(dir.path()).expect("extract test zip");
+    dir
+}
