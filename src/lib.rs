@@ -10,7 +10,9 @@ pub mod cli;
 pub mod colour;
 pub mod error;
 pub mod preprocess;
+pub mod progress;
 pub mod scan;
 
 pub use error::{Error, Result};
+pub use progress::Progress;
 pub use scan::{open, Calibration, DType, Scan};
