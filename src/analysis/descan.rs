@@ -42,7 +42,10 @@ pub fn paper_global_com(
             },
         )
         .map(|r| r.map(|(_, a, b, n)| (a, b, n)))
-        .try_reduce(|| (0.0, 0.0, 0), |a, b| Ok((a.0 + b.0, a.1 + b.1, a.2 + b.2)))?;
+        .try_reduce(
+            || (0.0, 0.0, 0),
+            |a, b| Ok((a.0 + b.0, a.1 + b.1, a.2 + b.2)),
+        )?;
     if n == 0 {
         let [rows, cols] = scan.frame_shape();
         return Ok([(rows as f64 - 1.0) / 2.0, (cols as f64 - 1.0) / 2.0]);
@@ -119,7 +122,9 @@ mod tests {
 
     #[test]
     fn plane_fit_recovers_a_linear_descan() {
-        let map = Array2::from_shape_fn((7, 9), |(r, c)| (3.0 + 0.25 * r as f64 - 0.5 * c as f64) as f32);
+        let map = Array2::from_shape_fn((7, 9), |(r, c)| {
+            (3.0 + 0.25 * r as f64 - 0.5 * c as f64) as f32
+        });
         let p = Plane::fit(&map);
         assert!((p.slope_row - 0.25).abs() < 1e-6);
         assert!((p.slope_col + 0.5).abs() < 1e-6);

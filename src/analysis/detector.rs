@@ -60,7 +60,11 @@ fn closed_disk_range(dr: f64, center_col: f64, radius: f64, cols: usize) -> ColR
         return (0, 0);
     }
     let half = h2.sqrt();
-    clamp_range((center_col - half).ceil(), (center_col + half).floor() + 1.0, cols)
+    clamp_range(
+        (center_col - half).ceil(),
+        (center_col + half).floor() + 1.0,
+        cols,
+    )
 }
 
 /// Columns with distance < radius.
@@ -70,7 +74,11 @@ fn open_disk_range(dr: f64, center_col: f64, radius: f64, cols: usize) -> ColRan
         return (0, 0);
     }
     let half = h2.sqrt();
-    clamp_range((center_col - half).floor() + 1.0, (center_col + half).ceil(), cols)
+    clamp_range(
+        (center_col - half).floor() + 1.0,
+        (center_col + half).ceil(),
+        cols,
+    )
 }
 
 fn clamp_range(start: f64, end: f64, cols: usize) -> ColRange {

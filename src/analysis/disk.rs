@@ -28,9 +28,11 @@ pub fn detect_bf_disk(pattern: &Array2<f64>) -> Result<BfDisk> {
     }
     let filtered = median3(pattern);
     let background = percentile(filtered.iter().copied().collect(), 0.5);
-    let (peak_at, peak) = filtered
-        .indexed_iter()
-        .fold(((0, 0), f64::MIN), |best, (ix, &v)| if v > best.1 { (ix, v) } else { best });
+    let (peak_at, peak) =
+        filtered.indexed_iter().fold(
+            ((0, 0), f64::MIN),
+            |best, (ix, &v)| if v > best.1 { (ix, v) } else { best },
+        );
     if !(peak > background) {
         return Err(Error::invalid(
             "pattern is flat: no bright-field disk stands out from the background",
@@ -167,7 +169,12 @@ pub(crate) fn solve3(a: [[f64; 3]; 3], b: [f64; 3]) -> Option<[f64; 3]> {
             + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
     };
     let d = det(a);
-    let scale = a.iter().flatten().map(|v| v.abs()).fold(0.0, f64::max).powi(3);
+    let scale = a
+        .iter()
+        .flatten()
+        .map(|v| v.abs())
+        .fold(0.0, f64::max)
+        .powi(3);
     if d.abs() <= 1e-12 * scale || !d.is_finite() {
         return None;
     }

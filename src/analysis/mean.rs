@@ -41,8 +41,10 @@ pub fn mean_pattern(scan: &Scan, indices: &[usize], progress: &Progress) -> Resu
             },
         )?;
     let n = indices.len().max(1) as f64;
-    Ok(Array2::from_shape_vec((rows, cols), sum.into_iter().map(|v| v / n).collect())
-        .expect("frame-sized buffer"))
+    Ok(
+        Array2::from_shape_vec((rows, cols), sum.into_iter().map(|v| v / n).collect())
+            .expect("frame-sized buffer"),
+    )
 }
 
 struct Accumulate<'a>(&'a mut [f64]);

