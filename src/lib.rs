@@ -9,6 +9,7 @@ pub mod classes;
 pub mod cli;
 pub mod colour;
 pub mod error;
+pub mod export;
 pub mod preprocess;
 pub mod progress;
 pub mod scan;

@@ -55,7 +55,12 @@ pub fn min_max_normalise(image: &mut [f32]) {
 
 /// The paper's model input: a `size`×`size` crop centred on the scan's global CoM (the array
 /// centre corrected by the descan offset), min-max normalised.
-pub fn paper_input(frame: &[f32], shape: [usize; 2], global_com: [f64; 2], size: usize) -> Result<Vec<f32>> {
+pub fn paper_input(
+    frame: &[f32],
+    shape: [usize; 2],
+    global_com: [f64; 2],
+    size: usize,
+) -> Result<Vec<f32>> {
     let origin = crop_origin(shape, global_com, size)?;
     let mut out = crop(frame, shape, origin, size);
     min_max_normalise(&mut out);
@@ -216,8 +221,14 @@ mod tests {
     #[test]
     fn crop_is_centred_and_clamped() {
         // Centre between pixels 127 and 128 of a 256 frame: crop 96..160.
-        assert_eq!(crop_origin([256, 256], [127.5, 127.5], 64).unwrap(), [96, 96]);
-        assert_eq!(crop_origin([256, 256], [130.0, 120.0], 64).unwrap(), [99, 89]);
+        assert_eq!(
+            crop_origin([256, 256], [127.5, 127.5], 64).unwrap(),
+            [96, 96]
+        );
+        assert_eq!(
+            crop_origin([256, 256], [130.0, 120.0], 64).unwrap(),
+            [99, 89]
+        );
         assert_eq!(crop_origin([256, 256], [3.0, 250.0], 64).unwrap(), [0, 192]);
         assert!(crop_origin([48, 48], [24.0, 24.0], 64).is_err());
     }
@@ -246,10 +257,18 @@ mod tests {
         let frame: Vec<f32> = (0..128 * 128)
             .map(|i| {
                 let (r, c) = ((i / 128) as f64, (i % 128) as f64);
-                if (r - 70.3).hypot(c - 52.8) <= 24.0 { 1.0 } else { 0.0 }
+                if (r - 70.3).hypot(c - 52.8) <= 24.0 {
+                    1.0
+                } else {
+                    0.0
+                }
             })
             .collect();
-        let disk = BfDisk { center_row: 70.3, center_col: 52.8, radius_px: 24.0 };
+        let disk = BfDisk {
+            center_row: 70.3,
+            center_col: 52.8,
+            radius_px: 24.0,
+        };
         let out = calibrated_input(&frame, shape, &disk, 12.0, 48);
         let mass: f64 = out.iter().map(|&v| v as f64).sum();
         let (mut mr, mut mc) = (0.0, 0.0);
@@ -264,7 +283,10 @@ mod tests {
 
     #[test]
     fn magnitude_filter_keeps_above_mean() {
-        assert_eq!(magnitude_filter(&[0.0, 1.0, 2.0, 10.0]), vec![false, false, false, true]);
+        assert_eq!(
+            magnitude_filter(&[0.0, 1.0, 2.0, 10.0]),
+            vec![false, false, false, true]
+        );
     }
 
     #[test]

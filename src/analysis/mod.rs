@@ -8,6 +8,8 @@ pub mod disk;
 pub mod mean;
 pub mod pass;
 pub mod rotation;
+pub mod stats;
+pub mod survey;
 
 pub use com::{ComField, Descan, ScanRotation};
 pub use descan::{paper_global_com, Plane};
@@ -16,3 +18,5 @@ pub use disk::{detect_bf_disk, BfDisk};
 pub use mean::{mean_pattern, sample_indices};
 pub use pass::{pattern_pass, PatternMaps};
 pub use rotation::{find_scan_rotation, RotationFit};
+pub use stats::{pixel_stats, PixelStats};
+pub use survey::Survey;
