@@ -308,7 +308,8 @@ fn info(args: InfoArgs, progress: &Progress) -> Result<()> {
         "shape": shape,
         "dtype": scan.dtype().name(),
         "calibration": scan.calibration,
-        "bf_disk": survey.bf_disk,
+        "bf_disk": survey.bf_disk.as_ref().ok(),
+        "bf_disk_problem": survey.bf_disk.as_ref().err(),
         "global_com": {
             "row": survey.global_com[0],
             "col": survey.global_com[1],
@@ -348,11 +349,13 @@ fn info(args: InfoArgs, progress: &Progress) -> Result<()> {
     println!("convergence  {}", show(c.convergence_mrad, "mrad"));
     println!("detector     {}", show(c.mrad_per_px, "mrad/px"));
     println!("scan step    {}", show(c.scan_step_a, "Å"));
-    let d = survey.bf_disk;
-    println!(
-        "BF disk      centre ({:.2}, {:.2}) px, radius {:.2} px",
-        d.center_row, d.center_col, d.radius_px
-    );
+    match &survey.bf_disk {
+        Ok(d) => println!(
+            "BF disk      centre ({:.2}, {:.2}) px, radius {:.2} px",
+            d.center_row, d.center_col, d.radius_px
+        ),
+        Err(why) => println!("BF disk      not found: {why}"),
+    }
     println!(
         "global CoM   ({:.2}, {:.2}) px, descan offset ({:+.2}, {:+.2}) px  [{} patterns sampled]",
         survey.global_com[0], survey.global_com[1], offset.row, offset.col, survey.frames_sampled
@@ -378,7 +381,7 @@ fn com(args: ComArgs, progress: &Progress) -> Result<()> {
     let survey = with_progress_bar(progress, || {
         Survey::run(&scan, Some(SURVEY_FRAMES), progress)
     })?;
-    let disk = survey.bf_disk;
+    let disk = survey.require_disk(&scan)?;
     let [det_rows, det_cols] = scan.frame_shape();
     let edge = (det_rows.min(det_cols) as f64) / 2.0;
     let (adf_inner, adf_outer) = match args.adf.as_deref() {

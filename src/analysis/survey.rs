@@ -12,7 +12,8 @@ use serde::Serialize;
 #[derive(Debug, Clone)]
 pub struct Survey {
     pub mean_pattern: Array2<f64>,
-    pub bf_disk: BfDisk,
+    /// The BF disk of the mean pattern, or why none was found (e.g. a dark-field-only pattern).
+    pub bf_disk: std::result::Result<BfDisk, String>,
     /// The paper's global CoM (row, col) in detector pixels.
     pub global_com: [f64; 2],
     /// How many frames the mean pattern and global CoM were taken from.
@@ -31,18 +32,23 @@ impl Survey {
     pub fn run(scan: &Scan, max_frames: Option<usize>, progress: &Progress) -> Result<Survey> {
         let indices = sample_indices(scan.n_frames(), max_frames);
         let mean = mean_pattern(scan, &indices, progress)?;
-        let bf_disk = detect_bf_disk(&mean).map_err(|e| {
-            crate::Error::format(
-                scan.path(),
-                format!("cannot find the bright-field disk: {e}"),
-            )
-        })?;
+        let bf_disk = detect_bf_disk(&mean).map_err(|e| e.to_string());
         let global_com = paper_global_com(scan, max_frames, progress)?;
         Ok(Survey {
             mean_pattern: mean,
             bf_disk,
             global_com,
             frames_sampled: indices.len(),
+        })
+    }
+
+    /// The BF disk, or an error naming the file and why it was not found.
+    pub fn require_disk(&self, scan: &Scan) -> Result<BfDisk> {
+        self.bf_disk.clone().map_err(|why| {
+            crate::Error::format(
+                scan.path(),
+                format!("cannot find the bright-field disk: {why}"),
+            )
         })
     }
 
