@@ -201,13 +201,38 @@ fn demo(progress: &Arc<Progress>) -> Result<()> {
     println!("polarmap demo: {}\n", path.display());
     info(
         InfoArgs {
-            path,
+            path: path.clone(),
             open: OpenArgs::default(),
             json: false,
             stats: false,
         },
         progress,
-    )
+    )?;
+    println!();
+    com(
+        ComArgs {
+            path: path.clone(),
+            open: OpenArgs::default(),
+            out: None,
+            png: None,
+            bf_out: None,
+            adf_out: None,
+            bf: None,
+            adf: None,
+            descan: DescanArg::Plane,
+            rotation: None,
+            flip: false,
+            png_scale: 4,
+            overwrite: false,
+            json: false,
+        },
+        progress,
+    )?;
+    println!(
+        "\nNext: polarmap com {} --png com.png   (see polarmap --help)",
+        path.display()
+    );
+    Ok(())
 }
 
 impl OpenArgs {
