@@ -21,6 +21,7 @@ Every pixel value follows a formula printed below and pinned in tests/tiff.rs:
   pages_i32.tif         2 pages int32 3x4:  -(p*100000 + row*4 + col)
   pages_f64_be.tif      2 pages float64 big-endian 3x3:  (p + 1) * (row*3 + col) / 8
   bad/rgb.tif           RGB uint8 4x4 (not greyscale)
+  bad/mixed_pages.tif   2 pages uint16 16x16, then 1 page 8x8
   bad/not_a_tiff.tif    text with a .tif name
   bad/truncated.tif     the first 200 bytes of pages_f32.tif
   mixed/                a folder: a_1..a_3 uint16 16x16 and a_4 uint16 16x17
@@ -126,6 +127,9 @@ def main():
     rgb = np.zeros((4, 4, 3), np.uint8)
     rgb[..., 0] = 255
     tifffile.imwrite(os.path.join(ROOT, "bad", "rgb.tif"), rgb, photometric="rgb")
+    path = os.path.join(ROOT, "bad", "mixed_pages.tif")
+    imwrite(path, np.zeros((2, 16, 16), np.uint16))
+    imwrite(path, np.zeros((8, 8), np.uint16), append=True)
     with open(os.path.join(ROOT, "bad", "not_a_tiff.tif"), "w") as f:
         f.write("this is a text file with a .tif name\n")
     with open(os.path.join(ROOT, "pages_f32.tif"), "rb") as f:

@@ -393,6 +393,16 @@ fn truncated_tiff() {
 }
 
 #[test]
+fn multipage_with_pages_of_different_sizes() {
+    let err = err_text(open(data("bad/mixed_pages.tif")));
+    assert!(
+        err.contains("mixed_pages.tif") && err.contains("page 2"),
+        "{err}"
+    );
+    assert!(err.contains("8x8") && err.contains("16x16"), "{err}");
+}
+
+#[test]
 fn rgb_tiff_is_rejected() {
     let err = err_text(open(data("bad/rgb.tif")));
     assert!(
@@ -433,7 +443,10 @@ const FUZZ_SEEDS: &[&str] = &[
 ];
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(400))]
+    // PROPTEST_CASES=20000 for a longer run.
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(400)
+    ))]
 
     #[test]
     fn corrupt_tiffs_never_panic(
@@ -466,4 +479,49 @@ proptest! {
         }
         open_and_read_everything(&bytes);
     }
+}
+
+/// Timing on a big folder, e.g. 16384 files of 256x256 (not committed) whose frame i holds i in
+/// its first pixel:
+/// `TIFF_TIMING_DIR=/path cargo test --test tiff open_speed -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn open_speed_of_big_folder() {
+    let dir = std::env::var("TIFF_TIMING_DIR").expect("set TIFF_TIMING_DIR");
+    let start = std::time::Instant::now();
+    let scan = open(&dir).unwrap();
+    let opened = start.elapsed();
+    println!("open: {:?} -> {:?}", opened, scan.shape());
+    let start = std::time::Instant::now();
+    TiffFolder::open(Path::new(&dir)).unwrap().verify().unwrap();
+    println!("open + verify (all headers): {:?}", start.elapsed());
+    let start = std::time::Instant::now();
+    let sum: f64 = (0..scan.n_frames())
+        .into_par_iter()
+        .map_init(FrameBuffer::new, |buf, i| {
+            scan.frame(i, buf).unwrap().to_f32_vec()[0] as f64
+        })
+        .sum();
+    let n = scan.n_frames() as f64;
+    assert_eq!(sum, n * (n - 1.0) / 2.0, "frame i must hold i in pixel 0");
+    println!("read every frame: {:?} (checksum {sum})", start.elapsed());
+}
+
+/// Timing on a big multi-page file: `TIFF_TIMING_FILE=/path cargo test --test tiff
+/// open_speed_of_big_stack -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn open_speed_of_big_stack() {
+    let path = std::env::var("TIFF_TIMING_FILE").expect("set TIFF_TIMING_FILE");
+    let start = std::time::Instant::now();
+    let scan = open(&path).unwrap();
+    println!("open: {:?} -> {:?}", start.elapsed(), scan.shape());
+    let start = std::time::Instant::now();
+    let sum: f64 = (0..scan.n_frames())
+        .into_par_iter()
+        .map_init(FrameBuffer::new, |buf, i| {
+            scan.frame(i, buf).unwrap().to_f32_vec()[0] as f64
+        })
+        .sum();
+    println!("read every frame: {:?} (checksum {sum})", start.elapsed());
 }

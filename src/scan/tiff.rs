@@ -827,6 +827,13 @@ mod tests {
     }
 
     #[test]
+    fn panics_become_errors_naming_the_file() {
+        let err = guarded::<()>(Path::new("x/bad.tif"), || panic!("boom")).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("bad.tif") && text.contains("boom"), "{text}");
+    }
+
+    #[test]
     fn fixed_strides() {
         assert_eq!(fixed_stride(&[8], 100), Some(100));
         assert_eq!(fixed_stride(&[8, 200, 392], 100), Some(192));
