@@ -9,6 +9,7 @@ mod mapped;
 pub mod npy;
 mod raw;
 mod sidecar;
+pub mod tiff;
 
 pub use calibration::Calibration;
 pub use frame::{DType, Endian, FrameBuffer, FrameRef, FrameVisitor, Pixel};
@@ -119,10 +120,7 @@ impl Opened {
 fn open_source(path: &Path, options: &OpenOptions, sidecar: Option<&Sidecar>) -> Result<Opened> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
-        return Err(Error::format(
-            path,
-            "is a folder; no reader for folders is available",
-        ));
+        return tiff::open_folder(path);
     }
     let raw_layout = options
         .raw
@@ -132,8 +130,14 @@ fn open_source(path: &Path, options: &OpenOptions, sidecar: Option<&Sidecar>) ->
     if magic.starts_with(npy::MAGIC) {
         return npy::open(path);
     }
+    if tiff::is_tiff_magic(&magic) {
+        return tiff::open_pages(path);
+    }
     if let Some(layout) = raw_layout {
         return raw::open(path, &layout);
+    }
+    if tiff::has_tiff_extension(path) {
+        return tiff::open_pages(path);
     }
     let ext = path
         .extension()
