@@ -756,3 +756,29 @@ proptest! {
         }
     }
 }
+
+/// RAW 6/12/24-bit files are not among the test files. `scripts/crosscheck_mib.py --make-raw DIR`
+/// packs the real non-RAW files with LiberTEM's encoders (and checks LiberTEM decodes them back);
+/// this checks that polarmap decodes every `<stem>_synthRAW.mib` in `$MIB_SYNTH_RAW_DIR` to
+/// exactly the frames of `<stem>.mib`.
+#[test]
+#[ignore = "needs MIB_SYNTH_RAW_DIR from scripts/crosscheck_mib.py --make-raw"]
+fn synthetic_raw_decodes_to_the_original() {
+    let dir = PathBuf::from(std::env::var("MIB_SYNTH_RAW_DIR").expect("MIB_SYNTH_RAW_DIR"));
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let raw = entry.unwrap().path();
+        let name = raw.file_name().unwrap().to_string_lossy().into_owned();
+        let Some(stem) = name.strip_suffix("_synthRAW.mib") else {
+            continue;
+        };
+        let plain = dir.join(format!("{stem}.mib"));
+        let (a, b) = (open(&raw).unwrap(), open(&plain).unwrap());
+        assert_eq!(a.shape(), b.shape(), "{name}");
+        assert_eq!(a.dtype(), b.dtype(), "{name}");
+        assert_eq!(frames(&raw), frames(&plain), "{name}");
+        checked += 1;
+    }
+    assert!(checked > 0, "no *_synthRAW.mib in {}", dir.display());
+    eprintln!("{checked} synthetic RAW files decode to their originals");
+}
