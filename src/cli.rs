@@ -1,4 +1,534 @@
-//! Command-line interface.
-pub fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+//! The `polarmap` command line: a thin layer over the library. Long passes show a progress bar and
+//! stop cleanly on Ctrl-C.
+
+use crate::analysis::{
+    self, find_scan_rotation, pattern_pass, pixel_stats, ComField, Descan, DetectorGeometry,
+    ScanRotation, Survey,
+};
+use crate::export;
+use crate::progress::Progress;
+use crate::scan::{self, Calibration, DType, Endian, OpenOptions, RawLayout, Scan};
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(
+    name = "polarmap",
+    version,
+    about = "Polarization maps of ferroelectrics from 4D-STEM data"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Shape, dtype, calibration, BF disk and global CoM of a scan (reads a sample of frames).
+    Info(InfoArgs),
+    /// Centre-of-mass vector field and virtual BF/ADF images (one pass over every frame).
+    Com(ComArgs),
+}
+
+/// How to open a scan: what the file may not say.
+#[derive(Args, Clone, Default)]
+struct OpenArgs {
+    /// Scan shape ROWSxCOLS (overrides the file and the sidecar).
+    #[arg(long, value_parser = parse_pair)]
+    scan_shape: Option<[usize; 2]>,
+    /// Raw binary: pixel type (uint8, uint16, uint32, int16, int32, float32, float64).
+    #[arg(long)]
+    raw_dtype: Option<String>,
+    /// Raw binary: frame shape ROWSxCOLS.
+    #[arg(long, value_parser = parse_pair)]
+    raw_frame: Option<[usize; 2]>,
+    /// Raw binary: byte order.
+    #[arg(long, value_enum, default_value_t = EndianArg::Little)]
+    raw_endian: EndianArg,
+    /// Raw binary: bytes before the first frame.
+    #[arg(long, default_value_t = 0)]
+    raw_header: usize,
+    /// Raw binary: bytes before each frame.
+    #[arg(long, default_value_t = 0)]
+    raw_frame_header: usize,
+    /// Raw binary: bytes after each frame.
+    #[arg(long, default_value_t = 0)]
+    raw_frame_footer: usize,
+    /// Raw binary preset: EMPAD (128×130 float32 frames, 2 footer rows).
+    #[arg(long)]
+    empad: bool,
+    /// Beam energy in keV.
+    #[arg(long)]
+    energy_kv: Option<f64>,
+    /// Convergence semi-angle in mrad.
+    #[arg(long)]
+    convergence_mrad: Option<f64>,
+    /// Detector sampling in mrad per pixel.
+    #[arg(long)]
+    mrad_per_px: Option<f64>,
+    /// Scan step in Å.
+    #[arg(long)]
+    scan_step_a: Option<f64>,
+}
+
+#[derive(Clone, Copy, ValueEnum, Default)]
+enum EndianArg {
+    #[default]
+    Little,
+    Big,
+}
+
+#[derive(Args)]
+struct InfoArgs {
+    path: PathBuf,
+    #[command(flatten)]
+    open: OpenArgs,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Read every frame and add sum, min, max and mean of all pixel values.
+    #[arg(long)]
+    stats: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum DescanArg {
+    /// Planes fitted to the CoM over the scan (linear descan).
+    Plane,
+    /// The paper's global CoM (mean centroid of each pattern's brightest 5 %).
+    Paper,
+    /// The BF disk centre of the mean pattern.
+    Disk,
+    /// No correction: shifts from the array centre.
+    None,
+}
+
+#[derive(Args)]
+struct ComArgs {
+    path: PathBuf,
+    #[command(flatten)]
+    open: OpenArgs,
+    /// Write the CoM field as a (rows, cols, 2) float32 .npy of (x, y) shifts in detector pixels
+    /// (x right, y up).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write the CoM field as a colour-wheel PNG (direction = hue, magnitude = brightness).
+    #[arg(long)]
+    png: Option<PathBuf>,
+    /// Write the virtual bright-field image as a (rows, cols) float32 .npy.
+    #[arg(long)]
+    bf_out: Option<PathBuf>,
+    /// Write the virtual annular dark-field image as a (rows, cols) float32 .npy.
+    #[arg(long)]
+    adf_out: Option<PathBuf>,
+    /// Bright-field detector radius in pixels (default: the detected BF disk radius).
+    #[arg(long)]
+    bf: Option<f64>,
+    /// ADF detector inner and outer radii in pixels (default: 1.2× the disk radius to the frame edge).
+    #[arg(long, num_args = 2, value_names = ["INNER", "OUTER"])]
+    adf: Option<Vec<f64>>,
+    /// Descan correction.
+    #[arg(long, value_enum, default_value_t = DescanArg::Plane)]
+    descan: DescanArg,
+    /// Detector-to-scan rotation in degrees, or "auto" to find it by minimising the CoM curl
+    /// (default: the calibration's, else 0).
+    #[arg(long)]
+    rotation: Option<String>,
+    /// The detector is mirrored relative to the scan.
+    #[arg(long)]
+    flip: bool,
+    /// Enlarge each scan pixel of the PNG to N×N.
+    #[arg(long, default_value_t = 4)]
+    png_scale: usize,
+    /// Replace output files that exist.
+    #[arg(long)]
+    overwrite: bool,
+    /// Print a JSON summary.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_pair(text: &str) -> Result<[usize; 2], String> {
+    let (a, b) = text
+        .split_once(['x', 'X', ','])
+        .ok_or_else(|| format!("expected ROWSxCOLS, got '{text}'"))?;
+    let parse = |s: &str| {
+        s.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("'{s}' is not a positive integer"))
+    };
+    let pair = [parse(a)?, parse(b)?];
+    if pair.contains(&0) {
+        return Err(format!("'{text}' has a zero dimension"));
+    }
+    Ok(pair)
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let progress = Arc::new(Progress::new());
+    {
+        let progress = progress.clone();
+        // Ctrl-C cancels the running pass; a second Ctrl-C is the default handler's to act on.
+        let _ = ctrlc::set_handler(move || progress.cancel());
+    }
+    let result = match cli.command {
+        Some(Command::Info(args)) => info(args, &progress),
+        Some(Command::Com(args)) => com(args, &progress),
+        None => demo(&progress),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The built-in demo: the CLI's view of the demo scan shipped in `assets/`.
+fn demo(progress: &Arc<Progress>) -> Result<()> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo.npy");
+    if !path.exists() {
+        bail!("the demo scan {} is missing", path.display());
+    }
+    println!("polarmap demo: {}\n", path.display());
+    info(
+        InfoArgs {
+            path: path.clone(),
+            open: OpenArgs::default(),
+            json: false,
+            stats: false,
+        },
+        progress,
+    )?;
+    println!();
+    com(
+        ComArgs {
+            path: path.clone(),
+            open: OpenArgs::default(),
+            out: None,
+            png: None,
+            bf_out: None,
+            adf_out: None,
+            bf: None,
+            adf: None,
+            descan: DescanArg::Plane,
+            rotation: None,
+            flip: false,
+            png_scale: 4,
+            overwrite: false,
+            json: false,
+        },
+        progress,
+    )?;
+    println!(
+        "\nNext: polarmap com {} --png com.png   (see polarmap --help)",
+        path.display()
+    );
+    Ok(())
+}
+
+impl OpenArgs {
+    fn options(&self) -> Result<OpenOptions> {
+        let raw = if self.empad {
+            Some(RawLayout::empad())
+        } else if let Some(name) = &self.raw_dtype {
+            let dtype = DType::parse(name).with_context(|| format!("unknown dtype '{name}'"))?;
+            let frame_shape = self
+                .raw_frame
+                .context("--raw-dtype needs --raw-frame ROWSxCOLS")?;
+            Some(RawLayout {
+                dtype,
+                frame_shape,
+                endian: match self.raw_endian {
+                    EndianArg::Little => Endian::Little,
+                    EndianArg::Big => Endian::Big,
+                },
+                header_bytes: self.raw_header,
+                frame_header_bytes: self.raw_frame_header,
+                frame_footer_bytes: self.raw_frame_footer,
+            })
+        } else {
+            None
+        };
+        let calibration = Calibration {
+            energy_kv: self.energy_kv,
+            convergence_mrad: self.convergence_mrad,
+            mrad_per_px: self.mrad_per_px,
+            scan_step_a: self.scan_step_a,
+            ..Default::default()
+        };
+        calibration.validate().map_err(anyhow::Error::msg)?;
+        Ok(OpenOptions {
+            scan_shape: self.scan_shape,
+            raw,
+            calibration,
+            ..Default::default()
+        })
+    }
+
+    fn open(&self, path: &Path) -> Result<Scan> {
+        Ok(scan::open_with(path, &self.options()?)?)
+    }
+}
+
+/// Frames the survey reads: enough for a stable mean pattern, few enough to answer at once.
+const SURVEY_FRAMES: usize = 256;
+
+/// Runs `work` while a progress bar on stderr follows `progress`.
+fn with_progress_bar<R>(progress: &Progress, work: impl FnOnce() -> R) -> R {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg:>28} [{bar:40}] {pos}/{len} {per_sec} eta {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    let finished = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // Show the bar only for work that lasts.
+            let start = Instant::now();
+            while !finished.load(std::sync::atomic::Ordering::Relaxed) {
+                if start.elapsed() > Duration::from_millis(300) {
+                    bar.set_message(progress.stage());
+                    bar.set_length(progress.total());
+                    bar.set_position(progress.done());
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            bar.finish_and_clear();
+        });
+        let result = work();
+        finished.store(true, std::sync::atomic::Ordering::Relaxed);
+        result
+    })
+}
+
+fn info(args: InfoArgs, progress: &Progress) -> Result<()> {
+    let scan = args.open.open(&args.path)?;
+    let survey = with_progress_bar(progress, || {
+        Survey::run(&scan, Some(SURVEY_FRAMES), progress)
+    })?;
+    let stats = if args.stats {
+        Some(with_progress_bar(progress, || {
+            pixel_stats(&scan, progress)
+        })?)
+    } else {
+        None
+    };
+    let shape = scan.shape();
+    let offset = survey.descan_offset();
+    let mut out = json!({
+        "path": scan.path(),
+        "format": scan.format(),
+        "shape": shape,
+        "dtype": scan.dtype().name(),
+        "calibration": scan.calibration,
+        "bf_disk": survey.bf_disk.as_ref().ok(),
+        "bf_disk_problem": survey.bf_disk.as_ref().err(),
+        "global_com": {
+            "row": survey.global_com[0],
+            "col": survey.global_com[1],
+            "offset_row": offset.row,
+            "offset_col": offset.col,
+            "frames_sampled": survey.frames_sampled,
+        },
+    });
+    if let Some(s) = &stats {
+        for (k, v) in [
+            ("sum", s.sum),
+            ("min", s.min),
+            ("max", s.max),
+            ("mean", s.mean),
+        ] {
+            out[k] = json!(v);
+        }
+    }
+    if args.json {
+        println!("{out}");
+        return Ok(());
+    }
+    println!("file         {}", scan.path().display());
+    println!("format       {}", scan.format());
+    println!(
+        "shape        {} x {} scan, {} x {} patterns ({})",
+        shape[0],
+        shape[1],
+        shape[2],
+        shape[3],
+        scan.dtype()
+    );
+    let c = &scan.calibration;
+    let show =
+        |v: Option<f64>, unit: &str| v.map_or("unknown".to_string(), |v| format!("{v} {unit}"));
+    println!("energy       {}", show(c.energy_kv, "keV"));
+    println!("convergence  {}", show(c.convergence_mrad, "mrad"));
+    println!("detector     {}", show(c.mrad_per_px, "mrad/px"));
+    println!("scan step    {}", show(c.scan_step_a, "Å"));
+    match &survey.bf_disk {
+        Ok(d) => println!(
+            "BF disk      centre ({:.2}, {:.2}) px, radius {:.2} px",
+            d.center_row, d.center_col, d.radius_px
+        ),
+        Err(why) => println!("BF disk      not found: {why}"),
+    }
+    println!(
+        "global CoM   ({:.2}, {:.2}) px, descan offset ({:+.2}, {:+.2}) px  [{} patterns sampled]",
+        survey.global_com[0], survey.global_com[1], offset.row, offset.col, survey.frames_sampled
+    );
+    if let Some(s) = stats {
+        println!(
+            "pixels       sum {} min {} max {} mean {:.6}",
+            s.sum, s.min, s.max, s.mean
+        );
+    }
+    Ok(())
+}
+
+fn com(args: ComArgs, progress: &Progress) -> Result<()> {
+    for path in [&args.out, &args.png, &args.bf_out, &args.adf_out]
+        .into_iter()
+        .flatten()
+    {
+        export::check_writable(path, args.overwrite)?;
+    }
+    let scan = args.open.open(&args.path)?;
+    let started = Instant::now();
+    let survey = with_progress_bar(progress, || {
+        Survey::run(&scan, Some(SURVEY_FRAMES), progress)
+    })?;
+    let disk = survey.require_disk(&scan)?;
+    let [det_rows, det_cols] = scan.frame_shape();
+    let edge = (det_rows.min(det_cols) as f64) / 2.0;
+    let (adf_inner, adf_outer) = match args.adf.as_deref() {
+        Some([inner, outer]) if inner < outer && *inner >= 0.0 => (*inner, *outer),
+        Some(v) => bail!("--adf needs INNER < OUTER, both ≥ 0; got {v:?}"),
+        None => (1.2 * disk.radius_px, edge.max(1.2 * disk.radius_px + 1.0)),
+    };
+    let geometry = DetectorGeometry {
+        center_row: disk.center_row,
+        center_col: disk.center_col,
+        bf_radius: args.bf.unwrap_or(disk.radius_px),
+        adf_inner,
+        adf_outer,
+    };
+    let pass_start = Instant::now();
+    let maps = with_progress_bar(progress, || pattern_pass(&scan, &geometry, progress))?;
+    let pass_seconds = pass_start.elapsed().as_secs_f64();
+    let descan = match args.descan {
+        DescanArg::Plane => Descan::fit_plane(&maps),
+        DescanArg::Paper => Descan::Fixed {
+            row: survey.global_com[0],
+            col: survey.global_com[1],
+        },
+        DescanArg::Disk => Descan::Fixed {
+            row: disk.center_row,
+            col: disk.center_col,
+        },
+        DescanArg::None => Descan::Fixed {
+            row: (det_rows as f64 - 1.0) / 2.0,
+            col: (det_cols as f64 - 1.0) / 2.0,
+        },
+    };
+    let unrotated = ComField::from_maps(&maps, &descan, ScanRotation::default());
+    let (rotation, fit) = match args.rotation.as_deref() {
+        Some("auto") => {
+            let fit = find_scan_rotation(&unrotated, Some(&maps.adf));
+            (fit.rotation, Some(fit))
+        }
+        Some(text) => {
+            let angle: f64 = text
+                .parse()
+                .with_context(|| format!("--rotation takes degrees or 'auto', got '{text}'"))?;
+            (
+                ScanRotation {
+                    angle_deg: angle,
+                    flip: args.flip,
+                },
+                None,
+            )
+        }
+        None => (
+            ScanRotation {
+                angle_deg: scan.calibration.scan_rotation_deg.unwrap_or(0.0),
+                flip: args.flip || scan.calibration.scan_flip.unwrap_or(false),
+            },
+            None,
+        ),
+    };
+    let field = unrotated.rotated(rotation);
+    let (rows, cols) = field.dim();
+    if let Some(path) = &args.out {
+        let data: Vec<f32> = field
+            .x
+            .iter()
+            .zip(field.y.iter())
+            .flat_map(|(&x, &y)| [x, y])
+            .collect();
+        export::write_npy_f32(path, &[rows, cols, 2], &data, args.overwrite)?;
+    }
+    if let Some(path) = &args.png {
+        write_com_png(path, &field, args.png_scale, args.overwrite)?;
+    }
+    for (path, map) in [(&args.bf_out, &maps.bf), (&args.adf_out, &maps.adf)] {
+        if let Some(path) = path {
+            let data: Vec<f32> = map.iter().copied().collect();
+            export::write_npy_f32(path, &[rows, cols], &data, args.overwrite)?;
+        }
+    }
+    let mean = field.mean();
+    let summary = json!({
+        "path": scan.path(),
+        "shape": scan.shape(),
+        "geometry": geometry,
+        "descan": descan,
+        "rotation": rotation,
+        "rotation_fit": fit,
+        "mean_com": {"x": mean[0], "y": mean[1]},
+        "max_com": field.magnitude().iter().fold(0f32, |a, &b| a.max(b)),
+        "pass_seconds": pass_seconds,
+        "total_seconds": started.elapsed().as_secs_f64(),
+    });
+    if args.json {
+        println!("{summary}");
+    } else {
+        println!(
+            "CoM over {}x{} positions in {:.2} s ({:.2} s total); mean shift ({:+.4}, {:+.4}) px; \
+             rotation {:.2}°{}",
+            rows,
+            cols,
+            pass_seconds,
+            started.elapsed().as_secs_f64(),
+            mean[0],
+            mean[1],
+            rotation.angle_deg,
+            if rotation.flip { " (flipped)" } else { "" }
+        );
+    }
+    Ok(())
+}
+
+/// The CoM field as a colour-wheel image, brightness scaled to the 99th percentile magnitude.
+fn write_com_png(path: &Path, field: &ComField, scale: usize, overwrite: bool) -> Result<()> {
+    let magnitude = field.magnitude();
+    let reference = analysis::disk::percentile(magnitude.iter().map(|&v| v as f64).collect(), 0.99);
+    let pixels: Vec<[u8; 3]> = field
+        .x
+        .iter()
+        .zip(field.y.iter())
+        .map(|(&x, &y)| crate::colour::vector_colour(x as f64, y as f64, reference))
+        .collect();
+    let (rows, cols) = field.dim();
+    Ok(export::write_png_rgb(
+        path, cols, rows, &pixels, scale, overwrite,
+    )?)
 }

@@ -9,8 +9,11 @@ pub mod classes;
 pub mod cli;
 pub mod colour;
 pub mod error;
+pub mod export;
 pub mod preprocess;
+pub mod progress;
 pub mod scan;
 
 pub use error::{Error, Result};
+pub use progress::Progress;
 pub use scan::{open, Calibration, DType, Scan};

@@ -1,1 +1,22 @@
-//! Analysis of scans.
+//! Analysis of a scan: the per-pattern pass (sum, CoM, virtual BF/ADF), the mean pattern, BF disk
+//! detection, descan and the detector-to-scan rotation.
+
+pub mod com;
+pub mod descan;
+pub mod detector;
+pub mod disk;
+pub mod mean;
+pub mod pass;
+pub mod rotation;
+pub mod stats;
+pub mod survey;
+
+pub use com::{ComField, Descan, ScanRotation};
+pub use descan::{paper_global_com, Plane};
+pub use detector::DetectorGeometry;
+pub use disk::{detect_bf_disk, BfDisk};
+pub use mean::{mean_pattern, sample_indices};
+pub use pass::{pattern_pass, PatternMaps};
+pub use rotation::{find_scan_rotation, RotationFit};
+pub use stats::{pixel_stats, PixelStats};
+pub use survey::Survey;

@@ -1,0 +1,85 @@
+//! Writing results: NumPy arrays and PNG images. Existing files are never overwritten unless the
+//! caller says so.
+
+use crate::error::{Error, Result};
+use crate::scan::{npy, DType};
+use std::io::Write;
+use std::path::Path;
+
+/// Fails if `path` exists and `overwrite` is false.
+pub fn check_writable(path: &Path, overwrite: bool) -> Result<()> {
+    if !overwrite && path.exists() {
+        return Err(Error::invalid(format!(
+            "{} already exists; not overwriting it (use --overwrite to replace it)",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Writes a C-ordered little-endian float32 `.npy`.
+pub fn write_npy_f32(path: &Path, shape: &[usize], data: &[f32], overwrite: bool) -> Result<()> {
+    assert_eq!(
+        shape.iter().product::<usize>(),
+        data.len(),
+        "shape must match data"
+    );
+    check_writable(path, overwrite)?;
+    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    let mut out = std::io::BufWriter::new(file);
+    let write = |out: &mut std::io::BufWriter<std::fs::File>| -> std::io::Result<()> {
+        out.write_all(&npy::header_bytes(DType::F32, shape))?;
+        for v in data {
+            out.write_all(&v.to_le_bytes())?;
+        }
+        out.flush()
+    };
+    write(&mut out).map_err(|e| Error::io(path, e))
+}
+
+/// Writes an RGB image (row-major `[r, g, b]` pixels), each pixel enlarged to `scale`×`scale`
+/// without blurring.
+pub fn write_png_rgb(
+    path: &Path,
+    width: usize,
+    height: usize,
+    pixels: &[[u8; 3]],
+    scale: usize,
+    overwrite: bool,
+) -> Result<()> {
+    assert_eq!(pixels.len(), width * height, "pixel count must match size");
+    check_writable(path, overwrite)?;
+    let scale = scale.max(1);
+    let img = image::RgbImage::from_fn((width * scale) as u32, (height * scale) as u32, |x, y| {
+        image::Rgb(pixels[(y as usize / scale) * width + x as usize / scale])
+    });
+    img.save_with_format(path, image::ImageFormat::Png)
+        .map_err(|e| Error::format(path, format!("cannot write PNG: {e}")))
+}
+
+/// Writes a greyscale image scaled linearly between the 0.5th and 99.5th percentiles.
+pub fn write_png_grey(
+    path: &Path,
+    width: usize,
+    height: usize,
+    values: &[f32],
+    scale: usize,
+    overwrite: bool,
+) -> Result<()> {
+    let finite: Vec<f64> = values
+        .iter()
+        .filter(|v| v.is_finite())
+        .map(|&v| v as f64)
+        .collect();
+    let lo = crate::analysis::disk::percentile(finite.clone(), 0.005);
+    let hi = crate::analysis::disk::percentile(finite, 0.995);
+    let range = if hi > lo { hi - lo } else { 1.0 };
+    let pixels: Vec<[u8; 3]> = values
+        .iter()
+        .map(|&v| {
+            let g = (((v as f64 - lo) / range).clamp(0.0, 1.0) * 255.0).round() as u8;
+            [g, g, g]
+        })
+        .collect();
+    write_png_rgb(path, width, height, &pixels, scale, overwrite)
+}
