@@ -783,6 +783,8 @@ pub fn write_scan_as_mib_u16(scan: &Scan, path: &Path) -> Result<usize> {
     });
     let count = write_mib_u16(path, scan.frame_shape(), None, frames)?;
     if let Some(e) = error {
+        // Leave no partial file behind.
+        let _ = std::fs::remove_file(path);
         return Err(e);
     }
     let hdr = path.with_extension("hdr");
