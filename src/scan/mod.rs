@@ -6,6 +6,7 @@
 mod calibration;
 mod frame;
 mod mapped;
+pub mod mib;
 pub mod npy;
 mod raw;
 mod sidecar;
@@ -133,6 +134,10 @@ fn open_source(path: &Path, options: &OpenOptions, sidecar: Option<&Sidecar>) ->
     if tiff::is_tiff_magic(&magic) {
         return tiff::open_pages(path);
     }
+    let shape_given = options.scan_shape.is_some() || sidecar.and_then(|s| s.scan_shape).is_some();
+    if magic.starts_with(mib::MAGIC) {
+        return mib::open(path, shape_given);
+    }
     if let Some(layout) = raw_layout {
         return raw::open(path, &layout);
     }
@@ -144,6 +149,27 @@ fn open_source(path: &Path, options: &OpenOptions, sidecar: Option<&Sidecar>) ->
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
+    if ext == "hdr" && magic.starts_with(mib::HDR_MAGIC) {
+        // A Merlin acquisition header: open the .mib it describes.
+        let mib_path = mib::mib_path_for_hdr(path)?;
+        if !read_magic(&mib_path)?.starts_with(mib::MAGIC) {
+            return Err(Error::format(
+                &mib_path,
+                "is not a Merlin .mib: it does not start with a frame header 'MQ1,'",
+            ));
+        }
+        return mib::open(&mib_path, shape_given);
+    }
+    if ext == "mib" {
+        return Err(Error::format(
+            path,
+            format!(
+                "is not a Merlin .mib: it does not start with a frame header 'MQ1,' (first bytes \
+                 {:02x?})",
+                &magic[..magic.len().min(8)]
+            ),
+        ));
+    }
     Err(Error::format(
         path,
         format!(
