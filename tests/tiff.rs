@@ -26,15 +26,7 @@ fn all_frames(scan: &Scan) -> Vec<Vec<f64>> {
 }
 
 fn to_f64(frame: FrameRef) -> Vec<f64> {
-    match frame {
-        FrameRef::U8(p) => p.iter().map(|&v| v as f64).collect(),
-        FrameRef::U16(p) => p.iter().map(|&v| v as f64).collect(),
-        FrameRef::U32(p) => p.iter().map(|&v| v as f64).collect(),
-        FrameRef::I16(p) => p.iter().map(|&v| v as f64).collect(),
-        FrameRef::I32(p) => p.iter().map(|&v| v as f64).collect(),
-        FrameRef::F32(p) => p.iter().map(|&v| v as f64).collect(),
-        FrameRef::F64(p) => p.to_vec(),
-    }
+    frame.to_f64_vec()
 }
 
 /// Checks every pixel of every frame against `expected(frame, row, col)`.

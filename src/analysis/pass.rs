@@ -4,7 +4,7 @@
 use super::detector::{ColRange, DetectorGeometry, RowRanges};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
-use crate::scan::{FrameBuffer, FrameVisitor, Pixel, Scan};
+use crate::scan::{Accumulator, FrameBuffer, FrameVisitor, Pixel, Scan};
 use ndarray::Array2;
 use rayon::prelude::*;
 
@@ -42,11 +42,9 @@ pub fn pattern_pass(
 ) -> Result<PatternMaps> {
     let [rows, cols, det_rows, det_cols] = scan.shape();
     let ranges = geometry.rasterise([det_rows, det_cols]);
-    let col_index: Vec<f32> = (0..det_cols).map(|c| c as f32).collect();
     let kernel = Kernel {
         width: det_cols,
         ranges: &ranges,
-        col_index: &col_index,
         center: [geometry.center_row as f32, geometry.center_col as f32],
     };
     let n = scan.n_frames();
@@ -99,7 +97,6 @@ fn non_finite(scan: &Scan, index: usize) -> Error {
 struct Kernel<'a> {
     width: usize,
     ranges: &'a RowRanges,
-    col_index: &'a [f32],
     center: [f32; 2],
 }
 
@@ -107,69 +104,86 @@ impl FrameVisitor for Kernel<'_> {
     type Output = FrameStats;
 
     fn visit<T: Pixel>(self, pixels: &[T]) -> FrameStats {
-        let (mut total, mut weighted_row, mut weighted_col) = (0f64, 0f64, 0f64);
-        let (mut bf, mut adf) = (0f64, 0f64);
-        for (r, row) in pixels.chunks_exact(self.width).enumerate() {
-            let (sum, col_moment) = row_sums(row, self.col_index);
-            total += sum as f64;
-            weighted_row += r as f64 * sum as f64;
-            weighted_col += col_moment as f64;
-            bf += range_sum(row, self.ranges.bf[r]) as f64;
-            let [a, b] = self.ranges.adf[r];
-            adf += (range_sum(row, a) + range_sum(row, b)) as f64;
-        }
-        // A pattern without intensity has its CoM at the detector centre: zero shift, no NaN.
-        let [com_row, com_col] = if total != 0.0 {
-            [(weighted_row / total) as f32, (weighted_col / total) as f32]
-        } else {
-            self.center
-        };
-        FrameStats {
-            sum: total as f32,
-            com_row,
-            com_col,
-            bf: bf as f32,
-            adf: adf as f32,
-        }
+        frame_stats(self, pixels)
+    }
+}
+
+/// One frame's statistics. Compiled for several instruction sets (AVX2 where the CPU has it),
+/// chosen at run time: the loops are plain, the compiler vectorises them.
+#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+sse4.1", "aarch64+neon"))]
+fn frame_stats<T: Pixel>(kernel: Kernel<'_>, pixels: &[T]) -> FrameStats {
+    let width = kernel.width;
+    // Column sums give the column moment at the end: Σ c·I = Σ_c c · colsum[c].
+    let mut column_sums = vec![T::Acc::default(); width];
+    let (mut total, mut row_moment, mut bf, mut adf) = (0f64, 0f64, 0f64, 0f64);
+    for (r, row) in pixels.chunks_exact(width).enumerate() {
+        let sum = accumulate_row(row, &mut column_sums).to_f64();
+        total += sum;
+        row_moment += r as f64 * sum;
+        bf += range_sum(row, kernel.ranges.bf[r]).to_f64();
+        let [a, b] = kernel.ranges.adf[r];
+        adf += range_sum(row, a).to_f64() + range_sum(row, b).to_f64();
+    }
+    let col_moment: f64 = column_sums
+        .iter()
+        .enumerate()
+        .map(|(c, s)| c as f64 * s.to_f64())
+        .sum();
+    // A pattern without intensity has its CoM at the detector centre: zero shift, no NaN.
+    let [com_row, com_col] = if total != 0.0 {
+        [(row_moment / total) as f32, (col_moment / total) as f32]
+    } else {
+        kernel.center
+    };
+    FrameStats {
+        sum: total as f32,
+        com_row,
+        com_col,
+        bf: bf as f32,
+        adf: adf as f32,
     }
 }
 
 const LANES: usize = 16;
 
-/// Sum of a row and its first moment along columns, in independent lanes so that the compiler
-/// vectorises the loop.
-#[inline]
-fn row_sums<T: Pixel>(row: &[T], col_index: &[f32]) -> (f32, f32) {
-    let mut sum = [0f32; LANES];
-    let mut moment = [0f32; LANES];
-    let chunks = row.chunks_exact(LANES);
-    let tail = chunks.remainder();
-    for (px, idx) in chunks.zip(col_index.chunks_exact(LANES)) {
+/// Adds a row into the column sums and returns the row's sum (in independent lanes, so that
+/// floating-point sums vectorise too).
+#[inline(always)]
+fn accumulate_row<T: Pixel>(row: &[T], column_sums: &mut [T::Acc]) -> T::Acc {
+    let mut lanes = [T::Acc::default(); LANES];
+    let body = row.len() / LANES * LANES;
+    for (px, cs) in row[..body]
+        .chunks_exact(LANES)
+        .zip(column_sums[..body].chunks_exact_mut(LANES))
+    {
         for j in 0..LANES {
-            let v = px[j].to_f32();
-            sum[j] += v;
-            moment[j] += v * idx[j];
+            let v = px[j].to_acc();
+            lanes[j] += v;
+            cs[j] += v;
         }
     }
-    let offset = row.len() - tail.len();
-    let (mut s, mut m) = (sum.iter().sum::<f32>(), moment.iter().sum::<f32>());
-    for (k, &v) in tail.iter().enumerate() {
-        s += v.to_f32();
-        m += v.to_f32() * col_index[offset + k];
+    let mut sum = lanes.iter().fold(T::Acc::default(), |a, &b| a + b);
+    for (&p, cs) in row[body..].iter().zip(&mut column_sums[body..]) {
+        let v = p.to_acc();
+        sum += v;
+        *cs += v;
     }
-    (s, m)
+    sum
 }
 
-#[inline]
-fn range_sum<T: Pixel>(row: &[T], (start, end): ColRange) -> f32 {
+#[inline(always)]
+fn range_sum<T: Pixel>(row: &[T], (start, end): ColRange) -> T::Acc {
     let part = &row[start..end];
-    let mut lanes = [0f32; LANES];
+    let mut lanes = [T::Acc::default(); LANES];
     let chunks = part.chunks_exact(LANES);
-    let tail: f32 = chunks.remainder().iter().map(|v| v.to_f32()).sum();
+    let tail = chunks
+        .remainder()
+        .iter()
+        .fold(T::Acc::default(), |a, &v| a + v.to_acc());
     for px in chunks {
         for j in 0..LANES {
-            lanes[j] += px[j].to_f32();
+            lanes[j] += px[j].to_acc();
         }
     }
-    lanes.iter().sum::<f32>() + tail
+    lanes.iter().fold(tail, |a, &b| a + b)
 }

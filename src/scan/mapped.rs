@@ -122,11 +122,17 @@ impl FrameSource for MappedFrames {
     fn frame<'a>(&'a self, index: usize, scratch: &'a mut FrameBuffer) -> Result<FrameRef<'a>> {
         let bytes = self.frame_bytes(index);
         let aligned = (bytes.as_ptr() as usize) % self.dtype.size() == 0;
-        if self.endian.is_native() && aligned {
-            Ok(FrameRef::from_aligned_bytes(self.dtype, bytes))
-        } else {
-            Ok(scratch.decode(self.dtype, self.endian, bytes))
+        if aligned {
+            if self.endian.is_native() {
+                return Ok(FrameRef::from_aligned_bytes(self.dtype, bytes));
+            }
+            if self.endian == Endian::Big {
+                if let Some(frame) = FrameRef::from_big_endian_bytes(self.dtype, bytes) {
+                    return Ok(frame);
+                }
+            }
         }
+        Ok(scratch.decode(self.dtype, self.endian, bytes))
     }
 
     fn advise_sequential(&self) {

@@ -13,7 +13,9 @@ mod sidecar;
 pub mod tiff;
 
 pub use calibration::Calibration;
-pub use frame::{DType, Endian, FrameBuffer, FrameRef, FrameVisitor, Pixel};
+pub use frame::{
+    Accumulator, BigEndian, DType, Endian, FrameBuffer, FrameRef, FrameVisitor, Pixel,
+};
 pub use mapped::MappedFrames;
 pub use raw::RawLayout;
 pub use sidecar::{Labels, Sidecar};
