@@ -270,7 +270,6 @@ impl OpenArgs {
             scan_shape: self.scan_shape,
             raw,
             calibration,
-            ..Default::default()
         })
     }
 

@@ -56,7 +56,7 @@ impl DetectorGeometry {
 /// Columns with distance ≤ radius on a row `dr` away from the centre.
 fn closed_disk_range(dr: f64, center_col: f64, radius: f64, cols: usize) -> ColRange {
     let h2 = radius * radius - dr * dr;
-    if !(h2 >= 0.0) {
+    if h2.is_nan() || h2 < 0.0 {
         return (0, 0);
     }
     let half = h2.sqrt();
@@ -70,7 +70,7 @@ fn closed_disk_range(dr: f64, center_col: f64, radius: f64, cols: usize) -> ColR
 /// Columns with distance < radius.
 fn open_disk_range(dr: f64, center_col: f64, radius: f64, cols: usize) -> ColRange {
     let h2 = radius * radius - dr * dr;
-    if !(h2 > 0.0) {
+    if h2.is_nan() || h2 <= 0.0 {
         return (0, 0);
     }
     let half = h2.sqrt();

@@ -33,7 +33,7 @@ pub fn detect_bf_disk(pattern: &Array2<f64>) -> Result<BfDisk> {
             ((0, 0), f64::MIN),
             |best, (ix, &v)| if v > best.1 { (ix, v) } else { best },
         );
-    if !(peak > background) {
+    if peak <= background {
         return Err(Error::invalid(
             "pattern is flat: no bright-field disk stands out from the background",
         ));

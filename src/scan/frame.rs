@@ -129,36 +129,7 @@ impl_pixel!(
     i32 => I32, i64, f32 => F32, f32, f64 => F64, f64
 );
 
-/// An unsigned integer stored big-endian, read in place: detectors such as the Merlin write
-/// big-endian frames, and converting while summing is faster than byte-swapping a copy.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[repr(transparent)]
-pub struct BigEndian<T>(pub T);
-
-// SAFETY: a transparent wrapper of a Pod integer is Pod.
-unsafe impl bytemuck::Zeroable for BigEndian<u16> {}
-unsafe impl Pod for BigEndian<u16> {}
-unsafe impl bytemuck::Zeroable for BigEndian<u32> {}
-unsafe impl Pod for BigEndian<u32> {}
-
-macro_rules! impl_big_endian_pixel {
-    ($($t:ty => $d:ident, $acc:ty),*) => {$(
-        impl Pixel for BigEndian<$t> {
-            const DTYPE: DType = DType::$d;
-            type Acc = $acc;
-            #[inline(always)]
-            fn to_f32(self) -> f32 { <$t>::from_be(self.0) as f32 }
-            #[inline(always)]
-            fn to_f64(self) -> f64 { <$t>::from_be(self.0) as f64 }
-            #[inline(always)]
-            fn to_acc(self) -> $acc { <$t>::from_be(self.0) as $acc }
-        }
-    )*};
-}
-impl_big_endian_pixel!(u16 => U16, u32, u32 => U32, u64);
-
-/// One diffraction pattern, row-major, borrowed in its native pixel type. The `…Be` variants
-/// hold big-endian values read in place from a memory map.
+/// One diffraction pattern, row-major, borrowed in its native pixel type.
 #[derive(Debug, Clone, Copy)]
 pub enum FrameRef<'a> {
     U8(&'a [u8]),
@@ -168,8 +139,6 @@ pub enum FrameRef<'a> {
     I32(&'a [i32]),
     F32(&'a [f32]),
     F64(&'a [f64]),
-    U16Be(&'a [BigEndian<u16>]),
-    U32Be(&'a [BigEndian<u32>]),
 }
 
 /// Code that runs on a frame's pixels whatever their type; `FrameRef::visit` monomorphises it.
@@ -188,8 +157,6 @@ impl<'a> FrameRef<'a> {
             FrameRef::I32(p) => visitor.visit(p),
             FrameRef::F32(p) => visitor.visit(p),
             FrameRef::F64(p) => visitor.visit(p),
-            FrameRef::U16Be(p) => visitor.visit(p),
-            FrameRef::U32Be(p) => visitor.visit(p),
         }
     }
 
@@ -211,8 +178,8 @@ impl<'a> FrameRef<'a> {
     pub fn dtype(&self) -> DType {
         match self {
             FrameRef::U8(_) => DType::U8,
-            FrameRef::U16(_) | FrameRef::U16Be(_) => DType::U16,
-            FrameRef::U32(_) | FrameRef::U32Be(_) => DType::U32,
+            FrameRef::U16(_) => DType::U16,
+            FrameRef::U32(_) => DType::U32,
             FrameRef::I16(_) => DType::I16,
             FrameRef::I32(_) => DType::I32,
             FrameRef::F32(_) => DType::F32,
@@ -244,17 +211,6 @@ impl<'a> FrameRef<'a> {
             }
         }
         self.visit(ToF64)
-    }
-
-    /// Big-endian bytes viewed in place when the type allows it (u16, u32; `bytes` aligned),
-    /// else None.
-    pub fn from_big_endian_bytes(dtype: DType, bytes: &'a [u8]) -> Option<FrameRef<'a>> {
-        match dtype {
-            DType::U8 => Some(FrameRef::U8(bytes)),
-            DType::U16 => Some(FrameRef::U16Be(bytemuck::try_cast_slice(bytes).ok()?)),
-            DType::U32 => Some(FrameRef::U32Be(bytemuck::try_cast_slice(bytes).ok()?)),
-            _ => None,
-        }
     }
 
     pub fn to_f32_vec(self) -> Vec<f32> {
@@ -336,19 +292,6 @@ fn swap_all<T: Pod>(bytes: &mut [u8], swap: fn(T) -> T) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn big_endian_in_place_reads_the_same_values() {
-        let values = [1u16, 258, 65535, 4096];
-        let be: Vec<u8> = values.iter().flat_map(|v| v.to_be_bytes()).collect();
-        let mut words = FrameBuffer::new();
-        let aligned = words.bytes_mut(be.len());
-        aligned.copy_from_slice(&be);
-        let frame = FrameRef::from_big_endian_bytes(DType::U16, aligned).unwrap();
-        assert_eq!(frame.dtype(), DType::U16);
-        assert_eq!(frame.to_f64_vec(), vec![1.0, 258.0, 65535.0, 4096.0]);
-        assert!(FrameRef::from_big_endian_bytes(DType::F32, &[0; 4]).is_none());
-    }
 
     #[test]
     fn decode_swaps_every_width() {

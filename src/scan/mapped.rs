@@ -122,16 +122,11 @@ impl FrameSource for MappedFrames {
     fn frame<'a>(&'a self, index: usize, scratch: &'a mut FrameBuffer) -> Result<FrameRef<'a>> {
         let bytes = self.frame_bytes(index);
         let aligned = (bytes.as_ptr() as usize) % self.dtype.size() == 0;
-        if aligned {
-            if self.endian.is_native() {
-                return Ok(FrameRef::from_aligned_bytes(self.dtype, bytes));
-            }
-            if self.endian == Endian::Big {
-                if let Some(frame) = FrameRef::from_big_endian_bytes(self.dtype, bytes) {
-                    return Ok(frame);
-                }
-            }
+        if aligned && self.endian.is_native() {
+            return Ok(FrameRef::from_aligned_bytes(self.dtype, bytes));
         }
+        // Other byte orders are swapped into the scratch buffer: measured faster than
+        // converting in place while summing (the swap of an L2-resident copy vectorises).
         Ok(scratch.decode(self.dtype, self.endian, bytes))
     }
 

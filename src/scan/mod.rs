@@ -13,9 +13,7 @@ mod sidecar;
 pub mod tiff;
 
 pub use calibration::Calibration;
-pub use frame::{
-    Accumulator, BigEndian, DType, Endian, FrameBuffer, FrameRef, FrameVisitor, Pixel,
-};
+pub use frame::{Accumulator, DType, Endian, FrameBuffer, FrameRef, FrameVisitor, Pixel};
 pub use mapped::MappedFrames;
 pub use raw::RawLayout;
 pub use sidecar::{Labels, Sidecar};

@@ -171,10 +171,10 @@ fn parse_string(text: &str) -> std::result::Result<(String, &str), String> {
     Ok((rest[..end].to_string(), &rest[end + 1..]))
 }
 
-/// Splits an array shape into `(scan shape if known, frame count, frame shape)`.
-fn split_shape(
-    shape: &[usize],
-) -> std::result::Result<(Option<[usize; 2]>, usize, [usize; 2]), String> {
+/// An array shape read as `(scan shape if known, frame count, frame shape)`.
+type ScanLayout = (Option<[usize; 2]>, usize, [usize; 2]);
+
+fn split_shape(shape: &[usize]) -> std::result::Result<ScanLayout, String> {
     match *shape {
         [r, c, h, w] => Ok((Some([r, c]), r * c, [h, w])),
         [n, h, w] => Ok((None, n, [h, w])),
