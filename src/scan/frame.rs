@@ -269,23 +269,30 @@ impl FrameBuffer {
     /// and returns them as a frame.
     pub fn decode<'a>(&'a mut self, dtype: DType, endian: Endian, bytes: &[u8]) -> FrameRef<'a> {
         let out = self.bytes_mut(bytes.len());
-        out.copy_from_slice(bytes);
-        if !endian.is_native() {
-            // Typed swaps: the compiler vectorises these, unlike a per-pixel byte reverse.
+        if endian.is_native() {
+            out.copy_from_slice(bytes);
+        } else {
+            // One pass that reads and swaps; typed, so the compiler vectorises it.
             match dtype.size() {
-                2 => swap_all::<u16>(out, u16::swap_bytes),
-                4 => swap_all::<u32>(out, u32::swap_bytes),
-                8 => swap_all::<u64>(out, u64::swap_bytes),
-                _ => {}
+                2 => swap_into::<u16>(out, bytes, u16::swap_bytes),
+                4 => swap_into::<u32>(out, bytes, u32::swap_bytes),
+                8 => swap_into::<u64>(out, bytes, u64::swap_bytes),
+                _ => out.copy_from_slice(bytes),
             }
         }
         FrameRef::from_aligned_bytes(dtype, out)
     }
 }
 
-fn swap_all<T: Pod>(bytes: &mut [u8], swap: fn(T) -> T) {
-    for v in bytemuck::cast_slice_mut::<u8, T>(bytes) {
-        *v = swap(*v);
+/// Writes `bytes` (values of the non-native order) into the aligned `out` in native order.
+fn swap_into<T: Pod>(out: &mut [u8], bytes: &[u8], swap: fn(T) -> T) {
+    let out: &mut [T] = bytemuck::cast_slice_mut(out);
+    for (o, chunk) in out
+        .iter_mut()
+        .zip(bytes.chunks_exact(std::mem::size_of::<T>()))
+    {
+        let raw: T = bytemuck::pod_read_unaligned(chunk);
+        *o = swap(raw);
     }
 }
 
