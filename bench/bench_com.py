@@ -84,8 +84,9 @@ def libertem_com(path, kind, nav, cy, cx, repeat):
         res = ctx.run_udf(dataset=ds, udf=udf)
         return time.perf_counter() - start, res
 
+    once()  # warm-up: numba compiles LiberTEM's kernels on the first run
     seconds, res = best(once, repeat)
-    field = res["raw_com"].data  # (rows, cols, 2): (y, x) shift in detector pixels
+    field = res["raw_shifts"].data  # (rows, cols, 2): (y, x) shift from (cy, cx), detector px
     return seconds, field
 
 
