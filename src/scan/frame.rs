@@ -82,7 +82,7 @@ impl Endian {
 }
 
 /// A pixel type the analysis kernels are generic over.
-pub trait Pixel: Pod + Send + Sync {
+pub trait Pixel: Pod + Send + Sync + PartialOrd {
     const DTYPE: DType;
     /// The type sums of this pixel type are accumulated in: exact integers for integer pixels
     /// (wide enough for a row of a frame, or a column of up to 65,536 rows), so summing
