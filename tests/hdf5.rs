@@ -303,10 +303,14 @@ mod fuzz {
     use super::*;
     use proptest::prelude::*;
 
+    /// Opens and reads the first 64 frames and the last. Not every frame: a mutated shape can
+    /// legitimately declare millions of frames of a sparse chunked dataset (missing chunks read
+    /// as the fill value), which would only make the test slow.
     fn open_and_read_all(path: &Path) {
         if let Ok(scan) = open(path) {
             let mut buf = FrameBuffer::new();
-            for i in 0..scan.n_frames() {
+            let n = scan.n_frames();
+            for i in (0..n.min(64)).chain([n - 1]) {
                 let _ = scan.frame(i, &mut buf);
             }
         }

@@ -377,6 +377,17 @@ fn open_inner(path: &Path, options: &OpenOptions) -> Result<Opened> {
             ),
         )
     })?;
+    if let Some(max) = dataset.max_dims() {
+        if max.len() != dataset.ndim() || dataset.shape().iter().zip(max).any(|(d, m)| d > m) {
+            return Err(Error::format(
+                path,
+                format!(
+                    "dataset {dataset_path} is corrupt: its shape {:?} exceeds its maximum shape {max:?}",
+                    dataset.shape()
+                ),
+            ));
+        }
+    }
     let shape: Vec<usize> = dataset
         .shape()
         .iter()
