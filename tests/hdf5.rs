@@ -4,7 +4,7 @@
 mod common;
 mod crosscheck;
 
-use polarmap::scan::{self, hdf5, open, open_with, FrameBuffer, OpenOptions};
+use polarmap::scan::{self, hdf5, open, open_with, FrameBuffer, FrameRef, OpenOptions};
 use polarmap::{DType, Error};
 use std::path::{Path, PathBuf};
 
@@ -148,6 +148,17 @@ fn stack_3d_after_user_block() {
     assert_eq!(scan.shape(), [1, 6, 8, 8]);
     assert_eq!(scan.dtype(), DType::F64);
     crosscheck::assert_matches(&scan, "stack3d_userblock.h5:/entry/frames");
+    // Contiguous and unfiltered: frames are views into the memory map, 8x8 f64 = 512 bytes apart.
+    let (mut a, mut b) = (FrameBuffer::new(), FrameBuffer::new());
+    let (fa, fb) = (
+        scan.frame(0, &mut a).unwrap(),
+        scan.frame(1, &mut b).unwrap(),
+    );
+    let (pa, pb) = match (fa, fb) {
+        (FrameRef::F64(x), FrameRef::F64(y)) => (x.as_ptr() as usize, y.as_ptr() as usize),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(pb - pa, 512);
     // Recognised by content even under an unrelated extension.
     let dir = tempfile::tempdir().unwrap();
     let renamed = dir.path().join("frames.dat");

@@ -23,6 +23,7 @@ use hdf5_reader::{ByteOrder, Dataset, Datatype, Hdf5File, SliceInfo, SliceInfoEl
 use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// The HDF5 format signature. It sits at offset 0, or at 512, 1024, 2048… after a user block.
 pub const SIGNATURE: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
@@ -462,16 +463,16 @@ fn open_inner(path: &Path, options: &OpenOptions) -> Result<Opened> {
                 }
                 None => (file, dataset),
             };
-            Box::new(SlicedFrames {
-                path: path.to_path_buf(),
-                _file: file,
+            Box::new(SlicedFrames::new(
+                path,
+                file,
                 dataset,
-                dataset_path: dataset_path.clone(),
+                dataset_path.clone(),
                 dtype,
                 shape,
                 frame_shape,
                 count,
-            })
+            ))
         }
     };
     Ok(Opened {
@@ -551,7 +552,18 @@ fn contiguous_offset(file: &Hdf5File, dataset: &Dataset) -> Option<u64> {
     address.checked_add(file.superblock().base_address)
 }
 
-/// Frames read as hyperslabs `[r, c, :, :]` (or `[i, :, :]`) of a chunked dataset.
+/// Bytes of decoded frames read per hyperslab. Reading a block of frames along a scan row costs one
+/// chunk-index lookup instead of one per frame (the lookup, not the inflating, dominated per-frame
+/// reads: 3x slower than h5py on one-chunk-per-frame files).
+const BLOCK_BYTES: usize = 8 << 20;
+
+/// Decoded blocks kept, at most this many bytes in all.
+const BLOCK_CACHE_BYTES: usize = 256 << 20;
+
+/// Frames of a chunked (possibly compressed) dataset, read as hyperslabs of `block` consecutive
+/// frames along a scan row (`[r, c0..c1, :, :]`, or `[i0..i1, :, :]` for a 3D stack) and kept in a
+/// small LRU cache of decoded blocks, so that readers going through the scan in order decode each
+/// chunk once. Blocks are decoded outside the lock: threads never wait on each other's decoding.
 struct SlicedFrames {
     path: PathBuf,
     /// Keeps the file (and its chunk cache) alive with the dataset.
@@ -562,68 +574,151 @@ struct SlicedFrames {
     shape: Vec<usize>,
     frame_shape: [usize; 2],
     count: usize,
+    /// Frames per block; blocks never cross a scan row.
+    block: usize,
+    capacity: usize,
+    /// Most recently used last: (block id, native-endian bytes of its frames).
+    cache: Mutex<Vec<(usize, Arc<Vec<u8>>)>>,
 }
 
 impl SlicedFrames {
-    fn selection(&self, index: usize) -> SliceInfo {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        path: &Path,
+        file: Hdf5File,
+        dataset: Dataset,
+        dataset_path: String,
+        dtype: DType,
+        shape: Vec<usize>,
+        frame_shape: [usize; 2],
+        count: usize,
+    ) -> SlicedFrames {
+        let frame_bytes = frame_shape[0] * frame_shape[1] * dtype.size();
+        let row = if shape.len() == 4 { shape[1] } else { count };
+        let block = (BLOCK_BYTES / frame_bytes.max(1)).clamp(1, row.max(1));
+        let threads = rayon::current_num_threads().max(1);
+        let capacity = (2 * threads).clamp(2, (BLOCK_CACHE_BYTES / (block * frame_bytes)).max(2));
+        SlicedFrames {
+            path: path.to_path_buf(),
+            _file: file,
+            dataset,
+            dataset_path,
+            dtype,
+            shape,
+            frame_shape,
+            count,
+            block,
+            capacity,
+            cache: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Frames per scan row (the whole stack for 3D data).
+    fn row_len(&self) -> usize {
+        if self.shape.len() == 4 {
+            self.shape[1]
+        } else {
+            self.count
+        }
+    }
+
+    /// (block id, first frame of the block, frames in it) for frame `index`.
+    fn block_of(&self, index: usize) -> (usize, usize, usize) {
+        let row_len = self.row_len();
+        let (row, col) = (index / row_len, index % row_len);
+        let per_row = row_len.div_ceil(self.block);
+        let b = col / self.block;
+        let first_col = b * self.block;
+        let len = self.block.min(row_len - first_col);
+        (row * per_row + b, row * row_len + first_col, len)
+    }
+
+    fn selection(&self, first: usize, len: usize) -> SliceInfo {
         let [h, w] = self.frame_shape;
+        let range = |start: usize, end: usize| SliceInfoElem::Slice {
+            start: start as u64,
+            end: end as u64,
+            step: 1,
+        };
         let mut sel = match self.shape.len() {
             4 => {
                 let cols = self.shape[1];
-                vec![
-                    SliceInfoElem::Index((index / cols) as u64),
-                    SliceInfoElem::Index((index % cols) as u64),
-                ]
+                let (r, c) = (first / cols, first % cols);
+                vec![SliceInfoElem::Index(r as u64), range(c, c + len)]
             }
-            _ => vec![SliceInfoElem::Index(index as u64)],
+            _ => vec![range(first, first + len)],
         };
-        sel.push(SliceInfoElem::Slice {
-            start: 0,
-            end: h as u64,
-            step: 1,
-        });
-        sel.push(SliceInfoElem::Slice {
-            start: 0,
-            end: w as u64,
-            step: 1,
-        });
+        sel.push(range(0, h));
+        sel.push(range(0, w));
         SliceInfo { selections: sel }
     }
 
-    fn read_into<'a, T>(&self, index: usize, scratch: &'a mut FrameBuffer) -> Result<FrameRef<'a>>
+    fn read_block<T>(&self, first: usize, len: usize) -> Result<Vec<u8>>
     where
         T: hdf5_reader::H5Type + super::Pixel,
     {
         let array = self
             .dataset
-            .read_slice::<T>(&self.selection(index))
+            .read_slice::<T>(&self.selection(first, len))
             .map_err(|e| {
                 Error::format(
                     &self.path,
-                    format!("cannot read frame {index} of {}: {e}", self.dataset_path),
+                    format!(
+                        "cannot read frames {first}..{} of {}: {e}",
+                        first + len,
+                        self.dataset_path
+                    ),
                 )
             })?;
-        let len = self.frame_shape[0] * self.frame_shape[1];
-        if array.len() != len {
+        let expected = len * self.frame_shape[0] * self.frame_shape[1];
+        if array.len() != expected {
             return Err(Error::format(
                 &self.path,
                 format!(
-                    "frame {index} of {} decoded to {} pixels, expected {len}",
+                    "frames {first}..{} of {} decoded to {} pixels, expected {expected}",
+                    first + len,
                     self.dataset_path,
                     array.len()
                 ),
             ));
         }
-        let out = scratch.typed_mut::<T>(len);
-        match array.as_slice() {
-            Some(s) => out.copy_from_slice(s),
+        Ok(match array.as_slice() {
+            Some(s) => bytemuck::cast_slice::<T, u8>(s).to_vec(),
             None => {
-                for (o, v) in out.iter_mut().zip(array.iter()) {
-                    *o = *v;
-                }
+                let v: Vec<T> = array.iter().copied().collect();
+                bytemuck::cast_slice::<T, u8>(&v).to_vec()
+            }
+        })
+    }
+
+    fn block_bytes(&self, index: usize) -> Result<(Arc<Vec<u8>>, usize)> {
+        let (id, first, len) = self.block_of(index);
+        {
+            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(pos) = cache.iter().position(|(k, _)| *k == id) {
+                let entry = cache.remove(pos);
+                let bytes = entry.1.clone();
+                cache.push(entry);
+                return Ok((bytes, index - first));
             }
         }
-        Ok(FrameRef::from_slice(out))
+        let bytes = Arc::new(match self.dtype {
+            DType::U8 => self.read_block::<u8>(first, len),
+            DType::U16 => self.read_block::<u16>(first, len),
+            DType::U32 => self.read_block::<u32>(first, len),
+            DType::I16 => self.read_block::<i16>(first, len),
+            DType::I32 => self.read_block::<i32>(first, len),
+            DType::F32 => self.read_block::<f32>(first, len),
+            DType::F64 => self.read_block::<f64>(first, len),
+        }?);
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if !cache.iter().any(|(k, _)| *k == id) {
+            if cache.len() >= self.capacity {
+                cache.remove(0);
+            }
+            cache.push((id, bytes.clone()));
+        }
+        Ok((bytes, index - first))
     }
 }
 
@@ -647,15 +742,16 @@ impl FrameSource for SlicedFrames {
                 self.count
             )));
         }
-        guarded(&self.path, "reading a frame", move || match self.dtype {
-            DType::U8 => self.read_into::<u8>(index, scratch),
-            DType::U16 => self.read_into::<u16>(index, scratch),
-            DType::U32 => self.read_into::<u32>(index, scratch),
-            DType::I16 => self.read_into::<i16>(index, scratch),
-            DType::I32 => self.read_into::<i32>(index, scratch),
-            DType::F32 => self.read_into::<f32>(index, scratch),
-            DType::F64 => self.read_into::<f64>(index, scratch),
-        })
+        let (bytes, within) = guarded(&self.path, "reading a frame", || self.block_bytes(index))?;
+        let frame_bytes = self.frame_shape[0] * self.frame_shape[1] * self.dtype.size();
+        let start = within * frame_bytes;
+        // The decoder returned native-endian values.
+        let native = if cfg!(target_endian = "little") {
+            Endian::Little
+        } else {
+            Endian::Big
+        };
+        Ok(scratch.decode(self.dtype, native, &bytes[start..start + frame_bytes]))
     }
 }
 
