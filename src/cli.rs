@@ -41,6 +41,9 @@ struct OpenArgs {
     /// Scan shape ROWSxCOLS (overrides the file and the sidecar).
     #[arg(long, value_parser = parse_pair)]
     scan_shape: Option<[usize; 2]>,
+    /// HDF5/EMD: path of the dataset to open, when the file holds several datacubes.
+    #[arg(long)]
+    dataset: Option<String>,
     /// Raw binary: pixel type (uint8, uint16, uint32, int16, int32, float32, float64).
     #[arg(long)]
     raw_dtype: Option<String>,
@@ -270,6 +273,7 @@ impl OpenArgs {
             scan_shape: self.scan_shape,
             raw,
             calibration,
+            dataset: self.dataset.clone(),
         })
     }
 

@@ -3,8 +3,10 @@
 //!
 //! [`open`] picks the reader from the file's content and extension.
 
+pub mod blockfile;
 mod calibration;
 mod frame;
+pub mod hdf5;
 mod mapped;
 pub mod mib;
 pub mod npy;
@@ -66,6 +68,10 @@ pub struct OpenOptions {
     pub raw: Option<RawLayout>,
     /// Calibration values given by the user; override the file's and the sidecar's.
     pub calibration: Calibration,
+    /// Path of the dataset to read in an HDF5/EMD file (e.g.
+    /// `/4DSTEM_simulation/data/datacubes/CBED_array_depth0001/datacube`); default: the first
+    /// datacube found (see [`hdf5::list_candidates`]).
+    pub dataset: Option<String>,
 }
 
 /// Opens a scan, choosing the reader by content and extension, with its sidecar if present.
@@ -138,6 +144,12 @@ fn open_source(path: &Path, options: &OpenOptions, sidecar: Option<&Sidecar>) ->
     if magic.starts_with(mib::MAGIC) {
         return mib::open(path, shape_given);
     }
+    if magic.starts_with(hdf5::SIGNATURE) {
+        return hdf5::open(path, options);
+    }
+    if magic.starts_with(b"IMGBLO") {
+        return blockfile::open(path);
+    }
     if let Some(layout) = raw_layout {
         return raw::open(path, &layout);
     }
@@ -169,6 +181,14 @@ fn open_source(path: &Path, options: &OpenOptions, sidecar: Option<&Sidecar>) ->
                 &magic[..magic.len().min(8)]
             ),
         ));
+    }
+    // By extension: the readers then say precisely what is wrong with a damaged file. HDF5 may
+    // also carry its signature after a user block (512, 1024, … bytes).
+    if hdf5::EXTENSIONS.contains(&ext.as_str()) || hdf5::has_signature(path)? {
+        return hdf5::open(path, options);
+    }
+    if ext == "blo" {
+        return blockfile::open(path);
     }
     Err(Error::format(
         path,
