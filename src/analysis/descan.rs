@@ -6,9 +6,8 @@ use super::disk::percentile;
 use super::mean::sample_indices;
 use crate::error::Result;
 use crate::progress::Progress;
-use crate::scan::{FrameBuffer, Scan};
+use crate::scan::Scan;
 use ndarray::Array2;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// The paper's global CoM: per pattern, the centroid of the pixels above its 95th percentile,
@@ -22,30 +21,19 @@ pub fn paper_global_com(
 ) -> Result<[f64; 2]> {
     let indices = sample_indices(scan.n_frames(), max_patterns);
     let [_, cols] = scan.frame_shape();
-    progress.start("global CoM (95th percentile)", indices.len() as u64);
-    let (sum_r, sum_c, n) = indices
-        .par_chunks(8)
-        .try_fold(
-            || (FrameBuffer::new(), 0f64, 0f64, 0usize),
-            |(mut scratch, mut sr, mut sc, mut n), chunk| {
-                progress.check()?;
-                for &index in chunk {
-                    let frame = scan.frame(index, &mut scratch)?.to_f32_vec();
-                    if let Some([r, c]) = bright_centroid(&frame, cols, 0.95) {
-                        sr += r;
-                        sc += c;
-                        n += 1;
-                    }
-                }
-                progress.advance(chunk.len() as u64);
-                Ok::<_, crate::Error>((scratch, sr, sc, n))
-            },
-        )
-        .map(|r| r.map(|(_, a, b, n)| (a, b, n)))
-        .try_reduce(
-            || (0.0, 0.0, 0),
-            |a, b| Ok((a.0 + b.0, a.1 + b.1, a.2 + b.2)),
-        )?;
+    let (sum_r, sum_c, n) = scan.fold_frames(
+        &indices,
+        "global CoM (95th percentile)",
+        progress,
+        || (0f64, 0f64, 0usize),
+        |acc, _, frame| {
+            if let Some([r, c]) = bright_centroid(&frame.to_f32_vec(), cols, 0.95) {
+                *acc = (acc.0 + r, acc.1 + c, acc.2 + 1);
+            }
+            Ok(())
+        },
+        |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2),
+    )?;
     if n == 0 {
         let [rows, cols] = scan.frame_shape();
         return Ok([(rows as f64 - 1.0) / 2.0, (cols as f64 - 1.0) / 2.0]);

@@ -2,9 +2,8 @@
 
 use crate::error::Result;
 use crate::progress::Progress;
-use crate::scan::{FrameBuffer, FrameVisitor, Pixel, Scan};
+use crate::scan::{FrameVisitor, Pixel, Scan};
 use ndarray::Array2;
-use rayon::prelude::*;
 
 /// Indices of at most `max` frames spread evenly over `n` (all of them when `max >= n`).
 pub fn sample_indices(n: usize, max: Option<usize>) -> Vec<usize> {
@@ -18,28 +17,20 @@ pub fn sample_indices(n: usize, max: Option<usize>) -> Vec<usize> {
 pub fn mean_pattern(scan: &Scan, indices: &[usize], progress: &Progress) -> Result<Array2<f64>> {
     let [rows, cols] = scan.frame_shape();
     let len = rows * cols;
-    progress.start("mean pattern", indices.len() as u64);
-    let sum = indices
-        .par_chunks(16)
-        .try_fold(
-            || (FrameBuffer::new(), vec![0f64; len]),
-            |(mut scratch, mut acc), chunk| {
-                progress.check()?;
-                for &index in chunk {
-                    scan.frame(index, &mut scratch)?.visit(Accumulate(&mut acc));
-                }
-                progress.advance(chunk.len() as u64);
-                Ok::<_, crate::Error>((scratch, acc))
-            },
-        )
-        .map(|r| r.map(|(_, acc)| acc))
-        .try_reduce(
-            || vec![0f64; len],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-                Ok(a)
-            },
-        )?;
+    let sum = scan.fold_frames(
+        indices,
+        "mean pattern",
+        progress,
+        || vec![0f64; len],
+        |acc, _, frame| {
+            frame.visit(Accumulate(acc));
+            Ok(())
+        },
+        |mut a, b| {
+            a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+            a
+        },
+    )?;
     let n = indices.len().max(1) as f64;
     Ok(
         Array2::from_shape_vec((rows, cols), sum.into_iter().map(|v| v / n).collect())

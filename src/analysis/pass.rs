@@ -2,11 +2,10 @@
 //! intensity, the intensity-weighted centre of mass, and the virtual BF and ADF intensities.
 
 use super::detector::{ColRange, DetectorGeometry, RowRanges};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::progress::Progress;
-use crate::scan::{Accumulator, FrameBuffer, FrameVisitor, Pixel, Scan};
+use crate::scan::{Accumulator, FrameVisitor, Pixel, Scan};
 use ndarray::Array2;
-use rayon::prelude::*;
 
 /// Per-pattern results, each a map over the scan `[scan_row, scan_col]`.
 #[derive(Debug, Clone)]
@@ -30,9 +29,6 @@ struct FrameStats {
     adf: f32,
 }
 
-/// Frames handed to one rayon task: large enough to amortise scheduling, small enough to balance.
-const FRAMES_PER_TASK: usize = 32;
-
 /// Runs the pass over every frame of `scan`. Errors (a frame that cannot be read, NaN/Inf in
 /// float data) name the file and the scan position.
 pub fn pattern_pass(
@@ -47,26 +43,14 @@ pub fn pattern_pass(
         ranges: &ranges,
         center: [geometry.center_row as f32, geometry.center_col as f32],
     };
-    let n = scan.n_frames();
-    progress.start("reading patterns", n as u64);
-    scan.advise_sequential();
-    let mut stats = vec![FrameStats::default(); n];
-    stats
-        .par_chunks_mut(FRAMES_PER_TASK)
-        .enumerate()
-        .try_for_each_init(FrameBuffer::new, |scratch, (task, out)| {
-            progress.check()?;
-            for (k, slot) in out.iter_mut().enumerate() {
-                let index = task * FRAMES_PER_TASK + k;
-                let frame = scan.frame(index, scratch)?;
-                *slot = frame.visit(kernel);
-                if !slot.sum.is_finite() {
-                    return Err(non_finite(scan, index));
-                }
-            }
-            progress.advance(out.len() as u64);
-            Ok(())
-        })?;
+    let stats = scan.map_frames("reading patterns", progress, |index, frame| {
+        let stats = frame.visit(kernel);
+        if stats.sum.is_finite() {
+            Ok(stats)
+        } else {
+            Err(scan.non_finite_error(index))
+        }
+    })?;
     let map = |f: fn(&FrameStats) -> f32| {
         Array2::from_shape_vec((rows, cols), stats.iter().map(f).collect())
             .expect("one value per frame")
@@ -79,18 +63,6 @@ pub fn pattern_pass(
         adf: map(|s| s.adf),
         geometry: *geometry,
     })
-}
-
-fn non_finite(scan: &Scan, index: usize) -> Error {
-    let cols = scan.scan_shape()[1];
-    Error::format(
-        scan.path(),
-        format!(
-            "pattern at scan position ({}, {}) contains NaN or infinite values",
-            index / cols,
-            index % cols
-        ),
-    )
 }
 
 #[derive(Clone, Copy)]

@@ -1,9 +1,8 @@
 //! Whole-scan pixel statistics (one pass over every frame).
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::progress::Progress;
-use crate::scan::{Accumulator, FrameBuffer, FrameVisitor, Pixel, Scan};
-use rayon::prelude::*;
+use crate::scan::{Accumulator, FrameVisitor, Pixel, Scan};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -19,38 +18,22 @@ pub struct PixelStats {
 /// naming the file and the scan position.
 pub fn pixel_stats(scan: &Scan, progress: &Progress) -> Result<PixelStats> {
     let n = scan.n_frames();
-    progress.start("pixel statistics", n as u64);
-    scan.advise_sequential();
-    let cols = scan.scan_shape()[1];
-    let (sum, min, max) = (0..n)
-        .into_par_iter()
-        .with_min_len(16)
-        .try_fold(
-            || (FrameBuffer::new(), 0f64, f64::INFINITY, f64::NEG_INFINITY),
-            |(mut scratch, sum, min, max), index| {
-                if index % 64 == 0 {
-                    progress.check()?;
-                }
-                let (s, lo, hi) = scan.frame(index, &mut scratch)?.visit(Extremes);
-                if !s.is_finite() {
-                    return Err(Error::format(
-                        scan.path(),
-                        format!(
-                            "pattern at scan position ({}, {}) contains NaN or infinite values",
-                            index / cols,
-                            index % cols
-                        ),
-                    ));
-                }
-                progress.advance(1);
-                Ok((scratch, sum + s, min.min(lo), max.max(hi)))
-            },
-        )
-        .map(|r| r.map(|(_, s, lo, hi)| (s, lo, hi)))
-        .try_reduce(
-            || (0.0, f64::INFINITY, f64::NEG_INFINITY),
-            |a, b| Ok((a.0 + b.0, a.1.min(b.1), a.2.max(b.2))),
-        )?;
+    let all: Vec<usize> = (0..n).collect();
+    let (sum, min, max) = scan.fold_frames(
+        &all,
+        "pixel statistics",
+        progress,
+        || (0f64, f64::INFINITY, f64::NEG_INFINITY),
+        |acc, index, frame| {
+            let (s, lo, hi) = frame.visit(Extremes);
+            if !s.is_finite() {
+                return Err(scan.non_finite_error(index));
+            }
+            *acc = (acc.0 + s, acc.1.min(lo), acc.2.max(hi));
+            Ok(())
+        },
+        |a, b| (a.0 + b.0, a.1.min(b.1), a.2.max(b.2)),
+    )?;
     let count = (n * scan.frame_len()) as u64;
     Ok(PixelStats {
         sum,

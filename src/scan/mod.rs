@@ -10,6 +10,7 @@ pub mod hdf5;
 mod mapped;
 pub mod mib;
 pub mod npy;
+mod parallel;
 mod raw;
 mod sidecar;
 pub mod tiff;
