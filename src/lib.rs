@@ -10,6 +10,7 @@ pub mod cli;
 pub mod colour;
 pub mod error;
 pub mod export;
+pub mod maps;
 pub mod preprocess;
 pub mod progress;
 pub mod scan;

@@ -1,0 +1,389 @@
+//! Class maps and what users read off them: class distributions, region statistics and the
+//! majority class, and candidate defects — clusters of pixels whose class disagrees with their
+//! surroundings and with the same lattice site in other unit cells.
+//!
+//! The paper found classification errors periodic with the lattice (patterns between atomic
+//! columns carry little polarization information). Comparing each pixel with the same site in
+//! the other cells removes that periodic part; what remains is not periodic: defects.
+
+use crate::classes::Class;
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+/// Per-pixel classes over a scan, with optional per-pixel confidence in [0, 1].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassMap {
+    pub classes: Array2<Class>,
+    pub confidence: Option<Array2<f32>>,
+}
+
+/// An area of the scan, in scan pixels (row, col).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Region {
+    /// Rows `row0..row1` and columns `col0..col1` (half-open; clamped to the scan).
+    Rect {
+        row0: usize,
+        col0: usize,
+        row1: usize,
+        col1: usize,
+    },
+    /// A closed polygon of (row, col) vertices; a pixel belongs to it if its centre is inside.
+    Polygon { vertices: Vec<[f64; 2]> },
+}
+
+impl Region {
+    pub fn contains(&self, row: usize, col: usize) -> bool {
+        match self {
+            Region::Rect {
+                row0,
+                col0,
+                row1,
+                col1,
+            } => (*row0..*row1).contains(&row) && (*col0..*col1).contains(&col),
+            Region::Polygon { vertices } => point_in_polygon(vertices, row as f64, col as f64),
+        }
+    }
+
+    /// Pixels of a `shape` scan inside the region, row-major.
+    pub fn pixels(&self, shape: (usize, usize)) -> Vec<(usize, usize)> {
+        let (rows, cols) = shape;
+        (0..rows)
+            .flat_map(|r| (0..cols).map(move |c| (r, c)))
+            .filter(|&(r, c)| self.contains(r, c))
+            .collect()
+    }
+}
+
+/// Even-odd rule on (row, col) coordinates.
+fn point_in_polygon(vertices: &[[f64; 2]], row: f64, col: f64) -> bool {
+    let n = vertices.len();
+    if n < 3 {
+        return false;
+    }
+    let mut inside = false;
+    let mut j = n - 1;
+    for i in 0..n {
+        let ([ri, ci], [rj, cj]) = (vertices[i], vertices[j]);
+        if (ri > row) != (rj > row) && col < (cj - ci) * (row - ri) / (rj - ri) + ci {
+            inside = !inside;
+        }
+        j = i;
+    }
+    inside
+}
+
+/// What a region (or the whole scan) holds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegionStats {
+    pub pixels: usize,
+    /// Pixels per class, in class order.
+    pub counts: [usize; Class::COUNT],
+    /// The most frequent class; ties go to the lower class index. None for an empty region.
+    pub majority: Option<Class>,
+    pub mean_confidence: Option<f64>,
+}
+
+impl RegionStats {
+    /// Fraction of pixels per class.
+    pub fn fractions(&self) -> [f64; Class::COUNT] {
+        let n = self.pixels.max(1) as f64;
+        self.counts.map(|c| c as f64 / n)
+    }
+}
+
+impl ClassMap {
+    pub fn new(classes: Array2<Class>) -> ClassMap {
+        ClassMap {
+            classes,
+            confidence: None,
+        }
+    }
+
+    pub fn dim(&self) -> (usize, usize) {
+        self.classes.dim()
+    }
+
+    /// Statistics over the pixels of `region` (the whole map when None).
+    pub fn stats(&self, region: Option<&Region>) -> RegionStats {
+        let pixels: Vec<(usize, usize)> = match region {
+            Some(r) => r.pixels(self.dim()),
+            None => self.classes.indexed_iter().map(|(ix, _)| ix).collect(),
+        };
+        let mut counts = [0usize; Class::COUNT];
+        for &ix in &pixels {
+            counts[self.classes[ix].index()] += 1;
+        }
+        let majority = majority_of(&counts);
+        let mean_confidence = self.confidence.as_ref().and_then(|conf| {
+            (!pixels.is_empty()).then(|| {
+                pixels.iter().map(|&ix| conf[ix] as f64).sum::<f64>() / pixels.len() as f64
+            })
+        });
+        RegionStats {
+            pixels: pixels.len(),
+            counts,
+            majority,
+            mean_confidence,
+        }
+    }
+}
+
+fn majority_of(counts: &[usize; Class::COUNT]) -> Option<Class> {
+    let (best, &n) = counts
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(&a.0)))?;
+    (n > 0).then(|| Class::ALL[best])
+}
+
+/// Steps between classes around the circle of 8 directions (0 to 4).
+pub fn circular_distance(a: Class, b: Class) -> usize {
+    let d = a.index().abs_diff(b.index());
+    d.min(Class::COUNT - d)
+}
+
+/// Settings of the defect search.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DefectSearch {
+    /// Half-width of the neighbourhood window, in scan pixels.
+    pub neighbourhood: usize,
+    /// Unit-cell period in scan pixels (rows, cols), when the scan covers several cells: pixels
+    /// are then also compared with the same lattice site in the other cells.
+    pub lattice_period: Option<[usize; 2]>,
+    /// Pixels whose anomaly score (0 to 1) is at least this join clusters.
+    pub threshold: f64,
+    /// Clusters smaller than this many pixels are dropped.
+    pub min_pixels: usize,
+}
+
+impl Default for DefectSearch {
+    fn default() -> Self {
+        DefectSearch {
+            neighbourhood: 2,
+            lattice_period: None,
+            threshold: 0.5,
+            min_pixels: 3,
+        }
+    }
+}
+
+/// A candidate defect.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DefectCluster {
+    pub center_row: f64,
+    pub center_col: f64,
+    pub pixels: usize,
+    /// Sum of the anomaly scores of its pixels: larger and more anomalous clusters rank higher.
+    pub score: f64,
+    /// The class most of the cluster was given.
+    pub class: Class,
+}
+
+/// Per-pixel anomaly in [0, 1]: how far (in circular class steps, /4) a pixel's class is from
+/// the majority of its neighbourhood, and — with a lattice period — from the majority at the same
+/// lattice site over all cells. With a period the lower of the two is used, so a pixel counts
+/// only if it is unusual both locally and for its site: periodic errors are not defects.
+pub fn anomaly_scores(map: &ClassMap, search: &DefectSearch) -> Array2<f64> {
+    let (rows, cols) = map.dim();
+    let k = search.neighbourhood as isize;
+    let local = Array2::from_shape_fn((rows, cols), |(r, c)| {
+        let mut counts = [0usize; Class::COUNT];
+        for dr in -k..=k {
+            for dc in -k..=k {
+                let (rr, cc) = (r as isize + dr, c as isize + dc);
+                if (dr, dc) != (0, 0)
+                    && rr >= 0
+                    && cc >= 0
+                    && (rr as usize) < rows
+                    && (cc as usize) < cols
+                {
+                    counts[map.classes[(rr as usize, cc as usize)].index()] += 1;
+                }
+            }
+        }
+        majority_of(&counts).map_or(0.0, |m| {
+            circular_distance(map.classes[(r, c)], m) as f64 / 4.0
+        })
+    });
+    let Some([pr, pc]) = search.lattice_period.filter(|p| p[0] > 0 && p[1] > 0) else {
+        return local;
+    };
+    let mut site_counts = vec![[0usize; Class::COUNT]; pr * pc];
+    for ((r, c), class) in map.classes.indexed_iter() {
+        site_counts[(r % pr) * pc + c % pc][class.index()] += 1;
+    }
+    let site_majority: Vec<Option<Class>> = site_counts.iter().map(majority_of).collect();
+    Array2::from_shape_fn((rows, cols), |(r, c)| {
+        let periodic = site_majority[(r % pr) * pc + c % pc].map_or(0.0, |m| {
+            circular_distance(map.classes[(r, c)], m) as f64 / 4.0
+        });
+        local[(r, c)].min(periodic)
+    })
+}
+
+/// Candidate defects, highest score first: 8-connected clusters of pixels whose anomaly score is
+/// at least the threshold.
+pub fn find_defects(map: &ClassMap, search: &DefectSearch) -> Vec<DefectCluster> {
+    let scores = anomaly_scores(map, search);
+    let (rows, cols) = scores.dim();
+    let mut seen = Array2::from_elem((rows, cols), false);
+    let mut clusters = Vec::new();
+    for start in scores.indexed_iter().map(|(ix, _)| ix) {
+        if seen[start] || scores[start] < search.threshold {
+            continue;
+        }
+        seen[start] = true;
+        let mut stack = vec![start];
+        let mut members = Vec::new();
+        while let Some((r, c)) = stack.pop() {
+            members.push((r, c));
+            for dr in -1isize..=1 {
+                for dc in -1isize..=1 {
+                    let (rr, cc) = (r as isize + dr, c as isize + dc);
+                    if rr < 0 || cc < 0 || rr as usize >= rows || cc as usize >= cols {
+                        continue;
+                    }
+                    let n = (rr as usize, cc as usize);
+                    if !seen[n] && scores[n] >= search.threshold {
+                        seen[n] = true;
+                        stack.push(n);
+                    }
+                }
+            }
+        }
+        if members.len() < search.min_pixels {
+            continue;
+        }
+        let weight: f64 = members.iter().map(|&ix| scores[ix]).sum();
+        let center_row = members
+            .iter()
+            .map(|&(r, c)| r as f64 * scores[(r, c)])
+            .sum::<f64>()
+            / weight;
+        let center_col = members
+            .iter()
+            .map(|&(r, c)| c as f64 * scores[(r, c)])
+            .sum::<f64>()
+            / weight;
+        let mut counts = [0usize; Class::COUNT];
+        for &ix in &members {
+            counts[map.classes[ix].index()] += 1;
+        }
+        clusters.push(DefectCluster {
+            center_row,
+            center_col,
+            pixels: members.len(),
+            score: weight,
+            class: majority_of(&counts).expect("a cluster has pixels"),
+        });
+    }
+    clusters.sort_by(|a, b| b.score.total_cmp(&a.score));
+    clusters
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_count_classes_and_pick_the_majority() {
+        let classes = Array2::from_shape_fn((4, 5), |(r, c)| {
+            if c < 3 || r == 0 {
+                Class::RD
+            } else {
+                Class::RM
+            }
+        });
+        let mut map = ClassMap::new(classes);
+        map.confidence = Some(Array2::from_elem((4, 5), 0.5));
+        let all = map.stats(None);
+        assert_eq!(all.pixels, 20);
+        assert_eq!(all.counts[Class::RD.index()], 14);
+        assert_eq!(all.counts[Class::RM.index()], 6);
+        assert_eq!(all.majority, Some(Class::RD));
+        assert_eq!(all.mean_confidence, Some(0.5));
+        assert!((all.fractions().iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        let right = Region::Rect {
+            row0: 1,
+            col0: 3,
+            row1: 4,
+            col1: 5,
+        };
+        let s = map.stats(Some(&right));
+        assert_eq!((s.pixels, s.majority), (6, Some(Class::RM)));
+        let empty = Region::Rect {
+            row0: 2,
+            col0: 2,
+            row1: 2,
+            col1: 9,
+        };
+        assert_eq!(map.stats(Some(&empty)).majority, None);
+    }
+
+    #[test]
+    fn polygon_selects_pixel_centres_inside() {
+        // A triangle with vertices at (0,0), (0,4), (4,0): pixels with r + c < 4.
+        let tri = Region::Polygon {
+            vertices: vec![[-0.5, -0.5], [-0.5, 4.5], [4.5, -0.5]],
+        };
+        let px = tri.pixels((5, 5));
+        assert!(px.contains(&(0, 0)) && px.contains(&(1, 2)) && px.contains(&(3, 0)));
+        assert!(!px.contains(&(3, 3)) && !px.contains(&(4, 4)));
+        assert_eq!(px.len(), 10); // 1 + 2 + 3 + 4 centres strictly inside
+    }
+
+    #[test]
+    fn circular_distance_wraps() {
+        assert_eq!(circular_distance(Class::RM, Class::RD), 1);
+        assert_eq!(circular_distance(Class::RM, Class::LM), 4);
+        assert_eq!(circular_distance(Class::RU, Class::MD), 3);
+    }
+
+    /// RD everywhere, with a periodic error (every 6×6 cell has LU at its site (3, 3)) and a
+    /// defect: a 3×3 patch of MU at rows 20–22, cols 30–32.
+    fn periodic_map_with_defect() -> ClassMap {
+        ClassMap::new(Array2::from_shape_fn((48, 48), |(r, c)| {
+            if (20..23).contains(&r) && (30..33).contains(&c) {
+                Class::MU
+            } else if r % 6 == 3 && c % 6 == 3 {
+                Class::LU
+            } else {
+                Class::RD
+            }
+        }))
+    }
+
+    #[test]
+    fn lattice_comparison_removes_periodic_errors_and_finds_the_defect() {
+        let map = periodic_map_with_defect();
+        let with_lattice = DefectSearch {
+            lattice_period: Some([6, 6]),
+            min_pixels: 1,
+            ..Default::default()
+        };
+        let found = find_defects(&map, &with_lattice);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let top = &found[0];
+        assert!(
+            (top.center_row - 21.0).abs() < 0.5 && (top.center_col - 31.0).abs() < 0.5,
+            "{top:?}"
+        );
+        assert_eq!(top.class, Class::MU);
+        // Without the lattice, every periodic error is a candidate too.
+        let local_only = DefectSearch {
+            min_pixels: 1,
+            ..Default::default()
+        };
+        assert!(find_defects(&map, &local_only).len() > 50);
+    }
+
+    #[test]
+    fn a_uniform_map_has_no_defects() {
+        let map = ClassMap::new(Array2::from_elem((16, 16), Class::LD));
+        assert!(find_defects(&map, &DefectSearch::default()).is_empty());
+        assert!(anomaly_scores(&map, &DefectSearch::default())
+            .iter()
+            .all(|&s| s == 0.0));
+    }
+}
