@@ -13,6 +13,7 @@ pub mod export;
 pub mod preprocess;
 pub mod progress;
 pub mod scan;
+pub mod simulate;
 
 pub use error::{Error, Result};
 pub use progress::Progress;

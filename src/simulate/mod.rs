@@ -1,0 +1,178 @@
+//! Multislice 4D-STEM simulator (core): crystal builder, Kirkland projected potentials, probe,
+//! plain multislice and a detector, run in parallel over probe positions.
+//!
+//! ```no_run
+//! use polarmap::simulate::{simulate_scan, Perovskite, ScanSpec, SimParams};
+//! use polarmap::{classes::Class, Progress};
+//! let crystal = Perovskite::knn(Some(Class::RD), 0.15, [2, 2, 50]).build()?;
+//! let scan = ScanSpec::over_cells(32, 32, [2, 2], crystal_a(&crystal));
+//! # fn crystal_a(_: &polarmap::simulate::Crystal) -> f64 { 3.95 }
+//! let out = simulate_scan(&crystal, &SimParams::default(), &scan, &Progress::new())?;
+//! assert_eq!(out.data.shape(), &[32, 32, 256, 256]);
+//! # Ok::<(), polarmap::Error>(())
+//! ```
+//!
+//! Conventions (DESIGN.md): output `[scan_row, scan_col, det_row, det_col]`; image x right, y up
+//! on the scan and on the detector; scan row i, column j sits at (x0 + j·step_x, y0 − i·step_y).
+
+pub mod crystal;
+pub mod detector;
+pub mod grid;
+pub mod multislice;
+pub mod potential;
+pub mod probe;
+
+use std::sync::Arc;
+
+use ndarray::Array4;
+use rayon::prelude::*;
+
+pub use crystal::{
+    class_direction, class_displacement, directions_110, ASite, Atom, Crystal, OSite, Perovskite,
+    Vacancy,
+};
+pub use detector::{Detector, DetectorSpec};
+pub use grid::Grid;
+pub use multislice::{Multislice, Specimen};
+pub use potential::Kirkland;
+pub use probe::{interaction_constant, wavelength_a, ProbeParams};
+
+use crate::{Error, Progress, Result};
+
+/// Probe positions: `rows × cols`, row i / column j at (x0 + j·step_x, y0 − i·step_y), Å.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScanSpec {
+    pub rows: usize,
+    pub cols: usize,
+    /// Position of scan pixel (0, 0): (x, y), Å.
+    pub origin: [f64; 2],
+    /// (step_x, step_y), Å; rows go down (−y).
+    pub step: [f64; 2],
+}
+
+impl ScanSpec {
+    /// `rows × cols` positions spread evenly over `cells = [along x, along y]` unit cells of
+    /// `a` Å, starting at the A-site column at the origin (endpoint excluded, so a periodic
+    /// supercell is sampled uniformly).
+    pub fn over_cells(rows: usize, cols: usize, cells: [usize; 2], a: f64) -> ScanSpec {
+        ScanSpec {
+            rows,
+            cols,
+            origin: [0.0, 0.0],
+            step: [
+                cells[0] as f64 * a / cols.max(1) as f64,
+                cells[1] as f64 * a / rows.max(1) as f64,
+            ],
+        }
+    }
+
+    pub fn position(&self, row: usize, col: usize) -> (f64, f64) {
+        (
+            self.origin[0] + col as f64 * self.step[0],
+            self.origin[1] - row as f64 * self.step[1],
+        )
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows * self.cols
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Everything but the specimen and the scan.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SimParams {
+    pub probe: ProbeParams,
+    /// Largest real-space pixel, Å (the grid is the smallest FFT-friendly size at least this fine).
+    pub sampling_a: f64,
+    /// Slice thickness, Å; `None` = the crystal's natural slice (half a perovskite cell).
+    pub slice_thickness: Option<f64>,
+    pub detector: DetectorSpec,
+}
+
+impl Default for SimParams {
+    /// 200 keV, 24 mrad, focused on the entrance surface, 0.05 Å sampling, half-cell slices,
+    /// 256×256 detector over ±60 mrad.
+    fn default() -> Self {
+        SimParams {
+            probe: ProbeParams::default(),
+            sampling_a: 0.05,
+            slice_thickness: None,
+            detector: DetectorSpec::default(),
+        }
+    }
+}
+
+/// A simulated scan and its calibration.
+#[derive(Debug, Clone)]
+pub struct SimOutput {
+    /// `[scan_row, scan_col, det_row, det_col]`; each pattern sums to the fraction of the probe
+    /// that lands on the detector.
+    pub data: Array4<f32>,
+    pub mrad_per_px: f64,
+    pub energy_kev: f64,
+    pub convergence_mrad: f64,
+    pub scan: ScanSpec,
+    pub grid: Grid,
+    pub slices: usize,
+    pub thickness_a: f64,
+    /// Largest angle the grid represents (the anti-aliasing aperture), mrad.
+    pub band_limit_mrad: f64,
+}
+
+/// Runs plain multislice for every probe position of `scan`, in parallel (rayon), and records
+/// each exit-wave diffraction pattern on the detector. Cancellable through `progress`.
+pub fn simulate_scan(
+    crystal: &Crystal,
+    params: &SimParams,
+    scan: &ScanSpec,
+    progress: &Progress,
+) -> Result<SimOutput> {
+    if scan.is_empty() {
+        return Err(Error::invalid("the scan has no probe positions"));
+    }
+    params.probe.validate()?;
+    let grid = Grid::with_sampling(crystal.extent[0], crystal.extent[1], params.sampling_a)?;
+    let dz = params.slice_thickness.unwrap_or(crystal.slice_thickness);
+    let specimen = Arc::new(Specimen::build(
+        crystal,
+        grid,
+        dz,
+        params.probe.energy_kev,
+        progress,
+    )?);
+    let engine = Multislice::new(specimen.clone(), params.probe)?;
+    let lambda = params.probe.wavelength_a();
+    let detector = Detector::new(params.detector, grid, lambda)?;
+    let n = params.detector.pixels;
+    let mut data = Array4::<f32>::zeros((scan.rows, scan.cols, n, n));
+    progress.start("multislice", scan.len() as u64);
+    let slice = data
+        .as_slice_mut()
+        .ok_or_else(|| Error::invalid("internal: output array not contiguous"))?;
+    slice.par_chunks_mut(n * n).enumerate().try_for_each_init(
+        || (engine.workspace(), vec![0f32; grid.len()], Vec::new()),
+        |(ws, full, tmp), (idx, out)| {
+            progress.check()?;
+            let (x, y) = scan.position(idx / scan.cols, idx % scan.cols);
+            engine.run(x, y, ws, full);
+            detector.resample(full, out, tmp);
+            progress.advance(1);
+            Ok::<(), Error>(())
+        },
+    )?;
+    Ok(SimOutput {
+        data,
+        mrad_per_px: params.detector.mrad_per_px(),
+        energy_kev: params.probe.energy_kev,
+        convergence_mrad: params.probe.convergence_mrad,
+        scan: *scan,
+        grid,
+        slices: specimen.slices.len(),
+        thickness_a: specimen.thickness(),
+        band_limit_mrad: grid.band_limit() * lambda * 1e3,
+    })
+}
