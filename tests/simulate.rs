@@ -1,0 +1,223 @@
+//! Physics tests of the multislice simulator (small grids, thin crystals, few positions).
+
+use std::sync::Arc;
+
+use ndarray::Array4;
+use polarmap::classes::Class;
+use polarmap::simulate::{
+    simulate_scan, ASite, Crystal, DetectorSpec, Grid, Multislice, Perovskite, ProbeParams,
+    ScanSpec, SimParams, Specimen,
+};
+use polarmap::{Error, Progress};
+
+const A: f64 = 3.95;
+
+fn params() -> SimParams {
+    SimParams {
+        sampling_a: 0.1, // 2 cells → 80 px, band limit ≈ 85 mrad
+        detector: DetectorSpec {
+            pixels: 24,
+            max_mrad: 40.0,
+        },
+        ..SimParams::default()
+    }
+}
+
+fn knn_k(class: Option<Class>, shift: [f64; 3], cells: [usize; 3]) -> Crystal {
+    let mut p = Perovskite::knn(class, 0.15, cells);
+    if class.is_none() {
+        p.b_shift = shift;
+    }
+    p.a_site = ASite::K;
+    p.build().unwrap()
+}
+
+fn run(crystal: &Crystal, n: usize) -> Array4<f32> {
+    let scan = ScanSpec::over_cells(n, n, [2, 2], A);
+    simulate_scan(crystal, &params(), &scan, &Progress::new())
+        .unwrap()
+        .data
+}
+
+/// CoM of every pattern relative to the detector centre, in pixels (x right, y up).
+fn com(data: &Array4<f32>) -> Vec<[f64; 2]> {
+    let (sr, sc, dr, dc) = data.dim();
+    let (c_r, c_c) = ((dr as f64 - 1.0) / 2.0, (dc as f64 - 1.0) / 2.0);
+    let mut out = Vec::new();
+    for i in 0..sr {
+        for j in 0..sc {
+            let (mut x, mut y, mut s) = (0.0, 0.0, 0.0);
+            for p in 0..dr {
+                for q in 0..dc {
+                    let v = data[[i, j, p, q]] as f64;
+                    x += v * (q as f64 - c_c);
+                    y += v * (c_r - p as f64);
+                    s += v;
+                }
+            }
+            out.push([x / s, y / s]);
+        }
+    }
+    out
+}
+
+fn max_abs(a: &Array4<f32>) -> f32 {
+    a.iter().fold(0f32, |m, v| m.max(v.abs()))
+}
+
+/// Largest |a − f(b)| relative to max |a|, where `map` gives, for an index of `a`, the index of
+/// `b` it should equal.
+fn rel_diff(a: &Array4<f32>, b: &Array4<f32>, map: impl Fn([usize; 4]) -> [usize; 4]) -> f32 {
+    let mut worst = 0f32;
+    for ((i, j, p, q), v) in a.indexed_iter() {
+        worst = worst.max((v - b[map([i, j, p, q])]).abs());
+    }
+    worst / max_abs(a)
+}
+
+#[test]
+fn probe_is_normalised() {
+    let crystal = knn_k(None, [0.0; 3], [2, 2, 1]);
+    let grid = Grid::with_sampling(2.0 * A, 2.0 * A, 0.1).unwrap();
+    let specimen =
+        Arc::new(Specimen::build(&crystal, grid, A / 2.0, 200.0, &Progress::new()).unwrap());
+    for probe in [
+        ProbeParams::default(),
+        ProbeParams {
+            defocus_a: 50.0,
+            cs_a: 1e7,
+            ..ProbeParams::default()
+        },
+    ] {
+        let ms = Multislice::new(specimen.clone(), probe).unwrap();
+        let mut ws = ms.workspace();
+        for (x, y) in [(0.0, 0.0), (1.3, -2.1), (7.0, 3.3)] {
+            let psi = ms.probe_at(x, y, &mut ws);
+            let total: f64 = psi.iter().map(|c| c.norm_sqr() as f64).sum();
+            assert!((total - 1.0).abs() < 1e-5, "Σ|ψ|² = {total}");
+        }
+    }
+}
+
+#[test]
+fn intensity_is_conserved_up_to_the_antialiasing_loss() {
+    let progress = Progress::new();
+    let grid = Grid::with_sampling(2.0 * A, 2.0 * A, 0.1).unwrap();
+    // Vacuum: nothing is lost.
+    let vacuum = Crystal {
+        atoms: Vec::new(),
+        extent: [2.0 * A, 2.0 * A, 4.0 * A],
+        slice_thickness: A / 2.0,
+    };
+    let crystal = Perovskite::knn(Some(Class::RD), 0.15, [2, 2, 4])
+        .build()
+        .unwrap();
+    for (name, c, bound) in [("vacuum", &vacuum, 1e-5), ("KNN 4 cells", &crystal, 0.05)] {
+        let sp = Arc::new(Specimen::build(c, grid, A / 2.0, 200.0, &progress).unwrap());
+        assert_eq!(sp.slices.len(), 8);
+        let ms = Multislice::new(sp, ProbeParams::default()).unwrap();
+        let mut ws = ms.workspace();
+        let mut full = vec![0f32; grid.len()];
+        for (x, y) in [(0.0, 0.0), (A / 2.0, A / 2.0), (1.0, -0.4)] {
+            ms.run(x, y, &mut ws, &mut full);
+            let total: f64 = full.iter().map(|&v| v as f64).sum();
+            let loss = 1.0 - total;
+            eprintln!("{name}: probe at ({x}, {y}) Å, anti-aliasing loss {loss:.2e}");
+            assert!(loss > -1e-5 && loss < bound, "{name}: loss {loss}");
+        }
+    }
+}
+
+#[test]
+fn undisplaced_structure_has_zero_mean_com() {
+    let data = run(&knn_k(None, [0.0; 3], [2, 2, 2]), 6);
+    let c = com(&data);
+    let mean = c.iter().fold([0.0, 0.0], |m, v| [m[0] + v[0], m[1] + v[1]]);
+    let mean = [mean[0] / c.len() as f64, mean[1] / c.len() as f64];
+    let biggest = c.iter().map(|v| v[0].hypot(v[1])).fold(0.0, f64::max);
+    assert!(
+        biggest > 0.05,
+        "the CoM field should not be trivial: {biggest}"
+    );
+    assert!(
+        mean[0].hypot(mean[1]) < 1e-3 * biggest,
+        "mean CoM {mean:?} vs max {biggest}"
+    );
+}
+
+#[test]
+fn rotating_class_k_by_90_degrees_gives_class_k_plus_2() {
+    let n = 4;
+    let scans: Vec<Array4<f32>> = Class::ALL
+        .iter()
+        .map(|&c| run(&knn_k(Some(c), [0.0; 3], [2, 2, 2]), n))
+        .collect();
+    let d = params().detector.pixels;
+    for k in 0..8 {
+        // Rotating CCW (y up): new[i'][j'] = old[j'][(n − i') mod n] on the scan,
+        // new[p'][q'] = old[q'][N − 1 − p'] on the detector (numpy's rot90).
+        let diff = rel_diff(&scans[(k + 2) % 8], &scans[k], |[i, j, p, q]| {
+            [j, (n - i) % n, q, d - 1 - p]
+        });
+        assert!(
+            diff < 1e-4,
+            "class {k} rotated vs class {}: {diff}",
+            (k + 2) % 8
+        );
+        // And not by chance: the unrotated scans differ.
+        let plain = rel_diff(&scans[(k + 2) % 8], &scans[k], |idx| idx);
+        assert!(
+            plain > 1e-3,
+            "classes {k} and {} look alike: {plain}",
+            (k + 2) % 8
+        );
+    }
+}
+
+#[test]
+fn opposite_and_mirrored_displacements_give_mirrored_patterns() {
+    let n = 4;
+    let d = params().detector.pixels;
+    let s = 0.15 / 2f64.sqrt();
+    // Opposite in-plane displacements: related by a 180° rotation (x → −x and y → −y).
+    let plus = run(&knn_k(None, [s, s, 0.0], [2, 2, 2]), n);
+    let minus = run(&knn_k(None, [-s, -s, 0.0], [2, 2, 2]), n);
+    let diff = rel_diff(&plus, &minus, |[i, j, p, q]| {
+        [(n - i) % n, (n - j) % n, d - 1 - p, d - 1 - q]
+    });
+    assert!(diff < 1e-4, "d vs −d: {diff}");
+    // Opposite x components, same beam component: related by the mirror x → −x.
+    let rm = run(&knn_k(Some(Class::RM), [0.0; 3], [2, 2, 2]), n);
+    let lm = run(&knn_k(Some(Class::LM), [0.0; 3], [2, 2, 2]), n);
+    let diff = rel_diff(&rm, &lm, |[i, j, p, q]| [i, (n - j) % n, p, d - 1 - q]);
+    assert!(diff < 1e-4, "RM vs mirrored LM: {diff}");
+    // The CoM x components flip, the y components stay.
+    let (a, b) = (com(&rm), com(&lm));
+    for i in 0..n {
+        for j in 0..n {
+            let u = a[i * n + j];
+            let v = b[i * n + (n - j) % n];
+            assert!((u[0] + v[0]).abs() < 1e-3 && (u[1] - v[1]).abs() < 1e-3);
+        }
+    }
+}
+
+#[test]
+fn simulate_scan_shape_calibration_and_cancel() {
+    let crystal = knn_k(Some(Class::RU), [0.0; 3], [2, 2, 1]);
+    let scan = ScanSpec::over_cells(3, 2, [2, 2], A);
+    let out = simulate_scan(&crystal, &params(), &scan, &Progress::new()).unwrap();
+    assert_eq!(out.data.shape(), &[3, 2, 24, 24]);
+    assert!((out.mrad_per_px - 80.0 / 24.0).abs() < 1e-12);
+    assert_eq!(out.slices, 2);
+    assert_eq!((out.grid.rows, out.grid.cols), (80, 80));
+    // The bright-field disk (24 mrad) lies inside the ±40 mrad detector: most counts land on it.
+    let sum: f32 = out.data.iter().sum::<f32>() / 6.0;
+    assert!(sum > 0.8 && sum <= 1.0, "{sum}");
+    let progress = Progress::new();
+    progress.cancel();
+    assert!(matches!(
+        simulate_scan(&crystal, &params(), &scan, &progress),
+        Err(Error::Cancelled)
+    ));
+}
