@@ -5,8 +5,8 @@ use std::sync::Arc;
 use ndarray::Array4;
 use polarmap::classes::Class;
 use polarmap::simulate::{
-    simulate_scan, ASite, Crystal, DetectorSpec, Grid, Multislice, Perovskite, ProbeParams,
-    ScanSpec, SimParams, Specimen,
+    simulate_scan, ASite, Crystal, DetectorSpec, FrozenPhonons, Grid, Multislice, Perovskite,
+    ProbeParams, ScanSpec, SimParams, Specimen,
 };
 use polarmap::{Error, Progress};
 
@@ -220,4 +220,91 @@ fn simulate_scan_shape_calibration_and_cancel() {
         simulate_scan(&crystal, &params(), &scan, &progress),
         Err(Error::Cancelled)
     ));
+}
+
+#[test]
+fn frozen_phonons_are_reproducible_and_blur_the_static_pattern() {
+    let crystal = knn_k(Some(Class::RD), [0.0; 3], [2, 2, 2]);
+    let scan = ScanSpec::over_cells(2, 2, [2, 2], A);
+    let mut p = params();
+    let fixed = simulate_scan(&crystal, &p, &scan, &Progress::new())
+        .unwrap()
+        .data;
+    p.phonons = Some(FrozenPhonons::new(3, 0.08, 11));
+    let a = simulate_scan(&crystal, &p, &scan, &Progress::new())
+        .unwrap()
+        .data;
+    let b = simulate_scan(&crystal, &p, &scan, &Progress::new())
+        .unwrap()
+        .data;
+    assert_eq!(a, b, "same seed, same result");
+    let diff = rel_diff(&a, &fixed, |i| i);
+    assert!(
+        diff > 1e-3 && diff < 0.5,
+        "phonons change the patterns a little: {diff}"
+    );
+    for (sa, sf) in a
+        .outer_iter()
+        .flat_map(|r| r.outer_iter().map(|x| x.sum()).collect::<Vec<_>>())
+        .zip(
+            fixed
+                .outer_iter()
+                .flat_map(|r| r.outer_iter().map(|x| x.sum()).collect::<Vec<_>>()),
+        )
+    {
+        assert!(
+            sa > 0.8 && sa <= 1.0 && (sa - sf).abs() < 0.05,
+            "{sa} vs {sf}"
+        );
+    }
+}
+
+/// Timing of plain multislice on the issue's benchmark grid: KNN 10×10×50 cells (19.75 nm),
+/// 0.062 Å sampling (640×640), 100 half-cell slices, 200 kV, 24 mrad. Run with
+/// `cargo test --release --test simulate -- --ignored --nocapture timing`.
+#[test]
+#[ignore]
+fn timing_benchmark_grid() {
+    let positions: usize = std::env::var("POLARMAP_TIMING_POSITIONS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(8);
+    let crystal = Perovskite::knn(Some(Class::RD), 0.15, [10, 10, 50])
+        .build()
+        .unwrap();
+    let grid = Grid::with_sampling(10.0 * A, 10.0 * A, 0.062).unwrap();
+    let t0 = std::time::Instant::now();
+    let sp = Arc::new(Specimen::build(&crystal, grid, A / 2.0, 200.0, &Progress::new()).unwrap());
+    let t_pot = t0.elapsed().as_secs_f64();
+    let ms = Multislice::new(sp.clone(), ProbeParams::default()).unwrap();
+    let mut ws = ms.workspace();
+    let mut full = vec![0f32; grid.len()];
+    let t1 = std::time::Instant::now();
+    for i in 0..positions {
+        ms.run(0.1 * i as f64, 0.0, &mut ws, &mut full);
+    }
+    let per_serial = t1.elapsed().as_secs_f64() / positions as f64;
+    let loss = 1.0 - full.iter().map(|&v| v as f64).sum::<f64>();
+    let params = SimParams {
+        sampling_a: 0.062,
+        ..SimParams::default()
+    };
+    let side = (positions as f64).sqrt().ceil() as usize;
+    let scan = ScanSpec::over_cells(side, side, [2, 2], A);
+    let t2 = std::time::Instant::now();
+    simulate_scan(&crystal, &params, &scan, &Progress::new()).unwrap();
+    let total = t2.elapsed().as_secs_f64();
+    eprintln!(
+        "grid {}×{}, {} slices ({} distinct), {} threads\n\
+         potentials + transmissions: {t_pot:.2} s\n\
+         one thread: {per_serial:.3} s per probe position\n\
+         simulate_scan {side}×{side} (incl. potentials, 256² detector): {total:.2} s = {:.3} s per position\n\
+         anti-aliasing loss at the last position: {loss:.2e}",
+        grid.rows,
+        grid.cols,
+        sp.slices.len(),
+        sp.distinct,
+        rayon::current_num_threads(),
+        total / (side * side) as f64,
+    );
 }

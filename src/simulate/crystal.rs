@@ -10,6 +10,7 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
 use crate::classes::Class;
@@ -359,6 +360,33 @@ impl Crystal {
             out[s].push(*atom);
         }
         Ok(out)
+    }
+
+    /// A frozen-phonon configuration: every atom displaced by an independent Gaussian of
+    /// standard deviation `sigma_a(Z)` Å along each axis (Einstein model), from `seed`.
+    pub fn thermal_displaced(&self, sigma_a: impl Fn(u8) -> f64, seed: u64) -> Result<Crystal> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut atoms = self.atoms.clone();
+        for atom in &mut atoms {
+            let s = sigma_a(atom.z);
+            if !(s.is_finite() && s >= 0.0) {
+                return Err(Error::invalid(format!(
+                    "thermal displacement for Z = {} must be finite and ≥ 0, got {s} Å",
+                    atom.z
+                )));
+            }
+            if s > 0.0 {
+                let normal = Normal::new(0.0, s).expect("finite positive sigma");
+                for v in &mut atom.pos {
+                    *v += normal.sample(&mut rng);
+                }
+            }
+        }
+        Ok(Crystal {
+            atoms,
+            extent: self.extent,
+            slice_thickness: self.slice_thickness,
+        })
     }
 
     /// Rotated by 90° counter-clockwise about the beam axis through the origin (x, y) → (−y, x),

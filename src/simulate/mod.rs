@@ -2,11 +2,11 @@
 //! plain multislice and a detector, run in parallel over probe positions.
 //!
 //! ```no_run
-//! use polarmap::simulate::{simulate_scan, Perovskite, ScanSpec, SimParams};
+//! use polarmap::simulate::{crystal::KNN_A, simulate_scan, Perovskite, ScanSpec, SimParams};
 //! use polarmap::{classes::Class, Progress};
+//! // KNN, Nb displaced 0.15 Å for class RD, 2×2 cells wide, 50 cells (19.75 nm) thick.
 //! let crystal = Perovskite::knn(Some(Class::RD), 0.15, [2, 2, 50]).build()?;
-//! let scan = ScanSpec::over_cells(32, 32, [2, 2], crystal_a(&crystal));
-//! # fn crystal_a(_: &polarmap::simulate::Crystal) -> f64 { 3.95 }
+//! let scan = ScanSpec::over_cells(32, 32, [2, 2], KNN_A);
 //! let out = simulate_scan(&crystal, &SimParams::default(), &scan, &Progress::new())?;
 //! assert_eq!(out.data.shape(), &[32, 32, 256, 256]);
 //! # Ok::<(), polarmap::Error>(())
@@ -82,8 +82,39 @@ impl ScanSpec {
     }
 }
 
+/// Frozen phonons: the pattern is the mean over `configurations` crystals whose atoms are
+/// displaced at random (independent Gaussians per axis, standard deviation per element).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrozenPhonons {
+    pub configurations: usize,
+    /// Standard deviation per axis for elements not in `per_element`, Å.
+    pub sigma_a: f64,
+    /// (Z, standard deviation per axis in Å) overrides.
+    pub per_element: Vec<(u8, f64)>,
+    pub seed: u64,
+}
+
+impl FrozenPhonons {
+    /// `configurations` configurations with one σ for all elements.
+    pub fn new(configurations: usize, sigma_a: f64, seed: u64) -> FrozenPhonons {
+        FrozenPhonons {
+            configurations,
+            sigma_a,
+            per_element: Vec::new(),
+            seed,
+        }
+    }
+
+    pub fn sigma(&self, z: u8) -> f64 {
+        self.per_element
+            .iter()
+            .find(|(e, _)| *e == z)
+            .map_or(self.sigma_a, |(_, s)| *s)
+    }
+}
+
 /// Everything but the specimen and the scan.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SimParams {
     pub probe: ProbeParams,
     /// Largest real-space pixel, Å (the grid is the smallest FFT-friendly size at least this fine).
@@ -91,6 +122,8 @@ pub struct SimParams {
     /// Slice thickness, Å; `None` = the crystal's natural slice (half a perovskite cell).
     pub slice_thickness: Option<f64>,
     pub detector: DetectorSpec,
+    /// `None`: one static crystal (no thermal diffuse scattering, as in the paper).
+    pub phonons: Option<FrozenPhonons>,
 }
 
 impl Default for SimParams {
@@ -102,6 +135,7 @@ impl Default for SimParams {
             sampling_a: 0.05,
             slice_thickness: None,
             detector: DetectorSpec::default(),
+            phonons: None,
         }
     }
 }
@@ -135,35 +169,76 @@ pub fn simulate_scan(
         return Err(Error::invalid("the scan has no probe positions"));
     }
     params.probe.validate()?;
+    params.detector.validate()?;
     let grid = Grid::with_sampling(crystal.extent[0], crystal.extent[1], params.sampling_a)?;
     let dz = params.slice_thickness.unwrap_or(crystal.slice_thickness);
-    let specimen = Arc::new(Specimen::build(
-        crystal,
-        grid,
-        dz,
-        params.probe.energy_kev,
-        progress,
-    )?);
-    let engine = Multislice::new(specimen.clone(), params.probe)?;
     let lambda = params.probe.wavelength_a();
     let detector = Detector::new(params.detector, grid, lambda)?;
     let n = params.detector.pixels;
     let mut data = Array4::<f32>::zeros((scan.rows, scan.cols, n, n));
-    progress.start("multislice", scan.len() as u64);
-    let slice = data
-        .as_slice_mut()
-        .ok_or_else(|| Error::invalid("internal: output array not contiguous"))?;
-    slice.par_chunks_mut(n * n).enumerate().try_for_each_init(
-        || (engine.workspace(), vec![0f32; grid.len()], Vec::new()),
-        |(ws, full, tmp), (idx, out)| {
-            progress.check()?;
-            let (x, y) = scan.position(idx / scan.cols, idx % scan.cols);
-            engine.run(x, y, ws, full);
-            detector.resample(full, out, tmp);
-            progress.advance(1);
-            Ok::<(), Error>(())
-        },
-    )?;
+    let configs = match &params.phonons {
+        None => 1,
+        Some(fp) if fp.configurations == 0 => {
+            return Err(Error::invalid(
+                "frozen phonons need at least one configuration",
+            ))
+        }
+        Some(fp) => fp.configurations,
+    };
+    let mut slices = 0;
+    let mut thickness_a = 0.0;
+    for config in 0..configs {
+        let displaced;
+        let specimen_crystal = match &params.phonons {
+            None => crystal,
+            Some(fp) => {
+                let seed = fp.seed.wrapping_add(config as u64);
+                displaced = crystal.thermal_displaced(|z| fp.sigma(z), seed)?;
+                &displaced
+            }
+        };
+        let specimen = Arc::new(Specimen::build(
+            specimen_crystal,
+            grid,
+            dz,
+            params.probe.energy_kev,
+            progress,
+        )?);
+        slices = specimen.slices.len();
+        thickness_a = specimen.thickness();
+        let engine = Multislice::new(specimen, params.probe)?;
+        let stage = if configs > 1 {
+            format!("multislice {}/{configs}", config + 1)
+        } else {
+            "multislice".to_string()
+        };
+        progress.start(&stage, scan.len() as u64);
+        let out = data
+            .as_slice_mut()
+            .ok_or_else(|| Error::invalid("internal: output array not contiguous"))?;
+        let weight = 1.0 / configs as f32;
+        out.par_chunks_mut(n * n).enumerate().try_for_each_init(
+            || {
+                (
+                    engine.workspace(),
+                    vec![0f32; grid.len()],
+                    Vec::new(),
+                    vec![0f32; n * n],
+                )
+            },
+            |(ws, full, tmp, pattern), (idx, out)| {
+                progress.check()?;
+                let (x, y) = scan.position(idx / scan.cols, idx % scan.cols);
+                engine.run(x, y, ws, full);
+                detector.resample(full, pattern, tmp);
+                for (o, p) in out.iter_mut().zip(pattern.iter()) {
+                    *o += weight * p;
+                }
+                progress.advance(1);
+                Ok::<(), Error>(())
+            },
+        )?;
+    }
     Ok(SimOutput {
         data,
         mrad_per_px: params.detector.mrad_per_px(),
@@ -171,8 +246,8 @@ pub fn simulate_scan(
         convergence_mrad: params.probe.convergence_mrad,
         scan: *scan,
         grid,
-        slices: specimen.slices.len(),
-        thickness_a: specimen.thickness(),
+        slices,
+        thickness_a,
         band_limit_mrad: grid.band_limit() * lambda * 1e3,
     })
 }
