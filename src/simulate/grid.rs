@@ -103,6 +103,23 @@ impl Grid {
         2.0 / 3.0 * nyq
     }
 
+    /// Column-frequency indices (unshifted) that reach inside the anti-aliasing aperture, as at
+    /// most two contiguous ranges.
+    pub fn band_limit_cols(&self) -> Vec<std::ops::Range<usize>> {
+        let kmax = self.band_limit();
+        let inside: Vec<bool> = self.freq_cols().iter().map(|q| q.abs() <= kmax).collect();
+        let mut out: Vec<std::ops::Range<usize>> = Vec::new();
+        for (c, &ok) in inside.iter().enumerate() {
+            if ok {
+                match out.last_mut() {
+                    Some(r) if r.end == c => r.end = c + 1,
+                    _ => out.push(c..c + 1),
+                }
+            }
+        }
+        out
+    }
+
     /// 1 inside the anti-aliasing aperture, 0 outside (unshifted FFT layout).
     pub fn band_limit_mask(&self) -> Vec<bool> {
         let (qr, qc) = (self.freq_rows(), self.freq_cols());
@@ -188,6 +205,55 @@ impl Fft2 {
         self.run(data, s, false);
     }
 
+    /// Forward FFT of `data` (rows × cols, destroyed) into `spec` in transposed layout
+    /// (`spec[kc · rows + kr]`). Only the column frequencies kc in `keep` are computed; the other
+    /// rows of `spec` are left as they were.
+    pub fn forward_transposed(
+        &self,
+        data: &mut [Complex32],
+        spec: &mut [Complex32],
+        keep: &[std::ops::Range<usize>],
+        s: &mut FftScratch,
+    ) {
+        let (rows, cols) = (self.rows, self.cols);
+        assert!(data.len() == rows * cols && spec.len() == rows * cols);
+        if s.fft.len() < self.scratch_len {
+            *s = self.scratch();
+        }
+        self.row_fwd.process_with_scratch(data, &mut s.fft);
+        for range in keep {
+            transpose_cols(data, spec, rows, cols, range.clone());
+            self.col_fwd
+                .process_with_scratch(&mut spec[range.start * rows..range.end * rows], &mut s.fft);
+        }
+    }
+
+    /// Inverse of [`Fft2::forward_transposed`]: `spec` (transposed layout, zero outside the
+    /// column frequencies in `keep`, destroyed) to `data` (rows × cols).
+    pub fn inverse_transposed(
+        &self,
+        spec: &mut [Complex32],
+        data: &mut [Complex32],
+        keep: &[std::ops::Range<usize>],
+        s: &mut FftScratch,
+    ) {
+        let (rows, cols) = (self.rows, self.cols);
+        assert!(data.len() == rows * cols && spec.len() == rows * cols);
+        if s.fft.len() < self.scratch_len {
+            *s = self.scratch();
+        }
+        for range in keep {
+            self.col_inv
+                .process_with_scratch(&mut spec[range.start * rows..range.end * rows], &mut s.fft);
+        }
+        // Transpose back, zero-filling the skipped column frequencies.
+        data.iter_mut().for_each(|v| *v = Complex32::new(0.0, 0.0));
+        for range in keep {
+            untranspose_cols(spec, data, rows, cols, range.clone());
+        }
+        self.row_inv.process_with_scratch(data, &mut s.fft);
+    }
+
     fn run(&self, data: &mut [Complex32], s: &mut FftScratch, forward: bool) {
         assert_eq!(data.len(), self.rows * self.cols);
         if s.transposed.len() != data.len() || s.fft.len() < self.scratch_len {
@@ -213,6 +279,47 @@ fn transpose(src: &[Complex32], dst: &mut [Complex32], rows: usize, cols: usize)
             for r in r0..(r0 + B).min(rows) {
                 for c in c0..(c0 + B).min(cols) {
                     dst[c * rows + r] = src[r * cols + c];
+                }
+            }
+        }
+    }
+}
+
+/// `src` is `rows × cols`; writes columns `cs` of it as rows of `dst` (`cols × rows`).
+fn transpose_cols(
+    src: &[Complex32],
+    dst: &mut [Complex32],
+    rows: usize,
+    cols: usize,
+    cs: std::ops::Range<usize>,
+) {
+    const B: usize = 32;
+    for r0 in (0..rows).step_by(B) {
+        for c0 in cs.clone().step_by(B) {
+            for r in r0..(r0 + B).min(rows) {
+                for c in c0..(c0 + B).min(cs.end) {
+                    dst[c * rows + r] = src[r * cols + c];
+                }
+            }
+        }
+    }
+}
+
+/// `src` is `cols × rows` (transposed); writes its rows `cs` back as columns of `dst`
+/// (`rows × cols`).
+fn untranspose_cols(
+    src: &[Complex32],
+    dst: &mut [Complex32],
+    rows: usize,
+    cols: usize,
+    cs: std::ops::Range<usize>,
+) {
+    const B: usize = 32;
+    for c0 in cs.clone().step_by(B) {
+        for r0 in (0..rows).step_by(B) {
+            for c in c0..(c0 + B).min(cs.end) {
+                for r in r0..(r0 + B).min(rows) {
+                    dst[r * cols + c] = src[c * rows + r];
                 }
             }
         }
@@ -260,6 +367,22 @@ mod tests {
         }
         fft.inverse(&mut f, &mut s);
         for (a, b) in f.iter().zip(&data) {
+            assert!((a / 30.0 - b).norm() < 1e-5);
+        }
+        // Transposed layout, all columns kept, in two ranges.
+        let keep = [0..2, 2..5];
+        let mut d = data.clone();
+        let mut spec = vec![Complex32::new(0.0, 0.0); 30];
+        fft.forward_transposed(&mut d, &mut spec, &keep, &mut s);
+        let mut g = data.clone();
+        fft.forward(&mut g, &mut s);
+        for kr in 0..6 {
+            for kc in 0..5 {
+                assert!((spec[kc * 6 + kr] - g[kr * 5 + kc]).norm() < 1e-4);
+            }
+        }
+        fft.inverse_transposed(&mut spec, &mut d, &keep, &mut s);
+        for (a, b) in d.iter().zip(&data) {
             assert!((a / 30.0 - b).norm() < 1e-5);
         }
     }

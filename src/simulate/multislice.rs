@@ -80,16 +80,20 @@ pub struct Multislice {
     specimen: Arc<Specimen>,
     fft: Fft2,
     /// Fresnel propagator for one slice times the band-limit aperture, divided by N (so that an
-    /// inverse FFT afterwards restores the normalisation). Unshifted layout.
+    /// inverse FFT afterwards restores the normalisation). Unshifted, transposed layout
+    /// (`[kc · rows + kr]`).
     propagator: Vec<Complex32>,
-    /// Band-limit aperture divided by N (last slice: intensity only).
+    /// Band-limit aperture divided by N (last slice: intensity only), transposed layout.
     aperture: Vec<f32>,
+    /// Column frequencies that reach inside the band limit.
+    keep: Vec<std::ops::Range<usize>>,
     probe_k: Vec<Complex32>,
 }
 
 /// Per-thread buffers.
 pub struct Workspace {
     psi: Vec<Complex32>,
+    spec: Vec<Complex32>,
     phase_cols: Vec<Complex32>,
     fft: FftScratch,
 }
@@ -124,6 +128,7 @@ impl Multislice {
             specimen,
             propagator,
             aperture,
+            keep: grid.band_limit_cols(),
             probe_k,
         })
     }
@@ -135,6 +140,7 @@ impl Multislice {
     pub fn workspace(&self) -> Workspace {
         Workspace {
             psi: vec![Complex32::new(0.0, 0.0); self.grid.len()],
+            spec: vec![Complex32::new(0.0, 0.0); self.grid.len()],
             phase_cols: vec![Complex32::new(0.0, 0.0); self.grid.cols],
             fft: self.fft.scratch(),
         }
@@ -173,22 +179,36 @@ impl Multislice {
     pub fn run(&self, x: f64, y: f64, ws: &mut Workspace, out: &mut [f32]) {
         self.fill_probe(x, y, ws);
         let last = self.specimen.slices.len().saturating_sub(1);
+        let rows = self.grid.rows;
         for (s, t) in self.specimen.slices.iter().enumerate() {
             for (p, t) in ws.psi.iter_mut().zip(t.iter()) {
                 *p *= t;
             }
-            self.fft.forward(&mut ws.psi, &mut ws.fft);
+            self.fft
+                .forward_transposed(&mut ws.psi, &mut ws.spec, &self.keep, &mut ws.fft);
             if s == last {
                 // The last propagation is a pure phase: only the aperture matters for |Ψ|².
-                for ((o, p), a) in out.iter_mut().zip(&ws.psi).zip(&self.aperture) {
-                    *o = p.norm_sqr() * a;
+                out.iter_mut().for_each(|v| *v = 0.0);
+                let cols = self.grid.cols;
+                for range in &self.keep {
+                    for kc in range.clone() {
+                        let spec = &ws.spec[kc * rows..(kc + 1) * rows];
+                        let ap = &self.aperture[kc * rows..(kc + 1) * rows];
+                        for (kr, (p, a)) in spec.iter().zip(ap).enumerate() {
+                            out[kr * cols + kc] = p.norm_sqr() * a;
+                        }
+                    }
                 }
                 return;
             }
-            for (p, k) in ws.psi.iter_mut().zip(&self.propagator) {
-                *p *= k;
+            for range in &self.keep {
+                let span = range.start * rows..range.end * rows;
+                for (p, k) in ws.spec[span.clone()].iter_mut().zip(&self.propagator[span]) {
+                    *p *= k;
+                }
             }
-            self.fft.inverse(&mut ws.psi, &mut ws.fft);
+            self.fft
+                .inverse_transposed(&mut ws.spec, &mut ws.psi, &self.keep, &mut ws.fft);
         }
         // No slices: the probe itself.
         self.fft.forward(&mut ws.psi, &mut ws.fft);
