@@ -308,3 +308,22 @@ fn timing_benchmark_grid() {
         total / (side * side) as f64,
     );
 }
+
+/// Electrons are pulled towards the nuclei, so with the probe on the ideal Nb column of a thin
+/// crystal the pattern's CoM points along the Nb displacement: the class direction, y up.
+#[test]
+fn com_on_the_nb_column_points_along_the_class() {
+    for class in Class::ALL {
+        let crystal = knn_k(Some(class), [0.0; 3], [2, 2, 1]);
+        let scan = ScanSpec {
+            rows: 1,
+            cols: 1,
+            origin: [A / 2.0, A / 2.0],
+            step: [1.0, 1.0],
+        };
+        let out = simulate_scan(&crystal, &params(), &scan, &Progress::new()).unwrap();
+        let c = com(&out.data)[0];
+        let got = Class::nearest(c[1].atan2(c[0]));
+        assert_eq!(got, class, "CoM {c:?}");
+    }
+}

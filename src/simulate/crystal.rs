@@ -199,6 +199,17 @@ impl Perovskite {
         }
     }
 
+    /// Shifts the O octahedron opposite to the B displacement by `magnitude` Å.
+    pub fn with_opposite_o_shift(mut self, magnitude: f64) -> Perovskite {
+        let norm = self.b_shift.iter().map(|v| v * v).sum::<f64>().sqrt();
+        self.o_shift = if norm > 0.0 {
+            self.b_shift.map(|v| -v / norm * magnitude)
+        } else {
+            [0.0; 3]
+        };
+        self
+    }
+
     pub fn build(&self) -> Result<Crystal> {
         let [nx, ny, nz] = self.cells;
         if nx == 0 || ny == 0 || nz == 0 {
@@ -435,6 +446,16 @@ mod tests {
         assert!((rm[0] - 0.15 / 2f64.sqrt()).abs() < 1e-12 && rm[1] == 0.0);
         let ru = class_direction(Class::RU);
         assert!(ru[0] > 0.0 && ru[1] > 0.0, "RU points right and up (y up)");
+    }
+
+    #[test]
+    fn opposite_o_shift() {
+        let p = Perovskite::knn(Some(Class::RU), 0.15, [1, 1, 1]).with_opposite_o_shift(0.05);
+        let s = 0.05 * std::f64::consts::FRAC_1_SQRT_2;
+        assert!((p.o_shift[0] + s).abs() < 1e-12 && (p.o_shift[1] + s).abs() < 1e-12);
+        let c = p.build().unwrap();
+        let o = c.atoms.iter().find(|a| a.z == Z_O).unwrap();
+        assert!((o.pos[0] - (0.5 * KNN_A - s)).abs() < 1e-12);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use num_complex::Complex32;
+use rayon::prelude::*;
 
 use super::crystal::Crystal;
 use super::grid::{Fft2, FftScratch, Grid};
@@ -36,34 +37,46 @@ impl Specimen {
     ) -> Result<Specimen> {
         let atom_slices = crystal.slices(slice_thickness)?;
         let sigma = interaction_constant(energy_kev);
-        let mut builder = PotentialBuilder::new(grid);
-        let mut scratch = Fft2::new(&grid).scratch();
-        let mut cache: HashMap<SliceKey, Arc<Vec<Complex32>>> = HashMap::new();
-        let mut slices = Vec::with_capacity(atom_slices.len());
-        progress.start("potentials", atom_slices.len() as u64);
-        for atoms in &atom_slices {
-            progress.check()?;
-            let mut key: Vec<(u8, u64, u64)> = atoms
+        // Identical projected slices share one transmission function.
+        let mut index: HashMap<SliceKey, usize> = HashMap::new();
+        let mut distinct: Vec<usize> = Vec::new();
+        let mut which = Vec::with_capacity(atom_slices.len());
+        for (s, atoms) in atom_slices.iter().enumerate() {
+            let mut key: SliceKey = atoms
                 .iter()
                 .map(|a| (a.z, a.pos[0].to_bits(), a.pos[1].to_bits()))
                 .collect();
             key.sort_unstable();
-            let t = match cache.get(&key) {
-                Some(t) => t.clone(),
-                None => {
-                    let t = Arc::new(builder.transmission(atoms, sigma, &mut scratch)?);
-                    cache.insert(key, t.clone());
-                    t
-                }
-            };
-            slices.push(t);
-            progress.advance(1);
+            let next = distinct.len();
+            let id = *index.entry(key).or_insert(next);
+            if id == next {
+                distinct.push(s);
+            }
+            which.push(id);
         }
+        progress.start("potentials", distinct.len() as u64);
+        let built: Vec<Arc<Vec<Complex32>>> = distinct
+            .par_iter()
+            .map_init(
+                || {
+                    let b = PotentialBuilder::new(grid);
+                    let s = Fft2::new(&grid).scratch();
+                    (b, s)
+                },
+                |(builder, scratch), &s| {
+                    progress.check()?;
+                    let t = builder.transmission(&atom_slices[s], sigma, scratch)?;
+                    progress.advance(1);
+                    Ok(Arc::new(t))
+                },
+            )
+            .collect::<Result<_>>()?;
+        let slices = which.iter().map(|&i| built[i].clone()).collect();
         Ok(Specimen {
             grid,
             slices,
             slice_thickness,
-            distinct: cache.len(),
+            distinct: built.len(),
         })
     }
 
