@@ -280,11 +280,18 @@ fn timing_benchmark_grid() {
     let mut ws = ms.workspace();
     let mut full = vec![0f32; grid.len()];
     let t1 = std::time::Instant::now();
+    let mut losses = Vec::new();
     for i in 0..positions {
-        ms.run(0.1 * i as f64, 0.0, &mut ws, &mut full);
+        // Along the diagonal from an A column to the Nb/O column.
+        let t = i as f64 / positions.max(1) as f64 * A / 2.0;
+        ms.run(t, t, &mut ws, &mut full);
+        losses.push(1.0 - full.iter().map(|&v| v as f64).sum::<f64>());
     }
     let per_serial = t1.elapsed().as_secs_f64() / positions as f64;
-    let loss = 1.0 - full.iter().map(|&v| v as f64).sum::<f64>();
+    let loss = (
+        losses.iter().cloned().fold(f64::INFINITY, f64::min),
+        losses.iter().cloned().fold(0.0, f64::max),
+    );
     let params = SimParams {
         sampling_a: 0.062,
         ..SimParams::default()
@@ -299,13 +306,15 @@ fn timing_benchmark_grid() {
          potentials + transmissions: {t_pot:.2} s\n\
          one thread: {per_serial:.3} s per probe position\n\
          simulate_scan {side}×{side} (incl. potentials, 256² detector): {total:.2} s = {:.3} s per position\n\
-         anti-aliasing loss at the last position: {loss:.2e}",
+         anti-aliasing loss over the positions: {:.2e} to {:.2e}",
         grid.rows,
         grid.cols,
         sp.slices.len(),
         sp.distinct,
         rayon::current_num_threads(),
         total / (side * side) as f64,
+        loss.0,
+        loss.1,
     );
 }
 
