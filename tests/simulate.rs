@@ -6,7 +6,7 @@ use ndarray::Array4;
 use polarmap::classes::Class;
 use polarmap::simulate::{
     simulate_scan, ASite, Crystal, DetectorSpec, FrozenPhonons, Grid, Multislice, Perovskite,
-    ProbeParams, ScanSpec, SimParams, Specimen,
+    ProbeParams, ScanSpec, SimParams, Simulation, Specimen,
 };
 use polarmap::{Error, Progress};
 
@@ -214,6 +214,22 @@ fn simulate_scan_shape_calibration_and_cancel() {
     // The bright-field disk (24 mrad) lies inside the ±40 mrad detector: most counts land on it.
     let sum: f32 = out.data.iter().sum::<f32>() / 6.0;
     assert!(sum > 0.8 && sum <= 1.0, "{sum}");
+    // Streaming row by row gives the same rows, in order; a sink error stops the run.
+    let sim = Simulation::new(&crystal, &params(), &Progress::new()).unwrap();
+    let mut seen = Vec::new();
+    sim.run_rows(&scan, &Progress::new(), |r, row| {
+        assert_eq!(row.len(), 2 * 24 * 24);
+        let want = out.data.index_axis(ndarray::Axis(0), r);
+        assert_eq!(want.as_slice().unwrap(), row);
+        seen.push(r);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(seen, [0, 1, 2]);
+    let err = sim.run_rows(&scan, &Progress::new(), |_, _| {
+        Err(Error::invalid("disk full"))
+    });
+    assert!(matches!(err, Err(Error::Invalid(_))));
     let progress = Progress::new();
     progress.cancel();
     assert!(matches!(

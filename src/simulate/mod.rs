@@ -157,8 +157,149 @@ pub struct SimOutput {
     pub band_limit_mrad: f64,
 }
 
+/// A prepared simulation: the specimen's transmission functions (one set per frozen-phonon
+/// configuration, all kept in memory: slices × grid × 8 bytes each), the probe and the detector.
+/// Patterns come out one probe position at a time ([`Simulation::pattern`]) or streamed row by row
+/// over a scan ([`Simulation::run_rows`]), so a writer never needs the whole 4D array.
+pub struct Simulation {
+    engines: Vec<Multislice>,
+    detector: Detector,
+    pub grid: Grid,
+    pub params: SimParams,
+    pub slices: usize,
+    pub thickness_a: f64,
+}
+
+/// Per-thread buffers of a [`Simulation`].
+pub struct SimWorkspace {
+    ms: multislice::Workspace,
+    full: Vec<f32>,
+    tmp: Vec<f32>,
+    pattern: Vec<f32>,
+}
+
+impl Simulation {
+    /// Builds the grid, the slices' transmission functions (for each phonon configuration), the
+    /// probe and the detector. Cancellable through `progress` (stage "potentials").
+    pub fn new(crystal: &Crystal, params: &SimParams, progress: &Progress) -> Result<Simulation> {
+        params.probe.validate()?;
+        params.detector.validate()?;
+        let grid = Grid::with_sampling(crystal.extent[0], crystal.extent[1], params.sampling_a)?;
+        let dz = params.slice_thickness.unwrap_or(crystal.slice_thickness);
+        let lambda = params.probe.wavelength_a();
+        let detector = Detector::new(params.detector, grid, lambda)?;
+        let configs = match &params.phonons {
+            None => 1,
+            Some(fp) if fp.configurations == 0 => {
+                return Err(Error::invalid(
+                    "frozen phonons need at least one configuration",
+                ))
+            }
+            Some(fp) => fp.configurations,
+        };
+        let mut engines = Vec::with_capacity(configs);
+        for config in 0..configs {
+            let displaced;
+            let c = match &params.phonons {
+                None => crystal,
+                Some(fp) => {
+                    let seed = fp.seed.wrapping_add(config as u64);
+                    displaced = crystal.thermal_displaced(|z| fp.sigma(z), seed)?;
+                    &displaced
+                }
+            };
+            let specimen = Specimen::build(c, grid, dz, params.probe.energy_kev, progress)?;
+            engines.push(Multislice::new(Arc::new(specimen), params.probe)?);
+        }
+        let sp = engines[0].specimen();
+        Ok(Simulation {
+            slices: sp.slices.len(),
+            thickness_a: sp.thickness(),
+            engines,
+            detector,
+            grid,
+            params: params.clone(),
+        })
+    }
+
+    pub fn workspace(&self) -> SimWorkspace {
+        let n = self.params.detector.pixels;
+        SimWorkspace {
+            ms: self.engines[0].workspace(),
+            full: vec![0f32; self.grid.len()],
+            tmp: Vec::new(),
+            pattern: vec![0f32; n * n],
+        }
+    }
+
+    /// Largest angle the grid represents (the anti-aliasing aperture), mrad.
+    pub fn band_limit_mrad(&self) -> f64 {
+        self.grid.band_limit() * self.params.probe.wavelength_a() * 1e3
+    }
+
+    /// The detector pattern (N×N, row-major) for the probe at image position (x, y) Å, averaged
+    /// over the phonon configurations.
+    pub fn pattern(&self, x: f64, y: f64, ws: &mut SimWorkspace, out: &mut [f32]) {
+        let weight = 1.0 / self.engines.len() as f32;
+        out.iter_mut().for_each(|v| *v = 0.0);
+        for engine in &self.engines {
+            engine.run(x, y, &mut ws.ms, &mut ws.full);
+            self.detector
+                .resample(&ws.full, &mut ws.pattern, &mut ws.tmp);
+            for (o, p) in out.iter_mut().zip(&ws.pattern) {
+                *o += weight * p;
+            }
+        }
+    }
+
+    /// Simulates `scan` in batches of rows, each batch in parallel over its probe positions
+    /// (rayon), and hands every row to `sink(row, data)` in order, `data` being
+    /// `[scan_col, det_row, det_col]` row-major. Cancellable through `progress`
+    /// (stage "multislice"); an error from `sink` stops the run.
+    pub fn run_rows(
+        &self,
+        scan: &ScanSpec,
+        progress: &Progress,
+        mut sink: impl FnMut(usize, &[f32]) -> Result<()>,
+    ) -> Result<()> {
+        if scan.is_empty() {
+            return Err(Error::invalid("the scan has no probe positions"));
+        }
+        let n = self.params.detector.pixels;
+        let per_pattern = n * n;
+        // Enough positions per batch to keep every thread busy.
+        let want = 4 * rayon::current_num_threads();
+        let rows_per_batch = want.div_ceil(scan.cols).clamp(1, scan.rows);
+        let mut buf = vec![0f32; rows_per_batch * scan.cols * per_pattern];
+        progress.start("multislice", scan.len() as u64);
+        for first in (0..scan.rows).step_by(rows_per_batch) {
+            let rows = rows_per_batch.min(scan.rows - first);
+            let batch = &mut buf[..rows * scan.cols * per_pattern];
+            batch
+                .par_chunks_mut(per_pattern)
+                .enumerate()
+                .try_for_each_init(
+                    || self.workspace(),
+                    |ws, (idx, out)| {
+                        progress.check()?;
+                        let (x, y) = scan.position(first + idx / scan.cols, idx % scan.cols);
+                        self.pattern(x, y, ws, out);
+                        progress.advance(1);
+                        Ok::<(), Error>(())
+                    },
+                )?;
+            for (r, data) in batch.chunks(scan.cols * per_pattern).enumerate() {
+                sink(first + r, data)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Runs plain multislice for every probe position of `scan`, in parallel (rayon), and records
-/// each exit-wave diffraction pattern on the detector. Cancellable through `progress`.
+/// each exit-wave diffraction pattern on the detector, all in memory (4 bytes per detector
+/// pixel per position; use [`Simulation::run_rows`] to stream large scans). Cancellable through
+/// `progress`.
 pub fn simulate_scan(
     crystal: &Crystal,
     params: &SimParams,
@@ -168,76 +309,18 @@ pub fn simulate_scan(
     if scan.is_empty() {
         return Err(Error::invalid("the scan has no probe positions"));
     }
-    params.probe.validate()?;
-    params.detector.validate()?;
-    let grid = Grid::with_sampling(crystal.extent[0], crystal.extent[1], params.sampling_a)?;
-    let dz = params.slice_thickness.unwrap_or(crystal.slice_thickness);
-    let lambda = params.probe.wavelength_a();
-    let detector = Detector::new(params.detector, grid, lambda)?;
+    let sim = Simulation::new(crystal, params, progress)?;
     let n = params.detector.pixels;
     let mut data = Array4::<f32>::zeros((scan.rows, scan.cols, n, n));
-    let configs = match &params.phonons {
-        None => 1,
-        Some(fp) if fp.configurations == 0 => {
-            return Err(Error::invalid(
-                "frozen phonons need at least one configuration",
-            ))
-        }
-        Some(fp) => fp.configurations,
-    };
-    let mut slices = 0;
-    let mut thickness_a = 0.0;
-    for config in 0..configs {
-        let displaced;
-        let specimen_crystal = match &params.phonons {
-            None => crystal,
-            Some(fp) => {
-                let seed = fp.seed.wrapping_add(config as u64);
-                displaced = crystal.thermal_displaced(|z| fp.sigma(z), seed)?;
-                &displaced
-            }
-        };
-        let specimen = Arc::new(Specimen::build(
-            specimen_crystal,
-            grid,
-            dz,
-            params.probe.energy_kev,
-            progress,
-        )?);
-        slices = specimen.slices.len();
-        thickness_a = specimen.thickness();
-        let engine = Multislice::new(specimen, params.probe)?;
-        let stage = if configs > 1 {
-            format!("multislice {}/{configs}", config + 1)
-        } else {
-            "multislice".to_string()
-        };
-        progress.start(&stage, scan.len() as u64);
-        let out = data
+    let row_len = scan.cols * n * n;
+    {
+        let all = data
             .as_slice_mut()
             .ok_or_else(|| Error::invalid("internal: output array not contiguous"))?;
-        let weight = 1.0 / configs as f32;
-        out.par_chunks_mut(n * n).enumerate().try_for_each_init(
-            || {
-                (
-                    engine.workspace(),
-                    vec![0f32; grid.len()],
-                    Vec::new(),
-                    vec![0f32; n * n],
-                )
-            },
-            |(ws, full, tmp, pattern), (idx, out)| {
-                progress.check()?;
-                let (x, y) = scan.position(idx / scan.cols, idx % scan.cols);
-                engine.run(x, y, ws, full);
-                detector.resample(full, pattern, tmp);
-                for (o, p) in out.iter_mut().zip(pattern.iter()) {
-                    *o += weight * p;
-                }
-                progress.advance(1);
-                Ok::<(), Error>(())
-            },
-        )?;
+        sim.run_rows(scan, progress, |r, row| {
+            all[r * row_len..(r + 1) * row_len].copy_from_slice(row);
+            Ok(())
+        })?;
     }
     Ok(SimOutput {
         data,
@@ -245,9 +328,9 @@ pub fn simulate_scan(
         energy_kev: params.probe.energy_kev,
         convergence_mrad: params.probe.convergence_mrad,
         scan: *scan,
-        grid,
-        slices,
-        thickness_a,
-        band_limit_mrad: grid.band_limit() * lambda * 1e3,
+        grid: sim.grid,
+        slices: sim.slices,
+        thickness_a: sim.thickness_a,
+        band_limit_mrad: sim.band_limit_mrad(),
     })
 }
