@@ -277,7 +277,9 @@ fn frozen_phonons_are_reproducible_and_blur_the_static_pattern() {
 
 /// Timing of plain multislice on the benchmark grid: KNN 10×10×50 cells (19.75 nm),
 /// 0.062 Å sampling (640×640), 100 half-cell slices, 200 kV, 24 mrad. Run with
-/// `cargo test --release --test simulate -- --ignored --nocapture timing`.
+/// `cargo test --release --test simulate -- --ignored --nocapture timing`; the environment
+/// variables POLARMAP_TIMING_POSITIONS, POLARMAP_TIMING_CELLS (lateral cells, default 10) and
+/// POLARMAP_TIMING_SAMPLING (Å, default 0.062) change the job.
 #[test]
 #[ignore]
 fn timing_benchmark_grid() {
@@ -285,10 +287,18 @@ fn timing_benchmark_grid() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(8);
-    let crystal = Perovskite::knn(Some(Class::RD), 0.15, [10, 10, 50])
+    let env = |name: &str, default: f64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default)
+    };
+    let cells = env("POLARMAP_TIMING_CELLS", 10.0) as usize;
+    let sampling = env("POLARMAP_TIMING_SAMPLING", 0.062);
+    let crystal = Perovskite::knn(Some(Class::RD), 0.15, [cells, cells, 50])
         .build()
         .unwrap();
-    let grid = Grid::with_sampling(10.0 * A, 10.0 * A, 0.062).unwrap();
+    let grid = Grid::with_sampling(cells as f64 * A, cells as f64 * A, sampling).unwrap();
     let t0 = std::time::Instant::now();
     let sp = Arc::new(Specimen::build(&crystal, grid, A / 2.0, 200.0, &Progress::new()).unwrap());
     let t_pot = t0.elapsed().as_secs_f64();
@@ -309,7 +319,7 @@ fn timing_benchmark_grid() {
         losses.iter().cloned().fold(0.0, f64::max),
     );
     let params = SimParams {
-        sampling_a: 0.062,
+        sampling_a: sampling,
         ..SimParams::default()
     };
     let side = (positions as f64).sqrt().ceil() as usize;
