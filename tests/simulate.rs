@@ -88,6 +88,10 @@ fn probe_is_normalised() {
             cs_a: 1e7,
             ..ProbeParams::default()
         },
+        ProbeParams {
+            soft_edge: false,
+            ..ProbeParams::default()
+        },
     ] {
         let ms = Multislice::new(specimen.clone(), probe).unwrap();
         let mut ws = ms.workspace();

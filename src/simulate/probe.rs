@@ -26,7 +26,10 @@ pub fn interaction_constant(energy_kev: f64) -> f64 {
 
 /// Probe-forming optics. Aberration phase χ(k) = −π λ k² · defocus + ½ π Cs λ³ k⁴ (abTEM's sign
 /// convention: a positive defocus moves the focus into the specimen); the probe is
-/// A(k) exp(−iχ(k)) with a hard aperture A at the convergence semi-angle.
+/// A(k) exp(−iχ(k)) with an aperture A at the convergence semi-angle: hard (0 or 1 per Fourier
+/// pixel), or with a soft edge one pixel wide, A = clamp((k_max − |k|)/Δk(φ) + ½, 0, 1) with Δk(φ)
+/// the pixel size along the radial direction (as abTEM's default), which removes most of the
+/// pixelation of a small aperture.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ProbeParams {
     pub energy_kev: f64,
@@ -35,6 +38,8 @@ pub struct ProbeParams {
     pub defocus_a: f64,
     /// Spherical aberration Cs in Å (1 mm = 1e7 Å).
     pub cs_a: f64,
+    /// Soft (one-pixel linear) aperture edge instead of a hard one.
+    pub soft_edge: bool,
 }
 
 impl Default for ProbeParams {
@@ -44,6 +49,7 @@ impl Default for ProbeParams {
             convergence_mrad: 24.0,
             defocus_a: 0.0,
             cs_a: 0.0,
+            soft_edge: true,
         }
     }
 }
@@ -87,27 +93,41 @@ impl ProbeParams {
             )));
         }
         let (qr, qc) = (grid.freq_rows(), grid.freq_cols());
+        let (dkx, dky) = (1.0 / grid.width, 1.0 / grid.height);
         let pi = std::f64::consts::PI;
         let mut out = vec![Complex32::new(0.0, 0.0); grid.len()];
-        let mut count = 0usize;
+        let mut power = 0.0f64;
         for (r, &qy) in qr.iter().enumerate() {
             for (c, &qx) in qc.iter().enumerate() {
                 let k2 = qx * qx + qy * qy;
-                if k2 <= kmax * kmax {
+                let k = k2.sqrt();
+                let a = if self.soft_edge {
+                    let step = if k > 0.0 {
+                        ((qx / k * dkx).powi(2) + (qy / k * dky).powi(2)).sqrt()
+                    } else {
+                        1.0
+                    };
+                    ((kmax - k) / step + 0.5).clamp(0.0, 1.0)
+                } else if k <= kmax {
+                    1.0
+                } else {
+                    0.0
+                };
+                if a > 0.0 {
                     let chi = -pi * lambda * k2 * self.defocus_a
                         + 0.5 * pi * self.cs_a * lambda.powi(3) * k2 * k2;
-                    out[r * grid.cols + c] = Complex32::from_polar(1.0, -chi as f32);
-                    count += 1;
+                    out[r * grid.cols + c] = Complex32::from_polar(a as f32, -chi as f32);
+                    power += a * a;
                 }
             }
         }
-        if count == 0 {
+        if power == 0.0 {
             return Err(Error::invalid(
                 "the probe aperture holds no Fourier pixel; enlarge the simulation cell",
             ));
         }
         // Σ_r |ψ|² = N Σ_k |Ψ|² for an unnormalised inverse FFT.
-        let scale = 1.0 / ((count as f64) * grid.len() as f64).sqrt();
+        let scale = 1.0 / (power * grid.len() as f64).sqrt();
         for v in &mut out {
             *v *= scale as f32;
         }
@@ -132,5 +152,25 @@ mod tests {
         // σ(200 kV) = 7.29e-4 rad/(V·Å).
         let s = interaction_constant(200.0);
         assert!((s - 7.288e-4).abs() < 0.01e-4, "{s}");
+    }
+
+    #[test]
+    fn soft_aperture_area_matches_the_disk() {
+        let grid = Grid::new(64, 64, 8.0, 8.0).unwrap();
+        let p = ProbeParams::default();
+        let r_px = p.convergence_mrad * 1e-3 / p.wavelength_a() * 8.0;
+        let disk = std::f64::consts::PI * r_px * r_px;
+        let area = |soft_edge: bool| {
+            let psi = ProbeParams { soft_edge, ..p }.fourier(&grid).unwrap();
+            let max = psi.iter().map(|c| c.norm()).fold(0f32, f32::max) as f64;
+            psi.iter().map(|c| c.norm() as f64).sum::<f64>() / max
+        };
+        let soft = area(true);
+        assert!(
+            (soft - disk).abs() < 0.01 * disk,
+            "soft {soft} vs disk {disk}"
+        );
+        let hard = area(false);
+        assert!(hard.fract() == 0.0 && (hard - disk).abs() < 0.1 * disk);
     }
 }
