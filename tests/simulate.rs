@@ -366,3 +366,43 @@ fn com_on_the_nb_column_points_along_the_class() {
         assert_eq!(got, class, "CoM {c:?}");
     }
 }
+
+/// In vacuum the pattern is the probe's aperture: a uniform disk of the convergence semi-angle,
+/// centred on the detector, whose radius the detector's mrad/px calibration must reproduce.
+#[test]
+fn vacuum_pattern_is_the_aperture_disk() {
+    let vacuum = Crystal {
+        atoms: Vec::new(),
+        extent: [20.0, 20.0, 2.0],
+        slice_thickness: 1.0,
+    };
+    let params = SimParams {
+        sampling_a: 0.1,
+        detector: DetectorSpec {
+            pixels: 48,
+            max_mrad: 48.0,
+        },
+        ..SimParams::default()
+    };
+    let scan = ScanSpec {
+        rows: 1,
+        cols: 1,
+        origin: [3.0, 5.0],
+        step: [1.0, 1.0],
+    };
+    let out = simulate_scan(&vacuum, &params, &scan, &Progress::new()).unwrap();
+    let c = com(&out.data)[0];
+    assert!(c[0].abs() < 1e-4 && c[1].abs() < 1e-4, "{c:?}");
+    // Uniform disk of radius R: <r²> = R²/2.
+    let (mut m2, mut s) = (0.0, 0.0);
+    let centre = 23.5;
+    for ((_, _, p, q), &v) in out.data.indexed_iter() {
+        let r2 =
+            ((p as f64 - centre).powi(2) + (q as f64 - centre).powi(2)) * out.mrad_per_px.powi(2);
+        m2 += v as f64 * r2;
+        s += v as f64;
+    }
+    let radius = (2.0 * m2 / s).sqrt();
+    assert!((s - 1.0).abs() < 1e-4, "all counts on the detector: {s}");
+    assert!((radius - 24.0).abs() < 0.5, "disk radius {radius} mrad");
+}

@@ -399,29 +399,6 @@ impl Crystal {
             slice_thickness: self.slice_thickness,
         })
     }
-
-    /// Rotated by 90° counter-clockwise about the beam axis through the origin (x, y) → (−y, x),
-    /// wrapped into the box. Only meaningful for square boxes.
-    pub fn rotated_90(&self) -> Crystal {
-        let [w, h, _] = self.extent;
-        let atoms = self
-            .atoms
-            .iter()
-            .map(|at| Atom {
-                z: at.z,
-                pos: [
-                    (-at.pos[1]).rem_euclid(w),
-                    at.pos[0].rem_euclid(h),
-                    at.pos[2],
-                ],
-            })
-            .collect();
-        Crystal {
-            atoms,
-            extent: self.extent,
-            slice_thickness: self.slice_thickness,
-        }
-    }
 }
 
 #[cfg(test)]
