@@ -234,6 +234,17 @@ fn simulate_scan_shape_calibration_and_cancel() {
         Err(Error::invalid("disk full"))
     });
     assert!(matches!(err, Err(Error::Invalid(_))));
+    // A non-square supercell (3×2 cells → 120×80 grid) works too.
+    let wide = knn_k(Some(Class::LD), [0.0; 3], [3, 2, 1]);
+    let out = simulate_scan(
+        &wide,
+        &params(),
+        &ScanSpec::over_cells(2, 3, [3, 2], A),
+        &Progress::new(),
+    )
+    .unwrap();
+    assert_eq!((out.grid.rows, out.grid.cols), (80, 120));
+    assert!(out.data.iter().all(|v| v.is_finite() && *v >= 0.0));
     let progress = Progress::new();
     progress.cancel();
     assert!(matches!(

@@ -94,6 +94,16 @@ pub struct Vacancy {
 }
 
 impl Vacancy {
+    /// Where the removed O sat: (x, y, depth) in Å for lattice constant `a`.
+    pub fn position(&self, a: f64) -> [f64; 3] {
+        let frac = match self.site {
+            OSite::Beam => [0.5, 0.5, 0.25],
+            OSite::X => [0.0, 0.5, 0.75],
+            OSite::Y => [0.5, 0.0, 0.75],
+        };
+        [0, 1, 2].map(|i| (self.cell[i] as f64 + frac[i]) * a)
+    }
+
     pub fn new(cell: [usize; 3], site: OSite) -> Vacancy {
         Vacancy {
             cell,
@@ -459,6 +469,13 @@ mod tests {
         p.vacancy = Some(Vacancy::new([2, 0, 0], OSite::X));
         let c = p.build().unwrap();
         assert_eq!(c.atoms.iter().filter(|a| a.z == Z_O).count(), 4 * 3 - 1);
+        let gone = p.vacancy.unwrap().position(KNN_A);
+        assert_eq!(gone, [2.0 * KNN_A, 0.5 * KNN_A, 0.75 * KNN_A]);
+        assert!(!c.atoms.iter().any(|a| a
+            .pos
+            .iter()
+            .zip(&gone)
+            .all(|(u, v)| (u - v).abs() < 1e-9)));
         let nb: Vec<f64> = c
             .atoms
             .iter()
