@@ -14,6 +14,7 @@ pub mod maps;
 pub mod preprocess;
 pub mod progress;
 pub mod scan;
+pub mod simulate;
 
 pub use error::{Error, Result};
 pub use progress::Progress;
