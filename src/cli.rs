@@ -33,6 +33,87 @@ enum Command {
     Info(InfoArgs),
     /// Centre-of-mass vector field and virtual BF/ADF images (one pass over every frame).
     Com(ComArgs),
+    /// Labelled synthetic KNN scans from the built-in multislice simulator.
+    Simulate(SimulateArgs),
+}
+
+#[derive(Args)]
+struct SimulateArgs {
+    /// A preset: quick, paper-train, paper-tests, paper-defect, demo (writes into --out-dir).
+    #[arg(long)]
+    preset: Option<String>,
+    /// Folder for a preset's scans.
+    #[arg(long, default_value = "sim")]
+    out_dir: PathBuf,
+    /// Output of a single scan (.npy, with NAME.meta.json beside it; a folder with --tiff).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write a folder of one TIFF per probe position (the paper's layout) instead of .npy.
+    #[arg(long)]
+    tiff: bool,
+    /// Polarization class (RM RU MU LU LM LD MD RD); omit for no Nb displacement.
+    #[arg(long)]
+    class: Option<String>,
+    /// Supercell in unit cells, NXxNYxNZ (NZ along the beam: 50 = 19.75 nm).
+    #[arg(long, value_parser = parse_triple, default_value = "2x2x50")]
+    cells: [usize; 3],
+    /// Probe positions, ROWSxCOLS.
+    #[arg(long, value_parser = parse_pair, default_value = "128x128")]
+    scan: [usize; 2],
+    /// Unit cells the scan covers, AxB (along x and y), starting at an A-site column.
+    #[arg(long, value_parser = parse_pair, default_value = "2x2")]
+    scan_cells: [usize; 2],
+    /// Detector pixels per side.
+    #[arg(long, default_value_t = 256)]
+    detector: usize,
+    /// Detector half-width, mrad.
+    #[arg(long, default_value_t = 60.0)]
+    max_mrad: f64,
+    /// Beam energy, keV.
+    #[arg(long, default_value_t = 200.0)]
+    kv: f64,
+    /// Probe convergence semi-angle, mrad.
+    #[arg(long, default_value_t = 24.0)]
+    convergence_mrad: f64,
+    /// Probe defocus, Å.
+    #[arg(long, default_value_t = 0.0)]
+    defocus: f64,
+    /// Nb displacement, Å.
+    #[arg(long, default_value_t = 0.15)]
+    nb_shift: f64,
+    /// A sites: K, Na, or KNa (random 50/50 from the seed).
+    #[arg(long, default_value = "KNa")]
+    a_site: String,
+    /// Real-space sampling, Å per pixel.
+    #[arg(long, default_value_t = 0.05)]
+    sampling: f64,
+    /// Frozen-phonon configurations (0: none).
+    #[arg(long, default_value_t = 0)]
+    phonons: usize,
+    /// Thermal displacement (standard deviation per axis), Å.
+    #[arg(long, default_value_t = 0.08)]
+    phonon_sigma: f64,
+    /// Oxygen vacancy in unit cell IXxIYxIZ (the O on the Nb–O chain along x).
+    #[arg(long, value_parser = parse_triple)]
+    vacancy: Option<[usize; 3]>,
+    /// Electrons per pattern: Poisson counting noise.
+    #[arg(long)]
+    dose: Option<f64>,
+    /// Store uint16 counts (needs --dose) instead of float32 intensities.
+    #[arg(long)]
+    counts: bool,
+    /// Detector blur, Gaussian sigma in pixels.
+    #[arg(long)]
+    blur: Option<f64>,
+    /// Constant descan shift of the patterns, ROW COL in detector pixels.
+    #[arg(long, num_args = 2, value_names = ["ROW", "COL"], allow_negative_numbers = true)]
+    descan: Option<Vec<f64>>,
+    /// Seed of the A-site occupation, phonons and noise.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Replace outputs that exist.
+    #[arg(long)]
+    overwrite: bool,
 }
 
 /// How to open a scan: what the file may not say.
@@ -156,6 +237,19 @@ struct ComArgs {
     json: bool,
 }
 
+fn parse_triple(text: &str) -> Result<[usize; 3], String> {
+    let parts: Vec<&str> = text.split(['x', 'X', ',']).collect();
+    let [a, b, c] = parts[..] else {
+        return Err(format!("expected AxBxC, got '{text}'"));
+    };
+    let parse = |s: &str| {
+        s.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("'{s}' is not a non-negative integer"))
+    };
+    Ok([parse(a)?, parse(b)?, parse(c)?])
+}
+
 fn parse_pair(text: &str) -> Result<[usize; 2], String> {
     let (a, b) = text
         .split_once(['x', 'X', ','])
@@ -184,6 +278,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Info(args)) => info(args, &progress),
         Some(Command::Com(args)) => com(args, &progress),
+        Some(Command::Simulate(args)) => simulate(args, &progress),
         None => demo(&progress),
     };
     match result {
@@ -534,4 +629,100 @@ fn write_com_png(path: &Path, field: &ComField, scale: usize, overwrite: bool) -
     Ok(export::write_png_rgb(
         path, cols, rows, &pixels, scale, overwrite,
     )?)
+}
+
+fn simulate(args: SimulateArgs, progress: &Progress) -> Result<()> {
+    use crate::simulate::{crystal::OSite, crystal::Vacancy, preset, FrozenPhonons, Job};
+    if args.preset.as_deref() == Some("demo") {
+        let path = args.out_dir.join("demo.npy");
+        std::fs::create_dir_all(&args.out_dir)
+            .with_context(|| format!("cannot create {}", args.out_dir.display()))?;
+        eprintln!("demo mosaic → {}", path.display());
+        with_progress_bar(progress, || {
+            crate::simulate::job::write_demo(&path, args.overwrite, progress)
+        })?;
+        return Ok(());
+    }
+    let jobs = match &args.preset {
+        Some(name) => {
+            if args.out.is_some() {
+                bail!("--out names one scan; a preset writes into --out-dir");
+            }
+            preset(name)?
+        }
+        None => {
+            let class = match &args.class {
+                Some(name) => Some(crate::classes::Class::from_name(name).with_context(|| {
+                    format!("unknown class '{name}' (RM RU MU LU LM LD MD RD)")
+                })?),
+                None => None,
+            };
+            let out = args
+                .out
+                .clone()
+                .context("give --out FILE.npy (or --preset NAME)")?;
+            let name = out
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("scan")
+                .to_string();
+            let mut job = Job::knn(&name, class, args.cells, args.scan, args.scan_cells)
+                .with_nb_shift(args.nb_shift);
+            job.crystal.a_site = crate::simulate::crystal::ASite::from_name(&args.a_site)
+                .with_context(|| format!("--a-site takes K, Na or KNa, got '{}'", args.a_site))?;
+            job.crystal.seed = args.seed;
+            if let Some(cell) = args.vacancy {
+                job.crystal.vacancy = Some(Vacancy::new(cell, OSite::X));
+            }
+            job.params.probe.energy_kev = args.kv;
+            job.params.probe.convergence_mrad = args.convergence_mrad;
+            job.params.probe.defocus_a = args.defocus;
+            job.params.sampling_a = args.sampling;
+            job.params.detector.pixels = args.detector;
+            job.params.detector.max_mrad = args.max_mrad;
+            if args.phonons > 0 {
+                job.params.phonons = Some(FrozenPhonons::new(
+                    args.phonons,
+                    args.phonon_sigma,
+                    args.seed,
+                ));
+            }
+            job.acquisition.dose_per_pattern = args.dose;
+            job.acquisition.blur_px = args.blur;
+            if let Some(d) = &args.descan {
+                job.acquisition.descan_px = [d[0], d[1]];
+            }
+            job.acquisition.seed = args.seed;
+            job.counts_u16 = args.counts;
+            vec![job]
+        }
+    };
+    let single = args.preset.is_none();
+    if !single {
+        std::fs::create_dir_all(&args.out_dir)
+            .with_context(|| format!("cannot create {}", args.out_dir.display()))?;
+    }
+    for (k, job) in jobs.iter().enumerate() {
+        let path = match (&args.out, single) {
+            (Some(out), true) => out.clone(),
+            _ => crate::simulate::job::job_path(&args.out_dir, job, args.tiff),
+        };
+        eprintln!(
+            "[{}/{}] {} → {}",
+            k + 1,
+            jobs.len(),
+            job.name,
+            path.display()
+        );
+        let started = Instant::now();
+        with_progress_bar(progress, || {
+            if args.tiff {
+                job.run_to_tiff_folder(&path, args.overwrite, progress)
+            } else {
+                job.run_to_npy(&path, args.overwrite, progress)
+            }
+        })?;
+        eprintln!("    done in {:.1} s", started.elapsed().as_secs_f64());
+    }
+    Ok(())
 }

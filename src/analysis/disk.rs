@@ -28,18 +28,16 @@ pub fn detect_bf_disk(pattern: &Array2<f64>) -> Result<BfDisk> {
     }
     let filtered = median3(pattern);
     let background = percentile(filtered.iter().copied().collect(), 0.5);
-    let (peak_at, peak) =
-        filtered.indexed_iter().fold(
-            ((0, 0), f64::MIN),
-            |best, (ix, &v)| if v > best.1 { (ix, v) } else { best },
-        );
+    let peak = filtered.iter().copied().fold(f64::MIN, f64::max);
     if peak <= background {
         return Err(Error::invalid(
             "pattern is flat: no bright-field disk stands out from the background",
         ));
     }
-    let threshold = background + 0.5 * (peak - background);
-    let region = connected_region(&filtered, peak_at, threshold);
+    // Otsu's threshold separates disk from background whatever the structure inside the disk
+    // (thick specimens give a far from flat disk, so half the maximum would cut into it).
+    let threshold = otsu_threshold(&filtered);
+    let region = largest_region(&filtered, threshold);
     let area = region.iter().filter(|&&m| m).count() as f64;
     let edge = edge_points(&filtered, &region, threshold);
     if let Some(disk) = fit_circle(&edge).filter(|d| d.radius_px > 0.5) {
@@ -82,6 +80,57 @@ pub fn percentile(mut values: Vec<f64>, q: f64) -> f64 {
     }
     let k = ((values.len() - 1) as f64 * q).round() as usize;
     *values.select_nth_unstable_by(k, |a, b| a.total_cmp(b)).1
+}
+
+/// Otsu's threshold over a 256-bin histogram between the image's minimum and maximum.
+fn otsu_threshold(image: &Array2<f64>) -> f64 {
+    let lo = image.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = image.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    const BINS: usize = 256;
+    let width = (hi - lo) / BINS as f64;
+    let mut hist = [0f64; BINS];
+    for &v in image {
+        hist[(((v - lo) / width) as usize).min(BINS - 1)] += 1.0;
+    }
+    let total: f64 = hist.iter().sum();
+    let sum_all: f64 = hist.iter().enumerate().map(|(i, &h)| i as f64 * h).sum();
+    let (mut weight_below, mut sum_below) = (0.0, 0.0);
+    let (mut best, mut best_between) = (0, f64::MIN);
+    for (i, &h) in hist.iter().enumerate() {
+        weight_below += h;
+        sum_below += i as f64 * h;
+        let weight_above = total - weight_below;
+        if weight_below == 0.0 || weight_above == 0.0 {
+            continue;
+        }
+        let mean_below = sum_below / weight_below;
+        let mean_above = (sum_all - sum_below) / weight_above;
+        let between = weight_below * weight_above * (mean_below - mean_above).powi(2);
+        if between > best_between {
+            best_between = between;
+            best = i;
+        }
+    }
+    lo + (best as f64 + 1.0) * width
+}
+
+/// The largest 4-connected region of pixels above `threshold`.
+fn largest_region(image: &Array2<f64>, threshold: f64) -> Array2<bool> {
+    let mut claimed = Array2::from_elem(image.dim(), false);
+    let mut best: Option<(usize, Array2<bool>)> = None;
+    for (ix, &v) in image.indexed_iter() {
+        if v <= threshold || claimed[ix] {
+            continue;
+        }
+        let region = connected_region(image, ix, threshold);
+        let size = region.iter().filter(|&&m| m).count();
+        claimed.zip_mut_with(&region, |c, &m| *c |= m);
+        if best.as_ref().is_none_or(|(n, _)| size > *n) {
+            best = Some((size, region));
+        }
+    }
+    best.map(|(_, r)| r)
+        .expect("a pixel above the threshold exists")
 }
 
 /// Pixels above `threshold` 4-connected to `seed`.
@@ -229,6 +278,25 @@ mod tests {
         let d = detect_bf_disk(&disk(64, 64, 10.0, 32.0, 16.0, 50.0)).unwrap();
         assert!((d.center_row - 10.0).abs() < 0.2, "{d:?}");
         assert!((d.radius_px - 16.0).abs() < 0.3, "{d:?}");
+    }
+
+    #[test]
+    fn structured_disk_of_a_thick_specimen_keeps_its_full_radius() {
+        // Inside the disk: a bright lobe three times the plateau (as channelling gives), which
+        // made a half-maximum threshold cut into the disk.
+        let mut p = disk(64, 64, 31.5, 31.5, 19.0, 80.0);
+        for ((r, c), v) in p.indexed_iter_mut() {
+            let d = ((r as f64 - 28.0).powi(2) + (c as f64 - 35.0).powi(2)).sqrt();
+            if d < 5.0 {
+                *v += 160.0;
+            }
+        }
+        let d = detect_bf_disk(&p).unwrap();
+        assert!((d.radius_px - 19.0).abs() < 0.3, "{d:?}");
+        assert!(
+            (d.center_row - 31.5).abs() < 0.2 && (d.center_col - 31.5).abs() < 0.2,
+            "{d:?}"
+        );
     }
 
     #[test]

@@ -15,9 +15,11 @@
 //! Conventions (DESIGN.md): output `[scan_row, scan_col, det_row, det_col]`; image x right, y up
 //! on the scan and on the detector; scan row i, column j sits at (x0 + j·step_x, y0 − i·step_y).
 
+pub mod acquisition;
 pub mod crystal;
 pub mod detector;
 pub mod grid;
+pub mod job;
 pub mod multislice;
 pub mod potential;
 pub mod probe;
@@ -27,12 +29,14 @@ use std::sync::Arc;
 use ndarray::Array4;
 use rayon::prelude::*;
 
+pub use acquisition::Acquisition;
 pub use crystal::{
     class_direction, class_displacement, directions_110, ASite, Atom, Crystal, OSite, Perovskite,
     Vacancy,
 };
 pub use detector::{Detector, DetectorSpec};
 pub use grid::Grid;
+pub use job::{preset, Job, PRESETS};
 pub use multislice::{Multislice, Specimen};
 pub use potential::Kirkland;
 pub use probe::{interaction_constant, wavelength_a, ProbeParams};
