@@ -16,6 +16,7 @@ pub mod progress;
 pub mod scan;
 pub mod simulate;
 
+pub use classes::Class;
 pub use error::{Error, Result};
 pub use progress::Progress;
 pub use scan::{open, Calibration, DType, Scan};
