@@ -192,12 +192,7 @@ impl Job {
         progress: &Progress,
     ) -> Result<()> {
         let meta = dir.with_extension("meta.json");
-        if dir.exists() && !overwrite {
-            return Err(Error::invalid(format!(
-                "{} already exists; not overwriting it (use --overwrite to replace it)",
-                dir.display()
-            )));
-        }
+        check_writable(dir, overwrite)?;
         check_writable(&meta, overwrite)?;
         self.validate()?;
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
