@@ -4,8 +4,8 @@
 use ndarray::Array4;
 use polarmap::classes::Class;
 use polarmap::simulate::{
-    simulate_scan, ASite, Crystal, DetectorSpec, Engine, Perovskite, ProbeParams, ScanSpec,
-    SimParams, Simulation,
+    simulate_scan, ASite, Crystal, DetectorSpec, Engine, FrozenPhonons, Perovskite, ProbeParams,
+    ScanSpec, SimParams, Simulation,
 };
 use polarmap::Progress;
 
@@ -120,6 +120,25 @@ fn prism_f1_equals_plain_multislice() {
     eprintln!("f = 1: {g:?}");
     assert!(g.max_rel < 1e-4, "{g:?}");
     assert!(g.ncc_min > 0.999_999, "{g:?}");
+    // Frozen phonons (one S-matrix per configuration) and a detector wider than the band limit.
+    let plain = SimParams {
+        phonons: Some(FrozenPhonons::new(2, 0.08, 7)),
+        detector: DetectorSpec {
+            pixels: 30,
+            max_mrad: 100.0,
+        },
+        ..plain
+    };
+    let prism = SimParams {
+        engine: Engine::Prism { interpolation: 1 },
+        ..plain.clone()
+    };
+    let g = agreement(
+        &scan(&crystal, &plain, 3, [2, 2]),
+        &scan(&crystal, &prism, 3, [2, 2]),
+    );
+    eprintln!("f = 1, phonons: {g:?}");
+    assert!(g.max_rel < 1e-4, "{g:?}");
 }
 
 /// f = 2 and 4 on a 4×4×4-cell KNN supercell (random K/Na): the window is 2 and 1 cells wide.
@@ -199,7 +218,8 @@ fn prism_rejects_bad_interpolation() {
 
 /// Timing and accuracy on the paper's training job: KNN RD (K/Na random), 2×2×50 cells, 0.05 Å
 /// (160×160), 100 slices, 200 kV, 24 mrad, 256×256 detector over ±60 mrad, an n×n scan over the
-/// 2×2 cells (POLARMAP_PRISM_SCAN, default 32), plain multislice vs PRISM f = 1, 2, 4. Run with
+/// 2×2 cells (POLARMAP_PRISM_SCAN, default 32), plain multislice vs PRISM f = 1, 2, 4;
+/// POLARMAP_PRISM_CELLS sets the lateral supercell (default 2). Run with
 /// `cargo test --release --test prism -- --ignored --nocapture timing`.
 #[test]
 #[ignore]
@@ -208,7 +228,11 @@ fn timing_paper_train_job() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(32);
-    let crystal = Perovskite::knn(Some(Class::RD), 0.15, [2, 2, 50])
+    let cells: usize = std::env::var("POLARMAP_PRISM_CELLS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2);
+    let crystal = Perovskite::knn(Some(Class::RD), 0.15, [cells, cells, 50])
         .build()
         .unwrap();
     let s = ScanSpec::over_cells(n, n, [2, 2], A);

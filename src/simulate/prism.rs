@@ -15,9 +15,15 @@
 //! detector resampling then interpolates. f = 1 is exact (equal to plain multislice up to
 //! rounding); the grid's sides must be multiples of f ([`Engine::grid`] picks such a grid).
 //!
-//! Memory: the S-matrix holds n_beams × rows × cols complex f32, 8 bytes each, per frozen-phonon
-//! configuration; n_beams ≈ π (α/λ)² · width · height / f² (α the convergence semi-angle), plus
-//! the soft aperture edge.
+//! At f = 1 no crop is needed, so the S-matrix is kept in Fourier space at only the pixels the
+//! detector reads (within the band limit), and a pattern is |Σ_b c_b Ŝ_b(k)|² without any FFT.
+//!
+//! Memory, per frozen-phonon configuration (complex f32, 8 bytes): f = 1: n_beams × n_det with
+//! n_det the FFT pixels under the detector, ≈ (2·max_mrad·10⁻³/λ · width + 3) × (… · height + 3)
+//! capped by the band-limit disc; f > 1: n_beams × rows × cols. n_beams ≈ π (α/λ)² · width ·
+//! height / f² (α the convergence semi-angle) plus the soft aperture edge. 2×2 KNN cells at
+//! 0.05 Å (160×160), 200 kV, 24 mrad, ±60 mrad detector: 197 beams × ≈1 650 pixels = 2.6 MB at
+//! f = 1; 49 × 25 600 = 10 MB at f = 2; 13 beams, 2.7 MB at f = 4.
 
 use num_complex::Complex32;
 use rayon::prelude::*;
@@ -95,7 +101,12 @@ pub struct Prism {
     pub window: Grid,
     pub interpolation: usize,
     beams: Vec<Beam>,
-    /// Exit waves, beam-major: beam b at `[b · grid.len() ..][.. grid.len()]`, real space.
+    /// f = 1: the full-grid pixels (unshifted Fourier layout) that the detector reads, within
+    /// the band limit; the S-matrix is stored in Fourier space at those pixels only, and a
+    /// pattern needs no FFT. Empty for f > 1.
+    pixels: Vec<usize>,
+    /// Beam-major: beam b at `[b · len ..][.. len]`, `len` = `pixels.len()` for f = 1 (Fourier
+    /// coefficients), `grid.len()` for f > 1 (real-space exit waves).
     smatrix: Vec<Complex32>,
     fft: Fft2,
     band_limit: Vec<bool>,
@@ -173,17 +184,34 @@ impl Prism {
             b.weight *= scale;
         }
 
+        let lambda = ms.probe.wavelength_a();
+        let pixels = if f == 1 {
+            detector_pixels(&grid, detector, lambda)
+        } else {
+            Vec::new()
+        };
         let n = grid.len();
-        let mut smatrix = vec![Complex32::new(0.0, 0.0); beams.len() * n];
+        let len = if f == 1 { pixels.len() } else { n };
+        let mut smatrix = vec![Complex32::new(0.0, 0.0); beams.len() * len];
+        let full_fft = Fft2::new(&grid);
         progress.start("s-matrix", beams.len() as u64);
         let two_pi = 2.0 * std::f64::consts::PI;
         smatrix
-            .par_chunks_mut(n)
+            .par_chunks_mut(len)
             .zip(beams.par_iter())
             .try_for_each_init(
-                || (ms.workspace(), vec![Complex32::new(0.0, 0.0); grid.cols]),
-                |(ws, row_phase), (psi, beam)| {
+                || {
+                    let buf = if f == 1 {
+                        vec![Complex32::new(0.0, 0.0); n]
+                    } else {
+                        Vec::new()
+                    };
+                    let row_phase = vec![Complex32::new(0.0, 0.0); grid.cols];
+                    (ms.workspace(), row_phase, buf, full_fft.scratch())
+                },
+                |(ws, row_phase, buf, scratch), (out, beam)| {
                     progress.check()?;
+                    let psi: &mut [Complex32] = if f == 1 { buf } else { &mut *out };
                     // Plane wave exp(2πi (k_x x + q_r y_row)), unit amplitude per pixel.
                     let (dx, dy) = (grid.dx(), grid.dy());
                     for (c, p) in row_phase.iter_mut().enumerate() {
@@ -202,12 +230,18 @@ impl Prism {
                         }
                     }
                     ms.exit_wave(psi, ws);
+                    if f == 1 {
+                        full_fft.forward(buf, scratch);
+                        for (o, &i) in out.iter_mut().zip(&pixels) {
+                            *o = buf[i];
+                        }
+                    }
                     progress.advance(1);
                     Ok::<(), Error>(())
                 },
             )?;
-        let lambda = ms.probe.wavelength_a();
         Ok(Prism {
+            pixels,
             grid,
             window,
             interpolation: f,
@@ -237,7 +271,7 @@ impl Prism {
     pub fn workspace(&self) -> PrismWorkspace {
         PrismWorkspace {
             coef: vec![Complex32::new(0.0, 0.0); self.beams.len()],
-            wave: vec![Complex32::new(0.0, 0.0); self.window.len()],
+            wave: vec![Complex32::new(0.0, 0.0); self.window.len().max(self.pixels.len())],
             fft: self.fft.scratch(),
         }
     }
@@ -254,6 +288,23 @@ impl Prism {
         for (c, b) in ws.coef.iter_mut().zip(&self.beams) {
             let phase = (-two_pi * (b.qc * u + b.qr * v)).rem_euclid(two_pi);
             *c = b.weight * Complex32::from_polar(1.0, phase as f32);
+        }
+        if self.interpolation == 1 {
+            // Fourier space, only where the detector reads.
+            let len = self.pixels.len();
+            let wave = &mut ws.wave[..len];
+            wave.iter_mut().for_each(|v| *v = Complex32::new(0.0, 0.0));
+            for (b, coef) in ws.coef.iter().enumerate() {
+                for (d, s) in wave.iter_mut().zip(&self.smatrix[b * len..(b + 1) * len]) {
+                    *d += coef * s;
+                }
+            }
+            out.iter_mut().for_each(|v| *v = 0.0);
+            let norm = 1.0 / g.len() as f32;
+            for (&i, p) in self.pixels.iter().zip(wave.iter()) {
+                out[i] = p.norm_sqr() * norm;
+            }
+            return;
         }
         // Window origin (pixel), centred on the probe.
         let c0 = ((u / g.dx()).round() as i64 - (w.cols / 2) as i64).rem_euclid(g.cols as i64);
@@ -284,4 +335,29 @@ impl Prism {
             *o = if inside { p.norm_sqr() * norm } else { 0.0 };
         }
     }
+}
+
+/// Full-grid pixels (unshifted index) within the band limit that the detector's resampling can
+/// read: signed frequency index |i| ≤ ⌈max / Δq⌉ + 1 on each axis (the resampling's
+/// piecewise-linear hats reach one FFT pixel beyond the detector's edge).
+fn detector_pixels(grid: &Grid, detector: DetectorSpec, lambda: f64) -> Vec<usize> {
+    let kmax = detector.max_mrad * 1e-3 / lambda;
+    let reach = |extent: f64| (kmax * extent).ceil() as i64 + 1;
+    let (reach_r, reach_c) = (reach(grid.height), reach(grid.width));
+    let signed = |i: usize, n: usize| {
+        if i < n.div_ceil(2) {
+            i as i64
+        } else {
+            i as i64 - n as i64
+        }
+    };
+    let mask = grid.band_limit_mask();
+    (0..grid.len())
+        .filter(|&i| {
+            let (r, c) = (i / grid.cols, i % grid.cols);
+            mask[i]
+                && signed(r, grid.rows).abs() <= reach_r
+                && signed(c, grid.cols).abs() <= reach_c
+        })
+        .collect()
 }
