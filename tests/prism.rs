@@ -219,7 +219,8 @@ fn prism_rejects_bad_interpolation() {
 /// Timing and accuracy on the paper's training job: KNN RD (K/Na random), 2×2×50 cells, 0.05 Å
 /// (160×160), 100 slices, 200 kV, 24 mrad, 256×256 detector over ±60 mrad, an n×n scan over the
 /// 2×2 cells (POLARMAP_PRISM_SCAN, default 32), plain multislice vs PRISM f = 1, 2, 4;
-/// POLARMAP_PRISM_CELLS sets the lateral supercell (default 2). Run with
+/// POLARMAP_PRISM_CELLS sets the lateral supercell (default 2), POLARMAP_PRISM_SAMPLING the
+/// sampling (Å, default 0.05), POLARMAP_PRISM_F the factors (default "1,2,4"). Run with
 /// `cargo test --release --test prism -- --ignored --nocapture timing`.
 #[test]
 #[ignore]
@@ -235,11 +236,20 @@ fn timing_paper_train_job() {
     let crystal = Perovskite::knn(Some(Class::RD), 0.15, [cells, cells, 50])
         .build()
         .unwrap();
+    let sampling: f64 = std::env::var("POLARMAP_PRISM_SAMPLING")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0.05);
+    let factors: Vec<usize> = std::env::var("POLARMAP_PRISM_F")
+        .ok()
+        .map(|s| s.split(',').filter_map(|f| f.trim().parse().ok()).collect())
+        .unwrap_or(vec![1, 2, 4]);
     let s = ScanSpec::over_cells(n, n, [2, 2], A);
     let full = 128.0 * 128.0;
     let run = |engine: Engine| {
         let p = SimParams {
             engine,
+            sampling_a: sampling,
             ..SimParams::default()
         };
         let t0 = std::time::Instant::now();
@@ -279,7 +289,7 @@ fn timing_paper_train_job() {
         Array4::from_shape_vec((n, n, 256, 256), data).unwrap()
     };
     let reference = run(Engine::Multislice);
-    for f in [1, 2, 4] {
+    for f in factors {
         let approx = run(Engine::Prism { interpolation: f });
         eprintln!("  f = {f} vs plain: {:?}", agreement(&reference, &approx));
     }
