@@ -22,6 +22,7 @@ pub mod grid;
 pub mod job;
 pub mod multislice;
 pub mod potential;
+pub mod prism;
 pub mod probe;
 
 use std::sync::Arc;
@@ -39,6 +40,7 @@ pub use grid::Grid;
 pub use job::{preset, Job, PRESETS};
 pub use multislice::{Multislice, Specimen};
 pub use potential::Kirkland;
+pub use prism::{Engine, Prism};
 pub use probe::{interaction_constant, wavelength_a, ProbeParams};
 
 use crate::{Error, Progress, Result};
@@ -128,6 +130,8 @@ pub struct SimParams {
     pub detector: DetectorSpec,
     /// `None`: one static crystal (no thermal diffuse scattering, as in the paper).
     pub phonons: Option<FrozenPhonons>,
+    /// Plain multislice (default) or the PRISM S-matrix fast path.
+    pub engine: Engine,
 }
 
 impl Default for SimParams {
@@ -140,6 +144,7 @@ impl Default for SimParams {
             slice_thickness: None,
             detector: DetectorSpec::default(),
             phonons: None,
+            engine: Engine::Multislice,
         }
     }
 }
@@ -167,6 +172,8 @@ pub struct SimOutput {
 /// over a scan ([`Simulation::run_rows`]), so a writer never needs the whole 4D array.
 pub struct Simulation {
     engines: Vec<Multislice>,
+    /// One S-matrix per phonon configuration when the engine is PRISM (empty otherwise).
+    prism: Vec<Prism>,
     detector: Detector,
     pub grid: Grid,
     pub params: SimParams,
@@ -177,6 +184,7 @@ pub struct Simulation {
 /// Per-thread buffers of a [`Simulation`].
 pub struct SimWorkspace {
     ms: multislice::Workspace,
+    prism: Option<prism::PrismWorkspace>,
     full: Vec<f32>,
     tmp: Vec<f32>,
     pattern: Vec<f32>,
@@ -184,11 +192,14 @@ pub struct SimWorkspace {
 
 impl Simulation {
     /// Builds the grid, the slices' transmission functions (for each phonon configuration), the
-    /// probe and the detector. Cancellable through `progress` (stage "potentials").
+    /// probe and the detector; with `Engine::Prism`, the S-matrices too. Cancellable through
+    /// `progress` (stages "potentials", then "s-matrix" per configuration).
     pub fn new(crystal: &Crystal, params: &SimParams, progress: &Progress) -> Result<Simulation> {
         params.probe.validate()?;
         params.detector.validate()?;
-        let grid = Grid::with_sampling(crystal.extent[0], crystal.extent[1], params.sampling_a)?;
+        let grid = params
+            .engine
+            .grid(crystal.extent[0], crystal.extent[1], params.sampling_a)?;
         let dz = params.slice_thickness.unwrap_or(crystal.slice_thickness);
         let lambda = params.probe.wavelength_a();
         let detector = Detector::new(params.detector, grid, lambda)?;
@@ -215,8 +226,16 @@ impl Simulation {
             let specimen = Specimen::build(c, grid, dz, params.probe.energy_kev, progress)?;
             engines.push(Multislice::new(Arc::new(specimen), params.probe)?);
         }
+        let prism = match params.engine {
+            Engine::Multislice => Vec::new(),
+            Engine::Prism { interpolation } => engines
+                .iter()
+                .map(|ms| Prism::new(ms, interpolation, params.detector, progress))
+                .collect::<Result<_>>()?,
+        };
         let sp = engines[0].specimen();
         Ok(Simulation {
+            prism,
             slices: sp.slices.len(),
             thickness_a: sp.thickness(),
             engines,
@@ -230,10 +249,16 @@ impl Simulation {
         let n = self.params.detector.pixels;
         SimWorkspace {
             ms: self.engines[0].workspace(),
+            prism: self.prism.first().map(Prism::workspace),
             full: vec![0f32; self.grid.len()],
             tmp: Vec::new(),
             pattern: vec![0f32; n * n],
         }
+    }
+
+    /// The S-matrices (one per phonon configuration) when the engine is PRISM, else empty.
+    pub fn prism(&self) -> &[Prism] {
+        &self.prism
     }
 
     /// Largest angle the grid represents (the anti-aliasing aperture), mrad.
@@ -246,10 +271,20 @@ impl Simulation {
     pub fn pattern(&self, x: f64, y: f64, ws: &mut SimWorkspace, out: &mut [f32]) {
         let weight = 1.0 / self.engines.len() as f32;
         out.iter_mut().for_each(|v| *v = 0.0);
-        for engine in &self.engines {
-            engine.run(x, y, &mut ws.ms, &mut ws.full);
-            self.detector
-                .resample(&ws.full, &mut ws.pattern, &mut ws.tmp);
+        for (c, engine) in self.engines.iter().enumerate() {
+            match (self.prism.get(c), ws.prism.as_mut()) {
+                (Some(p), Some(pw)) => {
+                    ws.full.resize(p.window.len(), 0.0);
+                    p.run(x, y, pw, &mut ws.full);
+                    p.detector()
+                        .resample(&ws.full, &mut ws.pattern, &mut ws.tmp);
+                }
+                _ => {
+                    engine.run(x, y, &mut ws.ms, &mut ws.full);
+                    self.detector
+                        .resample(&ws.full, &mut ws.pattern, &mut ws.tmp);
+                }
+            }
             for (o, p) in out.iter_mut().zip(&ws.pattern) {
                 *o += weight * p;
             }

@@ -186,6 +186,28 @@ impl Multislice {
         self.fft.inverse(&mut ws.psi, &mut ws.fft);
     }
 
+    /// Runs an arbitrary incident wave `psi` (real space, row-major) through all slices, in
+    /// place, including the last propagation and the band limit: on return `psi` is the exit
+    /// wave at the exit surface. PRISM builds its S-matrix with this.
+    pub fn exit_wave(&self, psi: &mut [Complex32], ws: &mut Workspace) {
+        let rows = self.grid.rows;
+        for t in self.specimen.slices.iter() {
+            for (p, t) in psi.iter_mut().zip(t.iter()) {
+                *p *= t;
+            }
+            self.fft
+                .forward_transposed(psi, &mut ws.spec, &self.keep, &mut ws.fft);
+            for range in &self.keep {
+                let span = range.start * rows..range.end * rows;
+                for (p, k) in ws.spec[span.clone()].iter_mut().zip(&self.propagator[span]) {
+                    *p *= k;
+                }
+            }
+            self.fft
+                .inverse_transposed(&mut ws.spec, psi, &self.keep, &mut ws.fft);
+        }
+    }
+
     /// Runs the probe at (x, y) Å through all slices; returns the diffraction intensity
     /// |Ψ(k)|² in the unshifted FFT layout, normalised so that its sum is the transmitted
     /// fraction of the incident probe (1 minus the anti-aliasing loss).
