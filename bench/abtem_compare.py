@@ -115,7 +115,7 @@ def detector_operator(job):
 
 def to_polarmap_frame(full, wx, wy):
     """abTEM full patterns (..., nx, ny), fftshifted -> polarmap detector (..., N, N) [row, col]."""
-    d = np.einsum("pi,...ij,qj->...pq", wx, full, wy)  # D[..., kx pixel, ky pixel]
+    d = wx @ full @ wy.T  # D[..., kx pixel, ky pixel]
     return np.swapaxes(d, -1, -2)[..., ::-1, :]
 
 
@@ -204,6 +204,9 @@ def main():
     )
     ap.add_argument("--tag", default="", help="suffix for the output files")
     ap.add_argument(
+        "--fftw-threads", type=int, default=None, help="abTEM config fftw.threads"
+    )
+    ap.add_argument(
         "--exact-deltas",
         action="store_true",
         help="diagnostic: replace abTEM's sin(k)/k pixel correction of the infinite "
@@ -217,6 +220,10 @@ def main():
     args = ap.parse_args()
 
     job, atoms_arr, pm = load_job(args.job)
+    if args.fftw_threads is not None:
+        import abtem
+
+        abtem.config.set({"fftw.threads": args.fftw_threads})
     if args.exact_deltas or args.hard_antialias:
         import abtem
         import abtem.integrals
@@ -245,6 +252,7 @@ def main():
         "abtem_version": abtem.__version__,
         "job": args.job,
         "projection": args.projection,
+        "fftw_threads": args.fftw_threads,
         "exact_deltas": args.exact_deltas,
         "hard_antialias": args.hard_antialias,
     }
