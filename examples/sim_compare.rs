@@ -105,6 +105,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         slice_thickness: None,
         detector: DetectorSpec { pixels, max_mrad },
         phonons: None,
+        ..SimParams::default()
     };
     let scan = ScanSpec::over_cells(scan_dims[0], scan_dims[1], scan_cells, KNN_A);
     let progress = Progress::new();
