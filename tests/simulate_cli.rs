@@ -175,3 +175,42 @@ fn tiff_folder_output_opens_with_its_sidecar() {
     assert_eq!(scan.shape(), [3, 3, 16, 16]);
     assert_eq!(scan.labels, Some(Labels::Class(Class::LD)));
 }
+
+#[test]
+fn prism_default_matches_plain_multislice() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str, prism: &str| {
+        let path = dir.path().join(name);
+        let (ok, err) = polarmap(&[
+            "simulate",
+            "--class",
+            "RU",
+            "--cells",
+            "2x2x6",
+            "--scan",
+            "3x3",
+            "--detector",
+            "32",
+            "--sampling",
+            "0.1",
+            "--prism",
+            prism,
+            "--out",
+            path.to_str().unwrap(),
+        ]);
+        assert!(ok, "{err}");
+        let scan = polarmap::open(&path).unwrap();
+        (0..9)
+            .flat_map(|i| scan.frame_f32(i / 3, i % 3).unwrap())
+            .collect::<Vec<f32>>()
+    };
+    let plain = run("plain.npy", "0");
+    let prism = run("prism.npy", "1");
+    let peak = plain.iter().cloned().fold(0f32, f32::max);
+    let diff = plain
+        .iter()
+        .zip(&prism)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(diff <= 1e-4 * peak, "max diff {diff} of peak {peak}");
+}
