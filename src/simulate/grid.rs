@@ -273,16 +273,7 @@ impl Fft2 {
 
 /// `src` is `rows × cols`; writes its transpose (`cols × rows`) into `dst`.
 fn transpose(src: &[Complex32], dst: &mut [Complex32], rows: usize, cols: usize) {
-    const B: usize = 32;
-    for r0 in (0..rows).step_by(B) {
-        for c0 in (0..cols).step_by(B) {
-            for r in r0..(r0 + B).min(rows) {
-                for c in c0..(c0 + B).min(cols) {
-                    dst[c * rows + r] = src[r * cols + c];
-                }
-            }
-        }
-    }
+    transpose_cols(src, dst, rows, cols, 0..cols);
 }
 
 /// `src` is `rows × cols`; writes columns `cs` of it as rows of `dst` (`cols × rows`).
