@@ -736,12 +736,6 @@ impl FrameSource for SlicedFrames {
     }
 
     fn frame<'a>(&'a self, index: usize, scratch: &'a mut FrameBuffer) -> Result<FrameRef<'a>> {
-        if index >= self.count {
-            return Err(Error::invalid(format!(
-                "frame {index} is out of range: the dataset has {} frames",
-                self.count
-            )));
-        }
         let (bytes, within) = guarded(&self.path, "reading a frame", || self.block_bytes(index))?;
         let frame_bytes = self.frame_shape[0] * self.frame_shape[1] * self.dtype.size();
         let start = within * frame_bytes;

@@ -439,13 +439,6 @@ impl FrameSource for MibFrames {
     }
 
     fn frame<'a>(&'a self, index: usize, scratch: &'a mut FrameBuffer) -> Result<FrameRef<'a>> {
-        if index >= self.count {
-            return Err(Error::invalid(format!(
-                "frame {index} is out of range: {} has {} frames",
-                self.path.display(),
-                self.count
-            )));
-        }
         self.check_header(index)?;
         match &self.pixels {
             MibSource::Plain(frames) => frames.frame(index, scratch),

@@ -31,7 +31,8 @@ pub trait FrameSource: Send + Sync {
     /// `[rows, cols]` of every frame.
     fn frame_shape(&self) -> [usize; 2];
     /// Frame `index` (flat over the scan, row-major) in its native type. Zero-copy readers return
-    /// a view of their memory map; others decode into `scratch`.
+    /// a view of their memory map; others decode into `scratch`. Callers keep
+    /// `index < frame_count()` ([`Scan::frame`] checks it, once for every reader).
     fn frame<'a>(&'a self, index: usize, scratch: &'a mut FrameBuffer) -> Result<FrameRef<'a>>;
     /// Advises the reader that frames will be read sequentially (e.g. `madvise`).
     fn advise_sequential(&self) {}
