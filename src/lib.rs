@@ -11,6 +11,7 @@ pub mod colour;
 pub mod error;
 pub mod export;
 pub mod maps;
+pub mod models;
 pub mod preprocess;
 pub mod progress;
 pub mod scan;

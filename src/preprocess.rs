@@ -2,7 +2,6 @@
 //! normalisation, our calibrated variant (resampled so the BF disk has a fixed radius), the
 //! training-only magnitude filter and augmentations. Plain functions over row-major f32 frames.
 
-use crate::analysis::BfDisk;
 use crate::error::{Error, Result};
 use rand::Rng;
 use rand_distr::{Distribution, Normal};
@@ -67,17 +66,17 @@ pub fn paper_input(
     Ok(out)
 }
 
-/// Our calibrated input: the pattern resampled so that the BF disk has radius `disk_radius_px`
-/// and sits at the centre of a `size`×`size` image, min-max normalised. It makes a model
-/// independent of camera length and descan. Pixels outside the detector read as 0.
-pub fn calibrated_input(
+/// A `size`×`size` image centred on `center` (row, col) whose pixels are `scale` input pixels
+/// wide, min-max normalised: the pattern seen at another camera length. With the BF disk centre
+/// and `scale` = disk radius / fixed radius it makes a model independent of camera length and
+/// descan. Pixels outside the detector read as 0.
+pub fn resampled_input(
     frame: &[f32],
     shape: [usize; 2],
-    disk: &BfDisk,
-    disk_radius_px: f64,
+    center: [f64; 2],
+    scale: f64,
     size: usize,
 ) -> Vec<f32> {
-    let scale = disk.radius_px / disk_radius_px; // input pixels per output pixel
     let mid = (size as f64 - 1.0) / 2.0;
     // Downsampling averages sub-samples over the output pixel's footprint, against aliasing.
     let sub = scale.ceil().max(1.0) as usize;
@@ -89,8 +88,8 @@ pub fn calibrated_input(
                 for b in 0..sub {
                     let di = (a as f64 + 0.5) / sub as f64 - 0.5;
                     let dj = (b as f64 + 0.5) / sub as f64 - 0.5;
-                    let r = disk.center_row + (i as f64 + di - mid) * scale;
-                    let c = disk.center_col + (j as f64 + dj - mid) * scale;
+                    let r = center[0] + (i as f64 + di - mid) * scale;
+                    let c = center[1] + (j as f64 + dj - mid) * scale;
                     acc += bilinear(frame, shape, r, c);
                 }
             }
@@ -216,6 +215,7 @@ impl Augmentation {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analysis::BfDisk;
     use rand::SeedableRng;
 
     #[test]
@@ -251,7 +251,7 @@ mod tests {
     }
 
     #[test]
-    fn calibrated_input_centres_and_scales_the_disk() {
+    fn resampled_input_centres_and_scales_the_disk() {
         // A disk of radius 24 at (70.3, 52.8) in a 128² frame → radius 12 at the centre of 48².
         let shape = [128, 128];
         let frame: Vec<f32> = (0..128 * 128)
@@ -269,7 +269,8 @@ mod tests {
             center_col: 52.8,
             radius_px: 24.0,
         };
-        let out = calibrated_input(&frame, shape, &disk, 12.0, 48);
+        let center = [disk.center_row, disk.center_col];
+        let out = resampled_input(&frame, shape, center, disk.radius_px / 12.0, 48);
         let mass: f64 = out.iter().map(|&v| v as f64).sum();
         let (mut mr, mut mc) = (0.0, 0.0);
         for (i, &v) in out.iter().enumerate() {

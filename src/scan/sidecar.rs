@@ -16,6 +16,43 @@ pub enum Labels {
     PerPixel(PathBuf),
 }
 
+impl Labels {
+    /// The class of every scan position: a `[rows, cols]` map. A per-pixel label file must be
+    /// a 2D array of the scan's shape holding class indices 0–7.
+    pub fn resolve(&self, scan_shape: [usize; 2]) -> Result<ndarray::Array2<Class>> {
+        let path = match self {
+            Labels::Class(class) => return Ok(ndarray::Array2::from_elem(scan_shape, *class)),
+            Labels::PerPixel(path) => path,
+        };
+        let array = super::open(path)?;
+        if array.frame_shape() != scan_shape || array.n_frames() != 1 {
+            let [_, _, r, c] = array.shape();
+            return Err(Error::format(
+                path,
+                format!(
+                    "label array is {r}x{c} ({} frames) but the scan is {}x{}",
+                    array.n_frames(),
+                    scan_shape[0],
+                    scan_shape[1]
+                ),
+            ));
+        }
+        let values = array.frame_f32(0, 0)?;
+        let classes = values
+            .iter()
+            .map(|&v| {
+                Some(v)
+                    .filter(|v| v.fract() == 0.0 && *v >= 0.0)
+                    .and_then(|v| Class::from_index(v as usize))
+                    .ok_or_else(|| {
+                        Error::format(path, format!("label {v} is not a class index 0-7"))
+                    })
+            })
+            .collect::<Result<Vec<Class>>>()?;
+        Ok(ndarray::Array2::from_shape_vec(scan_shape, classes).expect("shape checked"))
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Sidecar {
     #[serde(flatten)]

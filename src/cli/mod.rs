@@ -6,6 +6,8 @@ use crate::analysis::{
     ScanRotation, Survey,
 };
 use crate::export;
+
+mod models;
 use crate::progress::Progress;
 use crate::scan::{self, Calibration, DType, Endian, OpenOptions, RawLayout, Scan};
 use anyhow::{bail, Context, Result};
@@ -35,6 +37,10 @@ enum Command {
     Com(ComArgs),
     /// Labelled synthetic KNN scans from the built-in multislice simulator.
     Simulate(SimulateArgs),
+    /// Train a classifier on labelled scans; writes a model file and its card.
+    Train(models::TrainArgs),
+    /// Classify every pattern of a scan with a trained model.
+    Predict(models::PredictArgs),
 }
 
 #[derive(Args)]
@@ -122,7 +128,7 @@ struct SimulateArgs {
 
 /// How to open a scan: what the file may not say.
 #[derive(Args, Clone, Default)]
-struct OpenArgs {
+pub(crate) struct OpenArgs {
     /// Scan shape ROWSxCOLS (overrides the file and the sidecar).
     #[arg(long, value_parser = parse_pair)]
     scan_shape: Option<[usize; 2]>,
@@ -283,6 +289,8 @@ pub fn main() -> ExitCode {
         Some(Command::Info(args)) => info(args, &progress),
         Some(Command::Com(args)) => com(args, &progress),
         Some(Command::Simulate(args)) => simulate(args, &progress),
+        Some(Command::Train(args)) => models::train(args, &progress),
+        Some(Command::Predict(args)) => models::predict(args, &progress),
         None => demo(&progress),
     };
     match result {
@@ -376,7 +384,7 @@ impl OpenArgs {
         })
     }
 
-    fn open(&self, path: &Path) -> Result<Scan> {
+    pub(crate) fn open(&self, path: &Path) -> Result<Scan> {
         Ok(scan::open_with(path, &self.options()?)?)
     }
 }
@@ -385,7 +393,7 @@ impl OpenArgs {
 const SURVEY_FRAMES: usize = 256;
 
 /// Runs `work` while a progress bar on stderr follows `progress`.
-fn with_progress_bar<R>(progress: &Progress, work: impl FnOnce() -> R) -> R {
+pub(crate) fn with_progress_bar<R>(progress: &Progress, work: impl FnOnce() -> R) -> R {
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template(

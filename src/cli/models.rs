@@ -1,0 +1,287 @@
+//! `polarmap train` and `polarmap predict`.
+
+use super::{with_progress_bar, OpenArgs};
+use crate::classes::Class;
+use crate::colour::class_colour;
+use crate::export;
+use crate::maps::{find_defects, DefectSearch};
+use crate::models::card::ModelCard;
+use crate::models::train::{self, ModelKind, Preprocessing, TrainConfig};
+use crate::models::{self, Classifier, DeviceChoice, ScanPredictions};
+use crate::progress::Progress;
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use serde_json::json;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Labelled training scans (labels from their NAME.meta.json), e.g. sim/paper-train/*.npy.
+    #[arg(required = true)]
+    pub scans: Vec<PathBuf>,
+    /// Model row: pca, or ENCODER-HEAD with ENCODER conv|vgg16|resnet50, HEAD cls|reg|proto.
+    #[arg(long, default_value = "conv-proto")]
+    pub model: String,
+    /// Preprocessing configuration (the paper's three).
+    #[arg(long, value_enum, default_value = "none")]
+    pub preprocessing: Preprocessing,
+    #[arg(long, default_value_t = 888)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 20)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 128)]
+    pub batch_size: usize,
+    #[arg(long, default_value_t = 2e-4)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 1e-4)]
+    pub weight_decay: f64,
+    /// Early stopping: epochs without validation-loss improvement.
+    #[arg(long, default_value_t = 5)]
+    pub patience: usize,
+    /// Use at most this many patterns per class (a seeded random subset).
+    #[arg(long)]
+    pub max_per_class: Option<usize>,
+    /// Where networks run.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// The model file to write (NAME.pmm; the card goes to NAME.card.json).
+    #[arg(long, short)]
+    pub out: PathBuf,
+    /// Replace existing output files.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Do not resume from (or write) the checkpoint folder OUT.checkpoint.
+    #[arg(long)]
+    pub no_checkpoint: bool,
+}
+
+#[derive(Args)]
+pub struct PredictArgs {
+    pub path: PathBuf,
+    #[command(flatten)]
+    pub open: OpenArgs,
+    /// Model file; default: the shipped default model.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// Class map in the DESIGN.md colour wheel.
+    #[arg(long)]
+    pub png: Option<PathBuf>,
+    /// Integer upscaling of the PNG.
+    #[arg(long, default_value_t = 1)]
+    pub scale: usize,
+    /// Rows of (row, col, class, 8 scores).
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    /// Print one JSON object (majority class, distribution, confidence, defects, model).
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+pub fn train(args: TrainArgs, progress: &Progress) -> Result<()> {
+    let model = ModelKind::from_name(&args.model).with_context(|| {
+        format!(
+            "unknown model '{}': use pca or conv|vgg16|resnet50 - cls|reg|proto",
+            args.model
+        )
+    })?;
+    let card_path = ModelCard::path_for(&args.out);
+    for p in [&args.out, &card_path] {
+        export::check_writable(p, args.overwrite)?;
+    }
+    let config = TrainConfig {
+        preprocessing: args.preprocessing,
+        seed: args.seed,
+        epochs: args.epochs,
+        batch_size: args.batch_size.max(1),
+        learning_rate: args.lr,
+        weight_decay: args.weight_decay,
+        patience: args.patience,
+        max_per_class: args.max_per_class,
+        ..TrainConfig::paper(model)
+    };
+    let data = with_progress_bar(progress, || {
+        train::load_labelled(
+            &args.scans,
+            config.input_size,
+            config.preprocessing == Preprocessing::AugmentFilter,
+            config.max_per_class,
+            config.seed,
+            progress,
+        )
+    })?;
+    eprintln!(
+        "{} patterns from {} scans; training {} on {}",
+        data.len(),
+        args.scans.len(),
+        model.name(),
+        if model == ModelKind::PcaKnn { "cpu" } else { args.device.resolved_name() }
+    );
+    let checkpoint = (!args.no_checkpoint).then(|| args.out.with_extension("checkpoint"));
+    let started = std::time::Instant::now();
+    let trained = with_progress_bar(progress, || {
+        train::train(
+            &data,
+            &config,
+            args.device,
+            checkpoint.as_deref(),
+            progress,
+            &mut |m| {
+                eprintln!(
+                    "epoch {:>2}: train loss {:.4} acc {:.3} | val loss {:.4} acc {:.3} | {:.0} s",
+                    m.epoch, m.train_loss, m.train_accuracy, m.val_loss, m.val_accuracy, m.seconds
+                )
+            },
+        )
+    })?;
+    let seconds = started.elapsed().as_secs_f64();
+    trained.model.save(&args.out, args.overwrite)?;
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let mut card = ModelCard::from_header(trained.model.header(), command);
+    card.metrics.insert(
+        "test_split".into(),
+        json!({
+            "accuracy": trained.test_accuracy,
+            "patterns": trained.test_patterns,
+            "train_patterns": trained.train_patterns,
+            "best_epoch": trained.best_epoch,
+            "stopped_early": trained.stopped_early,
+            "history": trained.history,
+            "train_seconds": seconds,
+            "device": if model == ModelKind::PcaKnn { "cpu" } else { args.device.resolved_name() },
+        }),
+    );
+    card.write(&card_path, args.overwrite)?;
+    if let Some(dir) = checkpoint {
+        // The model file is complete: the checkpoint has served its purpose.
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    println!(
+        "{}: test-split accuracy {:.2} % on {} patterns ({:.0} s); card {}",
+        args.out.display(),
+        100.0 * trained.test_accuracy,
+        trained.test_patterns,
+        seconds,
+        card_path.display()
+    );
+    Ok(())
+}
+
+/// The model a prediction uses: the given file or the shipped default.
+pub fn model_path(given: Option<&Path>) -> Result<PathBuf> {
+    if let Some(p) = given {
+        return Ok(p.to_path_buf());
+    }
+    let default = models::shipped_dir().join(models::DEFAULT_MODEL);
+    if !default.exists() {
+        bail!(
+            "no --model given and the shipped default {} is missing",
+            default.display()
+        );
+    }
+    Ok(default)
+}
+
+pub fn predict(args: PredictArgs, progress: &Progress) -> Result<()> {
+    for p in [&args.png, &args.csv].into_iter().flatten() {
+        export::check_writable(p, args.overwrite)?;
+    }
+    let scan = args.open.open(&args.path)?;
+    let model_file = model_path(args.model.as_deref())?;
+    let model = models::load(&model_file, args.device)?;
+    let predictions = with_progress_bar(progress, || {
+        models::predict_scan(&scan, model.as_ref(), progress, |_, _| {})
+    })?;
+    if let Some(png) = &args.png {
+        write_class_png(png, &predictions, args.scale, args.overwrite)?;
+    }
+    if let Some(csv) = &args.csv {
+        write_csv(csv, &predictions)?;
+    }
+    let summary = summary(&predictions, &model_file, scan.labels.as_ref(), scan.scan_shape());
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print_summary(&summary);
+    }
+    Ok(())
+}
+
+pub fn write_class_png(path: &Path, p: &ScanPredictions, scale: usize, overwrite: bool) -> Result<()> {
+    let (rows, cols) = p.classes.dim();
+    let pixels: Vec<[u8; 3]> = p.classes.iter().map(|&c| class_colour(c)).collect();
+    Ok(export::write_png_rgb(path, cols, rows, &pixels, scale, overwrite)?)
+}
+
+fn write_csv(path: &Path, p: &ScanPredictions) -> Result<()> {
+    let file = std::fs::File::create(path).with_context(|| format!("{}", path.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    let names: Vec<String> = Class::ALL.iter().map(|c| format!("score_{c}")).collect();
+    writeln!(out, "row,col,class,{}", names.join(","))?;
+    for ((r, c), class) in p.classes.indexed_iter() {
+        let scores: Vec<String> = (0..Class::COUNT)
+            .map(|k| format!("{:.5}", p.scores[[r, c, k]]))
+            .collect();
+        writeln!(out, "{r},{c},{class},{}", scores.join(","))?;
+    }
+    out.flush().with_context(|| format!("{}", path.display()))?;
+    Ok(())
+}
+
+/// The scan-level answer: majority class, distribution, confidence, candidate defects, and the
+/// accuracy against ground truth when the scan has labels.
+fn summary(
+    p: &ScanPredictions,
+    model_file: &Path,
+    labels: Option<&crate::scan::Labels>,
+    scan_shape: [usize; 2],
+) -> serde_json::Value {
+    let map = p.class_map();
+    let stats = map.stats(None);
+    let distribution: serde_json::Map<String, serde_json::Value> = Class::ALL
+        .iter()
+        .zip(stats.fractions())
+        .map(|(c, f)| (c.name().to_string(), json!(f)))
+        .collect();
+    let defects = find_defects(&map, &DefectSearch::default());
+    let truth = labels.and_then(|l| l.resolve(scan_shape).ok());
+    let accuracy = truth.map(|t| {
+        let right = t.iter().zip(p.classes.iter()).filter(|(a, b)| a == b).count();
+        right as f64 / t.len().max(1) as f64
+    });
+    json!({
+        "model": p.model,
+        "model_file": model_file.display().to_string(),
+        "patterns": stats.pixels,
+        "majority_class": stats.majority.map(|c| c.name()),
+        "distribution": distribution,
+        "mean_confidence": stats.mean_confidence,
+        "accuracy_vs_labels": accuracy,
+        "defects": defects.iter().take(10).collect::<Vec<_>>(),
+    })
+}
+
+fn print_summary(s: &serde_json::Value) {
+    println!("model: {} ({})", s["model"].as_str().unwrap_or("?"), s["model_file"].as_str().unwrap_or("?"));
+    println!("majority class: {}", s["majority_class"].as_str().unwrap_or("-"));
+    if let Some(d) = s["distribution"].as_object() {
+        let parts: Vec<String> = d
+            .iter()
+            .map(|(k, v)| format!("{k} {:.1} %", 100.0 * v.as_f64().unwrap_or(0.0)))
+            .collect();
+        println!("distribution: {}", parts.join(", "));
+    }
+    if let Some(c) = s["mean_confidence"].as_f64() {
+        println!("mean confidence: {c:.3}");
+    }
+    if let Some(a) = s["accuracy_vs_labels"].as_f64() {
+        println!("accuracy against the scan's labels: {:.2} %", 100.0 * a);
+    }
+    if let Some(d) = s["defects"].as_array() {
+        println!("candidate defect clusters: {}", d.len());
+    }
+}

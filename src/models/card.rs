@@ -1,0 +1,54 @@
+//! The model card `NAME.card.json` beside a model file: what the model is, how it was trained,
+//! how well it did on which simulated sets, and the command that re-creates it.
+
+use super::file::ModelHeader;
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ModelCard {
+    /// The paper's row name, e.g. "Conv (Proto)".
+    pub name: String,
+    pub architecture: String,
+    pub head: String,
+    pub input: serde_json::Value,
+    /// Training data recipe, preprocessing configuration, seed, epochs, split.
+    pub training: serde_json::Value,
+    /// Accuracy etc. per evaluation set, filled by `polarmap train` (test split) and later runs.
+    #[serde(default)]
+    pub metrics: serde_json::Map<String, serde_json::Value>,
+    /// The command that made the model.
+    pub command: String,
+}
+
+impl ModelCard {
+    pub fn from_header(header: &ModelHeader, command: String) -> ModelCard {
+        ModelCard {
+            name: header.display_name(),
+            architecture: header.architecture.clone(),
+            head: header.head.clone(),
+            input: serde_json::to_value(&header.input).unwrap_or_default(),
+            training: header.training.clone(),
+            metrics: Default::default(),
+            command,
+        }
+    }
+
+    /// `models/x.pmm` → `models/x.card.json`.
+    pub fn path_for(model: &Path) -> PathBuf {
+        let stem = model.file_stem().unwrap_or_default().to_string_lossy();
+        model.with_file_name(format!("{stem}.card.json"))
+    }
+
+    pub fn read(path: &Path) -> Result<ModelCard> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        serde_json::from_str(&text).map_err(|e| Error::format(path, e.to_string()))
+    }
+
+    pub fn write(&self, path: &Path, overwrite: bool) -> Result<()> {
+        crate::export::check_writable(path, overwrite)?;
+        let text = serde_json::to_string_pretty(self).expect("a card serialises");
+        std::fs::write(path, text + "\n").map_err(|e| Error::io(path, e))
+    }
+}

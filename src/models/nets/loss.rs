@@ -1,0 +1,197 @@
+//! The three heads' training losses, and their decoding into class scores.
+
+use crate::classes::Class;
+use burn::prelude::*;
+use burn::tensor::activation::{log_softmax, softmax};
+
+/// Width of the prototype head's embedding.
+pub const EMBEDDING: usize = 128;
+/// Width of the circular soft target (in classes).
+pub const PROTO_SIGMA: f64 = 1.25;
+
+/// Circular distance between class indices (0..=4).
+fn circular(a: usize, b: usize) -> usize {
+    let d = a.abs_diff(b);
+    d.min(Class::COUNT - d)
+}
+
+fn one_hot(labels: &[usize], device: &Device) -> Tensor<2> {
+    let mut values = vec![0f32; labels.len() * Class::COUNT];
+    for (i, &y) in labels.iter().enumerate() {
+        values[i * Class::COUNT + y] = 1.0;
+    }
+    Tensor::from_data(TensorData::new(values, [labels.len(), Class::COUNT]), device)
+}
+
+/// Cross-entropy of logits `[B, 8]` against class indices.
+pub fn cross_entropy(logits: Tensor<2>, labels: &[usize]) -> Tensor<1> {
+    let target = one_hot(labels, &logits.device());
+    let n = labels.len() as f64;
+    (log_softmax(logits, 1) * target).sum().neg().div_scalar(n)
+}
+
+/// Unit vector of each class direction (cos θk, sin θk), θk = k·45°.
+fn class_vectors(labels: &[usize], device: &Device) -> Tensor<2> {
+    let values: Vec<f32> = labels
+        .iter()
+        .flat_map(|&y| {
+            let t = Class::ALL[y].angle_deg().to_radians();
+            [t.cos() as f32, t.sin() as f32]
+        })
+        .collect();
+    Tensor::from_data(TensorData::new(values, [labels.len(), 2]), device)
+}
+
+/// Mean squared error of the tanh outputs `[B, 2]` against the class unit vectors.
+pub fn regression(outputs: Tensor<2>, labels: &[usize]) -> Tensor<1> {
+    let target = class_vectors(labels, &outputs.device());
+    (outputs - target).powi_scalar(2).mean()
+}
+
+/// Soft circular target w_k ∝ exp(−d_circ(y, k)² / 2σ²), restricted to the classes `present`.
+fn soft_targets(labels: &[usize], present: &[bool; Class::COUNT]) -> Vec<f32> {
+    labels
+        .iter()
+        .flat_map(|&y| {
+            let w: Vec<f64> = (0..Class::COUNT)
+                .map(|k| {
+                    let d = circular(y, k) as f64;
+                    if present[k] {
+                        (-d * d / (2.0 * PROTO_SIGMA * PROTO_SIGMA)).exp()
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let total: f64 = w.iter().sum();
+            w.into_iter().map(move |v| (v / total) as f32)
+        })
+        .collect()
+}
+
+/// Squared-free Euclidean distances `[B, P]` between embeddings `[B, D]` and prototypes `[P, D]`.
+pub fn distances(embeddings: Tensor<2>, prototypes: Tensor<2>) -> Tensor<2> {
+    let e2 = embeddings.clone().powi_scalar(2).sum_dim(1); // [B, 1]
+    let p2 = prototypes.clone().powi_scalar(2).sum_dim(1).transpose(); // [1, P]
+    let cross = embeddings.matmul(prototypes.transpose()); // [B, P]
+    (e2 + p2 - cross.mul_scalar(2.0)).clamp_min(1e-12).sqrt()
+}
+
+/// The paper's prototype loss: per-batch class means are the prototypes; log-probabilities
+/// are log-softmax of negative distances to them; the loss is KL(soft circular target ‖ them).
+pub fn prototype(embeddings: Tensor<2>, labels: &[usize]) -> Tensor<1> {
+    let device = embeddings.device();
+    let mut counts = [0usize; Class::COUNT];
+    labels.iter().for_each(|&y| counts[y] += 1);
+    let present = counts.map(|c| c > 0);
+    // prototypes = (one-hotᵀ · E) / counts; absent classes get a zero row, masked below.
+    let inv: Vec<f32> = counts.iter().map(|&c| if c > 0 { 1.0 / c as f32 } else { 0.0 }).collect();
+    let inv = Tensor::<1>::from_data(TensorData::new(inv, [Class::COUNT]), &device);
+    let protos = one_hot(labels, &device)
+        .transpose()
+        .matmul(embeddings.clone())
+        .mul(inv.unsqueeze_dim::<2>(1));
+    let mask: Vec<f32> = present.iter().map(|&p| if p { 0.0 } else { -1e9 }).collect();
+    let mask = Tensor::<1>::from_data(TensorData::new(mask, [Class::COUNT]), &device);
+    let logits = distances(embeddings, protos).neg() + mask.unsqueeze_dim::<2>(0);
+    let log_p = log_softmax(logits, 1);
+    let target = soft_targets(labels, &present);
+    let log_t: Vec<f32> = target.iter().map(|&t| if t > 0.0 { t.ln() } else { 0.0 }).collect();
+    let shape = [labels.len(), Class::COUNT];
+    let target = Tensor::<2>::from_data(TensorData::new(target, shape), &device);
+    let log_t = Tensor::<2>::from_data(TensorData::new(log_t, shape), &device);
+    (target * (log_t - log_p)).sum().div_scalar(labels.len() as f64)
+}
+
+/// Class scores from classification logits: softmax probabilities.
+pub fn class_probabilities(logits: Tensor<2>) -> Tensor<2> {
+    softmax(logits, 1)
+}
+
+/// Class from a regression output: the direction atan2(y, x) bucketed into 45° sectors
+/// centred on the classes; scores a softmax of 10·cos(θ − θk), a smooth circular vote.
+pub fn regression_scores(xy: [f32; 2]) -> (Class, [f32; Class::COUNT]) {
+    let angle = (xy[1] as f64).atan2(xy[0] as f64);
+    let class = Class::nearest(angle);
+    let logits = Class::ALL.map(|k| 10.0 * (angle - k.angle_deg().to_radians()).cos());
+    (class, softmax_array(logits))
+}
+
+/// Prototype head at inference: class = prototype of highest cosine similarity; scores =
+/// softmax of negative Euclidean distances (the probabilities the loss trained).
+pub fn prototype_scores(embedding: &[f32], prototypes: &[Vec<f32>]) -> (Class, [f32; Class::COUNT]) {
+    let norm = |v: &[f32]| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt().max(1e-12);
+    let en = norm(embedding);
+    let mut best = (0, f64::NEG_INFINITY);
+    let mut logits = [0f64; Class::COUNT];
+    for (k, p) in prototypes.iter().enumerate() {
+        let dot: f64 = embedding.iter().zip(p).map(|(a, b)| *a as f64 * *b as f64).sum();
+        let cosine = dot / (en * norm(p));
+        if cosine > best.1 {
+            best = (k, cosine);
+        }
+        let d2: f64 = embedding.iter().zip(p).map(|(a, b)| (*a as f64 - *b as f64).powi(2)).sum();
+        logits[k] = -d2.sqrt();
+    }
+    (Class::ALL[best.0], softmax_array(logits))
+}
+
+fn softmax_array(logits: [f64; Class::COUNT]) -> [f32; Class::COUNT] {
+    let max = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let exp = logits.map(|l| (l - max).exp());
+    let total: f64 = exp.iter().sum();
+    exp.map(|e| (e / total) as f32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn soft_targets_peak_at_the_label_and_are_circular() {
+        let t = soft_targets(&[0], &[true; 8]);
+        assert!((t.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!(t[0] > t[1] && t[1] > t[2]);
+        assert!((t[1] - t[7]).abs() < 1e-7, "neighbours on both sides weigh the same");
+        assert!((t[3] - t[5]).abs() < 1e-7);
+    }
+
+    #[test]
+    fn regression_decodes_angles_into_their_sector() {
+        for k in Class::ALL {
+            for offset in [-22.0f64, 0.0, 22.0] {
+                let t = (k.angle_deg() + offset).to_radians();
+                let (c, scores) = regression_scores([t.cos() as f32, t.sin() as f32]);
+                assert_eq!(c, k, "angle {offset} from {k}");
+                assert_eq!(Prediction::argmax(&scores), k.index());
+            }
+        }
+    }
+
+    struct Prediction;
+    impl Prediction {
+        fn argmax(s: &[f32; 8]) -> usize {
+            (0..8).fold(0, |b, k| if s[k] > s[b] { k } else { b })
+        }
+    }
+
+    #[test]
+    fn prototype_loss_is_lower_when_embeddings_cluster_by_class() {
+        let device = Device::flex();
+        let labels = [0usize, 0, 4, 4];
+        let tight = Tensor::<2>::from_floats([[1.0, 0.0], [1.1, 0.0], [-1.0, 0.0], [-1.1, 0.0]], &device);
+        let mixed = Tensor::<2>::from_floats([[1.0, 0.0], [-1.0, 0.0], [1.1, 0.0], [-1.1, 0.0]], &device);
+        let lt: f32 = prototype(tight, &labels).into_scalar();
+        let lm: f32 = prototype(mixed, &labels).into_scalar();
+        assert!(lt < lm, "clustered {lt} vs mixed {lm}");
+        assert!(lt >= 0.0);
+    }
+
+    #[test]
+    fn cross_entropy_matches_a_hand_computation() {
+        let device = Device::flex();
+        let logits = Tensor::<2>::from_floats([[0.0f32; 8]], &device);
+        let l: f32 = cross_entropy(logits, &[3]).into_scalar();
+        assert!((l - (8f32).ln()).abs() < 1e-5);
+    }
+}

@@ -1,0 +1,644 @@
+//! Training on labelled scans: the paper's recipe (80/10/10 split, batch 128, Adam lr 2e-4 with
+//! weight decay 1e-4, up to 20 epochs, early stopping after 5 epochs without validation-loss
+//! improvement) with its three preprocessing configurations. Networks train on burn's autodiff
+//! over the chosen device; PCA + kNN fits on the train+validation part (90/10). Each epoch
+//! reports metrics to a callback, writes a checkpoint, and a run resumes from it.
+
+use super::file::ModelHeader;
+use super::input::{prepare_batch, InputSpec};
+use super::nets::{Architecture, Head, NetClassifier, NetSettings, Network};
+use super::pca_knn::PcaKnn;
+use super::{Classifier, DeviceChoice};
+use crate::analysis::Survey;
+use crate::classes::Class;
+use crate::error::{Error, Result};
+use crate::preprocess::{magnitude_filter, Augmentation};
+use crate::progress::Progress;
+use crate::scan::Scan;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, Optimizer};
+use burn::optim::decay::WeightDecayConfig;
+use burn::prelude::*;
+use burn::tensor::{Bytes, DType};
+use ndarray::{Array2, ArrayView2, Axis};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The paper's preprocessing configurations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Preprocessing {
+    /// Crop + normalise only.
+    None,
+    /// Plus augmentation (blur, brightness/contrast, noise).
+    Augment,
+    /// Plus augmentation and the CoM-magnitude filter.
+    AugmentFilter,
+}
+
+impl Preprocessing {
+    pub fn name(self) -> &'static str {
+        match self {
+            Preprocessing::None => "none",
+            Preprocessing::Augment => "augment",
+            Preprocessing::AugmentFilter => "augment-filter",
+        }
+    }
+    fn augments(self) -> bool {
+        self != Preprocessing::None
+    }
+    fn filters(self) -> bool {
+        self == Preprocessing::AugmentFilter
+    }
+}
+
+/// What to train.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "kind")]
+pub enum ModelKind {
+    PcaKnn,
+    Net { architecture: Architecture, head: Head },
+}
+
+impl ModelKind {
+    /// "pca", "conv-cls", "resnet50-proto", ...
+    pub fn name(self) -> String {
+        match self {
+            ModelKind::PcaKnn => "pca".into(),
+            ModelKind::Net { architecture, head } => format!("{}-{}", architecture.name(), head.name()),
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<ModelKind> {
+        if name == "pca" || name == "pca-knn" {
+            return Some(ModelKind::PcaKnn);
+        }
+        let (a, h) = name.split_once('-')?;
+        Some(ModelKind::Net {
+            architecture: Architecture::from_name(a)?,
+            head: Head::from_name(h)?,
+        })
+    }
+
+    /// The paper's ten rows: PCA and every encoder × head.
+    pub fn all() -> Vec<ModelKind> {
+        let mut all = vec![ModelKind::PcaKnn];
+        for architecture in Architecture::ALL {
+            for head in Head::ALL {
+                all.push(ModelKind::Net { architecture, head });
+            }
+        }
+        all
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub model: ModelKind,
+    pub preprocessing: Preprocessing,
+    pub seed: u64,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub weight_decay: f64,
+    /// Epochs without validation-loss improvement before stopping.
+    pub patience: usize,
+    /// At most this many patterns per class (seeded random subset); all when None.
+    pub max_per_class: Option<usize>,
+    /// Input side in pixels (the paper: 64).
+    pub input_size: usize,
+    pub k: usize,
+    pub pca_components: usize,
+}
+
+impl TrainConfig {
+    /// The paper's recipe for `model`.
+    pub fn paper(model: ModelKind) -> TrainConfig {
+        TrainConfig {
+            model,
+            preprocessing: Preprocessing::None,
+            seed: 888,
+            epochs: 20,
+            batch_size: 128,
+            learning_rate: 2e-4,
+            weight_decay: 1e-4,
+            patience: 5,
+            max_per_class: None,
+            input_size: crate::preprocess::PAPER_CROP,
+            k: 5,
+            pca_components: 20,
+        }
+    }
+}
+
+/// Labelled model inputs from one or more scans.
+#[derive(Debug, Clone)]
+pub struct LabelledInputs {
+    pub inputs: Array2<f32>,
+    pub labels: Vec<usize>,
+    pub spec: InputSpec,
+}
+
+impl LabelledInputs {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    fn select(&self, rows: &[usize]) -> LabelledInputs {
+        LabelledInputs {
+            inputs: self.inputs.select(Axis(0), rows),
+            labels: rows.iter().map(|&r| self.labels[r]).collect(),
+            spec: self.spec.clone(),
+        }
+    }
+}
+
+/// Reads labelled scans (labels from their sidecars) into model inputs. The input spec takes the
+/// first scan's calibration; later scans are brought to it. With `filter`, keeps each scan's
+/// patterns whose CoM shift is above the scan mean (the paper's magnitude filter).
+pub fn load_labelled(
+    paths: &[PathBuf],
+    size: usize,
+    filter: bool,
+    max_per_class: Option<usize>,
+    seed: u64,
+    progress: &Progress,
+) -> Result<LabelledInputs> {
+    let mut spec: Option<InputSpec> = None;
+    let mut rows: Vec<Array2<f32>> = Vec::new();
+    let mut labels = Vec::new();
+    for path in paths {
+        let scan = crate::scan::open(path)?;
+        let truth = scan.labels.clone().ok_or_else(|| {
+            Error::format(path, "has no labels (a sidecar NAME.meta.json with \"labels\")")
+        })?;
+        let truth = truth.resolve(scan.scan_shape())?;
+        let survey = Survey::run(&scan, Some(512), progress)?;
+        let spec = spec.get_or_insert_with(|| {
+            InputSpec::paper(
+                scan.calibration.mrad_per_px,
+                survey.bf_disk.as_ref().ok().map(|d| d.radius_px),
+            )
+        });
+        let spec = InputSpec { size, ..spec.clone() };
+        let geometry = spec.geometry(&scan, &survey)?;
+        let keep = pattern_subset(&scan, &truth, filter, max_per_class, seed, &geometry, size, progress)?;
+        progress.start(&format!("reading {}", path.display()), keep.len() as u64);
+        let inputs = prepare_batch(&scan, &keep, &geometry, size, Some(progress))?;
+        labels.extend(keep.iter().map(|&i| truth.as_slice().expect("standard layout")[i].index()));
+        rows.push(inputs);
+    }
+    let spec = spec.ok_or_else(|| Error::invalid("no training scans given"))?;
+    let views: Vec<ArrayView2<f32>> = rows.iter().map(|r| r.view()).collect();
+    let inputs = ndarray::concatenate(Axis(0), &views)
+        .map_err(|e| Error::invalid(format!("training inputs: {e}")))?;
+    Ok(LabelledInputs {
+        inputs,
+        labels,
+        spec: InputSpec { size, ..spec },
+    })
+}
+
+/// Which patterns of a scan to train on: magnitude-filtered if asked, then at most
+/// `max_per_class` per class, seeded.
+#[allow(clippy::too_many_arguments)]
+fn pattern_subset(
+    scan: &Scan,
+    truth: &Array2<Class>,
+    filter: bool,
+    max_per_class: Option<usize>,
+    seed: u64,
+    geometry: &super::InputGeometry,
+    size: usize,
+    progress: &Progress,
+) -> Result<Vec<usize>> {
+    let all: Vec<usize> = (0..scan.n_frames()).collect();
+    let mut keep = if filter {
+        let magnitudes = com_magnitudes(scan, &all, geometry, size, progress)?;
+        let flags = magnitude_filter(&magnitudes);
+        all.into_iter().filter(|&i| flags[i]).collect()
+    } else {
+        all
+    };
+    if let Some(max) = max_per_class {
+        let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
+        keep.shuffle(&mut rng);
+        let mut counts = [0usize; Class::COUNT];
+        let flat = truth.as_slice().expect("standard layout");
+        keep.retain(|&i| {
+            let c = &mut counts[flat[i].index()];
+            *c += 1;
+            *c <= max
+        });
+        keep.sort_unstable();
+    }
+    Ok(keep)
+}
+
+/// CoM shift magnitude of each model input (centroid minus crop centre, in input pixels).
+fn com_magnitudes(
+    scan: &Scan,
+    indices: &[usize],
+    geometry: &super::InputGeometry,
+    size: usize,
+    progress: &Progress,
+) -> Result<Vec<f32>> {
+    let mut out = Vec::with_capacity(indices.len());
+    progress.start("CoM magnitudes for the filter", indices.len() as u64);
+    for chunk in indices.chunks(1024) {
+        let inputs = prepare_batch(scan, chunk, geometry, size, Some(progress))?;
+        out.extend(inputs.axis_iter(Axis(0)).map(|row| {
+            let mid = (size as f64 - 1.0) / 2.0;
+            let (mut total, mut r, mut c) = (0f64, 0f64, 0f64);
+            for (i, &v) in row.iter().enumerate() {
+                total += v as f64;
+                r += v as f64 * (i / size) as f64;
+                c += v as f64 * (i % size) as f64;
+            }
+            let total = total.max(1e-12);
+            ((r / total - mid).hypot(c / total - mid)) as f32
+        }));
+        progress.advance(chunk.len() as u64);
+    }
+    Ok(out)
+}
+
+/// Train / validation / test row indices (80/10/10; PCA: 90/0/10), shuffled with the seed.
+pub fn split(n: usize, seed: u64, validation: bool) -> [Vec<usize>; 3] {
+    let mut rows: Vec<usize> = (0..n).collect();
+    rows.shuffle(&mut StdRng::seed_from_u64(seed));
+    let n_test = n / 10;
+    let n_val = if validation { n / 10 } else { 0 };
+    let test = rows.split_off(n - n_test);
+    let val = rows.split_off(rows.len() - n_val);
+    [rows, val, test]
+}
+
+/// One epoch's numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub train_accuracy: f64,
+    pub val_loss: f64,
+    pub val_accuracy: f64,
+    pub seconds: f64,
+}
+
+/// What a training run produced.
+pub struct Trained {
+    pub model: Box<dyn Classifier>,
+    pub history: Vec<EpochMetrics>,
+    /// Accuracy on the held-out test split.
+    pub test_accuracy: f64,
+    pub test_patterns: usize,
+    pub train_patterns: usize,
+    /// The epoch whose weights were kept (best validation loss).
+    pub best_epoch: Option<usize>,
+    pub stopped_early: bool,
+}
+
+/// Fraction of `predictions` equal to `labels`.
+pub fn accuracy(model: &dyn Classifier, data: &LabelledInputs, batch: usize) -> Result<f64> {
+    let mut right = 0usize;
+    for (rows, labels) in data
+        .inputs
+        .axis_chunks_iter(Axis(0), batch.max(1))
+        .zip(data.labels.chunks(batch.max(1)))
+    {
+        let p = model.predict(rows)?;
+        right += p.iter().zip(labels).filter(|(p, &l)| p.class.index() == l).count();
+    }
+    Ok(right as f64 / data.len().max(1) as f64)
+}
+
+/// Trains `config.model` on `data`. Networks checkpoint into `checkpoint` (when given) after
+/// every epoch and resume from it.
+pub fn train(
+    data: &LabelledInputs,
+    config: &TrainConfig,
+    device: DeviceChoice,
+    checkpoint: Option<&Path>,
+    progress: &Progress,
+    on_epoch: &mut dyn FnMut(&EpochMetrics),
+) -> Result<Trained> {
+    if data.len() < 20 {
+        return Err(Error::invalid(format!(
+            "{} labelled patterns are too few to split 80/10/10",
+            data.len()
+        )));
+    }
+    let training = serde_json::json!({"config": config, "patterns": data.len()});
+    match config.model {
+        ModelKind::PcaKnn => {
+            let [train_rows, _, test_rows] = split(data.len(), config.seed, false);
+            let train = data.select(&train_rows);
+            let test = data.select(&test_rows);
+            let mut model = PcaKnn::fit(
+                train.inputs.view(),
+                &train.labels,
+                data.spec.clone(),
+                config.k,
+                config.pca_components,
+                progress,
+            )?;
+            model.set_training(training);
+            let test_accuracy = accuracy(&model, &test, 512)?;
+            Ok(Trained {
+                model: Box::new(model),
+                history: Vec::new(),
+                test_accuracy,
+                test_patterns: test.len(),
+                train_patterns: train.len(),
+                best_epoch: None,
+                stopped_early: false,
+            })
+        }
+        ModelKind::Net { architecture, head } => {
+            let mut header = ModelHeader::new(super::nets::BACKEND, architecture.name(), head.name(), data.spec.clone());
+            header.training = training;
+            train_net(data, config, architecture, head, header, device, checkpoint, progress, on_epoch)
+        }
+    }
+}
+
+/// What a checkpoint holds besides weights and optimizer state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CheckpointState {
+    config: TrainConfig,
+    epochs_done: usize,
+    best_val_loss: f64,
+    best_epoch: Option<usize>,
+    history: Vec<EpochMetrics>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn train_net(
+    data: &LabelledInputs,
+    config: &TrainConfig,
+    architecture: Architecture,
+    head: Head,
+    header: ModelHeader,
+    device_choice: DeviceChoice,
+    checkpoint: Option<&Path>,
+    progress: &Progress,
+    on_epoch: &mut dyn FnMut(&EpochMetrics),
+) -> Result<Trained> {
+    let size = data.spec.size;
+    let device = device_choice.device()?;
+    let autodiff = device.clone().autodiff();
+    let [train_rows, val_rows, test_rows] = split(data.len(), config.seed, true);
+    let (train, val, test) = (data.select(&train_rows), data.select(&val_rows), data.select(&test_rows));
+
+    autodiff.seed(config.seed);
+    let mut net = Network::new(architecture, head, size, &autodiff);
+    let mut optim: ModuleOptimizer = AdamConfig::new()
+        .with_weight_decay(Some(WeightDecayConfig::new(config.weight_decay as f32)))
+        .init();
+    let mut state = CheckpointState {
+        config: config.clone(),
+        epochs_done: 0,
+        best_val_loss: f64::INFINITY,
+        best_epoch: None,
+        history: Vec::new(),
+    };
+    let mut best: Option<Vec<u8>> = None;
+    if let Some(dir) = checkpoint {
+        if let Some((s, weights, opt, best_weights)) = read_checkpoint(dir, config)? {
+            net = net.with_bytes(dir, &weights)?;
+            optim = optim
+                .from_bytes(Bytes::from_bytes_vec(opt))
+                .map_err(|e| Error::format(dir, format!("optimizer state: {e}")))?;
+            best = best_weights;
+            state = s;
+        }
+    }
+    let augmentation = config.preprocessing.augments().then(Augmentation::default);
+    let mut rng = StdRng::seed_from_u64(config.seed.wrapping_add(state.epochs_done as u64));
+    let mut stopped_early = false;
+    while state.epochs_done < config.epochs {
+        let since_best = state.best_epoch.map_or(state.epochs_done, |b| state.epochs_done - b - 1);
+        if since_best >= config.patience && state.best_epoch.is_some() {
+            stopped_early = true;
+            break;
+        }
+        let started = std::time::Instant::now();
+        let epoch = state.epochs_done + 1;
+        let mut order: Vec<usize> = (0..train.len()).collect();
+        order.shuffle(&mut rng);
+        progress.start(&format!("epoch {epoch}/{}", config.epochs), train.len() as u64);
+        let (mut loss_sum, mut right) = (0f64, 0usize);
+        for batch in order.chunks(config.batch_size) {
+            progress.check()?;
+            let (inputs, labels) = batch_tensor(&train, batch, augmentation.as_ref(), &mut rng, &autodiff);
+            let outputs = net.forward(inputs, head, size);
+            let loss = head.loss(outputs.clone(), &labels);
+            loss_sum += loss.clone().into_scalar::<f32>() as f64 * batch.len() as f64;
+            right += correct(head, &rows_of(outputs.detach()), &labels);
+            let grads = GradientsParams::from_grads(loss.backward(), &net);
+            net = optim.step(config.learning_rate, net, grads);
+            progress.advance(batch.len() as u64);
+        }
+        let (val_loss, val_accuracy) = evaluate(&net.valid(), head, &val, &device)?;
+        let metrics = EpochMetrics {
+            epoch,
+            train_loss: loss_sum / train.len() as f64,
+            train_accuracy: right as f64 / train.len() as f64,
+            val_loss,
+            val_accuracy,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        state.history.push(metrics);
+        state.epochs_done = epoch;
+        if val_loss < state.best_val_loss {
+            state.best_val_loss = val_loss;
+            state.best_epoch = Some(epoch);
+            best = Some(net.valid().to_bytes(DType::F32)?);
+        }
+        if let Some(dir) = checkpoint {
+            write_checkpoint(dir, &state, &net, &optim, best.as_deref())?;
+        }
+        on_epoch(&metrics);
+    }
+    let weights = match best {
+        Some(w) => w,
+        None => net.valid().to_bytes(DType::F32)?,
+    };
+    let network = Network::new(architecture, head, size, &device).with_bytes(Path::new("best weights"), &weights)?;
+    let prototypes = (head == Head::Proto)
+        .then(|| class_prototypes(&network, &val, &device))
+        .transpose()?;
+    let model = NetClassifier::new(
+        header,
+        NetSettings {
+            architecture,
+            head,
+            prototypes,
+        },
+        network,
+        device,
+    );
+    let test_accuracy = accuracy(&model, &test, 512)?;
+    Ok(Trained {
+        model: Box::new(model),
+        history: state.history,
+        test_accuracy,
+        test_patterns: test.len(),
+        train_patterns: train.len(),
+        best_epoch: state.best_epoch,
+        stopped_early,
+    })
+}
+
+/// A batch of rows as a tensor (augmented copies when training asks for it) and its labels.
+fn batch_tensor(
+    data: &LabelledInputs,
+    rows: &[usize],
+    augmentation: Option<&Augmentation>,
+    rng: &mut StdRng,
+    device: &Device,
+) -> (Tensor<2>, Vec<usize>) {
+    let size = data.spec.size;
+    let len = size * size;
+    let mut values = Vec::with_capacity(rows.len() * len);
+    for &r in rows {
+        let mut image = data.inputs.row(r).to_vec();
+        if let Some(a) = augmentation {
+            a.apply(&mut image, [size, size], rng);
+        }
+        values.extend_from_slice(&image);
+    }
+    let labels = rows.iter().map(|&r| data.labels[r]).collect();
+    (Tensor::from_data(TensorData::new(values, [rows.len(), len]), device), labels)
+}
+
+/// A `[B, W]` tensor as rows.
+fn rows_of(t: Tensor<2>) -> Vec<Vec<f32>> {
+    let [_, width] = t.dims();
+    let flat: Vec<f32> = t.into_data().convert::<f32>().to_vec().unwrap_or_default();
+    flat.chunks(width.max(1)).map(<[f32]>::to_vec).collect()
+}
+
+/// How many head outputs decode to their label; the prototype head is judged against the
+/// class means of the same outputs, as its loss is.
+fn correct(head: Head, outputs: &[Vec<f32>], labels: &[usize]) -> usize {
+    let prototypes = if head == Head::Proto { class_means(outputs, labels) } else { Vec::new() };
+    outputs
+        .iter()
+        .zip(labels)
+        .filter(|(out, &label)| head.decode(out, &prototypes).0.index() == label)
+        .count()
+}
+
+/// Mean loss and accuracy over `data` (evaluation mode).
+fn evaluate(net: &Network, head: Head, data: &LabelledInputs, device: &Device) -> Result<(f64, f64)> {
+    let size = data.spec.size;
+    let (mut loss_sum, mut right) = (0f64, 0usize);
+    let mut outputs = Vec::with_capacity(data.len());
+    for (rows, labels) in data.inputs.axis_chunks_iter(Axis(0), 512).zip(data.labels.chunks(512)) {
+        let out = net.forward(to_tensor(rows, device), head, size);
+        loss_sum += head.loss(out.clone(), labels).into_scalar::<f32>() as f64 * labels.len() as f64;
+        outputs.extend(rows_of(out));
+    }
+    right += correct(head, &outputs, &data.labels);
+    let n = data.len().max(1) as f64;
+    Ok((loss_sum / n, right as f64 / n))
+}
+
+fn to_tensor(rows: ArrayView2<f32>, device: &Device) -> Tensor<2> {
+    let shape = [rows.nrows(), rows.ncols()];
+    Tensor::from_data(TensorData::new(rows.iter().copied().collect::<Vec<f32>>(), shape), device)
+}
+
+/// Class means of embeddings (a zero vector for a class with no pattern).
+fn class_means(embeddings: &[Vec<f32>], labels: &[usize]) -> Vec<Vec<f32>> {
+    let width = embeddings.first().map_or(0, Vec::len);
+    let mut sums = vec![vec![0f64; width]; Class::COUNT];
+    let mut counts = [0usize; Class::COUNT];
+    for (e, &l) in embeddings.iter().zip(labels) {
+        counts[l] += 1;
+        sums[l].iter_mut().zip(e).for_each(|(s, v)| *s += *v as f64);
+    }
+    sums.into_iter()
+        .zip(counts)
+        .map(|(s, n)| s.into_iter().map(|v| (v / n.max(1) as f64) as f32).collect())
+        .collect()
+}
+
+/// The prototype head's class prototypes: validation-set class means of the embeddings.
+fn class_prototypes(net: &Network, val: &LabelledInputs, device: &Device) -> Result<Vec<Vec<f32>>> {
+    let mut embeddings = Vec::with_capacity(val.len());
+    for rows in val.inputs.axis_chunks_iter(Axis(0), 512) {
+        embeddings.extend(rows_of(net.forward(to_tensor(rows, device), Head::Proto, val.spec.size)));
+    }
+    let mut counts = [0usize; Class::COUNT];
+    val.labels.iter().for_each(|&l| counts[l] += 1);
+    if let Some(missing) = (0..Class::COUNT).find(|&k| counts[k] == 0) {
+        return Err(Error::invalid(format!(
+            "the validation split has no {} pattern, so the prototype head has no {0} prototype",
+            Class::ALL[missing]
+        )));
+    }
+    Ok(class_means(&embeddings, &val.labels))
+}
+
+const CKPT_STATE: &str = "state.json";
+const CKPT_WEIGHTS: &str = "weights.bpk";
+const CKPT_OPTIM: &str = "optimizer.bpk";
+const CKPT_BEST: &str = "best.bpk";
+
+type Checkpoint = (CheckpointState, Vec<u8>, Vec<u8>, Option<Vec<u8>>);
+
+fn read_checkpoint(dir: &Path, config: &TrainConfig) -> Result<Option<Checkpoint>> {
+    let state_path = dir.join(CKPT_STATE);
+    if !state_path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&state_path).map_err(|e| Error::io(&state_path, e))?;
+    let state: CheckpointState = serde_json::from_str(&text)
+        .map_err(|e| Error::format(&state_path, format!("not a polarmap checkpoint: {e}")))?;
+    if &state.config != config {
+        return Err(Error::format(
+            &state_path,
+            "the checkpoint was made with other training settings; remove it or train with the same settings",
+        ));
+    }
+    let read = |name: &str| {
+        let p = dir.join(name);
+        std::fs::read(&p).map_err(|e| Error::io(&p, e))
+    };
+    let best = if dir.join(CKPT_BEST).exists() { Some(read(CKPT_BEST)?) } else { None };
+    Ok(Some((state, read(CKPT_WEIGHTS)?, read(CKPT_OPTIM)?, best)))
+}
+
+fn write_checkpoint(
+    dir: &Path,
+    state: &CheckpointState,
+    net: &Network,
+    optim: &ModuleOptimizer,
+    best: Option<&[u8]>,
+) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let write = |name: &str, bytes: &[u8]| {
+        let p = dir.join(name);
+        let tmp = dir.join(format!("{name}.partial"));
+        std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, &p).map_err(|e| Error::io(&p, e))
+    };
+    write(CKPT_WEIGHTS, &net.valid().to_bytes(DType::F32)?)?;
+    let opt = optim
+        .into_bytes()
+        .map_err(|e| Error::invalid(format!("optimizer state: {e}")))?;
+    write(CKPT_OPTIM, &opt)?;
+    if let Some(b) = best {
+        write(CKPT_BEST, b)?;
+    }
+    // The state goes last: a checkpoint is complete once its state names the epoch.
+    write(CKPT_STATE, serde_json::to_string_pretty(state).expect("serialises").as_bytes())
+}
