@@ -6,7 +6,7 @@ use polarmap::classes::Class;
 use polarmap::models::file::ModelFile;
 use polarmap::models::nets::{Architecture, Head};
 use polarmap::models::train::{self, LabelledInputs, ModelKind, TrainConfig};
-use polarmap::models::{self, Classifier, DeviceChoice, InputSpec};
+use polarmap::models::{self, DeviceChoice, InputSpec};
 use polarmap::Progress;
 use rand::{Rng, SeedableRng};
 
@@ -168,7 +168,7 @@ fn cancelled_training_stops_with_cancelled() {
 #[test]
 fn vgg16_and_resnet50_encoders_run_forward_and_backward() {
     for architecture in [Architecture::Vgg16, Architecture::Resnet50] {
-        let data = disks(2, 32, 7);
+        let data = disks(3, 32, 7);
         let model = ModelKind::Net { architecture, head: Head::Cls };
         let config = TrainConfig { input_size: 32, batch_size: 8, ..quick_config(model, 1) };
         let trained = train::train(&data, &config, DeviceChoice::Cpu, None, &Progress::new(), &mut |_| {}).unwrap();

@@ -7,7 +7,7 @@ use crate::export;
 use crate::maps::{find_defects, DefectSearch};
 use crate::models::card::ModelCard;
 use crate::models::train::{self, ModelKind, Preprocessing, TrainConfig};
-use crate::models::{self, Classifier, DeviceChoice, ScanPredictions};
+use crate::models::{self, DeviceChoice, ScanPredictions};
 use crate::progress::Progress;
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -108,7 +108,7 @@ pub fn train(args: TrainArgs, progress: &Progress) -> Result<()> {
         train::load_labelled(
             &args.scans,
             config.input_size,
-            config.preprocessing == Preprocessing::AugmentFilter,
+            config.preprocessing.filters(),
             config.max_per_class,
             config.seed,
             progress,

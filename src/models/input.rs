@@ -60,7 +60,7 @@ impl InputSpec {
     pub fn geometry(&self, scan: &Scan, survey: &Survey) -> Result<InputGeometry> {
         let [rows, cols] = scan.frame_shape();
         let disk = survey.bf_disk.as_ref().ok();
-        let scale = match (self.mrad_per_px, scan.calibration().mrad_per_px, disk) {
+        let scale = match (self.mrad_per_px, scan.calibration.mrad_per_px, disk) {
             (Some(model), Some(data), _) => model / data,
             (_, _, Some(disk)) if self.disk_radius_px.is_some() => {
                 disk.radius_px / self.disk_radius_px.unwrap_or(1.0)

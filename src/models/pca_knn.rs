@@ -14,7 +14,7 @@ use crate::progress::Progress;
 use linfa::traits::Fit;
 use linfa::DatasetBase;
 use linfa_nn::distance::L2Dist;
-use linfa_nn::{KdTree, NearestNeighbour, NearestNeighbourBox};
+use linfa_nn::{KdTree, NearestNeighbour, NearestNeighbourIndex};
 use linfa_reduction::Pca;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rayon::prelude::*;
@@ -39,11 +39,9 @@ self_cell::self_cell!(
         #[covariant]
         dependent: Index,
     }
-    impl {Debug}
 );
-type Index<'a> = NearestNeighbourBox<'a, f32>;
+type Index<'a> = Box<dyn NearestNeighbourIndex<f32> + Send + Sync + 'a>;
 
-#[derive(Debug)]
 pub struct PcaKnn {
     header: ModelHeader,
     settings: PcaKnnSettings,
@@ -78,15 +76,15 @@ impl PcaKnn {
         let mean = inputs.mean_axis(Axis(0)).expect("n > 0");
         let std = inputs.std_axis(Axis(0), 0.0).mapv(|s| if s > 1e-12 { s } else { 1.0 });
         // linfa-reduction fits f64 only: one standardised f64 copy (F·N·8 bytes).
-        let mut x = ndarray16::Array2::<f64>::zeros((n, features));
-        x.axis_iter_mut(ndarray16::Axis(0))
-            .into_par_iter()
+        let mut x = vec![0f64; n * features];
+        x.par_chunks_mut(features)
             .zip(inputs.axis_iter(Axis(0)).into_par_iter())
-            .for_each(|(mut row, src)| {
+            .for_each(|(row, src)| {
                 for ((o, v), (m, s)) in row.iter_mut().zip(src).zip(mean.iter().zip(&std)) {
                     *o = ((v - m) / s) as f64;
                 }
             });
+        let x = ndarray16::Array2::from_shape_vec((n, features), x).expect("n × features values");
         progress.check()?;
         progress.start("fitting PCA", 1);
         let pca = Pca::params(components)
@@ -229,6 +227,14 @@ fn build_index(points: &ndarray16::Array2<f32>) -> Result<Index<'_>> {
     KdTree
         .from_batch(points, L2Dist)
         .map_err(|e| Error::invalid(format!("kNN index: {e}")))
+}
+
+impl std::fmt::Debug for PcaKnn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PcaKnn")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Classifier for PcaKnn {

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::preprocess::{magnitude_filter, Augmentation};
 use crate::progress::Progress;
 use crate::scan::Scan;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, Optimizer};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::optim::decay::WeightDecayConfig;
 use burn::prelude::*;
 use burn::tensor::{Bytes, DType};
@@ -46,10 +46,10 @@ impl Preprocessing {
             Preprocessing::AugmentFilter => "augment-filter",
         }
     }
-    fn augments(self) -> bool {
+    pub fn augments(self) -> bool {
         self != Preprocessing::None
     }
-    fn filters(self) -> bool {
+    pub fn filters(self) -> bool {
         self == Preprocessing::AugmentFilter
     }
 }
@@ -269,15 +269,25 @@ fn com_magnitudes(
     Ok(out)
 }
 
-/// Train / validation / test row indices (80/10/10; PCA: 90/0/10), shuffled with the seed.
-pub fn split(n: usize, seed: u64, validation: bool) -> [Vec<usize>; 3] {
-    let mut rows: Vec<usize> = (0..n).collect();
-    rows.shuffle(&mut StdRng::seed_from_u64(seed));
-    let n_test = n / 10;
-    let n_val = if validation { n / 10 } else { 0 };
-    let test = rows.split_off(n - n_test);
-    let val = rows.split_off(rows.len() - n_val);
-    [rows, val, test]
+/// Train / validation / test row indices (80/10/10; without validation 90/0/10), drawn per
+/// class so that every split holds every class in proportion; shuffled with the seed.
+pub fn split(labels: &[usize], seed: u64, validation: bool) -> [Vec<usize>; 3] {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut parts: [Vec<usize>; 3] = Default::default();
+    for class in 0..Class::COUNT {
+        let mut rows: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
+        rows.shuffle(&mut rng);
+        let n = rows.len();
+        let n_test = (n as f64 * 0.1).round() as usize;
+        let n_val = if validation { n_test } else { 0 };
+        parts[2].extend(rows.drain(n - n_test..));
+        parts[1].extend(rows.drain(n - n_test - n_val..));
+        parts[0].extend(rows);
+    }
+    for part in &mut parts {
+        part.shuffle(&mut rng);
+    }
+    parts
 }
 
 /// One epoch's numbers.
@@ -337,7 +347,7 @@ pub fn train(
     let training = serde_json::json!({"config": config, "patterns": data.len()});
     match config.model {
         ModelKind::PcaKnn => {
-            let [train_rows, _, test_rows] = split(data.len(), config.seed, false);
+            let [train_rows, _, test_rows] = split(&data.labels, config.seed, false);
             let train = data.select(&train_rows);
             let test = data.select(&test_rows);
             let mut model = PcaKnn::fit(
@@ -393,7 +403,7 @@ fn train_net(
     let size = data.spec.size;
     let device = device_choice.device()?;
     let autodiff = device.clone().autodiff();
-    let [train_rows, val_rows, test_rows] = split(data.len(), config.seed, true);
+    let [train_rows, val_rows, test_rows] = split(&data.labels, config.seed, true);
     let (train, val, test) = (data.select(&train_rows), data.select(&val_rows), data.select(&test_rows));
 
     autodiff.seed(config.seed);
@@ -423,8 +433,8 @@ fn train_net(
     let mut rng = StdRng::seed_from_u64(config.seed.wrapping_add(state.epochs_done as u64));
     let mut stopped_early = false;
     while state.epochs_done < config.epochs {
-        let since_best = state.best_epoch.map_or(state.epochs_done, |b| state.epochs_done - b - 1);
-        if since_best >= config.patience && state.best_epoch.is_some() {
+        let since_best = state.best_epoch.map(|b| state.epochs_done - b);
+        if since_best.is_some_and(|n| n >= config.patience) {
             stopped_early = true;
             break;
         }
@@ -521,7 +531,7 @@ fn batch_tensor(
 /// A `[B, W]` tensor as rows.
 fn rows_of(t: Tensor<2>) -> Vec<Vec<f32>> {
     let [_, width] = t.dims();
-    let flat: Vec<f32> = t.into_data().convert::<f32>().to_vec().unwrap_or_default();
+    let flat: Vec<f32> = t.into_data().try_into_vec_as::<f32>().unwrap_or_default();
     flat.chunks(width.max(1)).map(<[f32]>::to_vec).collect()
 }
 

@@ -179,10 +179,12 @@ impl Vgg16Encoder {
     pub fn forward(&self, mut x: Tensor<4>) -> Tensor<2> {
         let mut layers = self.features.iter();
         for &c in VGG16.iter() {
-            x = match (c, layers.next_if(|_| c > 0)) {
-                (0, _) => self.pool.forward(x),
-                (_, Some(layer)) => self.relu.forward(layer.forward(x)),
-                (_, None) => unreachable!("one conv layer per non-zero entry"),
+            x = match c {
+                0 => self.pool.forward(x),
+                _ => match layers.next() {
+                    Some(layer) => self.relu.forward(layer.forward(x)),
+                    None => unreachable!("one conv layer per non-zero entry"),
+                },
             };
         }
         self.projection.forward(self.gap.forward(x).flatten(1, 3))

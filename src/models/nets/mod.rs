@@ -214,8 +214,7 @@ impl NetClassifier {
         let width = out.dims()[1];
         let flat: Vec<f32> = out
             .into_data()
-            .convert::<f32>()
-            .to_vec()
+            .try_into_vec_as::<f32>()
             .map_err(|e| Error::invalid(format!("reading the network output: {e:?}")))?;
         Ok(flat.chunks(width).map(<[f32]>::to_vec).collect())
     }
