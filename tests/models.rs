@@ -67,33 +67,73 @@ fn pca_knn_learns_disk_shifts_and_round_trips() {
         input_size: 16,
         ..TrainConfig::paper(ModelKind::PcaKnn)
     };
-    let trained = train::train(&data, &config, DeviceChoice::Cpu, None, &Progress::new(), &mut |_| {}).unwrap();
-    assert!(trained.test_accuracy > 0.95, "test accuracy {}", trained.test_accuracy);
+    let trained = train::train(
+        &data,
+        &config,
+        DeviceChoice::Cpu,
+        None,
+        &Progress::new(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(
+        trained.test_accuracy > 0.95,
+        "test accuracy {}",
+        trained.test_accuracy
+    );
     let fresh = disks(10, 16, 2);
     let before = trained.model.predict(fresh.inputs.view()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("pca.pmm");
     trained.model.save(&path, false).unwrap();
-    assert!(trained.model.save(&path, false).is_err(), "never overwrites without asking");
+    assert!(
+        trained.model.save(&path, false).is_err(),
+        "never overwrites without asking"
+    );
     let loaded = models::load(&path, DeviceChoice::Cpu).unwrap();
     assert_eq!(loaded.display_name(), "PCA");
     let after = loaded.predict(fresh.inputs.view()).unwrap();
     assert_eq!(before, after);
-    let right = after.iter().zip(&fresh.labels).filter(|(p, &l)| p.class.index() == l).count();
+    let right = after
+        .iter()
+        .zip(&fresh.labels)
+        .filter(|(p, &l)| p.class.index() == l)
+        .count();
     assert!(right as f64 / fresh.labels.len() as f64 > 0.95);
     for p in &after {
-        assert!((p.scores.iter().sum::<f32>() - 1.0).abs() < 1e-5, "vote fractions sum to 1");
+        assert!(
+            (p.scores.iter().sum::<f32>() - 1.0).abs() < 1e-5,
+            "vote fractions sum to 1"
+        );
     }
 }
 
 fn net_learns(head: Head) {
     let data = disks(48, 16, 3);
-    let model = ModelKind::Net { architecture: Architecture::Conv, head };
-    let trained = train::train(&data, &quick_config(model, 6), DeviceChoice::Cpu, None, &Progress::new(), &mut |_| {}).unwrap();
-    assert!(trained.test_accuracy > 0.9, "{head:?}: test accuracy {}", trained.test_accuracy);
+    let model = ModelKind::Net {
+        architecture: Architecture::Conv,
+        head,
+    };
+    let trained = train::train(
+        &data,
+        &quick_config(model, 6),
+        DeviceChoice::Cpu,
+        None,
+        &Progress::new(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(
+        trained.test_accuracy > 0.9,
+        "{head:?}: test accuracy {}",
+        trained.test_accuracy
+    );
     let first = trained.history.first().unwrap();
     let last = trained.history.last().unwrap();
-    assert!(last.train_loss < first.train_loss, "{head:?}: loss fell {first:?} → {last:?}");
+    assert!(
+        last.train_loss < first.train_loss,
+        "{head:?}: loss fell {first:?} → {last:?}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.pmm");
@@ -103,10 +143,17 @@ fn net_learns(head: Head) {
     let a = trained.model.predict(fresh.inputs.view()).unwrap();
     let b = loaded.predict(fresh.inputs.view()).unwrap();
     let same = a.iter().zip(&b).filter(|(x, y)| x.class == y.class).count();
-    assert!(same as f64 >= 0.98 * a.len() as f64, "half-precision weights keep the classes ({same}/{})", a.len());
+    assert!(
+        same as f64 >= 0.98 * a.len() as f64,
+        "half-precision weights keep the classes ({same}/{})",
+        a.len()
+    );
     for (x, y) in a.iter().zip(&b) {
         for k in 0..8 {
-            assert!((x.scores[k] - y.scores[k]).abs() < 0.02, "scores within f16 rounding");
+            assert!(
+                (x.scores[k] - y.scores[k]).abs() < 0.02,
+                "scores within f16 rounding"
+            );
         }
     }
     assert_eq!(b[0].embedding.is_some(), head == Head::Proto);
@@ -130,26 +177,56 @@ fn conv_regression_head_learns() {
 #[test]
 fn interrupted_training_resumes_from_its_checkpoint() {
     let data = disks(16, 16, 5);
-    let model = ModelKind::Net { architecture: Architecture::Conv, head: Head::Cls };
+    let model = ModelKind::Net {
+        architecture: Architecture::Conv,
+        head: Head::Cls,
+    };
     let config = quick_config(model, 2);
     let dir = tempfile::tempdir().unwrap();
     let ckpt = dir.path().join("run.checkpoint");
     // Interrupt after the first epoch (as Ctrl-C would).
     let progress = Progress::new();
     let mut first = Vec::new();
-    let err = train::train(&data, &config, DeviceChoice::Cpu, Some(&ckpt), &progress, &mut |m| {
-        first.push(*m);
-        progress.cancel();
-    });
+    let err = train::train(
+        &data,
+        &config,
+        DeviceChoice::Cpu,
+        Some(&ckpt),
+        &progress,
+        &mut |m| {
+            first.push(*m);
+            progress.cancel();
+        },
+    );
     assert!(matches!(err, Err(polarmap::Error::Cancelled)));
     assert_eq!(first.len(), 1);
     // Other settings do not resume this run.
-    let other = TrainConfig { seed: 1, ..config.clone() };
-    let e = train::train(&data, &other, DeviceChoice::Cpu, Some(&ckpt), &Progress::new(), &mut |_| {}).err().unwrap();
+    let other = TrainConfig {
+        seed: 1,
+        ..config.clone()
+    };
+    let e = train::train(
+        &data,
+        &other,
+        DeviceChoice::Cpu,
+        Some(&ckpt),
+        &Progress::new(),
+        &mut |_| {},
+    )
+    .err()
+    .unwrap();
     assert!(e.to_string().contains("other training settings"), "{e}");
     // The same command picks up at epoch 2 and keeps epoch 1's record.
     let mut seen = Vec::new();
-    let resumed = train::train(&data, &config, DeviceChoice::Cpu, Some(&ckpt), &Progress::new(), &mut |m| seen.push(m.epoch)).unwrap();
+    let resumed = train::train(
+        &data,
+        &config,
+        DeviceChoice::Cpu,
+        Some(&ckpt),
+        &Progress::new(),
+        &mut |m| seen.push(m.epoch),
+    )
+    .unwrap();
     assert_eq!(seen, vec![2]);
     assert_eq!(resumed.history.len(), 2);
     assert_eq!(resumed.history[0], first[0]);
@@ -160,8 +237,20 @@ fn cancelled_training_stops_with_cancelled() {
     let data = disks(16, 16, 6);
     let progress = Progress::new();
     progress.cancel();
-    let model = ModelKind::Net { architecture: Architecture::Conv, head: Head::Cls };
-    let err = train::train(&data, &quick_config(model, 1), DeviceChoice::Cpu, None, &progress, &mut |_| {}).err().unwrap();
+    let model = ModelKind::Net {
+        architecture: Architecture::Conv,
+        head: Head::Cls,
+    };
+    let err = train::train(
+        &data,
+        &quick_config(model, 1),
+        DeviceChoice::Cpu,
+        None,
+        &progress,
+        &mut |_| {},
+    )
+    .err()
+    .unwrap();
     assert!(matches!(err, polarmap::Error::Cancelled), "{err}");
 }
 
@@ -169,9 +258,24 @@ fn cancelled_training_stops_with_cancelled() {
 fn vgg16_and_resnet50_encoders_run_forward_and_backward() {
     for architecture in [Architecture::Vgg16, Architecture::Resnet50] {
         let data = disks(3, 32, 7);
-        let model = ModelKind::Net { architecture, head: Head::Cls };
-        let config = TrainConfig { input_size: 32, batch_size: 8, ..quick_config(model, 1) };
-        let trained = train::train(&data, &config, DeviceChoice::Cpu, None, &Progress::new(), &mut |_| {}).unwrap();
+        let model = ModelKind::Net {
+            architecture,
+            head: Head::Cls,
+        };
+        let config = TrainConfig {
+            input_size: 32,
+            batch_size: 8,
+            ..quick_config(model, 1)
+        };
+        let trained = train::train(
+            &data,
+            &config,
+            DeviceChoice::Cpu,
+            None,
+            &Progress::new(),
+            &mut |_| {},
+        )
+        .unwrap();
         assert_eq!(trained.history.len(), 1);
         assert!(trained.history[0].train_loss.is_finite());
     }
@@ -180,8 +284,19 @@ fn vgg16_and_resnet50_encoders_run_forward_and_backward() {
 #[test]
 fn corrupt_model_files_are_errors_naming_the_file() {
     let data = disks(16, 16, 8);
-    let model = ModelKind::Net { architecture: Architecture::Conv, head: Head::Proto };
-    let trained = train::train(&data, &quick_config(model, 1), DeviceChoice::Cpu, None, &Progress::new(), &mut |_| {}).unwrap();
+    let model = ModelKind::Net {
+        architecture: Architecture::Conv,
+        head: Head::Proto,
+    };
+    let trained = train::train(
+        &data,
+        &quick_config(model, 1),
+        DeviceChoice::Cpu,
+        None,
+        &Progress::new(),
+        &mut |_| {},
+    )
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.pmm");
     trained.model.save(&good, false).unwrap();
@@ -212,7 +327,10 @@ fn corrupt_model_files_are_errors_naming_the_file() {
     }
     std::fs::write(&bad, b"not a model").unwrap();
     let e = models::load(&bad, DeviceChoice::Cpu).err().unwrap();
-    assert!(e.to_string().contains("bad.pmm") && e.to_string().contains("not a polarmap model"), "{e}");
+    assert!(
+        e.to_string().contains("bad.pmm") && e.to_string().contains("not a polarmap model"),
+        "{e}"
+    );
 }
 
 #[test]

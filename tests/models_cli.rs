@@ -23,9 +23,23 @@ fn simulate_classes(dir: &Path) -> Vec<PathBuf> {
         .map(|class| {
             let out = dir.join(format!("{class}.npy"));
             let (ok, _, err) = polarmap(&[
-                "simulate", "--class", class, "--cells", "2x2x10", "--scan", "8x8",
-                "--scan-cells", "2x2", "--detector", "64", "--max-mrad", "40", "--sampling", "0.1",
-                "--out", out.to_str().unwrap(),
+                "simulate",
+                "--class",
+                class,
+                "--cells",
+                "2x2x10",
+                "--scan",
+                "8x8",
+                "--scan-cells",
+                "2x2",
+                "--detector",
+                "64",
+                "--max-mrad",
+                "40",
+                "--sampling",
+                "0.1",
+                "--out",
+                out.to_str().unwrap(),
             ]);
             assert!(ok, "{err}");
             out
@@ -38,7 +52,13 @@ fn train_then_predict_writes_model_card_and_maps() {
     let dir = tempfile::tempdir().unwrap();
     let scans = simulate_classes(dir.path());
     let scan_args: Vec<&str> = scans.iter().map(|p| p.to_str().unwrap()).collect();
-    for (model, extra) in [("pca", vec![]), ("conv-cls", vec!["--epochs", "2", "--batch-size", "32", "--device", "cpu"])] {
+    for (model, extra) in [
+        ("pca", vec![]),
+        (
+            "conv-cls",
+            vec!["--epochs", "2", "--batch-size", "32", "--device", "cpu"],
+        ),
+    ] {
         let out = dir.path().join(format!("{model}.pmm"));
         let mut args = vec!["train", "--model", model, "--out", out.to_str().unwrap()];
         args.extend(&scan_args);
@@ -47,11 +67,16 @@ fn train_then_predict_writes_model_card_and_maps() {
         assert!(ok, "{model}: {err}");
         assert!(stdout.contains("test-split accuracy"), "{stdout}");
         assert!(out.exists());
-        let card: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.path().join(format!("{model}.card.json"))).unwrap()).unwrap();
+        let card: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join(format!("{model}.card.json"))).unwrap(),
+        )
+        .unwrap();
         assert!(card["command"].as_str().unwrap().contains("train"));
         assert!(card["metrics"]["test_split"]["accuracy"].as_f64().is_some());
-        assert!(!out.with_extension("checkpoint").exists(), "the checkpoint is removed when done");
+        assert!(
+            !out.with_extension("checkpoint").exists(),
+            "the checkpoint is removed when done"
+        );
         // A second run refuses to overwrite.
         let (ok, _, err) = polarmap(&args);
         assert!(!ok && err.contains("already exists"), "{err}");
@@ -59,14 +84,28 @@ fn train_then_predict_writes_model_card_and_maps() {
         let png = dir.path().join(format!("{model}.png"));
         let csv = dir.path().join(format!("{model}.csv"));
         let (ok, stdout, err) = polarmap(&[
-            "predict", scan_args[0], "--model", out.to_str().unwrap(), "--json",
-            "--png", png.to_str().unwrap(), "--csv", csv.to_str().unwrap(), "--device", "cpu",
+            "predict",
+            scan_args[0],
+            "--model",
+            out.to_str().unwrap(),
+            "--json",
+            "--png",
+            png.to_str().unwrap(),
+            "--csv",
+            csv.to_str().unwrap(),
+            "--device",
+            "cpu",
         ]);
         assert!(ok, "{err}");
         let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
         let majority = summary["majority_class"].as_str().unwrap();
         assert!(["RM", "RU", "MU", "LU", "LM", "LD", "MD", "RD"].contains(&majority));
-        let total: f64 = summary["distribution"].as_object().unwrap().values().map(|v| v.as_f64().unwrap()).sum();
+        let total: f64 = summary["distribution"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_f64().unwrap())
+            .sum();
         assert!((total - 1.0).abs() < 1e-9);
         assert!(summary["mean_confidence"].as_f64().unwrap() > 0.0);
         assert!(summary["model"].as_str().is_some());
@@ -77,7 +116,13 @@ fn train_then_predict_writes_model_card_and_maps() {
         assert!(rows.starts_with("row,col,class,score_RM"));
     }
     // PCA + kNN on its own training scans recovers the class of the scan.
-    let (ok, stdout, _) = polarmap(&["predict", scan_args[0], "--model", dir.path().join("pca.pmm").to_str().unwrap(), "--json"]);
+    let (ok, stdout, _) = polarmap(&[
+        "predict",
+        scan_args[0],
+        "--model",
+        dir.path().join("pca.pmm").to_str().unwrap(),
+        "--json",
+    ]);
     assert!(ok);
     let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(summary["majority_class"], "RM");
@@ -95,7 +140,14 @@ fn bad_model_files_and_unlabelled_training_scans_are_clear_errors() {
     // A scan without labels cannot be trained on.
     let raw = dir.path().join("raw.npy");
     std::fs::copy(demo, &raw).unwrap();
-    let (ok, _, err) = polarmap(&["train", raw.to_str().unwrap(), "--model", "pca", "--out", dir.path().join("m.pmm").to_str().unwrap()]);
+    let (ok, _, err) = polarmap(&[
+        "train",
+        raw.to_str().unwrap(),
+        "--model",
+        "pca",
+        "--out",
+        dir.path().join("m.pmm").to_str().unwrap(),
+    ]);
     assert!(!ok);
     assert!(err.contains("raw.npy") && err.contains("labels"), "{err}");
 }

@@ -119,7 +119,11 @@ pub fn train(args: TrainArgs, progress: &Progress) -> Result<()> {
         data.len(),
         args.scans.len(),
         model.name(),
-        if model == ModelKind::PcaKnn { "cpu" } else { args.device.resolved_name() }
+        if model == ModelKind::PcaKnn {
+            "cpu"
+        } else {
+            args.device.resolved_name()
+        }
     );
     let checkpoint = (!args.no_checkpoint).then(|| args.out.with_extension("checkpoint"));
     let started = std::time::Instant::now();
@@ -202,7 +206,12 @@ pub fn predict(args: PredictArgs, progress: &Progress) -> Result<()> {
     if let Some(csv) = &args.csv {
         write_csv(csv, &predictions)?;
     }
-    let summary = summary(&predictions, &model_file, scan.labels.as_ref(), scan.scan_shape());
+    let summary = summary(
+        &predictions,
+        &model_file,
+        scan.labels.as_ref(),
+        scan.scan_shape(),
+    );
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -211,10 +220,17 @@ pub fn predict(args: PredictArgs, progress: &Progress) -> Result<()> {
     Ok(())
 }
 
-pub fn write_class_png(path: &Path, p: &ScanPredictions, scale: usize, overwrite: bool) -> Result<()> {
+pub fn write_class_png(
+    path: &Path,
+    p: &ScanPredictions,
+    scale: usize,
+    overwrite: bool,
+) -> Result<()> {
     let (rows, cols) = p.classes.dim();
     let pixels: Vec<[u8; 3]> = p.classes.iter().map(|&c| class_colour(c)).collect();
-    Ok(export::write_png_rgb(path, cols, rows, &pixels, scale, overwrite)?)
+    Ok(export::write_png_rgb(
+        path, cols, rows, &pixels, scale, overwrite,
+    )?)
 }
 
 fn write_csv(path: &Path, p: &ScanPredictions) -> Result<()> {
@@ -250,7 +266,11 @@ fn summary(
     let defects = find_defects(&map, &DefectSearch::default());
     let truth = labels.and_then(|l| l.resolve(scan_shape).ok());
     let accuracy = truth.map(|t| {
-        let right = t.iter().zip(p.classes.iter()).filter(|(a, b)| a == b).count();
+        let right = t
+            .iter()
+            .zip(p.classes.iter())
+            .filter(|(a, b)| a == b)
+            .count();
         right as f64 / t.len().max(1) as f64
     });
     json!({
@@ -266,8 +286,15 @@ fn summary(
 }
 
 fn print_summary(s: &serde_json::Value) {
-    println!("model: {} ({})", s["model"].as_str().unwrap_or("?"), s["model_file"].as_str().unwrap_or("?"));
-    println!("majority class: {}", s["majority_class"].as_str().unwrap_or("-"));
+    println!(
+        "model: {} ({})",
+        s["model"].as_str().unwrap_or("?"),
+        s["model_file"].as_str().unwrap_or("?")
+    );
+    println!(
+        "majority class: {}",
+        s["majority_class"].as_str().unwrap_or("-")
+    );
     if let Some(d) = s["distribution"].as_object() {
         let parts: Vec<String> = d
             .iter()

@@ -175,7 +175,8 @@ mod tests {
     use proptest::prelude::*;
 
     fn sample() -> ModelFile {
-        let mut header = ModelHeader::new("pca-knn", "pca", "knn", InputSpec::paper(Some(0.4), None));
+        let mut header =
+            ModelHeader::new("pca-knn", "pca", "knn", InputSpec::paper(Some(0.4), None));
         header.settings = serde_json::json!({"k": 5});
         ModelFile {
             header,

@@ -79,7 +79,9 @@ pub fn load(path: &Path, device: DeviceChoice) -> Result<Box<dyn Classifier>> {
     let file = ModelFile::read(path)?;
     match file.header.backend.as_str() {
         pca_knn::BACKEND => Ok(Box::new(pca_knn::PcaKnn::from_file(path, file)?)),
-        nets::BACKEND => Ok(Box::new(nets::NetClassifier::from_file(path, file, device)?)),
+        nets::BACKEND => Ok(Box::new(nets::NetClassifier::from_file(
+            path, file, device,
+        )?)),
         other => Err(Error::format(
             path,
             format!(

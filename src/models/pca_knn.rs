@@ -74,7 +74,9 @@ impl PcaKnn {
         }
         progress.start("standardising features", 1);
         let mean = inputs.mean_axis(Axis(0)).expect("n > 0");
-        let std = inputs.std_axis(Axis(0), 0.0).mapv(|s| if s > 1e-12 { s } else { 1.0 });
+        let std = inputs
+            .std_axis(Axis(0), 0.0)
+            .mapv(|s| if s > 1e-12 { s } else { 1.0 });
         // linfa-reduction fits f64 only: one standardised f64 copy (F·N·8 bytes).
         let mut x = vec![0f64; n * features];
         x.par_chunks_mut(features)
@@ -91,7 +93,8 @@ impl PcaKnn {
             .fit(&DatasetBase::from(x))
             .map_err(|e| Error::invalid(format!("PCA failed: {e}")))?;
         let comps = pca.components(); // [C, F]
-        let components = Array2::from_shape_fn((components, features), |(c, f)| comps[[c, f]] as f32);
+        let components =
+            Array2::from_shape_fn((components, features), |(c, f)| comps[[c, f]] as f32);
         progress.check()?;
         let labels: Vec<u8> = labels.iter().map(|&l| l as u8).collect();
         let settings = PcaKnnSettings {
@@ -256,7 +259,8 @@ impl Classifier for PcaKnn {
             .axis_iter(Axis(0))
             .into_par_iter()
             .map(|row| {
-                let point = ndarray16::ArrayView1::from(row.as_slice().expect("rows are contiguous"));
+                let point =
+                    ndarray16::ArrayView1::from(row.as_slice().expect("rows are contiguous"));
                 let found = index
                     .k_nearest(point, self.settings.k)
                     .map_err(|e| Error::invalid(format!("kNN query: {e}")))?;

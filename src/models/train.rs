@@ -15,8 +15,8 @@ use crate::error::{Error, Result};
 use crate::preprocess::{magnitude_filter, Augmentation};
 use crate::progress::Progress;
 use crate::scan::Scan;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::optim::decay::WeightDecayConfig;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::{Bytes, DType};
 use ndarray::{Array2, ArrayView2, Axis};
@@ -59,7 +59,10 @@ impl Preprocessing {
 #[serde(rename_all = "lowercase", tag = "kind")]
 pub enum ModelKind {
     PcaKnn,
-    Net { architecture: Architecture, head: Head },
+    Net {
+        architecture: Architecture,
+        head: Head,
+    },
 }
 
 impl ModelKind {
@@ -67,7 +70,9 @@ impl ModelKind {
     pub fn name(self) -> String {
         match self {
             ModelKind::PcaKnn => "pca".into(),
-            ModelKind::Net { architecture, head } => format!("{}-{}", architecture.name(), head.name()),
+            ModelKind::Net { architecture, head } => {
+                format!("{}-{}", architecture.name(), head.name())
+            }
         }
     }
 
@@ -176,7 +181,10 @@ pub fn load_labelled(
     for path in paths {
         let scan = crate::scan::open(path)?;
         let truth = scan.labels.clone().ok_or_else(|| {
-            Error::format(path, "has no labels (a sidecar NAME.meta.json with \"labels\")")
+            Error::format(
+                path,
+                "has no labels (a sidecar NAME.meta.json with \"labels\")",
+            )
         })?;
         let truth = truth.resolve(scan.scan_shape())?;
         let survey = Survey::run(&scan, Some(512), progress)?;
@@ -186,12 +194,27 @@ pub fn load_labelled(
                 survey.bf_disk.as_ref().ok().map(|d| d.radius_px),
             )
         });
-        let spec = InputSpec { size, ..spec.clone() };
+        let spec = InputSpec {
+            size,
+            ..spec.clone()
+        };
         let geometry = spec.geometry(&scan, &survey)?;
-        let keep = pattern_subset(&scan, &truth, filter, max_per_class, seed, &geometry, size, progress)?;
+        let keep = pattern_subset(
+            &scan,
+            &truth,
+            filter,
+            max_per_class,
+            seed,
+            &geometry,
+            size,
+            progress,
+        )?;
         progress.start(&format!("reading {}", path.display()), keep.len() as u64);
         let inputs = prepare_batch(&scan, &keep, &geometry, size, Some(progress))?;
-        labels.extend(keep.iter().map(|&i| truth.as_slice().expect("standard layout")[i].index()));
+        labels.extend(
+            keep.iter()
+                .map(|&i| truth.as_slice().expect("standard layout")[i].index()),
+        );
         rows.push(inputs);
     }
     let spec = spec.ok_or_else(|| Error::invalid("no training scans given"))?;
@@ -323,7 +346,11 @@ pub fn accuracy(model: &dyn Classifier, data: &LabelledInputs, batch: usize) -> 
         .zip(data.labels.chunks(batch.max(1)))
     {
         let p = model.predict(rows)?;
-        right += p.iter().zip(labels).filter(|(p, &l)| p.class.index() == l).count();
+        right += p
+            .iter()
+            .zip(labels)
+            .filter(|(p, &l)| p.class.index() == l)
+            .count();
     }
     Ok(right as f64 / data.len().max(1) as f64)
 }
@@ -371,9 +398,24 @@ pub fn train(
             })
         }
         ModelKind::Net { architecture, head } => {
-            let mut header = ModelHeader::new(super::nets::BACKEND, architecture.name(), head.name(), data.spec.clone());
+            let mut header = ModelHeader::new(
+                super::nets::BACKEND,
+                architecture.name(),
+                head.name(),
+                data.spec.clone(),
+            );
             header.training = training;
-            train_net(data, config, architecture, head, header, device, checkpoint, progress, on_epoch)
+            train_net(
+                data,
+                config,
+                architecture,
+                head,
+                header,
+                device,
+                checkpoint,
+                progress,
+                on_epoch,
+            )
         }
     }
 }
@@ -404,7 +446,11 @@ fn train_net(
     let device = device_choice.device()?;
     let autodiff = device.clone().autodiff();
     let [train_rows, val_rows, test_rows] = split(&data.labels, config.seed, true);
-    let (train, val, test) = (data.select(&train_rows), data.select(&val_rows), data.select(&test_rows));
+    let (train, val, test) = (
+        data.select(&train_rows),
+        data.select(&val_rows),
+        data.select(&test_rows),
+    );
 
     autodiff.seed(config.seed);
     let mut net = Network::new(architecture, head, size, &autodiff);
@@ -442,11 +488,15 @@ fn train_net(
         let epoch = state.epochs_done + 1;
         let mut order: Vec<usize> = (0..train.len()).collect();
         order.shuffle(&mut rng);
-        progress.start(&format!("epoch {epoch}/{}", config.epochs), train.len() as u64);
+        progress.start(
+            &format!("epoch {epoch}/{}", config.epochs),
+            train.len() as u64,
+        );
         let (mut loss_sum, mut right) = (0f64, 0usize);
         for batch in order.chunks(config.batch_size) {
             progress.check()?;
-            let (inputs, labels) = batch_tensor(&train, batch, augmentation.as_ref(), &mut rng, &autodiff);
+            let (inputs, labels) =
+                batch_tensor(&train, batch, augmentation.as_ref(), &mut rng, &autodiff);
             let outputs = net.forward(inputs, head, size);
             let loss = head.loss(outputs.clone(), &labels);
             loss_sum += loss.clone().into_scalar::<f32>() as f64 * batch.len() as f64;
@@ -480,7 +530,8 @@ fn train_net(
         Some(w) => w,
         None => net.valid().to_bytes(DType::F32)?,
     };
-    let network = Network::new(architecture, head, size, &device).with_bytes(Path::new("best weights"), &weights)?;
+    let network = Network::new(architecture, head, size, &device)
+        .with_bytes(Path::new("best weights"), &weights)?;
     let prototypes = (head == Head::Proto)
         .then(|| class_prototypes(&network, &val, &device))
         .transpose()?;
@@ -525,7 +576,10 @@ fn batch_tensor(
         values.extend_from_slice(&image);
     }
     let labels = rows.iter().map(|&r| data.labels[r]).collect();
-    (Tensor::from_data(TensorData::new(values, [rows.len(), len]), device), labels)
+    (
+        Tensor::from_data(TensorData::new(values, [rows.len(), len]), device),
+        labels,
+    )
 }
 
 /// A `[B, W]` tensor as rows.
@@ -538,7 +592,11 @@ fn rows_of(t: Tensor<2>) -> Vec<Vec<f32>> {
 /// How many head outputs decode to their label; the prototype head is judged against the
 /// class means of the same outputs, as its loss is.
 fn correct(head: Head, outputs: &[Vec<f32>], labels: &[usize]) -> usize {
-    let prototypes = if head == Head::Proto { class_means(outputs, labels) } else { Vec::new() };
+    let prototypes = if head == Head::Proto {
+        class_means(outputs, labels)
+    } else {
+        Vec::new()
+    };
     outputs
         .iter()
         .zip(labels)
@@ -547,13 +605,23 @@ fn correct(head: Head, outputs: &[Vec<f32>], labels: &[usize]) -> usize {
 }
 
 /// Mean loss and accuracy over `data` (evaluation mode).
-fn evaluate(net: &Network, head: Head, data: &LabelledInputs, device: &Device) -> Result<(f64, f64)> {
+fn evaluate(
+    net: &Network,
+    head: Head,
+    data: &LabelledInputs,
+    device: &Device,
+) -> Result<(f64, f64)> {
     let size = data.spec.size;
     let (mut loss_sum, mut right) = (0f64, 0usize);
     let mut outputs = Vec::with_capacity(data.len());
-    for (rows, labels) in data.inputs.axis_chunks_iter(Axis(0), 512).zip(data.labels.chunks(512)) {
+    for (rows, labels) in data
+        .inputs
+        .axis_chunks_iter(Axis(0), 512)
+        .zip(data.labels.chunks(512))
+    {
         let out = net.forward(to_tensor(rows, device), head, size);
-        loss_sum += head.loss(out.clone(), labels).into_scalar::<f32>() as f64 * labels.len() as f64;
+        loss_sum +=
+            head.loss(out.clone(), labels).into_scalar::<f32>() as f64 * labels.len() as f64;
         outputs.extend(rows_of(out));
     }
     right += correct(head, &outputs, &data.labels);
@@ -563,7 +631,10 @@ fn evaluate(net: &Network, head: Head, data: &LabelledInputs, device: &Device) -
 
 fn to_tensor(rows: ArrayView2<f32>, device: &Device) -> Tensor<2> {
     let shape = [rows.nrows(), rows.ncols()];
-    Tensor::from_data(TensorData::new(rows.iter().copied().collect::<Vec<f32>>(), shape), device)
+    Tensor::from_data(
+        TensorData::new(rows.iter().copied().collect::<Vec<f32>>(), shape),
+        device,
+    )
 }
 
 /// Class means of embeddings (a zero vector for a class with no pattern).
@@ -577,7 +648,11 @@ fn class_means(embeddings: &[Vec<f32>], labels: &[usize]) -> Vec<Vec<f32>> {
     }
     sums.into_iter()
         .zip(counts)
-        .map(|(s, n)| s.into_iter().map(|v| (v / n.max(1) as f64) as f32).collect())
+        .map(|(s, n)| {
+            s.into_iter()
+                .map(|v| (v / n.max(1) as f64) as f32)
+                .collect()
+        })
         .collect()
 }
 
@@ -585,7 +660,11 @@ fn class_means(embeddings: &[Vec<f32>], labels: &[usize]) -> Vec<Vec<f32>> {
 fn class_prototypes(net: &Network, val: &LabelledInputs, device: &Device) -> Result<Vec<Vec<f32>>> {
     let mut embeddings = Vec::with_capacity(val.len());
     for rows in val.inputs.axis_chunks_iter(Axis(0), 512) {
-        embeddings.extend(rows_of(net.forward(to_tensor(rows, device), Head::Proto, val.spec.size)));
+        embeddings.extend(rows_of(net.forward(
+            to_tensor(rows, device),
+            Head::Proto,
+            val.spec.size,
+        )));
     }
     let mut counts = [0usize; Class::COUNT];
     val.labels.iter().for_each(|&l| counts[l] += 1);
@@ -623,7 +702,11 @@ fn read_checkpoint(dir: &Path, config: &TrainConfig) -> Result<Option<Checkpoint
         let p = dir.join(name);
         std::fs::read(&p).map_err(|e| Error::io(&p, e))
     };
-    let best = if dir.join(CKPT_BEST).exists() { Some(read(CKPT_BEST)?) } else { None };
+    let best = if dir.join(CKPT_BEST).exists() {
+        Some(read(CKPT_BEST)?)
+    } else {
+        None
+    };
     Ok(Some((state, read(CKPT_WEIGHTS)?, read(CKPT_OPTIM)?, best)))
 }
 
@@ -650,5 +733,10 @@ fn write_checkpoint(
         write(CKPT_BEST, b)?;
     }
     // The state goes last: a checkpoint is complete once its state names the epoch.
-    write(CKPT_STATE, serde_json::to_string_pretty(state).expect("serialises").as_bytes())
+    write(
+        CKPT_STATE,
+        serde_json::to_string_pretty(state)
+            .expect("serialises")
+            .as_bytes(),
+    )
 }

@@ -63,7 +63,15 @@ impl Encoder {
     }
 }
 
-fn conv(cin: usize, cout: usize, k: usize, stride: usize, pad: usize, bias: bool, device: &Device) -> Conv2d {
+fn conv(
+    cin: usize,
+    cout: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+    bias: bool,
+    device: &Device,
+) -> Conv2d {
     Conv2dConfig::new([cin, cout], [k, k])
         .with_stride([stride, stride])
         .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
@@ -262,14 +270,19 @@ impl ResNet50Encoder {
         let mut stage = |blocks: usize, width: usize, stride: usize| -> Vec<Bottleneck> {
             (0..blocks)
                 .map(|b| {
-                    let block = Bottleneck::new(cin, width, if b == 0 { stride } else { 1 }, device);
+                    let block =
+                        Bottleneck::new(cin, width, if b == 0 { stride } else { 1 }, device);
                     cin = width * 4;
                     block
                 })
                 .collect()
         };
-        let (layer1, layer2, layer3, layer4) =
-            (stage(3, 64, 1), stage(4, 128, 2), stage(6, 256, 2), stage(3, 512, 2));
+        let (layer1, layer2, layer3, layer4) = (
+            stage(3, 64, 1),
+            stage(4, 128, 2),
+            stage(6, 256, 2),
+            stage(3, 512, 2),
+        );
         ResNet50Encoder {
             conv1: conv(1, 64, 7, 2, 3, false, device),
             bn1: BatchNormConfig::new(64).init(device),

@@ -20,7 +20,10 @@ fn one_hot(labels: &[usize], device: &Device) -> Tensor<2> {
     for (i, &y) in labels.iter().enumerate() {
         values[i * Class::COUNT + y] = 1.0;
     }
-    Tensor::from_data(TensorData::new(values, [labels.len(), Class::COUNT]), device)
+    Tensor::from_data(
+        TensorData::new(values, [labels.len(), Class::COUNT]),
+        device,
+    )
 }
 
 /// Cross-entropy of logits `[B, 8]` against class indices.
@@ -85,22 +88,33 @@ pub fn prototype(embeddings: Tensor<2>, labels: &[usize]) -> Tensor<1> {
     labels.iter().for_each(|&y| counts[y] += 1);
     let present = counts.map(|c| c > 0);
     // prototypes = (one-hotᵀ · E) / counts; absent classes get a zero row, masked below.
-    let inv: Vec<f32> = counts.iter().map(|&c| if c > 0 { 1.0 / c as f32 } else { 0.0 }).collect();
+    let inv: Vec<f32> = counts
+        .iter()
+        .map(|&c| if c > 0 { 1.0 / c as f32 } else { 0.0 })
+        .collect();
     let inv = Tensor::<1>::from_data(TensorData::new(inv, [Class::COUNT]), &device);
     let protos = one_hot(labels, &device)
         .transpose()
         .matmul(embeddings.clone())
         .mul(inv.unsqueeze_dim::<2>(1));
-    let mask: Vec<f32> = present.iter().map(|&p| if p { 0.0 } else { -1e9 }).collect();
+    let mask: Vec<f32> = present
+        .iter()
+        .map(|&p| if p { 0.0 } else { -1e9 })
+        .collect();
     let mask = Tensor::<1>::from_data(TensorData::new(mask, [Class::COUNT]), &device);
     let logits = distances(embeddings, protos).neg() + mask.unsqueeze_dim::<2>(0);
     let log_p = log_softmax(logits, 1);
     let target = soft_targets(labels, &present);
-    let log_t: Vec<f32> = target.iter().map(|&t| if t > 0.0 { t.ln() } else { 0.0 }).collect();
+    let log_t: Vec<f32> = target
+        .iter()
+        .map(|&t| if t > 0.0 { t.ln() } else { 0.0 })
+        .collect();
     let shape = [labels.len(), Class::COUNT];
     let target = Tensor::<2>::from_data(TensorData::new(target, shape), &device);
     let log_t = Tensor::<2>::from_data(TensorData::new(log_t, shape), &device);
-    (target * (log_t - log_p)).sum().div_scalar(labels.len() as f64)
+    (target * (log_t - log_p))
+        .sum()
+        .div_scalar(labels.len() as f64)
 }
 
 /// Class scores from classification logits: softmax probabilities.
@@ -119,18 +133,35 @@ pub fn regression_scores(xy: [f32; 2]) -> (Class, [f32; Class::COUNT]) {
 
 /// Prototype head at inference: class = prototype of highest cosine similarity; scores =
 /// softmax of negative Euclidean distances (the probabilities the loss trained).
-pub fn prototype_scores(embedding: &[f32], prototypes: &[Vec<f32>]) -> (Class, [f32; Class::COUNT]) {
-    let norm = |v: &[f32]| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt().max(1e-12);
+pub fn prototype_scores(
+    embedding: &[f32],
+    prototypes: &[Vec<f32>],
+) -> (Class, [f32; Class::COUNT]) {
+    let norm = |v: &[f32]| {
+        v.iter()
+            .map(|x| (*x as f64).powi(2))
+            .sum::<f64>()
+            .sqrt()
+            .max(1e-12)
+    };
     let en = norm(embedding);
     let mut best = (0, f64::NEG_INFINITY);
     let mut logits = [0f64; Class::COUNT];
     for (k, p) in prototypes.iter().enumerate() {
-        let dot: f64 = embedding.iter().zip(p).map(|(a, b)| *a as f64 * *b as f64).sum();
+        let dot: f64 = embedding
+            .iter()
+            .zip(p)
+            .map(|(a, b)| *a as f64 * *b as f64)
+            .sum();
         let cosine = dot / (en * norm(p));
         if cosine > best.1 {
             best = (k, cosine);
         }
-        let d2: f64 = embedding.iter().zip(p).map(|(a, b)| (*a as f64 - *b as f64).powi(2)).sum();
+        let d2: f64 = embedding
+            .iter()
+            .zip(p)
+            .map(|(a, b)| (*a as f64 - *b as f64).powi(2))
+            .sum();
         logits[k] = -d2.sqrt();
     }
     (Class::ALL[best.0], softmax_array(logits))
@@ -152,7 +183,10 @@ mod tests {
         let t = soft_targets(&[0], &[true; 8]);
         assert!((t.iter().sum::<f32>() - 1.0).abs() < 1e-6);
         assert!(t[0] > t[1] && t[1] > t[2]);
-        assert!((t[1] - t[7]).abs() < 1e-7, "neighbours on both sides weigh the same");
+        assert!(
+            (t[1] - t[7]).abs() < 1e-7,
+            "neighbours on both sides weigh the same"
+        );
         assert!((t[3] - t[5]).abs() < 1e-7);
     }
 
@@ -179,8 +213,10 @@ mod tests {
     fn prototype_loss_is_lower_when_embeddings_cluster_by_class() {
         let device = Device::flex();
         let labels = [0usize, 0, 4, 4];
-        let tight = Tensor::<2>::from_floats([[1.0, 0.0], [1.1, 0.0], [-1.0, 0.0], [-1.1, 0.0]], &device);
-        let mixed = Tensor::<2>::from_floats([[1.0, 0.0], [-1.0, 0.0], [1.1, 0.0], [-1.1, 0.0]], &device);
+        let tight =
+            Tensor::<2>::from_floats([[1.0, 0.0], [1.1, 0.0], [-1.0, 0.0], [-1.1, 0.0]], &device);
+        let mixed =
+            Tensor::<2>::from_floats([[1.0, 0.0], [-1.0, 0.0], [1.1, 0.0], [-1.1, 0.0]], &device);
         let lt: f32 = prototype(tight, &labels).into_scalar();
         let lm: f32 = prototype(mixed, &labels).into_scalar();
         assert!(lt < lm, "clustered {lt} vs mixed {lm}");

@@ -160,7 +160,12 @@ pub struct NetClassifier {
 }
 
 impl NetClassifier {
-    pub fn new(header: ModelHeader, settings: NetSettings, network: Network, device: Device) -> Self {
+    pub fn new(
+        header: ModelHeader,
+        settings: NetSettings,
+        network: Network,
+        device: Device,
+    ) -> Self {
         let mut header = header;
         header.settings = serde_json::to_value(&settings).expect("settings serialise");
         NetClassifier {
@@ -179,12 +184,18 @@ impl NetClassifier {
                 p.len() == Class::COUNT && p.iter().all(|v| v.len() == loss::EMBEDDING)
             });
             if !ok {
-                return Err(Error::format(path, "the prototype model has no valid prototypes"));
+                return Err(Error::format(
+                    path,
+                    "the prototype model has no valid prototypes",
+                ));
             }
         }
         let size = file.header.input.size;
         if settings.architecture == Architecture::Conv && size < 12 {
-            return Err(Error::format(path, format!("input size {size} is too small for Conv")));
+            return Err(Error::format(
+                path,
+                format!("input size {size} is too small for Conv"),
+            ));
         }
         let device = device.device()?;
         let network = Network::new(settings.architecture, settings.head, size, &device)
