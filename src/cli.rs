@@ -2,7 +2,7 @@
 //! stop cleanly on Ctrl-C.
 
 use crate::analysis::{
-    self, find_scan_rotation, pattern_pass, pixel_stats, ComField, Descan, DetectorGeometry,
+    find_scan_rotation, pattern_pass, pixel_stats, ComField, Descan, DetectorGeometry,
     ScanRotation, Survey,
 };
 use crate::export;

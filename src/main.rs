@@ -21,7 +21,9 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
                 // No display (a terminal over ssh, CI): show the command line's demo instead.
-                eprintln!("showing the command-line demo instead (polarmap --help lists the commands)\n");
+                eprintln!(
+                    "showing the command-line demo instead (polarmap --help lists the commands)\n"
+                );
             }
         }
     }

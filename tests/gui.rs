@@ -50,8 +50,9 @@ fn settle(harness: &mut Harness<'static, PolarmapApp>) {
 
 /// The demo's ground truth, read independently of the app.
 fn demo_truth() -> ClassMap {
-    let labels = polarmap::open(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo_labels.npy"))
-        .expect("demo labels open");
+    let labels =
+        polarmap::open(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo_labels.npy"))
+            .expect("demo labels open");
     let [rows, cols] = labels.frame_shape();
     let values = labels.frame_f32(0, 0).unwrap();
     ClassMap::new(
@@ -168,7 +169,7 @@ fn a_dragged_rectangle_reports_the_librarys_majority() {
     assert_eq!(regions[0].stats.as_ref(), Some(&expected));
 
     // Removing it empties the list.
-    harness.get_by_label("✖").click();
+    harness.get_by_label("remove").click();
     harness.run();
     assert!(harness.state().regions.entries.is_empty());
 }
@@ -186,7 +187,9 @@ fn export_writes_the_class_map_png_and_never_overwrites_unasked() {
     field.focus();
     harness.run();
     harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
-    harness.get_by_label("Export path").type_text(&out.display().to_string());
+    harness
+        .get_by_label("Export path")
+        .type_text(&out.display().to_string());
     harness.run();
     harness.get_by_label("Save").click();
     settle(&mut harness);
@@ -212,14 +215,19 @@ fn export_writes_the_class_map_png_and_never_overwrites_unasked() {
     field.focus();
     harness.run();
     harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
-    harness.get_by_label("Export path").type_text(&out.display().to_string());
+    harness
+        .get_by_label("Export path")
+        .type_text(&out.display().to_string());
     harness.run();
     harness.get_by_label("Save").click();
     harness.run();
     harness.get_by_label_contains("already exists. Replace it?");
     harness.get_by_label("Cancel").click();
     settle(&mut harness);
-    assert_eq!(std::fs::metadata(&out).unwrap().modified().unwrap(), written);
+    assert_eq!(
+        std::fs::metadata(&out).unwrap().modified().unwrap(),
+        written
+    );
 }
 
 #[derive(Debug)]
@@ -255,7 +263,7 @@ fn a_corrupt_file_gives_an_error_in_the_window_and_the_app_keeps_running() {
     assert!(harness.query_by_label_contains("corrupt.npy").is_none());
 
     // A missing file at start-up is an error in the window too, not a crash.
-    let mut harness = app_on(Some(dir.path().join("missing.npy")));
+    let harness = app_on(Some(dir.path().join("missing.npy")));
     harness.get_by_label_contains("missing.npy");
     assert!(harness.state().data.is_none());
 }

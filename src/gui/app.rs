@@ -121,7 +121,10 @@ impl PolarmapApp {
 
     /// True while any background job runs (tests wait on it).
     pub fn is_busy(&self) -> bool {
-        !self.jobs.is_idle() || self.requested_pattern.is_some_and(|(_, p)| self.inspector.shown_pixel() != Some(p))
+        !self.jobs.is_idle()
+            || self
+                .requested_pattern
+                .is_some_and(|(_, p)| self.inspector.shown_pixel() != Some(p))
     }
 
     /// Starts opening `path` on a background thread; the current dataset stays on screen until
@@ -131,9 +134,12 @@ impl PolarmapApp {
         self.jobs.cancel_kind(JobKind::Open);
         self.opening = Some(path.clone());
         let label = format!("opening {}", file_name(&path));
-        self.jobs.spawn(JobKind::Open, label, self.generation, move |progress, _| {
-            Ok(JobOutput::Opened(Box::new(data::open_job(&path, progress)?)))
-        });
+        self.jobs
+            .spawn(JobKind::Open, label, self.generation, move |progress, _| {
+                Ok(JobOutput::Opened(Box::new(data::open_job(
+                    &path, progress,
+                )?)))
+            });
     }
 
     fn remember_recent(&mut self, path: &Path) {
@@ -182,7 +188,11 @@ impl PolarmapApp {
                     self.inspector.edit = None;
                     self.refresh_regions();
                 }
-                JobOutput::ClassMap { source, map, scores } => {
+                JobOutput::ClassMap {
+                    source,
+                    map,
+                    scores,
+                } => {
                     if let Some(d) = &mut self.data {
                         d.classes = Some(Arc::new(ClassSource::new(source, map, scores)));
                     }
@@ -249,6 +259,12 @@ impl PolarmapApp {
         self.start_labels();
     }
 
+    /// Runs the pattern pass again with the current detectors (e.g. after a calibration change;
+    /// the responsiveness example uses it as background load).
+    pub fn rerun_pass(&mut self) {
+        self.start_analysis(None);
+    }
+
     fn start_analysis(&mut self, geometry: Option<crate::analysis::DetectorGeometry>) {
         let Some(d) = &mut self.data else { return };
         if let Some(g) = geometry {
@@ -272,8 +288,11 @@ impl PolarmapApp {
             return;
         }
         let scan = d.scan.clone();
-        self.jobs
-            .spawn(JobKind::Labels, "reading labels", d.generation, move |_, _| {
+        self.jobs.spawn(
+            JobKind::Labels,
+            "reading labels",
+            d.generation,
+            move |_, _| {
                 Ok(match data::labels_job(&scan)? {
                     Some(map) => JobOutput::ClassMap {
                         source: "ground truth (sidecar labels)".into(),
@@ -282,7 +301,8 @@ impl PolarmapApp {
                     },
                     None => JobOutput::Nothing,
                 })
-            });
+            },
+        );
     }
 
     /// Recomputes every region's statistics (class map or CoM changed).
@@ -334,7 +354,11 @@ impl PolarmapApp {
         }
         let search = self.defects.effective_search();
         // Mark as computed for these settings now, so that one job runs per change.
-        self.defects.computed = Some((self.defects.search, self.defects.use_period, self.defects.period));
+        self.defects.computed = Some((
+            self.defects.search,
+            self.defects.use_period,
+            self.defects.period,
+        ));
         self.jobs.spawn(
             JobKind::Defects,
             "searching candidate defects",
@@ -366,58 +390,63 @@ impl PolarmapApp {
             "regions": self.regions.entries,
         });
         let label = format!("exporting {}", file_name(&request.path));
-        self.jobs.spawn_alongside(JobKind::Export, label, d.generation, move |_, _| {
-            let r = &request;
-            let missing = |what: &str| crate::Error::invalid(format!("cannot export: {what}"));
-            let png = |pixels: Vec<[u8; 3]>, legend: Legend| -> crate::Result<()> {
-                let (w, h, px) = export_ui::annotate(
-                    &pixels,
-                    cols,
-                    rows,
-                    r.scale,
-                    r.legend.then_some(legend),
-                    if r.scale_bar { step } else { None },
-                );
-                crate::export::write_png_rgb(&r.path, w, h, &px, 1, r.overwrite)
-            };
-            match r.kind {
-                ExportKind::ClassPng => {
-                    let c = classes.ok_or_else(|| missing("there is no class map"))?;
-                    png(crate::export::class_pixels(&c.map.classes), Legend::Classes)?;
+        self.jobs
+            .spawn_alongside(JobKind::Export, label, d.generation, move |_, _| {
+                let r = &request;
+                let missing = |what: &str| crate::Error::invalid(format!("cannot export: {what}"));
+                let png = |pixels: Vec<[u8; 3]>, legend: Legend| -> crate::Result<()> {
+                    let (w, h, px) = export_ui::annotate(
+                        &pixels,
+                        cols,
+                        rows,
+                        r.scale,
+                        r.legend.then_some(legend),
+                        if r.scale_bar { step } else { None },
+                    );
+                    crate::export::write_png_rgb(&r.path, w, h, &px, 1, r.overwrite)
+                };
+                match r.kind {
+                    ExportKind::ClassPng => {
+                        let c = classes.ok_or_else(|| missing("there is no class map"))?;
+                        png(crate::export::class_pixels(&c.map.classes), Legend::Classes)?;
+                    }
+                    ExportKind::ComPng => {
+                        let a =
+                            analysis.ok_or_else(|| missing("the CoM field is not computed yet"))?;
+                        let field = if descan { &a.com_descan } else { &a.com_raw };
+                        png(crate::export::com_pixels(field), Legend::Wheel)?;
+                    }
+                    ExportKind::VirtualPng => {
+                        let a = analysis
+                            .ok_or_else(|| missing("the virtual image is not computed yet"))?;
+                        let values: Vec<f32> = kind.values(&a.maps).iter().copied().collect();
+                        png(crate::export::grey_pixels(&values), Legend::Grey)?;
+                    }
+                    ExportKind::PredictionsCsv => {
+                        let c = classes.ok_or_else(|| missing("there is no class map"))?;
+                        crate::export::write_classes_csv(
+                            &r.path,
+                            &c.map.classes,
+                            c.scores.as_ref(),
+                            r.overwrite,
+                        )?;
+                    }
+                    ExportKind::PredictionsNpy => {
+                        let c = classes.ok_or_else(|| missing("there is no class map"))?;
+                        let values: Vec<f32> =
+                            c.map.classes.iter().map(|k| k.index() as f32).collect();
+                        crate::export::write_npy_f32(&r.path, &[rows, cols], &values, r.overwrite)?;
+                    }
+                    ExportKind::RegionsJson => {
+                        crate::export::check_writable(&r.path, r.overwrite)?;
+                        let text = serde_json::to_string_pretty(&regions_json)
+                            .map_err(|e| crate::Error::invalid(e.to_string()))?;
+                        std::fs::write(&r.path, text + "\n")
+                            .map_err(|e| crate::Error::io(&r.path, e))?;
+                    }
                 }
-                ExportKind::ComPng => {
-                    let a = analysis.ok_or_else(|| missing("the CoM field is not computed yet"))?;
-                    let field = if descan { &a.com_descan } else { &a.com_raw };
-                    png(crate::export::com_pixels(field), Legend::Wheel)?;
-                }
-                ExportKind::VirtualPng => {
-                    let a = analysis.ok_or_else(|| missing("the virtual image is not computed yet"))?;
-                    let values: Vec<f32> = kind.values(&a.maps).iter().copied().collect();
-                    png(crate::export::grey_pixels(&values), Legend::Grey)?;
-                }
-                ExportKind::PredictionsCsv => {
-                    let c = classes.ok_or_else(|| missing("there is no class map"))?;
-                    crate::export::write_classes_csv(
-                        &r.path,
-                        &c.map.classes,
-                        c.scores.as_ref(),
-                        r.overwrite,
-                    )?;
-                }
-                ExportKind::PredictionsNpy => {
-                    let c = classes.ok_or_else(|| missing("there is no class map"))?;
-                    let values: Vec<f32> = c.map.classes.iter().map(|k| k.index() as f32).collect();
-                    crate::export::write_npy_f32(&r.path, &[rows, cols], &values, r.overwrite)?;
-                }
-                ExportKind::RegionsJson => {
-                    crate::export::check_writable(&r.path, r.overwrite)?;
-                    let text = serde_json::to_string_pretty(&regions_json)
-                        .map_err(|e| crate::Error::invalid(e.to_string()))?;
-                    std::fs::write(&r.path, text + "\n").map_err(|e| crate::Error::io(&r.path, e))?;
-                }
-            }
-            Ok(JobOutput::Exported(request.path.clone()))
-        });
+                Ok(JobOutput::Exported(request.path.clone()))
+            });
     }
 
     // ---- input ------------------------------------------------------------------------------
@@ -475,7 +504,10 @@ impl PolarmapApp {
                     if let Some(p) = rfd::FileDialog::new()
                         .add_filter(
                             "4D-STEM scans",
-                            &["npy", "mib", "hdr", "h5", "hdf5", "emd", "tif", "tiff", "blo", "raw", "bin"],
+                            &[
+                                "npy", "mib", "hdr", "h5", "hdf5", "emd", "tif", "tiff", "blo",
+                                "raw", "bin",
+                            ],
                         )
                         .add_filter("all files", &["*"])
                         .pick_file()
@@ -531,7 +563,10 @@ impl PolarmapApp {
                         self.calibration.open_with(&d.calibration);
                     }
                 }
-                if ui.add_enabled(has, egui::Button::new("Fit views")).clicked() {
+                if ui
+                    .add_enabled(has, egui::Button::new("Fit views"))
+                    .clicked()
+                {
                     let (r, c) = self.linked.dims;
                     self.linked.transform = image_view::ViewTransform::fit(r, c);
                 }
@@ -556,7 +591,7 @@ impl PolarmapApp {
         let mut dismiss = None;
         for (i, e) in self.errors.iter().enumerate() {
             ui.horizontal(|ui| {
-                ui.colored_label(ui.visuals().error_fg_color, format!("⚠ {e}"));
+                ui.colored_label(ui.visuals().error_fg_color, format!("Error: {e}"));
                 if ui.small_button("Dismiss").clicked() {
                     dismiss = Some(i);
                 }
@@ -590,7 +625,7 @@ impl PolarmapApp {
                     }
                 }
                 None => {
-                    ui.label("no scan open — File ▸ Open, or drop a file on the window");
+                    ui.label("no scan open — File > Open, or drop a file on the window");
                 }
             }
             if let Some(p) = &self.opening {
@@ -614,7 +649,11 @@ impl PolarmapApp {
                         .desired_width(140.0)
                         .text(text),
                 );
-                if ui.small_button("Cancel").on_hover_text(format!("cancel {}", job.label)).clicked() {
+                if ui
+                    .small_button("Cancel")
+                    .on_hover_text(format!("cancel {}", job.label))
+                    .clicked()
+                {
                     cancel = Some(job.id);
                 }
             }
@@ -676,30 +715,39 @@ impl PolarmapApp {
         ui.horizontal(|ui| {
             ui.label("Tool:");
             for t in Tool::ALL {
-                if ui.selectable_label(self.linked.tool == t, t.name()).clicked() {
+                if ui
+                    .selectable_label(self.linked.tool == t, t.name())
+                    .clicked()
+                {
                     self.linked.tool = t;
                     self.linked.drawing.clear();
                 }
             }
             ui.separator();
-            if ui.button("Fit").on_hover_text("show the whole scan").clicked() {
+            if ui
+                .button("Fit")
+                .on_hover_text("show the whole scan")
+                .clicked()
+            {
                 let (r, c) = self.linked.dims;
                 self.linked.transform = image_view::ViewTransform::fit(r, c);
             }
-            ui.label("scroll: zoom · right-drag: pan · arrows: move selection");
+            ui.label("scroll: zoom, right-drag: pan, arrows: move selection");
         });
         let Some(d) = &self.data else {
             ui.centered_and_justified(|ui| {
                 ui.label(match &self.opening {
                     Some(p) => format!("Opening {}…", p.display()),
-                    None => "Open a scan: File ▸ Open, or drop a file here.".into(),
+                    None => "Open a scan: File > Open, or drop a file here.".into(),
                 });
             });
             return;
         };
         let analysis = d.analysis.clone();
         let classes = d.classes.clone();
-        let view_height = (ui.available_height() - 230.0).max(120.0).min(ui.available_width() / 3.0);
+        let view_height = (ui.available_height() - 230.0)
+            .max(120.0)
+            .min(ui.available_width() / 3.0);
         let regions = &self.regions.entries;
         let draw_regions = |painter: &egui::Painter, m: &image_view::Mapping| {
             for e in regions {
@@ -709,7 +757,11 @@ impl PolarmapApp {
         let mut new_region = None;
         let linked = &mut self.linked;
         let settings = &mut self.settings;
-        let (vv, cv, kv) = (&mut self.virtual_view, &mut self.com_view, &mut self.class_view);
+        let (vv, cv, kv) = (
+            &mut self.virtual_view,
+            &mut self.com_view,
+            &mut self.class_view,
+        );
         let defects = &self.defects.found;
         ui.columns(3, |cols| {
             let r = vv.ui(

@@ -113,7 +113,11 @@ pub fn default_geometry(survey: &Survey, frame_shape: [usize; 2]) -> DetectorGeo
     let edge = rows.min(cols) as f64 / 2.0;
     let (center_row, center_col, radius) = match &survey.bf_disk {
         Ok(d) => (d.center_row, d.center_col, d.radius_px),
-        Err(_) => ((rows as f64 - 1.0) / 2.0, (cols as f64 - 1.0) / 2.0, edge / 4.0),
+        Err(_) => (
+            (rows as f64 - 1.0) / 2.0,
+            (cols as f64 - 1.0) / 2.0,
+            edge / 4.0,
+        ),
     };
     DetectorGeometry {
         center_row,

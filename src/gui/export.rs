@@ -200,7 +200,7 @@ impl ExportDialog {
         self.open = open;
         if let Some(path) = self.confirm_overwrite.clone() {
             let mut answer = None;
-            egui::Modal::new(egui::Id::new("confirm overwrite")).show(ctx, |ui| {
+            egui::Modal::new(egui::Id::unique("confirm overwrite")).show(ctx, |ui| {
                 ui.label(format!("{} already exists. Replace it?", path.display()));
                 ui.horizontal(|ui| {
                     if ui.button("Replace").clicked() {
@@ -269,7 +269,9 @@ pub fn annotate(
     if legend.is_some() && scale_bar.is_some() {
         rows += strip;
     }
-    canvas.pixels.extend(std::iter::repeat_n([0, 0, 0], w * rows));
+    canvas
+        .pixels
+        .extend(std::iter::repeat_n([0, 0, 0], w * rows));
     let mut y = h + 2;
     if let Some(legend) = legend {
         match legend {
@@ -316,7 +318,13 @@ pub fn annotate(
             }
         }
         let bar = ((length / angstrom_per_px) * scale as f64).round() as usize;
-        canvas.fill(2, y + 2 * g, bar.min(w.saturating_sub(4)), 3 * g, [255, 255, 255]);
+        canvas.fill(
+            2,
+            y + 2 * g,
+            bar.min(w.saturating_sub(4)),
+            3 * g,
+            [255, 255, 255],
+        );
         let text = if length >= 10.0 {
             format!("{} nm", trim(length / 10.0))
         } else {

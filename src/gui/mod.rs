@@ -11,6 +11,7 @@ pub mod views;
 
 pub use app::{PolarmapApp, Startup};
 
+use eframe::egui;
 use std::path::PathBuf;
 
 /// The built-in demo scan shipped in `assets/`.

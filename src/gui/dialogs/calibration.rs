@@ -49,17 +49,19 @@ impl CalibrationDialog {
             .open(&mut open)
             .collapsible(false)
             .show(ctx, |ui| {
-                egui::Grid::new("calibration grid").num_columns(2).show(ui, |ui| {
-                    for (name, field) in NAMES.iter().zip(self.fields.iter_mut()) {
-                        let label = ui.label(*name);
-                        ui.add(egui::TextEdit::singleline(field).desired_width(100.0))
-                            .labelled_by(label.id);
+                egui::Grid::new("calibration grid")
+                    .num_columns(2)
+                    .show(ui, |ui| {
+                        for (name, field) in NAMES.iter().zip(self.fields.iter_mut()) {
+                            let label = ui.label(*name);
+                            ui.add(egui::TextEdit::singleline(field).desired_width(100.0))
+                                .labelled_by(label.id);
+                            ui.end_row();
+                        }
+                        ui.label("detector mirrored");
+                        ui.checkbox(&mut self.flip, "flip");
                         ui.end_row();
-                    }
-                    ui.label("detector mirrored");
-                    ui.checkbox(&mut self.flip, "flip");
-                    ui.end_row();
-                });
+                    });
                 ui.label("Empty means unknown. Rotation and flip change the CoM directions.");
                 if let Some(e) = &self.error {
                     ui.colored_label(ui.visuals().error_fg_color, e);

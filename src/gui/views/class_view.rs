@@ -41,7 +41,11 @@ impl ClassView {
         });
         let use_confidence = *show_confidence && has_confidence;
         if let Some(source) = classes {
-            if self.texture.as_ref().is_none_or(|(c, _)| *c != use_confidence) {
+            if self
+                .texture
+                .as_ref()
+                .is_none_or(|(c, _)| *c != use_confidence)
+            {
                 self.texture = Some((use_confidence, texture(ui.ctx(), source, use_confidence)));
             }
         }

@@ -44,7 +44,11 @@ impl ComView {
         });
         let field = fields.map(|(removed, raw)| if *descan_removed { removed } else { raw });
         if let Some(field) = field {
-            if self.texture.as_ref().is_none_or(|(d, _)| d != descan_removed) {
+            if self
+                .texture
+                .as_ref()
+                .is_none_or(|(d, _)| d != descan_removed)
+            {
                 let (rows, cols) = field.dim();
                 let pixels = crate::export::com_pixels(field);
                 let tex = super::rgb_texture(ui.ctx(), "com", cols, rows, &pixels);
@@ -99,10 +103,7 @@ fn draw_arrows(painter: &egui::Painter, mapping: &Mapping, field: &ComField) {
             vectors.push((centre, Vec2::new(sx / n, sy / n)));
         }
     }
-    let longest = vectors
-        .iter()
-        .map(|(_, v)| v.length())
-        .fold(0f32, f32::max);
+    let longest = vectors.iter().map(|(_, v)| v.length()).fold(0f32, f32::max);
     if !(longest > 0.0) {
         return;
     }
@@ -140,9 +141,8 @@ fn wheel_texture(ctx: &egui::Context) -> TextureHandle {
 fn wheel_legend(ui: &mut egui::Ui, wheel: &TextureHandle) {
     let size = 96.0;
     let (rect, response) = ui.allocate_exact_size(Vec2::splat(size), egui::Sense::hover());
-    response.widget_info(|| {
-        egui::WidgetInfo::labeled(egui::WidgetType::Image, true, "colour wheel legend")
-    });
+    response
+        .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "colour wheel legend"));
     let painter = ui.painter();
     let wheel_rect = rect.shrink(14.0);
     painter.image(

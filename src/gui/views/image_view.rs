@@ -107,7 +107,8 @@ pub struct Mapping {
 impl Mapping {
     fn new(viewport: Rect, dims: (usize, usize), t: &ViewTransform) -> Mapping {
         let (rows, cols) = dims;
-        let fit = (viewport.width() / cols.max(1) as f32).min(viewport.height() / rows.max(1) as f32);
+        let fit =
+            (viewport.width() / cols.max(1) as f32).min(viewport.height() / rows.max(1) as f32);
         let scale = fit * t.zoom;
         let origin = viewport.center() - Vec2::new(t.center[0], t.center[1]) * scale;
         Mapping {
@@ -202,7 +203,7 @@ pub fn show(
     let size = Vec2::new(ui.available_width(), height.max(50.0));
     let (response, painter) = ui.allocate_painter(size, Sense::click_and_drag());
     let label_text = label.to_string();
-    response.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Image, true, &label_text));
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, &label_text));
     let viewport = response.rect;
     let painter = painter.with_clip_rect(viewport);
     painter.rect_filled(viewport, 0.0, Color32::from_gray(16));
@@ -276,7 +277,9 @@ pub fn show(
             if response.drag_started_by(egui::PointerButton::Primary) {
                 // The press position, not where the drag was recognised.
                 let press = ui.input(|i| i.pointer.press_origin());
-                linked.drag_origin = press.or(response.interact_pointer_pos()).map(|p| mapping.to_image(p));
+                linked.drag_origin = press
+                    .or(response.interact_pointer_pos())
+                    .map(|p| mapping.to_image(p));
             }
             if let (Some(a), Some(b)) = (linked.drag_origin, pointer_image) {
                 if response.dragged_by(egui::PointerButton::Primary) {
@@ -290,7 +293,12 @@ pub fn show(
             }
             if let [a, b] = linked.drawing[..] {
                 let r = Rect::from_two_pos(mapping.to_screen(a), mapping.to_screen(b));
-                painter.rect_stroke(r, 0.0, Stroke::new(2.0, Color32::WHITE), egui::StrokeKind::Middle);
+                painter.rect_stroke(
+                    r,
+                    0.0,
+                    Stroke::new(2.0, Color32::WHITE),
+                    egui::StrokeKind::Middle,
+                );
             }
         }
         Tool::Lasso => {
@@ -302,7 +310,11 @@ pub fn show(
             }
             if response.dragged_by(egui::PointerButton::Primary) {
                 if let Some(p) = pointer_image {
-                    if linked.drawing.last().is_none_or(|q| q.distance(p) * mapping.scale > 2.0) {
+                    if linked
+                        .drawing
+                        .last()
+                        .is_none_or(|q| q.distance(p) * mapping.scale > 2.0)
+                    {
                         linked.drawing.push(p);
                     }
                 }
@@ -351,7 +363,12 @@ pub fn show(
     }
     if let Some([r, c]) = linked.selected {
         let px = mapping.pixel_rect(r, c);
-        painter.rect_stroke(px, 0.0, Stroke::new(2.0, Color32::BLACK), egui::StrokeKind::Outside);
+        painter.rect_stroke(
+            px,
+            0.0,
+            Stroke::new(2.0, Color32::BLACK),
+            egui::StrokeKind::Outside,
+        );
         painter.rect_stroke(
             px.expand(2.0),
             0.0,

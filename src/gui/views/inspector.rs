@@ -65,7 +65,12 @@ impl Inspector {
         self.pattern.as_ref().map(|(_, p, _)| *p)
     }
 
-    pub fn set_pattern(&mut self, generation: u64, pixel: [usize; 2], frame: Result<Vec<f32>, String>) {
+    pub fn set_pattern(
+        &mut self,
+        generation: u64,
+        pixel: [usize; 2],
+        frame: Result<Vec<f32>, String>,
+    ) {
         match frame {
             Ok(values) => {
                 self.pattern = Some((generation, pixel, values));
@@ -120,19 +125,30 @@ impl Inspector {
             .pattern
             .as_ref()
             .filter(|(g, p, _)| *g == data.generation && *p == [row, col])
-            .or(self.pattern.as_ref().filter(|(g, _, _)| *g == data.generation));
+            .or(self
+                .pattern
+                .as_ref()
+                .filter(|(g, _, _)| *g == data.generation));
         let [det_rows, det_cols] = data.scan.frame_shape();
         let geometry = self.edit.unwrap_or(data.geometry);
         if let Some((generation, shown, values)) = current {
             let key = (*generation, *shown, self.log_scale);
             if self.texture_key != Some(key) || self.texture.is_none() {
-                self.texture = Some(pattern_texture(ui.ctx(), values, det_rows, det_cols, self.log_scale));
+                self.texture = Some(pattern_texture(
+                    ui.ctx(),
+                    values,
+                    det_rows,
+                    det_cols,
+                    self.log_scale,
+                ));
                 self.texture_key = Some(key);
             }
         }
         let side = ui.available_width().min(320.0);
         let (response, painter) = ui.allocate_painter(Vec2::splat(side), Sense::drag());
-        response.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Image, true, "diffraction pattern"));
+        response.widget_info(|| {
+            egui::WidgetInfo::labeled(egui::Role::Image, true, "diffraction pattern")
+        });
         let rect = response.rect;
         painter.rect_filled(rect, 0.0, Color32::BLACK);
         let scale = (side / det_cols.max(1) as f32).min(side / det_rows.max(1) as f32);
@@ -155,17 +171,34 @@ impl Inspector {
         let centre = to_screen(geometry.center_row, geometry.center_col);
         let rings = [
             (geometry.bf_radius, Color32::from_rgb(90, 200, 255), "BF"),
-            (geometry.adf_inner, Color32::from_rgb(255, 170, 60), "ADF in"),
-            (geometry.adf_outer, Color32::from_rgb(255, 120, 40), "ADF out"),
+            (
+                geometry.adf_inner,
+                Color32::from_rgb(255, 170, 60),
+                "ADF in",
+            ),
+            (
+                geometry.adf_outer,
+                Color32::from_rgb(255, 120, 40),
+                "ADF out",
+            ),
         ];
         for (radius, colour, _) in rings {
             painter.circle_stroke(centre, radius as f32 * scale, Stroke::new(1.5, colour));
         }
         if let Some(a) = &data.analysis {
-            let (cr, cc) = (a.maps.com_row[(row, col)] as f64, a.maps.com_col[(row, col)] as f64);
+            let (cr, cc) = (
+                a.maps.com_row[(row, col)] as f64,
+                a.maps.com_col[(row, col)] as f64,
+            );
             let at = to_screen(cr, cc);
-            painter.line_segment([at - Vec2::X * 5.0, at + Vec2::X * 5.0], Stroke::new(2.0, Color32::RED));
-            painter.line_segment([at - Vec2::Y * 5.0, at + Vec2::Y * 5.0], Stroke::new(2.0, Color32::RED));
+            painter.line_segment(
+                [at - Vec2::X * 5.0, at + Vec2::X * 5.0],
+                Stroke::new(2.0, Color32::RED),
+            );
+            painter.line_segment(
+                [at - Vec2::Y * 5.0, at + Vec2::Y * 5.0],
+                Stroke::new(2.0, Color32::RED),
+            );
         }
         if let Some(crop) = crop {
             let half = crop.side / 2.0;
@@ -210,17 +243,34 @@ impl Inspector {
         let max = det_rows.max(det_cols) as f64;
         let mut changed = false;
         ui.horizontal(|ui| {
-            ui.label("BF r");
+            let l = ui.label("BF r");
             changed |= ui
-                .add(egui::DragValue::new(&mut g.bf_radius).range(0.5..=max).speed(0.1))
+                .add(
+                    egui::DragValue::new(&mut g.bf_radius)
+                        .range(0.5..=max)
+                        .speed(0.1),
+                )
+                .labelled_by(l.id)
                 .changed();
-            ui.label("ADF");
+            let l = ui.label("ADF from");
             changed |= ui
-                .add(egui::DragValue::new(&mut g.adf_inner).range(0.0..=max).speed(0.1))
+                .add(
+                    egui::DragValue::new(&mut g.adf_inner)
+                        .range(0.0..=max)
+                        .speed(0.1),
+                )
+                .labelled_by(l.id)
                 .changed();
+            let l = ui.label("to");
             changed |= ui
-                .add(egui::DragValue::new(&mut g.adf_outer).range(0.5..=2.0 * max).speed(0.1))
+                .add(
+                    egui::DragValue::new(&mut g.adf_outer)
+                        .range(0.5..=2.0 * max)
+                        .speed(0.1),
+                )
+                .labelled_by(l.id)
                 .changed();
+            ui.label("px");
         });
         if changed {
             g.adf_outer = g.adf_outer.max(g.adf_inner + 0.5);
@@ -239,7 +289,11 @@ impl Inspector {
             .classes
             .as_ref()
             .and_then(|c| c.scores.as_ref())
-            .map(|s| (0..Class::COUNT).map(|k| s[(row, col, k)]).collect::<Vec<f32>>());
+            .map(|s| {
+                (0..Class::COUNT)
+                    .map(|k| s[(row, col, k)])
+                    .collect::<Vec<f32>>()
+            });
         ui.separator();
         match scores {
             Some(scores) => scores_chart(ui, &scores),
@@ -271,7 +325,11 @@ fn pattern_texture(
     let pixels = values
         .iter()
         .map(|&v| {
-            let g = if hi > 0.0 { (map(v) / hi * 255.0) as u8 } else { 0 };
+            let g = if hi > 0.0 {
+                (map(v) / hi * 255.0) as u8
+            } else {
+                0
+            };
             Color32::from_gray(g)
         })
         .collect();

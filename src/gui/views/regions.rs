@@ -79,11 +79,15 @@ impl Regions {
         for entry in &self.entries {
             ui.horizontal(|ui| {
                 ui.label(entry.summary());
-                if ui.small_button("zoom").on_hover_text("zoom the views to this region").clicked() {
+                if ui
+                    .small_button("zoom")
+                    .on_hover_text("zoom the views to this region")
+                    .clicked()
+                {
                     action = Some(RegionAction::ZoomTo(entry.id));
                 }
                 if ui
-                    .small_button("✖")
+                    .small_button("remove")
                     .on_hover_text(format!("remove {}", entry.name()))
                     .clicked()
                 {
@@ -116,7 +120,8 @@ impl Regions {
 fn histogram(ui: &mut egui::Ui, stats: &RegionStats) {
     let height = 28.0;
     let width = ui.available_width().min(260.0);
-    let (rect, response) = ui.allocate_exact_size(egui::vec2(width, height + 12.0), egui::Sense::hover());
+    let (rect, response) =
+        ui.allocate_exact_size(egui::vec2(width, height + 12.0), egui::Sense::hover());
     let painter = ui.painter();
     let fractions = stats.fractions();
     let bar_w = width / Class::COUNT as f32;
@@ -127,7 +132,11 @@ fn histogram(ui: &mut egui::Ui, stats: &RegionStats) {
             egui::pos2(x0 + 1.0, rect.top() + height - h),
             egui::pos2(x0 + bar_w - 1.0, rect.top() + height),
         );
-        painter.rect_filled(bar, 0.0, super::colour32(crate::colour::class_colour(class)));
+        painter.rect_filled(
+            bar,
+            0.0,
+            super::colour32(crate::colour::class_colour(class)),
+        );
         painter.text(
             egui::pos2(x0 + bar_w / 2.0, rect.top() + height + 1.0),
             egui::Align2::CENTER_TOP,

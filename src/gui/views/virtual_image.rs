@@ -76,9 +76,11 @@ impl VirtualView {
             let values = kind.values(maps);
             let (lo, hi) = values
                 .iter()
-                .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+                    (a.min(v), b.max(v))
+                });
             ui.label(format!(
-                "{}: {:.4} to {:.4}; BF r ≤ {:.1} px, ADF {:.1}–{:.1} px",
+                "{}: {:.4} to {:.4}; BF r <= {:.1} px, ADF {:.1}–{:.1} px",
                 kind.name(),
                 lo,
                 hi,
