@@ -232,6 +232,8 @@ impl PolarmapApp {
         let calibration = opened.scan.calibration;
         let [rows, cols] = opened.scan.scan_shape();
         self.linked = Linked::new(rows, cols);
+        // Start with the centre pixel in the inspector, so a pattern is on screen at once.
+        self.linked.selected = Some([rows / 2, cols / 2]);
         self.virtual_view.invalidate();
         self.com_view.invalidate();
         self.class_view.invalidate();

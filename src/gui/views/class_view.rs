@@ -107,7 +107,7 @@ fn legend(ui: &mut egui::Ui, source: &ClassSource) {
     let fractions = totals.fractions();
     ui.label(format!("source: {}", source.source));
     egui::Grid::new("class legend")
-        .num_columns(8)
+        .num_columns(4)
         .spacing([8.0, 2.0])
         .show(ui, |ui| {
             for (i, class) in Class::ALL.into_iter().enumerate() {
@@ -115,9 +115,7 @@ fn legend(ui: &mut egui::Ui, source: &ClassSource) {
                 ui.label(class.name());
                 ui.label(format!("{}", totals.counts[i]));
                 ui.label(format!("{:.1} %", 100.0 * fractions[i]));
-                if i % 2 == 1 {
-                    ui.end_row();
-                }
+                ui.end_row();
             }
         });
     if let Some(m) = totals.majority {

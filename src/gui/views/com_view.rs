@@ -104,7 +104,7 @@ fn draw_arrows(painter: &egui::Painter, mapping: &Mapping, field: &ComField) {
         }
     }
     let longest = vectors.iter().map(|(_, v)| v.length()).fold(0f32, f32::max);
-    if !(longest > 0.0) {
+    if longest.is_nan() || longest <= 0.0 {
         return;
     }
     let spacing = step as f32 * mapping.scale;

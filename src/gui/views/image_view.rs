@@ -152,7 +152,7 @@ impl Mapping {
 fn pixel_at(image: Pos2, dims: (usize, usize)) -> Option<[usize; 2]> {
     let (rows, cols) = dims;
     (image.x >= 0.0 && image.y >= 0.0 && image.x < cols as f32 && image.y < rows as f32)
-        .then(|| [image.y as usize, image.x as usize])
+        .then_some([image.y as usize, image.x as usize])
 }
 
 /// A region from a drawn rectangle (image units): the pixels whose centres lie inside.
