@@ -267,3 +267,110 @@ fn a_corrupt_file_gives_an_error_in_the_window_and_the_app_keeps_running() {
     harness.get_by_label_contains("missing.npy");
     assert!(harness.state().data.is_none());
 }
+
+#[test]
+fn a_lasso_region_reports_the_librarys_majority() {
+    let mut harness = app_on(Some(demo_path()));
+    let truth = demo_truth();
+    let dims = truth.dim();
+    harness.get_by_label("Lasso").click();
+    harness.run();
+    let view = harness
+        .get_by_role_and_label(egui::accesskit::Role::Image, "CoM field")
+        .rect();
+    // A triangle over both domains, mostly on the RM side.
+    let path = [(4.0, 2.0), (28.0, 2.0), (16.0, 20.0), (4.0, 2.0)];
+    let points: Vec<Pos2> = path
+        .iter()
+        .map(|&(r, c)| pixel_pos(view, dims, r, c))
+        .collect();
+    harness.hover_at(points[0]);
+    harness.step();
+    harness.drag_at(points[0]);
+    harness.step();
+    for pair in points.windows(2) {
+        for i in 1..=8 {
+            harness.hover_at(pair[0] + (pair[1] - pair[0]) * (i as f32 / 8.0));
+            harness.step();
+        }
+    }
+    harness.drop_at(points[3]);
+    harness.step();
+    settle(&mut harness);
+
+    let entry = &harness.state().regions.entries[0];
+    assert!(matches!(
+        entry.region,
+        polarmap::maps::Region::Polygon { .. }
+    ));
+    let expected = truth.stats(Some(&entry.region));
+    assert!(expected.pixels > 50, "{expected:?}");
+    assert_eq!(entry.stats.as_ref(), Some(&expected));
+    let majority = expected.majority.unwrap();
+    assert_eq!(majority, Class::RM);
+    harness.get_by_label_contains(&format!(
+        "Region 1: majority {majority}, {} px",
+        expected.pixels
+    ));
+}
+
+/// A 24×24 scan whose sidecar labels are RD everywhere except a 3×3 MU patch at rows 10–12,
+/// columns 15–17 (a candidate defect).
+fn scan_with_defect(dir: &Path) -> PathBuf {
+    let (rows, cols, det) = (24usize, 24usize, 16usize);
+    let mut frames = Vec::with_capacity(rows * cols * det * det);
+    for i in 0..rows * cols {
+        for p in 0..det * det {
+            let (y, x) = ((p / det) as f32 - 7.5, (p % det) as f32 - 7.5);
+            let disk = if x.hypot(y) < 4.0 { 100.0 } else { 1.0 };
+            frames.push(disk + (i % 5) as f32);
+        }
+    }
+    let scan = dir.join("patch.npy");
+    polarmap::export::write_npy_f32(&scan, &[rows, cols, det, det], &frames, false).unwrap();
+    let labels: Vec<f32> = (0..rows * cols)
+        .map(|i| {
+            let (r, c) = (i / cols, i % cols);
+            let class = if (10..13).contains(&r) && (15..18).contains(&c) {
+                Class::MU
+            } else {
+                Class::RD
+            };
+            class.index() as f32
+        })
+        .collect();
+    polarmap::export::write_npy_f32(&dir.join("patch_labels.npy"), &[rows, cols], &labels, false)
+        .unwrap();
+    std::fs::write(
+        dir.join("patch.meta.json"),
+        r#"{"scan_step_a": 0.5, "labels": "patch_labels.npy"}"#,
+    )
+    .unwrap();
+    scan
+}
+
+#[test]
+fn candidate_defects_are_listed_and_a_click_zooms_to_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = app_on(Some(scan_with_defect(dir.path())));
+    let state = harness.state();
+    assert_eq!(state.linked.dims, (24, 24));
+    let found = &state.defects.found;
+    assert_eq!(found.len(), 1, "{found:?}");
+    let d = found[0].clone();
+    assert_eq!(d.class, Class::MU);
+    assert!((d.center_row - 11.0).abs() < 0.5 && (d.center_col - 16.0).abs() < 0.5);
+    let text = format!(
+        "#1 at ({:.1}, {:.1}): {} px, MU, score {:.2}",
+        d.center_row, d.center_col, d.pixels, d.score
+    );
+    harness.get_by_label(&text).click();
+    settle(&mut harness);
+    let linked = &harness.state().linked;
+    assert_eq!(linked.selected, Some([11, 16]));
+    assert!(linked.transform.zoom > 1.0);
+    // A threshold above every anomaly score empties the list.
+    harness.state_mut().defects.search.threshold = 1.0;
+    settle(&mut harness);
+    harness.get_by_label("No candidate defects at this threshold.");
+}
