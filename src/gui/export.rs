@@ -102,9 +102,12 @@ impl ExportDialog {
             .and_then(|p| p.file_stem())
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "polarmap".into());
+        // Beside the data, except for the built-in demo (its folder belongs to the program).
         let dir = dataset
+            .filter(|p| *p != super::demo_path().as_path())
             .and_then(|p| p.parent())
             .map(|p| p.to_path_buf())
+            .or_else(|| std::env::current_dir().ok())
             .unwrap_or_default();
         let suffix = match self.kind {
             ExportKind::ClassPng => "classes",
@@ -264,27 +267,31 @@ pub fn annotate(
         return (w, h, canvas.pixels);
     }
     let g = if w >= 320 { 2 } else { 1 }; // glyph pixel size
-    let strip = 12 * g + 4;
-    let mut rows = strip;
-    if legend.is_some() && scale_bar.is_some() {
-        rows += strip;
-    }
+                                          // Class legend entries (swatch + name) wrap onto as many lines as the width needs.
+    let entry = 20 * g;
+    let per_line = ((w.saturating_sub(4)) / entry).clamp(1, Class::COUNT);
+    let legend_rows = match legend {
+        Some(Legend::Classes) => Class::COUNT.div_ceil(per_line) * 10 * g + 4,
+        Some(_) => 10 * g + 4,
+        None => 0,
+    };
+    let bar_rows = if scale_bar.is_some() { 10 * g + 4 } else { 0 };
     canvas
         .pixels
-        .extend(std::iter::repeat_n([0, 0, 0], w * rows));
+        .extend(std::iter::repeat_n([0, 0, 0], w * (legend_rows + bar_rows)));
     let mut y = h + 2;
     if let Some(legend) = legend {
         match legend {
             Legend::Classes => {
-                let mut x = 2;
-                for class in Class::ALL {
-                    canvas.fill(x, y, 8 * g, 8 * g, crate::colour::class_colour(class));
-                    x += 8 * g + g;
-                    x = canvas.text(x, y + g, class.name(), g) + 3 * g;
+                for (i, class) in Class::ALL.into_iter().enumerate() {
+                    let x = 2 + (i % per_line) * entry;
+                    let top = y + (i / per_line) * 10 * g;
+                    canvas.fill(x, top, 8 * g, 8 * g, crate::colour::class_colour(class));
+                    canvas.text(x + 9 * g, top + g, class.name(), g);
                 }
             }
             Legend::Wheel => {
-                let d = 10 * g;
+                let d = 8 * g;
                 for dy in 0..d {
                     for dx in 0..d {
                         let (fx, fy) = (
@@ -305,7 +312,7 @@ pub fn annotate(
                 }
             }
         }
-        y += strip;
+        y += legend_rows;
     }
     if let Some(angstrom_per_px) = scale_bar {
         // The longest "nice" length (1, 2, 5 × 10^k Å) up to a third of the width.
@@ -428,5 +435,10 @@ mod tests {
         assert_eq!(out.len(), w * h);
         // The first class swatch sits in the strip.
         assert!(out[(128 + 4) * w + 4] == crate::colour::class_colour(Class::RM));
+        // At native size the 8 entries wrap onto 8 lines instead of running off the edge.
+        let (w, h, out) = annotate(&px, 32, 32, 1, Some(Legend::Classes), None);
+        assert_eq!((w, h), (32, 32 + 8 * 10 + 4));
+        let rd_swatch = (32 + 2 + 7 * 10 + 2) * w + 4;
+        assert_eq!(out[rd_swatch], crate::colour::class_colour(Class::RD));
     }
 }
