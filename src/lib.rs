@@ -10,6 +10,8 @@ pub mod cli;
 pub mod colour;
 pub mod error;
 pub mod export;
+#[cfg(feature = "gui")]
+pub mod gui;
 pub mod maps;
 pub mod models;
 pub mod preprocess;

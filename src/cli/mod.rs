@@ -2,7 +2,7 @@
 //! stop cleanly on Ctrl-C.
 
 use crate::analysis::{
-    self, find_scan_rotation, pattern_pass, pixel_stats, ComField, Descan, DetectorGeometry,
+    find_scan_rotation, pattern_pass, pixel_stats, ComField, Descan, DetectorGeometry,
     ScanRotation, Survey,
 };
 use crate::export;
@@ -629,14 +629,7 @@ fn com(args: ComArgs, progress: &Progress) -> Result<()> {
 
 /// The CoM field as a colour-wheel image, brightness scaled to the 99th percentile magnitude.
 fn write_com_png(path: &Path, field: &ComField, scale: usize, overwrite: bool) -> Result<()> {
-    let magnitude = field.magnitude();
-    let reference = analysis::disk::percentile(magnitude.iter().map(|&v| v as f64).collect(), 0.99);
-    let pixels: Vec<[u8; 3]> = field
-        .x
-        .iter()
-        .zip(field.y.iter())
-        .map(|(&x, &y)| crate::colour::vector_colour(x as f64, y as f64, reference))
-        .collect();
+    let pixels = export::com_pixels(field);
     let (rows, cols) = field.dim();
     Ok(export::write_png_rgb(
         path, cols, rows, &pixels, scale, overwrite,

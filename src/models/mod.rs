@@ -100,7 +100,7 @@ pub fn shipped_dir() -> PathBuf {
 }
 
 /// The default model: the best one measured (see docs/models.md).
-pub const DEFAULT_MODEL: &str = "conv-proto.pmm";
+pub const DEFAULT_MODEL: &str = "pca-knn.pmm";
 
 /// Model files in `dir` (extension `.pmm`), sorted by name.
 pub fn list_models(dir: &Path) -> Vec<PathBuf> {

@@ -121,7 +121,7 @@ impl FrameSource for MappedFrames {
 
     fn frame<'a>(&'a self, index: usize, scratch: &'a mut FrameBuffer) -> Result<FrameRef<'a>> {
         let bytes = self.frame_bytes(index);
-        let aligned = (bytes.as_ptr() as usize) % self.dtype.size() == 0;
+        let aligned = (bytes.as_ptr() as usize).is_multiple_of(self.dtype.size());
         if aligned && self.endian.is_native() {
             return Ok(FrameRef::from_aligned_bytes(self.dtype, bytes));
         }

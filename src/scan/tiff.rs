@@ -760,7 +760,7 @@ pub fn write_tiff_folder<T: TiffPixel>(
     frame_shape: [usize; 2],
 ) -> Result<Vec<PathBuf>> {
     let len = frame_shape[0] * frame_shape[1];
-    if len == 0 || frames.len() % len != 0 {
+    if len == 0 || !frames.len().is_multiple_of(len) {
         return Err(Error::invalid(format!(
             "{} pixels are not a whole number of {}x{} frames",
             frames.len(),

@@ -29,7 +29,7 @@ pub fn fft_friendly(min: usize) -> usize {
     loop {
         let mut m = n;
         for p in [2, 3, 5, 7] {
-            while m % p == 0 {
+            while m.is_multiple_of(p) {
                 m /= p;
             }
         }

@@ -132,7 +132,7 @@ impl Prism {
     ) -> Result<Prism> {
         let f = interpolation;
         let grid = ms.grid;
-        if f == 0 || grid.rows % f != 0 || grid.cols % f != 0 {
+        if f == 0 || !grid.rows.is_multiple_of(f) || !grid.cols.is_multiple_of(f) {
             return Err(Error::invalid(format!(
                 "PRISM interpolation {f} must be ≥ 1 and divide the grid {}×{}",
                 grid.rows, grid.cols

@@ -1,0 +1,125 @@
+//! Shows and edits the calibration of the open scan (values start as the file's and sidecar's).
+
+use crate::Calibration;
+use eframe::egui;
+
+#[derive(Default)]
+pub struct CalibrationDialog {
+    pub open: bool,
+    /// The values being edited, as text (empty = unknown).
+    fields: [String; 5],
+    flip: bool,
+    error: Option<String>,
+}
+
+const NAMES: [&str; 5] = [
+    "beam energy (keV)",
+    "convergence semi-angle (mrad)",
+    "detector sampling (mrad/px)",
+    "scan step (Å)",
+    "scan rotation (°, counter-clockwise)",
+];
+
+fn text(v: Option<f64>) -> String {
+    v.map(|v| format!("{v}")).unwrap_or_default()
+}
+
+impl CalibrationDialog {
+    pub fn open_with(&mut self, c: &Calibration) {
+        self.open = true;
+        self.fields = [
+            text(c.energy_kv),
+            text(c.convergence_mrad),
+            text(c.mrad_per_px),
+            text(c.scan_step_a),
+            text(c.scan_rotation_deg),
+        ];
+        self.flip = c.scan_flip.unwrap_or(false);
+        self.error = None;
+    }
+
+    /// Shows the dialog; returns the new calibration when the user applies valid values.
+    pub fn show(&mut self, ctx: &egui::Context) -> Option<Calibration> {
+        if !self.open {
+            return None;
+        }
+        let mut result = None;
+        let mut open = self.open;
+        egui::Window::new("Calibration")
+            .open(&mut open)
+            .collapsible(false)
+            .show(ctx, |ui| {
+                egui::Grid::new("calibration grid")
+                    .num_columns(2)
+                    .show(ui, |ui| {
+                        for (name, field) in NAMES.iter().zip(self.fields.iter_mut()) {
+                            let label = ui.label(*name);
+                            ui.add(egui::TextEdit::singleline(field).desired_width(100.0))
+                                .labelled_by(label.id);
+                            ui.end_row();
+                        }
+                        ui.label("detector mirrored");
+                        ui.checkbox(&mut self.flip, "flip");
+                        ui.end_row();
+                    });
+                ui.label("Empty means unknown. Rotation and flip change the CoM directions.");
+                if let Some(e) = &self.error {
+                    ui.colored_label(ui.visuals().error_fg_color, e);
+                }
+                if ui.button("Apply").clicked() {
+                    match self.parse() {
+                        Ok(c) => {
+                            result = Some(c);
+                            self.error = None;
+                        }
+                        Err(e) => self.error = Some(e),
+                    }
+                }
+            });
+        self.open = open && result.is_none();
+        result
+    }
+
+    fn parse(&self) -> Result<Calibration, String> {
+        let mut values = [None; 5];
+        for (i, field) in self.fields.iter().enumerate() {
+            let t = field.trim();
+            if !t.is_empty() {
+                values[i] = Some(
+                    t.parse::<f64>()
+                        .map_err(|_| format!("{}: '{t}' is not a number", NAMES[i]))?,
+                );
+            }
+        }
+        let c = Calibration {
+            energy_kv: values[0],
+            convergence_mrad: values[1],
+            mrad_per_px: values[2],
+            scan_step_a: values[3],
+            scan_rotation_deg: values[4],
+            scan_flip: Some(self.flip),
+        };
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+/// One line for the status bar.
+pub fn summary(c: &Calibration) -> String {
+    let part = |v: Option<f64>, unit: &str| v.map(|v| format!("{v} {unit}"));
+    let parts: Vec<String> = [
+        part(c.energy_kv, "keV"),
+        part(c.convergence_mrad, "mrad"),
+        part(c.mrad_per_px, "mrad/px"),
+        part(c.scan_step_a, "Å/step"),
+        c.scan_rotation_deg.map(|r| format!("rot {r}°")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if parts.is_empty() {
+        "uncalibrated".into()
+    } else {
+        parts.join(", ")
+    }
+}

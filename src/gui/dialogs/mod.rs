@@ -1,0 +1,4 @@
+//! Dialog windows: calibration, open by path, about.
+
+pub mod calibration;
+pub mod open_path;

@@ -1,0 +1,42 @@
+//! The desktop app (eframe/egui): state and views only. Every number it shows comes from the
+//! library (`analysis`, `maps`, `export`, …), computed on background threads (`jobs`); the UI
+//! thread draws and dispatches.
+
+pub mod app;
+pub mod data;
+pub mod dialogs;
+pub mod export;
+pub mod jobs;
+pub mod views;
+
+pub use app::{PolarmapApp, Startup};
+
+use eframe::egui;
+use std::path::PathBuf;
+
+/// The built-in demo scan shipped in `assets/`.
+pub fn demo_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo.npy")
+}
+
+/// Opens the app's window on `path` (the demo scan when None) and runs until it is closed.
+pub fn run(path: Option<PathBuf>) -> anyhow::Result<()> {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("polarmap")
+            .with_inner_size([1500.0, 900.0])
+            .with_min_inner_size([800.0, 500.0])
+            .with_drag_and_drop(true),
+        ..Default::default()
+    };
+    let startup = Startup {
+        path: Some(path.unwrap_or_else(demo_path)),
+        persist: true,
+    };
+    eframe::run_native(
+        "polarmap",
+        options,
+        Box::new(move |cc| Ok(Box::new(PolarmapApp::new(cc, startup)))),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot start the desktop app: {e}"))
+}

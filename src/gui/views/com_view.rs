@@ -1,0 +1,166 @@
+//! The CoM vector field as a colour-wheel map (hue = direction, brightness = magnitude), with
+//! decimated arrows and a colour-wheel legend; the descan can be removed or left in.
+
+use super::image_view::{self, Linked, Mapping, ViewResponse};
+use crate::analysis::ComField;
+use crate::classes::Class;
+use eframe::egui::{self, Color32, Pos2, Stroke, TextureHandle, Vec2};
+
+pub struct ComView {
+    texture: Option<(bool, TextureHandle)>,
+    wheel: Option<TextureHandle>,
+    pub arrows: bool,
+}
+
+impl Default for ComView {
+    fn default() -> Self {
+        ComView {
+            texture: None,
+            wheel: None,
+            arrows: true,
+        }
+    }
+}
+
+impl ComView {
+    pub fn invalidate(&mut self) {
+        self.texture = None;
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        descan_removed: &mut bool,
+        fields: Option<(&ComField, &ComField)>,
+        linked: &mut Linked,
+        height: f32,
+        overlay: impl FnOnce(&egui::Painter, &Mapping),
+    ) -> ViewResponse {
+        ui.horizontal(|ui| {
+            ui.strong("CoM field");
+            ui.checkbox(descan_removed, "descan removed");
+            ui.checkbox(&mut self.arrows, "arrows");
+        });
+        let field = fields.map(|(removed, raw)| if *descan_removed { removed } else { raw });
+        if let Some(field) = field {
+            if self
+                .texture
+                .as_ref()
+                .is_none_or(|(d, _)| d != descan_removed)
+            {
+                let (rows, cols) = field.dim();
+                let pixels = crate::export::com_pixels(field);
+                let tex = super::rgb_texture(ui.ctx(), "com", cols, rows, &pixels);
+                self.texture = Some((*descan_removed, tex));
+            }
+        }
+        let tex = self.texture.as_ref().map(|(_, t)| t);
+        let arrows = self.arrows;
+        let out = image_view::show(ui, "CoM field", tex, linked, height, |painter, mapping| {
+            if let (true, Some(field)) = (arrows, field) {
+                draw_arrows(painter, mapping, field);
+            }
+            overlay(painter, mapping);
+        });
+        if self.wheel.is_none() {
+            self.wheel = Some(wheel_texture(ui.ctx()));
+        }
+        ui.horizontal(|ui| {
+            if let Some(wheel) = &self.wheel {
+                wheel_legend(ui, wheel);
+            }
+            if let Some(field) = field {
+                let [mx, my] = field.mean();
+                let max = field.magnitude().iter().fold(0f32, |a, &b| a.max(b));
+                ui.label(format!(
+                    "hue: direction (x right, y up)\nbrightness: magnitude\nmean ({mx:+.3}, {my:+.3}) px\nmax {max:.3} px"
+                ));
+            }
+        });
+        out
+    }
+}
+
+/// One arrow per block of pixels, so that arrows are at least ~18 screen points apart; length
+/// proportional to the block's mean vector, the largest as long as the spacing.
+fn draw_arrows(painter: &egui::Painter, mapping: &Mapping, field: &ComField) {
+    let (rows, cols) = field.dim();
+    let step = ((18.0 / mapping.scale).ceil() as usize).max(1);
+    let mut vectors = Vec::new();
+    for r0 in (0..rows).step_by(step) {
+        for c0 in (0..cols).step_by(step) {
+            let (r1, c1) = ((r0 + step).min(rows), (c0 + step).min(cols));
+            let n = ((r1 - r0) * (c1 - c0)) as f32;
+            let (mut sx, mut sy) = (0.0, 0.0);
+            for r in r0..r1 {
+                for c in c0..c1 {
+                    sx += field.x[(r, c)];
+                    sy += field.y[(r, c)];
+                }
+            }
+            let centre = Pos2::new((c0 + c1) as f32 / 2.0, (r0 + r1) as f32 / 2.0);
+            vectors.push((centre, Vec2::new(sx / n, sy / n)));
+        }
+    }
+    let longest = vectors.iter().map(|(_, v)| v.length()).fold(0f32, f32::max);
+    if longest.is_nan() || longest <= 0.0 {
+        return;
+    }
+    let spacing = step as f32 * mapping.scale;
+    let stroke = Stroke::new(1.2, Color32::from_white_alpha(220));
+    for (centre, v) in vectors {
+        let at = mapping.to_screen(centre);
+        if !mapping.viewport.contains(at) {
+            continue;
+        }
+        // Image y is up; screen y is down.
+        let d = Vec2::new(v.x, -v.y) / longest * spacing * 0.9;
+        painter.arrow(at - d / 2.0, d, stroke);
+    }
+}
+
+fn wheel_texture(ctx: &egui::Context) -> TextureHandle {
+    let n = 64;
+    let half = (n as f64 - 1.0) / 2.0;
+    let pixels: Vec<[u8; 3]> = (0..n * n)
+        .map(|i| {
+            let (r, c) = (i / n, i % n);
+            let (dx, dy) = ((c as f64 - half) / half, (half - r as f64) / half);
+            if dx.hypot(dy) > 1.0 {
+                [24, 24, 24]
+            } else {
+                crate::colour::vector_colour(dx, dy, 1.0)
+            }
+        })
+        .collect();
+    super::rgb_texture(ctx, "colour wheel", n, n, &pixels)
+}
+
+/// The colour wheel with the class names at their directions.
+fn wheel_legend(ui: &mut egui::Ui, wheel: &TextureHandle) {
+    let size = 96.0;
+    let (rect, response) = ui.allocate_exact_size(Vec2::splat(size), egui::Sense::hover());
+    response
+        .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "colour wheel legend"));
+    let painter = ui.painter();
+    let wheel_rect = rect.shrink(14.0);
+    painter.image(
+        wheel.id(),
+        wheel_rect,
+        egui::Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
+        Color32::WHITE,
+    );
+    let radius = wheel_rect.width() / 2.0 + 8.0;
+    for class in Class::ALL {
+        let a = class.angle_deg().to_radians() as f32;
+        let at = rect.center() + Vec2::new(a.cos(), -a.sin()) * radius;
+        painter.text(
+            at,
+            egui::Align2::CENTER_CENTER,
+            class.name(),
+            egui::FontId::proportional(9.0),
+            ui.visuals().text_color(),
+        );
+    }
+}

@@ -1,0 +1,372 @@
+//! The pattern inspector: the diffraction pattern of the selected (or hovered) pixel, log or
+//! linear, with the virtual detector rings (drag them to change the radii), the pattern's CoM and
+//! the model's crop box; the pixel's class and its 8 class scores as a bar chart.
+
+use crate::analysis::DetectorGeometry;
+use crate::classes::Class;
+use crate::gui::data::Dataset;
+use eframe::egui::{self, Color32, ColorImage, Pos2, Rect, Sense, Stroke, TextureHandle, Vec2};
+use egui_plot::{Bar, BarChart, Plot};
+
+/// The crop box a model sees, in detector pixels (row, col of the centre; side length).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CropBox {
+    pub center: [f64; 2],
+    pub side: f64,
+}
+
+pub struct Inspector {
+    pub log_scale: bool,
+    /// Show the hovered pixel while the pointer is over a view (else only the selected one).
+    pub follow_hover: bool,
+    /// The pattern on screen: generation, pixel, values.
+    pattern: Option<(u64, [usize; 2], Vec<f32>)>,
+    texture: Option<TextureHandle>,
+    texture_key: Option<(u64, [usize; 2], bool)>,
+    pub error: Option<String>,
+    /// The detector geometry being edited (applied to the pass when the user lets go).
+    pub edit: Option<DetectorGeometry>,
+    dragging_ring: Option<usize>,
+}
+
+impl Default for Inspector {
+    fn default() -> Self {
+        Inspector {
+            log_scale: true,
+            follow_hover: true,
+            pattern: None,
+            texture: None,
+            texture_key: None,
+            error: None,
+            edit: None,
+            dragging_ring: None,
+        }
+    }
+}
+
+/// What the inspector asks the app to do.
+#[derive(Default)]
+pub struct InspectorResponse {
+    /// New virtual detectors to run the pass with.
+    pub apply_geometry: Option<DetectorGeometry>,
+}
+
+impl Inspector {
+    pub fn reset(&mut self) {
+        self.pattern = None;
+        self.texture = None;
+        self.texture_key = None;
+        self.error = None;
+        self.edit = None;
+    }
+
+    /// The pixel whose pattern is (or is being) shown.
+    pub fn shown_pixel(&self) -> Option<[usize; 2]> {
+        self.pattern.as_ref().map(|(_, p, _)| *p)
+    }
+
+    pub fn set_pattern(
+        &mut self,
+        generation: u64,
+        pixel: [usize; 2],
+        frame: Result<Vec<f32>, String>,
+    ) {
+        match frame {
+            Ok(values) => {
+                self.pattern = Some((generation, pixel, values));
+                self.error = None;
+            }
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        data: &Dataset,
+        pixel: Option<[usize; 2]>,
+        crop: Option<CropBox>,
+    ) -> InspectorResponse {
+        let mut out = InspectorResponse::default();
+        ui.horizontal(|ui| {
+            ui.heading("Pattern");
+            ui.checkbox(&mut self.log_scale, "log");
+            ui.checkbox(&mut self.follow_hover, "follow pointer");
+        });
+        let Some([row, col]) = pixel else {
+            ui.label("Click a pixel on any view (arrow keys move the selection).");
+            return out;
+        };
+        let class = data.classes.as_ref().and_then(|c| c.class_at([row, col]));
+        match class {
+            Some(class) => ui.label(format!("Pixel ({row}, {col}) — class {class}")),
+            None => ui.label(format!("Pixel ({row}, {col})")),
+        };
+        if let Some(a) = &data.analysis {
+            let m = &a.maps;
+            let com = &a.com_descan;
+            let (x, y) = (com.x[(row, col)], com.y[(row, col)]);
+            let angle = (y as f64).atan2(x as f64);
+            ui.label(format!(
+                "BF {:.4}  ADF {:.4}  sum {:.4}\nCoM ({x:+.3}, {y:+.3}) px, {:.0}° (nearest {})",
+                m.bf[(row, col)],
+                m.adf[(row, col)],
+                m.sum[(row, col)],
+                angle.to_degrees().rem_euclid(360.0),
+                Class::nearest(angle)
+            ));
+        }
+        if let Some(e) = &self.error {
+            ui.colored_label(ui.visuals().error_fg_color, e);
+        }
+
+        // The pattern, if the loader has answered for this pixel.
+        let current = self
+            .pattern
+            .as_ref()
+            .filter(|(g, p, _)| *g == data.generation && *p == [row, col])
+            .or(self
+                .pattern
+                .as_ref()
+                .filter(|(g, _, _)| *g == data.generation));
+        let [det_rows, det_cols] = data.scan.frame_shape();
+        let geometry = self.edit.unwrap_or(data.geometry);
+        if let Some((generation, shown, values)) = current {
+            let key = (*generation, *shown, self.log_scale);
+            if self.texture_key != Some(key) || self.texture.is_none() {
+                self.texture = Some(pattern_texture(
+                    ui.ctx(),
+                    values,
+                    det_rows,
+                    det_cols,
+                    self.log_scale,
+                ));
+                self.texture_key = Some(key);
+            }
+        }
+        let side = ui.available_width().min(320.0);
+        let (response, painter) = ui.allocate_painter(Vec2::splat(side), Sense::drag());
+        response.widget_info(|| {
+            egui::WidgetInfo::labeled(egui::Role::Image, true, "diffraction pattern")
+        });
+        let rect = response.rect;
+        painter.rect_filled(rect, 0.0, Color32::BLACK);
+        let scale = (side / det_cols.max(1) as f32).min(side / det_rows.max(1) as f32);
+        let image_rect = Rect::from_min_size(
+            rect.min,
+            Vec2::new(det_cols as f32 * scale, det_rows as f32 * scale),
+        );
+        if let Some(t) = &self.texture {
+            painter.image(
+                t.id(),
+                image_rect,
+                Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
+                Color32::WHITE,
+            );
+        }
+        // Detector pixel (row, col) centre → screen.
+        let to_screen = |r: f64, c: f64| {
+            image_rect.min + Vec2::new((c as f32 + 0.5) * scale, (r as f32 + 0.5) * scale)
+        };
+        let centre = to_screen(geometry.center_row, geometry.center_col);
+        let rings = [
+            (geometry.bf_radius, Color32::from_rgb(90, 200, 255), "BF"),
+            (
+                geometry.adf_inner,
+                Color32::from_rgb(255, 170, 60),
+                "ADF in",
+            ),
+            (
+                geometry.adf_outer,
+                Color32::from_rgb(255, 120, 40),
+                "ADF out",
+            ),
+        ];
+        for (radius, colour, _) in rings {
+            painter.circle_stroke(centre, radius as f32 * scale, Stroke::new(1.5, colour));
+        }
+        if let Some(a) = &data.analysis {
+            let (cr, cc) = (
+                a.maps.com_row[(row, col)] as f64,
+                a.maps.com_col[(row, col)] as f64,
+            );
+            let at = to_screen(cr, cc);
+            painter.line_segment(
+                [at - Vec2::X * 5.0, at + Vec2::X * 5.0],
+                Stroke::new(2.0, Color32::RED),
+            );
+            painter.line_segment(
+                [at - Vec2::Y * 5.0, at + Vec2::Y * 5.0],
+                Stroke::new(2.0, Color32::RED),
+            );
+        }
+        if let Some(crop) = crop {
+            let half = crop.side / 2.0;
+            let a = to_screen(crop.center[0] - half - 0.5, crop.center[1] - half - 0.5);
+            let b = to_screen(crop.center[0] + half - 0.5, crop.center[1] + half - 0.5);
+            painter.rect_stroke(
+                Rect::from_two_pos(a, b),
+                0.0,
+                Stroke::new(1.5, Color32::from_rgb(120, 255, 120)),
+                egui::StrokeKind::Middle,
+            );
+        }
+        // Dragging near a ring moves that ring.
+        if let Some(p) = response.interact_pointer_pos() {
+            let d = (p.distance(centre) / scale) as f64;
+            if response.drag_started() {
+                self.dragging_ring = rings
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (r, _, _))| (i, (r - d).abs()))
+                    .filter(|(_, dist)| *dist * (scale as f64) < 12.0)
+                    .min_by(|a, b| a.1.total_cmp(&b.1))
+                    .map(|(i, _)| i);
+            }
+            if let (Some(i), true) = (self.dragging_ring, response.dragged()) {
+                let mut g = geometry;
+                match i {
+                    0 => g.bf_radius = d.max(0.5),
+                    1 => g.adf_inner = d.clamp(0.0, g.adf_outer - 0.5),
+                    _ => g.adf_outer = d.max(g.adf_inner + 0.5),
+                }
+                self.edit = Some(g);
+            }
+        }
+        if response.drag_stopped() && self.dragging_ring.take().is_some() {
+            out.apply_geometry = self.edit;
+        }
+        ui.label("BF: blue ring; ADF: orange; CoM: red cross; model crop: green box.");
+
+        // Radii as numbers too.
+        let mut g = self.edit.unwrap_or(data.geometry);
+        let max = det_rows.max(det_cols) as f64;
+        let mut changed = false;
+        ui.horizontal(|ui| {
+            let l = ui.label("BF r");
+            changed |= ui
+                .add(
+                    egui::DragValue::new(&mut g.bf_radius)
+                        .range(0.5..=max)
+                        .speed(0.1),
+                )
+                .labelled_by(l.id)
+                .changed();
+            let l = ui.label("ADF from");
+            changed |= ui
+                .add(
+                    egui::DragValue::new(&mut g.adf_inner)
+                        .range(0.0..=max)
+                        .speed(0.1),
+                )
+                .labelled_by(l.id)
+                .changed();
+            let l = ui.label("to");
+            changed |= ui
+                .add(
+                    egui::DragValue::new(&mut g.adf_outer)
+                        .range(0.5..=2.0 * max)
+                        .speed(0.1),
+                )
+                .labelled_by(l.id)
+                .changed();
+            ui.label("px");
+        });
+        if changed {
+            g.adf_outer = g.adf_outer.max(g.adf_inner + 0.5);
+            self.edit = Some(g);
+        }
+        let pending = self.edit.is_some_and(|e| e != data.geometry);
+        if ui
+            .add_enabled(pending, egui::Button::new("Apply radii"))
+            .clicked()
+        {
+            out.apply_geometry = self.edit;
+        }
+
+        // The model's class scores for this pixel.
+        let scores = data
+            .classes
+            .as_ref()
+            .and_then(|c| c.scores.as_ref())
+            .map(|s| {
+                (0..Class::COUNT)
+                    .map(|k| s[(row, col, k)])
+                    .collect::<Vec<f32>>()
+            });
+        ui.separator();
+        match scores {
+            Some(scores) => scores_chart(ui, &scores),
+            None => {
+                ui.label("Class scores appear here once a model has run on this scan.");
+            }
+        }
+        out
+    }
+}
+
+fn pattern_texture(
+    ctx: &egui::Context,
+    values: &[f32],
+    rows: usize,
+    cols: usize,
+    log: bool,
+) -> TextureHandle {
+    let lo = values.iter().copied().fold(f32::INFINITY, f32::min);
+    let map = |v: f32| {
+        let v = if v.is_finite() { v - lo } else { 0.0 };
+        if log {
+            v.max(0.0).ln_1p()
+        } else {
+            v.max(0.0)
+        }
+    };
+    let hi = values.iter().map(|&v| map(v)).fold(0f32, f32::max);
+    let pixels = values
+        .iter()
+        .map(|&v| {
+            let g = if hi > 0.0 {
+                (map(v) / hi * 255.0) as u8
+            } else {
+                0
+            };
+            Color32::from_gray(g)
+        })
+        .collect();
+    let image = if values.len() == rows * cols {
+        ColorImage::new([cols, rows], pixels)
+    } else {
+        ColorImage::filled([1, 1], Color32::BLACK)
+    };
+    ctx.load_texture("pattern", image, egui::TextureOptions::NEAREST)
+}
+
+fn scores_chart(ui: &mut egui::Ui, scores: &[f32]) {
+    let bars: Vec<Bar> = scores
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| {
+            let class = Class::ALL[i];
+            Bar::new(i as f64, s as f64)
+                .name(class.name())
+                .fill(super::colour32(crate::colour::class_colour(class)))
+                .width(0.8)
+        })
+        .collect();
+    Plot::new("class scores")
+        .height(140.0)
+        .allow_drag(false)
+        .allow_zoom(false)
+        .allow_scroll(false)
+        .allow_boxed_zoom(false)
+        .include_y(0.0)
+        .x_axis_formatter(|mark, _| {
+            let i = mark.value.round();
+            if (mark.value - i).abs() < 1e-6 && (0.0..8.0).contains(&i) {
+                Class::ALL[i as usize].name().to_string()
+            } else {
+                String::new()
+            }
+        })
+        .show(ui, |plot| plot.bar_chart(BarChart::new("scores", bars)));
+}
