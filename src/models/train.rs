@@ -692,12 +692,20 @@ fn read_checkpoint(dir: &Path, config: &TrainConfig) -> Result<Option<Checkpoint
     let text = std::fs::read_to_string(&state_path).map_err(|e| Error::io(&state_path, e))?;
     let state: CheckpointState = serde_json::from_str(&text)
         .map_err(|e| Error::format(&state_path, format!("not a polarmap checkpoint: {e}")))?;
-    if &state.config != config {
+    // The epoch budget may change between runs (extend a run, or stop it where it is); any other
+    // setting would make the resumed run a different experiment.
+    let same_run = TrainConfig {
+        epochs: config.epochs,
+        ..state.config.clone()
+    } == *config;
+    if !same_run {
         return Err(Error::format(
             &state_path,
             "the checkpoint was made with other training settings; remove it or train with the same settings",
         ));
     }
+    let mut state = state;
+    state.config.epochs = config.epochs;
     let read = |name: &str| {
         let p = dir.join(name);
         std::fs::read(&p).map_err(|e| Error::io(&p, e))
