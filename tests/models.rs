@@ -232,7 +232,15 @@ fn interrupted_training_resumes_from_its_checkpoint() {
     assert_eq!(resumed.history[0], first[0]);
     // A run can be finished where it stands: a budget of the epochs done trains nothing more.
     let mut more = Vec::new();
-    let finished = train::train(&data, &quick_config(model, 2), DeviceChoice::Cpu, Some(&ckpt), &Progress::new(), &mut |m| more.push(m.epoch)).unwrap();
+    let finished = train::train(
+        &data,
+        &quick_config(model, 2),
+        DeviceChoice::Cpu,
+        Some(&ckpt),
+        &Progress::new(),
+        &mut |m| more.push(m.epoch),
+    )
+    .unwrap();
     assert!(more.is_empty());
     assert_eq!(finished.history, resumed.history);
 }

@@ -7,9 +7,9 @@ use crate::analysis::{
 use crate::classes::Class;
 use crate::maps::{ClassMap, Region, RegionStats};
 use crate::progress::Progress;
-use crate::scan::{Labels, Scan};
+use crate::scan::Scan;
 use crate::Calibration;
-use ndarray::{Array2, Array3};
+use ndarray::Array3;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -158,40 +158,10 @@ pub fn analyse_job(
 
 /// The sidecar's ground truth as a class map, or None when the scan has none.
 pub fn labels_job(scan: &Scan) -> crate::Result<Option<ClassMap>> {
-    let [rows, cols] = scan.scan_shape();
-    let Some(labels) = &scan.labels else {
-        return Ok(None);
-    };
-    let classes = match labels {
-        Labels::Class(class) => Array2::from_elem((rows, cols), *class),
-        Labels::PerPixel(path) => {
-            // A per-pixel label array is a 2D `.npy` of class indices: one "frame" to the reader.
-            let array = crate::scan::open(path)?;
-            let [fr, fc] = array.frame_shape();
-            if array.n_frames() != 1 || [fr, fc] != [rows, cols] {
-                return Err(crate::Error::format(
-                    path,
-                    format!(
-                        "labels have shape {:?}; the scan is {rows}x{cols}",
-                        array.shape()
-                    ),
-                ));
-            }
-            let values = array.frame_f32(0, 0)?;
-            let mut classes = Vec::with_capacity(values.len());
-            for v in values {
-                let class = (v >= 0.0 && v.fract() == 0.0)
-                    .then(|| Class::from_index(v as usize))
-                    .flatten()
-                    .ok_or_else(|| {
-                        crate::Error::format(path, format!("{v} is not a class index (0 to 7)"))
-                    })?;
-                classes.push(class);
-            }
-            Array2::from_shape_vec((rows, cols), classes).expect("one label per pixel")
-        }
-    };
-    Ok(Some(ClassMap::new(classes)))
+    scan.labels
+        .as_ref()
+        .map(|labels| Ok(ClassMap::new(labels.resolve(scan.scan_shape())?)))
+        .transpose()
 }
 
 /// Mean CoM vector (x, y) over a region's pixels.

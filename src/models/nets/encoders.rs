@@ -37,6 +37,8 @@ impl Architecture {
     }
 }
 
+// One encoder per network, made once: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Encoder {
     Conv(ConvEncoder),
