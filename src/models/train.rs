@@ -6,7 +6,7 @@
 
 use super::file::ModelHeader;
 use super::input::{prepare_batch, InputSpec};
-use super::nets::{Architecture, Head, NetClassifier, NetSettings, Network};
+use super::nets::{rows_of, to_tensor, Architecture, Head, NetClassifier, NetSettings, Network};
 use super::pca_knn::PcaKnn;
 use super::{Classifier, DeviceChoice};
 use crate::analysis::Survey;
@@ -500,7 +500,7 @@ fn train_net(
             let outputs = net.forward(inputs, head, size);
             let loss = head.loss(outputs.clone(), &labels);
             loss_sum += loss.clone().into_scalar::<f32>() as f64 * batch.len() as f64;
-            right += correct(head, &rows_of(outputs.detach()), &labels);
+            right += correct(head, &rows_of(outputs.detach())?, &labels);
             let grads = GradientsParams::from_grads(loss.backward(), &net);
             net = optim.step(config.learning_rate, net, grads);
             progress.advance(batch.len() as u64);
@@ -582,13 +582,6 @@ fn batch_tensor(
     )
 }
 
-/// A `[B, W]` tensor as rows.
-fn rows_of(t: Tensor<2>) -> Vec<Vec<f32>> {
-    let [_, width] = t.dims();
-    let flat: Vec<f32> = t.into_data().try_into_vec_as::<f32>().unwrap_or_default();
-    flat.chunks(width.max(1)).map(<[f32]>::to_vec).collect()
-}
-
 /// How many head outputs decode to their label; the prototype head is judged against the
 /// class means of the same outputs, as its loss is.
 fn correct(head: Head, outputs: &[Vec<f32>], labels: &[usize]) -> usize {
@@ -622,19 +615,11 @@ fn evaluate(
         let out = net.forward(to_tensor(rows, device), head, size);
         loss_sum +=
             head.loss(out.clone(), labels).into_scalar::<f32>() as f64 * labels.len() as f64;
-        outputs.extend(rows_of(out));
+        outputs.extend(rows_of(out)?);
     }
     right += correct(head, &outputs, &data.labels);
     let n = data.len().max(1) as f64;
     Ok((loss_sum / n, right as f64 / n))
-}
-
-fn to_tensor(rows: ArrayView2<f32>, device: &Device) -> Tensor<2> {
-    let shape = [rows.nrows(), rows.ncols()];
-    Tensor::from_data(
-        TensorData::new(rows.iter().copied().collect::<Vec<f32>>(), shape),
-        device,
-    )
 }
 
 /// Class means of embeddings (a zero vector for a class with no pattern).
@@ -664,7 +649,7 @@ fn class_prototypes(net: &Network, val: &LabelledInputs, device: &Device) -> Res
             to_tensor(rows, device),
             Head::Proto,
             val.spec.size,
-        )));
+        ))?);
     }
     let mut counts = [0usize; Class::COUNT];
     val.labels.iter().for_each(|&l| counts[l] += 1);

@@ -219,16 +219,30 @@ impl NetClassifier {
         if n == 0 {
             return Ok(Vec::new());
         }
-        let values: Vec<f32> = batch.iter().copied().collect();
-        let inputs = Tensor::<2>::from_data(TensorData::new(values, [n, len]), &self.device);
-        let out = self.network.forward(inputs, self.settings.head, size);
-        let width = out.dims()[1];
-        let flat: Vec<f32> = out
-            .into_data()
-            .try_into_vec_as::<f32>()
-            .map_err(|e| Error::invalid(format!("reading the network output: {e:?}")))?;
-        Ok(flat.chunks(width).map(<[f32]>::to_vec).collect())
+        let out = self
+            .network
+            .forward(to_tensor(batch, &self.device), self.settings.head, size);
+        rows_of(out)
     }
+}
+
+/// Rows of model inputs as a `[B, W]` tensor on `device`.
+pub(crate) fn to_tensor(rows: ArrayView2<f32>, device: &Device) -> Tensor<2> {
+    let shape = [rows.nrows(), rows.ncols()];
+    Tensor::from_data(
+        TensorData::new(rows.iter().copied().collect::<Vec<f32>>(), shape),
+        device,
+    )
+}
+
+/// A `[B, W]` tensor read back as rows.
+pub(crate) fn rows_of(t: Tensor<2>) -> Result<Vec<Vec<f32>>> {
+    let [_, width] = t.dims();
+    let flat: Vec<f32> = t
+        .into_data()
+        .try_into_vec_as::<f32>()
+        .map_err(|e| Error::invalid(format!("reading the network output: {e:?}")))?;
+    Ok(flat.chunks(width.max(1)).map(<[f32]>::to_vec).collect())
 }
 
 impl Classifier for NetClassifier {
