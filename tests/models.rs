@@ -50,6 +50,18 @@ impl WithSize for LabelledInputs {
     }
 }
 
+/// Trains on the CPU without checkpoint, progress or callback.
+fn fit(data: &LabelledInputs, config: &TrainConfig) -> polarmap::Result<train::Trained> {
+    train::train(
+        data,
+        config,
+        DeviceChoice::Cpu,
+        None,
+        &Progress::new(),
+        &mut |_| {},
+    )
+}
+
 fn quick_config(model: ModelKind, epochs: usize) -> TrainConfig {
     TrainConfig {
         epochs,
@@ -67,15 +79,7 @@ fn pca_knn_learns_disk_shifts_and_round_trips() {
         input_size: 16,
         ..TrainConfig::paper(ModelKind::PcaKnn)
     };
-    let trained = train::train(
-        &data,
-        &config,
-        DeviceChoice::Cpu,
-        None,
-        &Progress::new(),
-        &mut |_| {},
-    )
-    .unwrap();
+    let trained = fit(&data, &config).unwrap();
     assert!(
         trained.test_accuracy > 0.95,
         "test accuracy {}",
@@ -114,15 +118,7 @@ fn net_learns(head: Head) {
         architecture: Architecture::Conv,
         head,
     };
-    let trained = train::train(
-        &data,
-        &quick_config(model, 6),
-        DeviceChoice::Cpu,
-        None,
-        &Progress::new(),
-        &mut |_| {},
-    )
-    .unwrap();
+    let trained = fit(&data, &quick_config(model, 6)).unwrap();
     assert!(
         trained.test_accuracy > 0.9,
         "{head:?}: test accuracy {}",
@@ -280,15 +276,7 @@ fn vgg16_and_resnet50_encoders_run_forward_and_backward() {
             batch_size: 8,
             ..quick_config(model, 1)
         };
-        let trained = train::train(
-            &data,
-            &config,
-            DeviceChoice::Cpu,
-            None,
-            &Progress::new(),
-            &mut |_| {},
-        )
-        .unwrap();
+        let trained = fit(&data, &config).unwrap();
         assert_eq!(trained.history.len(), 1);
         assert!(trained.history[0].train_loss.is_finite());
     }
@@ -301,15 +289,7 @@ fn corrupt_model_files_are_errors_naming_the_file() {
         architecture: Architecture::Conv,
         head: Head::Proto,
     };
-    let trained = train::train(
-        &data,
-        &quick_config(model, 1),
-        DeviceChoice::Cpu,
-        None,
-        &Progress::new(),
-        &mut |_| {},
-    )
-    .unwrap();
+    let trained = fit(&data, &quick_config(model, 1)).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.pmm");
     trained.model.save(&good, false).unwrap();
