@@ -42,6 +42,10 @@ pub struct TrainArgs {
     /// Use at most this many patterns per class (a seeded random subset).
     #[arg(long)]
     pub max_per_class: Option<usize>,
+    /// Average N×N detector pixels into one input pixel: the same angular window at 1/N² of the
+    /// cost (the paper: 1).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=8))]
+    pub input_binning: u32,
     /// Where networks run.
     #[arg(long, value_enum, default_value = "auto")]
     pub device: DeviceChoice,
@@ -102,17 +106,11 @@ pub fn train(args: TrainArgs, progress: &Progress) -> Result<()> {
         weight_decay: args.weight_decay,
         patience: args.patience,
         max_per_class: args.max_per_class,
+        input_binning: args.input_binning as usize,
         ..TrainConfig::paper(model)
     };
     let data = with_progress_bar(progress, || {
-        train::load_labelled(
-            &args.scans,
-            config.input_size,
-            config.preprocessing.filters(),
-            config.max_per_class,
-            config.seed,
-            progress,
-        )
+        train::load_labelled(&args.scans, &config, progress)
     })?;
     eprintln!(
         "{} patterns from {} scans; training {} on {}",

@@ -114,6 +114,10 @@ pub struct TrainConfig {
     pub max_per_class: Option<usize>,
     /// Input side in pixels (the paper: 64).
     pub input_size: usize,
+    /// Detector pixels averaged into one input pixel per side: 2 shows the same angular window
+    /// as `2 * input_size` detector pixels at a quarter of the cost (the paper: 1).
+    #[serde(default = "one")]
+    pub input_binning: usize,
     pub k: usize,
     pub pca_components: usize,
 }
@@ -132,10 +136,15 @@ impl TrainConfig {
             patience: 5,
             max_per_class: None,
             input_size: crate::preprocess::PAPER_CROP,
+            input_binning: 1,
             k: 5,
             pca_components: 20,
         }
     }
+}
+
+fn one() -> usize {
+    1
 }
 
 /// Labelled model inputs from one or more scans.
@@ -164,17 +173,20 @@ impl LabelledInputs {
     }
 }
 
-/// Reads labelled scans (labels from their sidecars) into model inputs. The input spec takes the
-/// first scan's calibration; later scans are brought to it. With `filter`, keeps each scan's
-/// patterns whose CoM shift is above the scan mean (the paper's magnitude filter).
+/// Reads labelled scans (labels from their sidecars) into the model inputs `config` asks for
+/// (size, binning, magnitude filter, at most `max_per_class` per class drawn with its seed). The
+/// input spec takes the first scan's calibration; later scans are brought to it.
 pub fn load_labelled(
     paths: &[PathBuf],
-    size: usize,
-    filter: bool,
-    max_per_class: Option<usize>,
-    seed: u64,
+    config: &TrainConfig,
     progress: &Progress,
 ) -> Result<LabelledInputs> {
+    let (size, binning) = (config.input_size, config.input_binning.max(1));
+    let (filter, max_per_class, seed) = (
+        config.preprocessing.filters(),
+        config.max_per_class,
+        config.seed,
+    );
     let mut spec: Option<InputSpec> = None;
     let mut rows: Vec<Array2<f32>> = Vec::new();
     let mut labels = Vec::new();
@@ -190,10 +202,20 @@ pub fn load_labelled(
         let survey = Survey::run(&scan, Some(512), progress)?;
         let spec = spec.get_or_insert_with(|| {
             InputSpec::paper(
-                scan.calibration.mrad_per_px,
-                survey.bf_disk.as_ref().ok().map(|d| d.radius_px),
+                scan.calibration.mrad_per_px.map(|m| m * binning as f64),
+                survey
+                    .bf_disk
+                    .as_ref()
+                    .ok()
+                    .map(|d| d.radius_px / binning as f64),
             )
         });
+        if binning > 1 && spec.mrad_per_px.is_none() && spec.disk_radius_px.is_none() {
+            return Err(Error::format(
+                path,
+                "input binning needs the detector calibration (mrad/px) or a visible BF disk",
+            ));
+        }
         let spec = InputSpec {
             size,
             ..spec.clone()
