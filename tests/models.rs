@@ -226,6 +226,12 @@ fn interrupted_training_resumes_from_its_checkpoint() {
     assert_eq!(seen, vec![2]);
     assert_eq!(resumed.history.len(), 2);
     assert_eq!(resumed.history[0], first[0]);
+    // ...and continues as the uninterrupted run does (same shuffles, same weights).
+    let straight = fit(&data, &config).unwrap();
+    for (a, b) in straight.history.iter().zip(&resumed.history) {
+        assert!((a.train_loss - b.train_loss).abs() < 1e-4, "{a:?} vs {b:?}");
+        assert!((a.val_loss - b.val_loss).abs() < 1e-4, "{a:?} vs {b:?}");
+    }
     // A run can be finished where it stands: a budget of the epochs done trains nothing more.
     let mut more = Vec::new();
     let finished = train::train(
@@ -333,4 +339,57 @@ fn model_kinds_are_the_papers_ten_rows() {
     for kind in all {
         assert_eq!(ModelKind::from_name(&kind.name()), Some(kind));
     }
+}
+
+/// PyTorch weights (the paper's CNN with an RGB first convolution, saved by PyTorch) start a
+/// network that computes what PyTorch computed on the same grey input.
+#[test]
+fn pytorch_weights_import_and_match_pytorch() {
+    use burn::tensor::{Device, Tensor, TensorData};
+    use polarmap::models::nets::{import::load_pytorch, Network};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/pytorch");
+    let reference: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("paper-cnn-reference.json")).unwrap(),
+    )
+    .unwrap();
+    let floats = |key: &str| -> Vec<f32> {
+        reference[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect()
+    };
+    let (input, expected) = (floats("input"), floats("features"));
+    assert_eq!((input.len(), expected.len()), (2 * 16 * 16, 2 * 512));
+    let device = Device::flex();
+    let net = Network::new(Architecture::Conv, Head::Cls, 16, &device);
+    let (net, imported) = load_pytorch(net, &dir.join("paper-cnn-rgb16.pth")).unwrap();
+    assert_eq!(imported.applied.len(), 8, "{imported:?}");
+    assert!(
+        imported.unused.iter().any(|k| k.contains("classifier")),
+        "{imported:?}"
+    );
+    assert!(
+        imported.missing.iter().all(|k| k.starts_with("head")),
+        "{imported:?}"
+    );
+    let x = Tensor::<4>::from_data(TensorData::new(input, [2, 1, 16, 16]), &device);
+    let got: Vec<f32> = net
+        .encoder
+        .forward(x)
+        .into_data()
+        .try_into_vec_as::<f32>()
+        .unwrap();
+    let scale = expected.iter().fold(0f32, |m, v| m.max(v.abs()));
+    assert!(scale > 0.0);
+    for (g, e) in got.iter().zip(expected.iter()) {
+        assert!((g - e).abs() < 1e-4 * scale.max(1.0), "{g} vs {e}");
+    }
+    // Something that is not a PyTorch file is an error naming it.
+    let bogus = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(bogus.path(), b"not a pickle").unwrap();
+    let net = Network::new(Architecture::Conv, Head::Cls, 16, &device);
+    let e = load_pytorch(net, bogus.path()).err().unwrap().to_string();
+    assert!(e.contains(&bogus.path().display().to_string()), "{e}");
 }

@@ -56,7 +56,16 @@ fn train_then_predict_writes_model_card_and_maps() {
         ("pca", vec![]),
         (
             "conv-cls",
-            vec!["--epochs", "2", "--batch-size", "32", "--device", "cpu"],
+            vec![
+                "--epochs",
+                "2",
+                "--batch-size",
+                "32",
+                "--device",
+                "cpu",
+                "--input-binning",
+                "2",
+            ],
         ),
     ] {
         let out = dir.path().join(format!("{model}.pmm"));
@@ -73,6 +82,13 @@ fn train_then_predict_writes_model_card_and_maps() {
         .unwrap();
         assert!(card["command"].as_str().unwrap().contains("train"));
         assert!(card["metrics"]["test_split"]["accuracy"].as_f64().is_some());
+        if model == "conv-cls" {
+            // Binned 2×: the paper's 64-px window as 32×32 inputs, each spanning 2 detector pixels.
+            let input = &card["input"];
+            assert_eq!(input["size"], 32, "{card}");
+            let trained_at = input["mrad_per_px"].as_f64().unwrap();
+            assert!((trained_at - 2.0 * 80.0 / 64.0).abs() < 1e-3, "{card}");
+        }
         assert!(
             !out.with_extension("checkpoint").exists(),
             "the checkpoint is removed when done"
@@ -126,6 +142,7 @@ fn train_then_predict_writes_model_card_and_maps() {
     assert!(ok);
     let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(summary["majority_class"], "RM");
+    assert_eq!(summary["labelled_majority_class"], "RM");
 }
 
 #[test]

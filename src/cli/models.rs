@@ -4,7 +4,7 @@ use super::{with_progress_bar, OpenArgs};
 use crate::classes::Class;
 use crate::colour::class_colour;
 use crate::export;
-use crate::maps::{find_defects, DefectSearch};
+use crate::maps::{find_defects, ClassMap, DefectSearch};
 use crate::models::card::ModelCard;
 use crate::models::train::{self, ModelKind, Preprocessing, TrainConfig};
 use crate::models::{self, DeviceChoice, ScanPredictions};
@@ -42,10 +42,14 @@ pub struct TrainArgs {
     /// Use at most this many patterns per class (a seeded random subset).
     #[arg(long)]
     pub max_per_class: Option<usize>,
-    /// Average N×N detector pixels into one input pixel: the same angular window at 1/N² of the
-    /// cost (the paper: 1).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=8))]
-    pub input_binning: u32,
+    /// Average N×N detector pixels into one input pixel: the paper's 64-px window seen as
+    /// (64/N)² inputs, at about 1/N² of the cost (the paper: 1).
+    #[arg(long, default_value = "1", value_parser = ["1", "2", "4"])]
+    pub input_binning: String,
+    /// Start the network from these PyTorch weights (a torchvision state dict such as
+    /// vgg16-397923af.pth, or the paper's CNN); its first RGB convolution is summed to grey.
+    #[arg(long, value_name = "FILE.pth")]
+    pub init_weights: Option<PathBuf>,
     /// Where networks run.
     #[arg(long, value_enum, default_value = "auto")]
     pub device: DeviceChoice,
@@ -97,6 +101,7 @@ pub fn train(args: TrainArgs, progress: &Progress) -> Result<()> {
     for p in [&args.out, &card_path] {
         export::check_writable(p, args.overwrite)?;
     }
+    let binning: usize = args.input_binning.parse().expect("clap checked it");
     let config = TrainConfig {
         preprocessing: args.preprocessing,
         seed: args.seed,
@@ -106,7 +111,9 @@ pub fn train(args: TrainArgs, progress: &Progress) -> Result<()> {
         weight_decay: args.weight_decay,
         patience: args.patience,
         max_per_class: args.max_per_class,
-        input_binning: args.input_binning as usize,
+        input_size: crate::preprocess::PAPER_CROP / binning,
+        input_binning: binning,
+        init_weights: args.init_weights.clone(),
         ..TrainConfig::paper(model)
     };
     let data = with_progress_bar(progress, || {
@@ -263,6 +270,9 @@ fn summary(
         .collect();
     let defects = find_defects(&map, &DefectSearch::default());
     let truth = labels.and_then(|l| l.resolve(scan_shape).ok());
+    let labelled_majority = truth
+        .as_ref()
+        .and_then(|t| ClassMap::new(t.clone()).stats(None).majority);
     let accuracy = truth.map(|t| {
         let right = t
             .iter()
@@ -279,6 +289,7 @@ fn summary(
         "distribution": distribution,
         "mean_confidence": stats.mean_confidence,
         "accuracy_vs_labels": accuracy,
+        "labelled_majority_class": labelled_majority.map(|c| c.name()),
         "defects": defects.iter().take(10).collect::<Vec<_>>(),
     })
 }

@@ -118,6 +118,10 @@ pub struct TrainConfig {
     /// as `2 * input_size` detector pixels at a quarter of the cost (the paper: 1).
     #[serde(default = "one")]
     pub input_binning: usize,
+    /// PyTorch weights (e.g. torchvision's) the network starts from instead of a random
+    /// initialisation.
+    #[serde(default)]
+    pub init_weights: Option<PathBuf>,
     pub k: usize,
     pub pca_components: usize,
 }
@@ -137,6 +141,7 @@ impl TrainConfig {
             max_per_class: None,
             input_size: crate::preprocess::PAPER_CROP,
             input_binning: 1,
+            init_weights: None,
             k: 5,
             pca_components: 20,
         }
@@ -476,6 +481,9 @@ fn train_net(
 
     autodiff.seed(config.seed);
     let mut net = Network::new(architecture, head, size, &autodiff);
+    if let Some(weights) = &config.init_weights {
+        net = super::nets::import::load_pytorch(net, weights)?.0;
+    }
     let mut optim: ModuleOptimizer = AdamConfig::new()
         .with_weight_decay(Some(WeightDecayConfig::new(config.weight_decay as f32)))
         .init();
@@ -498,7 +506,6 @@ fn train_net(
         }
     }
     let augmentation = config.preprocessing.augments().then(Augmentation::default);
-    let mut rng = StdRng::seed_from_u64(config.seed.wrapping_add(state.epochs_done as u64));
     let mut stopped_early = false;
     while state.epochs_done < config.epochs {
         let since_best = state.best_epoch.map(|b| state.epochs_done - b);
@@ -508,6 +515,8 @@ fn train_net(
         }
         let started = std::time::Instant::now();
         let epoch = state.epochs_done + 1;
+        // One generator per epoch: a resumed run shuffles and augments as an uninterrupted one.
+        let mut rng = StdRng::seed_from_u64(config.seed.wrapping_add(epoch as u64));
         let mut order: Vec<usize> = (0..train.len()).collect();
         order.shuffle(&mut rng);
         progress.start(

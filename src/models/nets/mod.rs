@@ -5,6 +5,8 @@
 pub mod encoders;
 pub mod loss;
 
+pub mod import;
+
 pub use encoders::{Architecture, Encoder};
 
 use super::file::{ModelFile, ModelHeader};
