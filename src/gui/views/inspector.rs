@@ -97,11 +97,20 @@ impl Inspector {
             ui.label("Click a pixel on any view (arrow keys move the selection).");
             return out;
         };
-        let class = data.classes.as_ref().and_then(|c| c.class_at([row, col]));
+        let shown = data.classes();
+        let class = shown.and_then(|c| c.class_at([row, col]));
         match class {
             Some(class) => ui.label(format!("Pixel ({row}, {col}) — class {class}")),
             None => ui.label(format!("Pixel ({row}, {col})")),
         };
+        // The other source too, so model and ground truth can be compared pixel by pixel.
+        let other = [&data.prediction, &data.truth]
+            .into_iter()
+            .flatten()
+            .find(|c| shown.is_none_or(|s| !std::sync::Arc::ptr_eq(s, c)));
+        if let Some(c) = other.and_then(|o| o.class_at([row, col]).map(|k| (o.kind, k))) {
+            ui.label(format!("{}: {}", c.0.name(), c.1));
+        }
         if let Some(a) = &data.analysis {
             let m = &a.maps;
             let com = &a.com_descan;
@@ -286,19 +295,17 @@ impl Inspector {
 
         // The model's class scores for this pixel.
         let scores = data
-            .classes
+            .prediction
             .as_ref()
-            .and_then(|c| c.scores.as_ref())
-            .map(|s| {
-                (0..Class::COUNT)
-                    .map(|k| s[(row, col, k)])
-                    .collect::<Vec<f32>>()
-            });
+            .and_then(|c| c.scores_at([row, col]).map(|s| (c, s)));
         ui.separator();
         match scores {
-            Some(scores) => scores_chart(ui, &scores),
+            Some((source, scores)) => {
+                ui.label(format!("Class scores of {}", source.source));
+                scores_chart(ui, &scores);
+            }
             None => {
-                ui.label("Class scores appear here once a model has run on this scan.");
+                ui.label("Class scores appear here once a model has run on this pixel.");
             }
         }
         out
