@@ -786,6 +786,22 @@ impl PolarmapApp {
 
     fn side_panel(&mut self, ui: &mut egui::Ui) {
         egui::ScrollArea::vertical().show(ui, |ui| {
+            let pixel = self.inspected_pixel();
+            if let Some(d) = &self.data {
+                let crop = d
+                    .prediction
+                    .as_ref()
+                    .and_then(|p| p.input)
+                    .map(|(g, size)| CropBox {
+                        center: g.center,
+                        side: size as f64 * g.scale,
+                    });
+                let r = self.inspector.ui(ui, d, pixel, crop);
+                if let Some(g) = r.apply_geometry {
+                    self.start_analysis(Some(g));
+                }
+            }
+            ui.separator();
             egui::CollapsingHeader::new("Model")
                 .default_open(true)
                 .show(ui, |ui| {
@@ -806,21 +822,6 @@ impl PolarmapApp {
                         None => {}
                     }
                 });
-            let pixel = self.inspected_pixel();
-            if let Some(d) = &self.data {
-                let crop = d
-                    .prediction
-                    .as_ref()
-                    .and_then(|p| p.input)
-                    .map(|(g, size)| CropBox {
-                        center: g.center,
-                        side: size as f64 * g.scale,
-                    });
-                let r = self.inspector.ui(ui, d, pixel, crop);
-                if let Some(g) = r.apply_geometry {
-                    self.start_analysis(Some(g));
-                }
-            }
             ui.separator();
             egui::CollapsingHeader::new("Regions")
                 .default_open(true)
