@@ -446,7 +446,13 @@ fn opening_the_demo_runs_the_default_model_and_shows_its_map() {
     ));
     harness.get_by_label(&format!("source: {} (pca-knn.pmm)", expected.model));
     // The model panel lists the shipped model, selected, with its card.
-    assert!(harness.state().model_panel.selected.as_ref().unwrap().ends_with("pca-knn.pmm"));
+    assert!(harness
+        .state()
+        .model_panel
+        .selected
+        .as_ref()
+        .unwrap()
+        .ends_with("pca-knn.pmm"));
     harness.get_by_label("pca-knn.pmm");
     let card = polarmap::models::card::ModelCard::read(
         &polarmap::models::shipped_dir().join("pca-knn.card.json"),
@@ -489,7 +495,12 @@ fn clicking_a_pixel_shows_the_models_class_scores_and_crop() {
         harness.get_by_label(&format!("Pixel ({row}, {col}) — class {class}"));
         harness.get_by_label(&format!("ground truth: {}", truth.classes[(row, col)]));
         let data = harness.state().data.as_ref().unwrap();
-        let scores = data.prediction.as_ref().unwrap().scores_at([row, col]).unwrap();
+        let scores = data
+            .prediction
+            .as_ref()
+            .unwrap()
+            .scores_at([row, col])
+            .unwrap();
         for (k, s) in scores.iter().enumerate() {
             assert_eq!(*s, expected.scores[(row, col, k)]);
         }
@@ -527,7 +538,11 @@ fn a_corrupt_model_file_gives_an_error_in_the_window_and_the_app_keeps_running()
     settle(&mut harness);
     let state = harness.state();
     assert_eq!(state.errors.len(), 1, "{:?}", state.errors);
-    assert!(state.errors[0].contains("corrupt.pmm"), "{:?}", state.errors);
+    assert!(
+        state.errors[0].contains("corrupt.pmm"),
+        "{:?}",
+        state.errors
+    );
     harness.get_by_label_contains("Error: inference with corrupt.pmm");
     // The scan stays open and the app keeps answering: another model runs fine.
     assert!(harness.state().data.is_some());
@@ -564,13 +579,21 @@ fn the_train_dialog_trains_on_a_labelled_scan_and_lists_the_new_model() {
     harness.run();
     harness.get_by_label("Train").click();
     settle(&mut harness);
-    assert!(harness.state().errors.is_empty(), "{:?}", harness.state().errors);
+    assert!(
+        harness.state().errors.is_empty(),
+        "{:?}",
+        harness.state().errors
+    );
     assert!(out.exists());
     let card =
         polarmap::models::card::ModelCard::read(&polarmap::models::card::ModelCard::path_for(&out))
             .unwrap();
     let accuracy = card.test_accuracy().unwrap();
-    assert!(card.command.contains("--max-per-class 60"), "{}", card.command);
+    assert!(
+        card.command.contains("--max-per-class 60"),
+        "{}",
+        card.command
+    );
     harness.get_by_label(&format!(
         "Trained tiny.pmm: test-split accuracy {:.1} %",
         100.0 * accuracy
@@ -583,7 +606,11 @@ fn the_train_dialog_trains_on_a_labelled_scan_and_lists_the_new_model() {
     settle(&mut harness);
     let data = harness.state().data.as_ref().unwrap();
     let p = data.prediction.as_ref().unwrap();
-    assert!(p.is_complete() && p.source.contains("tiny.pmm"), "{}", p.source);
+    assert!(
+        p.is_complete() && p.source.contains("tiny.pmm"),
+        "{}",
+        p.source
+    );
 
     // Training again into the same file asks first; keeping it leaves the file alone.
     let written = std::fs::metadata(&out).unwrap().modified().unwrap();
@@ -592,5 +619,8 @@ fn the_train_dialog_trains_on_a_labelled_scan_and_lists_the_new_model() {
     harness.get_by_label_contains("already exists. Replace it?");
     harness.get_by_label("Keep it").click();
     settle(&mut harness);
-    assert_eq!(std::fs::metadata(&out).unwrap().modified().unwrap(), written);
+    assert_eq!(
+        std::fs::metadata(&out).unwrap().modified().unwrap(),
+        written
+    );
 }

@@ -663,9 +663,10 @@ fn simulate(args: SimulateArgs, progress: &Progress) -> Result<()> {
         return Ok(());
     }
     let class = match &args.class {
-        Some(name) => Some(crate::classes::Class::from_name(name).with_context(|| {
-            format!("unknown class '{name}' (RM RU MU LU LM LD MD RD)")
-        })?),
+        Some(name) => Some(
+            crate::classes::Class::from_name(name)
+                .with_context(|| format!("unknown class '{name}' (RM RU MU LU LM LD MD RD)"))?,
+        ),
         None => None,
     };
     let out = args
@@ -677,8 +678,8 @@ fn simulate(args: SimulateArgs, progress: &Progress) -> Result<()> {
         .and_then(|s| s.to_str())
         .unwrap_or("scan")
         .to_string();
-    let mut job = Job::knn(&name, class, args.cells, args.scan, args.scan_cells)
-        .with_nb_shift(args.nb_shift);
+    let mut job =
+        Job::knn(&name, class, args.cells, args.scan, args.scan_cells).with_nb_shift(args.nb_shift);
     job.crystal.a_site = crate::simulate::crystal::ASite::from_name(&args.a_site)
         .with_context(|| format!("--a-site takes K, Na or KNa, got '{}'", args.a_site))?;
     job.crystal.seed = args.seed;

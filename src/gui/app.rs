@@ -6,6 +6,7 @@ use super::dialogs::simulate::{SimulateAction, SimulateDialog};
 use super::dialogs::train::{TrainAction, TrainDialog};
 use super::dialogs::{calibration, calibration::CalibrationDialog, open_path::OpenPathDialog};
 use super::export::{self as export_ui, ExportDialog, ExportKind, ExportRequest, Legend};
+use super::file_name;
 use super::jobs::{JobKind, JobOutput, Jobs, PatternLoader, POLL_INTERVAL};
 use super::views::class_view::ClassView;
 use super::views::com_view::ComView;
@@ -15,7 +16,6 @@ use super::views::inspector::{CropBox, Inspector};
 use super::views::model_panel::{ModelAction, ModelPanel};
 use super::views::regions::{RegionAction, Regions};
 use super::views::virtual_image::{VirtualKind, VirtualView};
-use super::file_name;
 use crate::maps::Region;
 use crate::models::{self, DeviceChoice};
 use eframe::egui::{self, Color32};
@@ -244,6 +244,10 @@ impl PolarmapApp {
                 }
                 JobOutput::Classes(source) => {
                     let complete = source.is_complete();
+                    if complete && source.kind == SourceKind::Model {
+                        // Remembered for the next start only once it has worked.
+                        self.settings.model = self.model_panel.selected.clone();
+                    }
                     let shown_before = self.data.as_ref().and_then(|d| d.classes().cloned());
                     if let Some(d) = &mut self.data {
                         let slot = match source.kind {
@@ -309,11 +313,11 @@ impl PolarmapApp {
     }
 
     /// Runs `model` (a model file) over the open scan on a background thread; the class map
-    /// fills in batch by batch. It becomes the selected model, run on every scan opened next.
+    /// fills in batch by batch. It becomes the selected model, run on every scan opened next (and,
+    /// once it has worked, at the next start).
     pub fn run_model(&mut self, model: PathBuf) {
         self.model_panel.add(model.clone());
-        self.model_panel.selected = Some(model.clone());
-        self.settings.model = Some(model.clone());
+        self.model_panel.selected = Some(model);
         self.start_prediction();
     }
 
@@ -1001,7 +1005,11 @@ impl PolarmapApp {
             Some(TrainAction::UseModel(path)) => self.run_model(path),
             None => {}
         }
-        let running = self.jobs.running().iter().find(|j| j.kind == JobKind::Simulate);
+        let running = self
+            .jobs
+            .running()
+            .iter()
+            .find(|j| j.kind == JobKind::Simulate);
         match self.simulate.show(ctx, running) {
             Some(SimulateAction::Start(r)) => {
                 let label = format!("simulating {}", r.preset);

@@ -64,7 +64,10 @@ pub enum JobOutput {
     /// One training epoch finished.
     Epoch(EpochMetrics),
     /// A model was trained and saved (model file, test-split accuracy).
-    Trained { path: PathBuf, test_accuracy: f64 },
+    Trained {
+        path: PathBuf,
+        test_accuracy: f64,
+    },
     /// Scans written by a simulation.
     Simulated(Vec<PathBuf>),
     /// Nothing to hand back (e.g. a dataset without ground truth).

@@ -40,8 +40,12 @@ pub enum SimulateAction {
 fn describe(preset: &str) -> &'static str {
     match preset {
         "quick" => "one small RD scan, 16×16 positions, 64-px detector (seconds)",
-        "demo" => "the built-in demo: RM | RD-with-vacancy mosaic, 32×32 positions (a minute or so)",
-        "paper-train" => "the paper's training set: 8 scans of 128×128 positions, 256-px detector (hours)",
+        "demo" => {
+            "the built-in demo: RM | RD-with-vacancy mosaic, 32×32 positions (a minute or so)"
+        }
+        "paper-train" => {
+            "the paper's training set: 8 scans of 128×128 positions, 256-px detector (hours)"
+        }
         "paper-tests" => "the paper's test sets 1S–7S, 128×128 positions each (hours)",
         "paper-defect" => "RD with one oxygen vacancy, 128×128 positions (long)",
         _ => "",

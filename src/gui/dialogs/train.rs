@@ -183,7 +183,8 @@ impl TrainDialog {
                 let mut remove = None;
                 for (i, p) in self.scans.iter().enumerate() {
                     ui.horizontal(|ui| {
-                        ui.label(file_name(p)).on_hover_text(p.display().to_string());
+                        ui.label(file_name(p))
+                            .on_hover_text(p.display().to_string());
                         if ui.small_button("remove").clicked() {
                             remove = Some(i);
                         }
@@ -252,13 +253,18 @@ impl TrainDialog {
             ui.add(egui::DragValue::new(&mut self.max_per_class).range(0..=1_000_000))
                 .labelled_by(l.id);
             let l = ui.label("seed");
-            ui.add(egui::DragValue::new(&mut self.seed)).labelled_by(l.id);
+            ui.add(egui::DragValue::new(&mut self.seed))
+                .labelled_by(l.id);
         });
         ui.horizontal(|ui| {
             let label = ui.label("Model file");
             ui.add(egui::TextEdit::singleline(&mut self.out).desired_width(280.0))
                 .labelled_by(label.id);
-            if ui.button("…").on_hover_text("choose where to save").clicked() {
+            if ui
+                .button("…")
+                .on_hover_text("choose where to save")
+                .clicked()
+            {
                 if let Some(p) = rfd::FileDialog::new()
                     .add_filter("polarmap models", &[crate::models::file::EXTENSION])
                     .save_file()

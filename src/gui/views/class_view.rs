@@ -33,7 +33,10 @@ impl ClassView {
         let has_confidence = classes.is_some_and(|c| c.map.confidence.is_some());
         ui.horizontal_wrapped(|ui| {
             ui.strong("Class map");
-            for (kind, has) in [SourceKind::Model, SourceKind::Truth].into_iter().zip(available) {
+            for (kind, has) in [SourceKind::Model, SourceKind::Truth]
+                .into_iter()
+                .zip(available)
+            {
                 let on = classes.is_some_and(|c| c.kind == kind);
                 if ui
                     .add_enabled(has, egui::Button::selectable(on, kind.name()))

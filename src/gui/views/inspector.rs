@@ -6,7 +6,7 @@ use crate::analysis::DetectorGeometry;
 use crate::classes::Class;
 use crate::gui::data::Dataset;
 use eframe::egui::{self, Color32, ColorImage, Pos2, Rect, Sense, Stroke, TextureHandle, Vec2};
-use egui_plot::{Bar, BarChart, Plot};
+use egui_plot::{Bar, BarChart, Plot, PlotPoint, Text};
 
 /// The crop box a model sees, in detector pixels (row, col of the centre; side length).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -361,19 +361,25 @@ fn scores_chart(ui: &mut egui::Ui, scores: &[f32]) {
         })
         .collect();
     Plot::new("class scores")
-        .height(140.0)
+        .height(150.0)
         .allow_drag(false)
         .allow_zoom(false)
         .allow_scroll(false)
         .allow_boxed_zoom(false)
-        .include_y(0.0)
-        .x_axis_formatter(|mark, _| {
-            let i = mark.value.round();
-            if (mark.value - i).abs() < 1e-6 && (0.0..8.0).contains(&i) {
-                Class::ALL[i as usize].name().to_string()
-            } else {
-                String::new()
+        .include_y(-0.12)
+        .include_y(1.0)
+        .include_x(-0.6)
+        .include_x(7.6)
+        // Class names under the bars (the x axis would thin its labels out).
+        .show_axes([false, true])
+        .show(ui, |plot| {
+            plot.bar_chart(BarChart::new("scores", bars));
+            for class in Class::ALL {
+                plot.text(Text::new(
+                    class.name(),
+                    PlotPoint::new(class.index() as f64, -0.06),
+                    class.name(),
+                ));
             }
-        })
-        .show(ui, |plot| plot.bar_chart(BarChart::new("scores", bars)));
+        });
 }

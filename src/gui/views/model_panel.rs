@@ -2,11 +2,11 @@
 //! the selected model's card, where networks run (auto / GPU / CPU), and the running inference
 //! with its progress and cancel button.
 
+use crate::gui::file_name;
 use crate::gui::jobs::RunningJob;
 use crate::models::card::ModelCard;
 use crate::models::DeviceChoice;
 use eframe::egui;
-use crate::gui::file_name;
 use std::path::PathBuf;
 
 #[derive(Default)]
@@ -54,7 +54,10 @@ impl ModelPanel {
             let card = if card_path.exists() {
                 ModelCard::read(&card_path).map_err(|e| e.to_string())
             } else {
-                Err(format!("no model card beside it ({})", file_name(&card_path)))
+                Err(format!(
+                    "no model card beside it ({})",
+                    file_name(&card_path)
+                ))
             };
             self.card = Some((selected.clone(), card));
         }
