@@ -3,9 +3,14 @@
 //! again on a synthetic scan. The UI thread's work per frame (layout, job polling, texture
 //! updates) must stay well under 16 ms.
 //!
+//! With `--predict`, the background work is inference instead: the shipped default model runs
+//! again and again over a 128×128 scan (the 32×32 demo tiled 4×4, with its calibration), the
+//! class map filling in batch by batch, and frames are timed while it runs.
+//!
 //! ```sh
 //! cargo run --release --example gui_frame_time            # 64×64 scan of 128×128 patterns
 //! cargo run --release --example gui_frame_time -- scan.npy
+//! cargo run --release --example gui_frame_time -- --predict
 //! ```
 
 use eframe::egui;
@@ -17,9 +22,13 @@ use std::time::{Duration, Instant};
 
 fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let path = match std::env::args().nth(1) {
-        Some(p) => PathBuf::from(p),
-        None => synthetic_scan(&dir.path().join("synthetic.npy"), [64, 64, 128, 128])?,
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let predict = args.iter().any(|a| a == "--predict");
+    let given = args.iter().find(|a| !a.starts_with("--"));
+    let path = match (given, predict) {
+        (Some(p), _) => PathBuf::from(p),
+        (None, true) => tiled_demo(&dir.path().join("demo-tiled.npy"), 4)?,
+        (None, false) => synthetic_scan(&dir.path().join("synthetic.npy"), [64, 64, 128, 128])?,
     };
     println!("scan: {}", path.display());
     let mut harness = Harness::builder()
@@ -62,6 +71,9 @@ fn main() -> anyhow::Result<()> {
     );
     // Select a pixel so the inspector and its chart are drawn too.
     harness.state_mut().linked.selected = Some([10, 10]);
+    if predict {
+        return time_inference(&mut harness);
+    }
 
     let mut busy_frames = Vec::new();
     let mut passes = 0;
@@ -104,6 +116,106 @@ fn main() -> anyhow::Result<()> {
         }
     );
     Ok(())
+}
+
+/// Frame times while the selected model runs over the scan in the background (restarted
+/// whenever it finishes), and how often the class map filled in.
+fn time_inference(harness: &mut Harness<'static, PolarmapApp>) -> anyhow::Result<()> {
+    let model = harness
+        .state()
+        .model_panel
+        .selected
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("no model selected"))?;
+    let mut frames = Vec::new();
+    let (mut runs, mut updates, mut last_done) = (0, 0, usize::MAX);
+    let mut run_seconds = Vec::new();
+    let mut run_started = Instant::now();
+    let run_for = Duration::from_secs(10);
+    let start = Instant::now();
+    while start.elapsed() < run_for {
+        if !harness.state().is_busy() {
+            if runs > 0 {
+                run_seconds.push(run_started.elapsed().as_secs_f64());
+            }
+            harness.state_mut().run_model(model.clone());
+            run_started = Instant::now();
+            runs += 1;
+        }
+        let t = start.elapsed().as_secs_f32();
+        harness.hover_at(egui::pos2(150.0 + 300.0 * (t % 1.0), 300.0));
+        let frame = Instant::now();
+        harness.step();
+        let dt = frame.elapsed();
+        let state = harness.state();
+        let done = state
+            .data
+            .as_ref()
+            .and_then(|d| d.prediction.as_ref())
+            .map_or(0, |p| p.done);
+        if done != last_done {
+            updates += 1;
+            last_done = done;
+        }
+        if state.is_busy() {
+            frames.push(dt);
+        }
+        std::thread::sleep(Duration::from_millis(16).saturating_sub(dt));
+    }
+    frames.sort();
+    let n = frames.len();
+    anyhow::ensure!(n > 0, "no frame ran while inference was running");
+    let mean = frames.iter().map(Duration::as_secs_f64).sum::<f64>() / n as f64 * 1e3;
+    let at = |q: f64| frames[((n - 1) as f64 * q).round() as usize].as_secs_f64() * 1e3;
+    let [rows, cols] = harness
+        .state()
+        .data
+        .as_ref()
+        .map(|d| d.scan.scan_shape())
+        .unwrap_or_default();
+    println!(
+        "inference of {} over {rows}×{cols} patterns: {} runs started, {} finished (mean {:.2} s each); the class map changed {updates} times",
+        model.display(),
+        runs,
+        run_seconds.len(),
+        run_seconds.iter().sum::<f64>() / run_seconds.len().max(1) as f64,
+    );
+    println!(
+        "{n} frames while inference ran: mean {mean:.2} ms, median {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        at(0.5),
+        at(0.99),
+        at(1.0)
+    );
+    Ok(())
+}
+
+/// The demo scan tiled `times`×`times` (same patterns, same calibration, no labels).
+fn tiled_demo(path: &std::path::Path, times: usize) -> anyhow::Result<PathBuf> {
+    let demo = polarmap::open(polarmap::gui::demo_path())?;
+    let [rows, cols] = demo.scan_shape();
+    let [dr, dc] = demo.frame_shape();
+    let shape = [rows * times, cols * times, dr, dc];
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    out.write_all(&polarmap::scan::npy::header_bytes(
+        polarmap::DType::U16,
+        &shape,
+    ))?;
+    let frames: Vec<Vec<f32>> = (0..rows * cols)
+        .map(|i| demo.frame_f32(i / cols, i % cols))
+        .collect::<Result<_, _>>()?;
+    for r in 0..shape[0] {
+        for c in 0..shape[1] {
+            for &v in &frames[(r % rows) * cols + c % cols] {
+                out.write_all(&(v.round().clamp(0.0, 65535.0) as u16).to_le_bytes())?;
+            }
+        }
+    }
+    out.flush()?;
+    std::fs::write(
+        path.with_extension("meta.json"),
+        serde_json::to_string_pretty(&demo.calibration)?,
+    )?;
+    Ok(path.to_path_buf())
 }
 
 /// A `.npy` of uint16 patterns: a bright disk whose centre moves with the scan position.

@@ -110,8 +110,24 @@ impl ClassMap {
             Some(r) => r.pixels(self.dim()),
             None => self.classes.indexed_iter().map(|(ix, _)| ix).collect(),
         };
+        self.stats_of(&pixels)
+    }
+
+    /// Statistics over the first `n` pixels in row-major order (a map still being filled in).
+    pub fn stats_of_first(&self, n: usize) -> RegionStats {
+        let pixels: Vec<(usize, usize)> = self
+            .classes
+            .indexed_iter()
+            .take(n)
+            .map(|(ix, _)| ix)
+            .collect();
+        self.stats_of(&pixels)
+    }
+
+    /// Statistics over the given pixels.
+    pub fn stats_of(&self, pixels: &[(usize, usize)]) -> RegionStats {
         let mut counts = [0usize; Class::COUNT];
-        for &ix in &pixels {
+        for &ix in pixels {
             counts[self.classes[ix].index()] += 1;
         }
         let majority = majority_of(&counts);
@@ -127,6 +143,16 @@ impl ClassMap {
             mean_confidence,
         }
     }
+}
+
+/// Fraction of pixels where two class maps of the same shape agree (a model's accuracy against
+/// ground truth); None when the shapes differ or the maps are empty.
+pub fn agreement(truth: &Array2<Class>, other: &Array2<Class>) -> Option<f64> {
+    if truth.dim() != other.dim() || truth.is_empty() {
+        return None;
+    }
+    let right = truth.iter().zip(other).filter(|(a, b)| a == b).count();
+    Some(right as f64 / truth.len() as f64)
 }
 
 fn majority_of(counts: &[usize; Class::COUNT]) -> Option<Class> {

@@ -5,6 +5,7 @@
 use eframe::egui::{self, Key, Modifiers, Pos2, Rect};
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
+use polarmap::gui::data::SourceKind;
 use polarmap::gui::{demo_path, PolarmapApp, Startup};
 use polarmap::maps::ClassMap;
 use polarmap::Class;
@@ -46,6 +47,46 @@ fn settle(harness: &mut Harness<'static, PolarmapApp>) {
         std::thread::sleep(Duration::from_millis(5));
     }
     harness.run();
+}
+
+/// Shows the scan's ground truth in the class view (the model's map is shown by default).
+fn show_truth(harness: &mut Harness<'static, PolarmapApp>) {
+    harness.get_by_label("ground truth").click();
+    settle(harness);
+    let data = harness.state().data.as_ref().unwrap();
+    assert_eq!(data.classes().unwrap().kind, SourceKind::Truth);
+}
+
+/// The shipped default model's predictions over a scan, from the library alone.
+fn library_predictions(path: &Path) -> polarmap::models::ScanPredictions {
+    let scan = polarmap::open(path).unwrap();
+    let model = polarmap::models::load(
+        &polarmap::models::shipped_dir().join(polarmap::models::DEFAULT_MODEL),
+        polarmap::models::DeviceChoice::Cpu,
+    )
+    .unwrap();
+    polarmap::models::predict_scan(
+        &scan,
+        model.as_ref(),
+        &polarmap::progress::Progress::new(),
+        |_, _| {},
+    )
+    .unwrap()
+}
+
+/// Scrolls the right-hand panel (inspector, model, regions, defects) to its end.
+fn scroll_side_panel_down(harness: &mut Harness<'static, PolarmapApp>) {
+    harness.hover_at(Pos2::new(1300.0, 400.0));
+    harness.step();
+    harness.event(egui::Event::MouseWheel {
+        unit: egui::MouseWheelUnit::Point,
+        delta: egui::vec2(0.0, -5000.0),
+        phase: egui::TouchPhase::Move,
+        source: egui::MouseWheelSource::Unknown,
+        modifiers: Modifiers::NONE,
+    });
+    // The scroll animates over a few frames.
+    harness.run_steps(10);
 }
 
 /// The demo's ground truth, read independently of the app.
@@ -105,6 +146,7 @@ fn drag(harness: &mut Harness<'static, PolarmapApp>, from: Pos2, to: Pos2) {
 #[test]
 fn clicking_a_pixel_shows_its_class_in_the_inspector_and_arrows_move_it() {
     let mut harness = app_on(Some(demo_path()));
+    show_truth(&mut harness);
     let truth = demo_truth();
     let dims = truth.dim();
     assert_eq!(dims, (32, 32));
@@ -133,6 +175,7 @@ fn clicking_a_pixel_shows_its_class_in_the_inspector_and_arrows_move_it() {
 #[test]
 fn a_dragged_rectangle_reports_the_librarys_majority() {
     let mut harness = app_on(Some(demo_path()));
+    show_truth(&mut harness);
     let truth = demo_truth();
     let dims = truth.dim();
     harness.get_by_label("Rectangle").click();
@@ -169,6 +212,8 @@ fn a_dragged_rectangle_reports_the_librarys_majority() {
     assert_eq!(regions[0].stats.as_ref(), Some(&expected));
 
     // Removing it empties the list.
+    harness.get_by_label("remove").scroll_to_me();
+    harness.run();
     harness.get_by_label("remove").click();
     harness.run();
     assert!(harness.state().regions.entries.is_empty());
@@ -179,6 +224,7 @@ fn export_writes_the_class_map_png_and_never_overwrites_unasked() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("classes.png");
     let mut harness = app_on(Some(demo_path()));
+    show_truth(&mut harness);
     harness.get_by_label("File").click();
     harness.run();
     harness.get_by_label("Export…").click();
@@ -271,6 +317,7 @@ fn a_corrupt_file_gives_an_error_in_the_window_and_the_app_keeps_running() {
 #[test]
 fn a_lasso_region_reports_the_librarys_majority() {
     let mut harness = app_on(Some(demo_path()));
+    show_truth(&mut harness);
     let truth = demo_truth();
     let dims = truth.dim();
     harness.get_by_label("Lasso").click();
@@ -353,6 +400,7 @@ fn scan_with_defect(dir: &Path) -> PathBuf {
 fn candidate_defects_are_listed_and_a_click_zooms_to_one() {
     let dir = tempfile::tempdir().unwrap();
     let mut harness = app_on(Some(scan_with_defect(dir.path())));
+    show_truth(&mut harness);
     let state = harness.state();
     assert_eq!(state.linked.dims, (24, 24));
     let found = &state.defects.found;
@@ -364,6 +412,7 @@ fn candidate_defects_are_listed_and_a_click_zooms_to_one() {
         "#1 at ({:.1}, {:.1}): {} px, MU, score {:.2}",
         d.center_row, d.center_col, d.pixels, d.score
     );
+    scroll_side_panel_down(&mut harness);
     harness.get_by_label(&text).click();
     settle(&mut harness);
     let linked = &harness.state().linked;
@@ -373,4 +422,205 @@ fn candidate_defects_are_listed_and_a_click_zooms_to_one() {
     harness.state_mut().defects.search.threshold = 1.0;
     settle(&mut harness);
     harness.get_by_label("No candidate defects at this threshold.");
+}
+
+#[test]
+fn opening_the_demo_runs_the_default_model_and_shows_its_map() {
+    let harness = app_on(Some(demo_path()));
+    let expected = library_predictions(&demo_path());
+    let data = harness.state().data.as_ref().unwrap();
+    let shown = data.classes().expect("a class map is on screen");
+    assert_eq!(shown.kind, SourceKind::Model);
+    assert!(shown.is_complete());
+    assert_eq!(shown.map.classes, expected.classes);
+    assert_eq!(shown.scores.as_ref(), Some(&expected.scores));
+    // The model differs from the ground truth somewhere (else this test could not tell them
+    // apart), and its agreement with it is reported.
+    let truth = demo_truth();
+    assert_ne!(expected.classes, truth.classes);
+    let accuracy = polarmap::maps::agreement(&truth.classes, &expected.classes).unwrap();
+    assert_eq!(shown.accuracy, Some(accuracy));
+    harness.get_by_label(&format!(
+        "agrees with the ground truth on {:.1} % of pixels",
+        100.0 * accuracy
+    ));
+    harness.get_by_label(&format!("source: {} (pca-knn.pmm)", expected.model));
+    // The model panel lists the shipped model, selected, with its card.
+    assert!(harness
+        .state()
+        .model_panel
+        .selected
+        .as_ref()
+        .unwrap()
+        .ends_with("pca-knn.pmm"));
+    harness.get_by_label("pca-knn.pmm");
+    let card = polarmap::models::card::ModelCard::read(
+        &polarmap::models::shipped_dir().join("pca-knn.card.json"),
+    )
+    .unwrap();
+    harness.get_by_label(&format!(
+        "{:.1} % accuracy",
+        100.0 * card.test_accuracy().unwrap()
+    ));
+    harness.get_by_label(&card.command);
+    // Ground truth stays selectable.
+    assert!(data.truth.is_some());
+}
+
+#[test]
+fn clicking_a_pixel_shows_the_models_class_scores_and_crop() {
+    let mut harness = app_on(Some(demo_path()));
+    let expected = library_predictions(&demo_path());
+    let truth = demo_truth();
+    let dims = truth.dim();
+    // One pixel where the model disagrees with the ground truth, one where it agrees.
+    let wrong = expected
+        .classes
+        .indexed_iter()
+        .find(|&(ix, &c)| c != truth.classes[ix])
+        .map(|(ix, _)| ix)
+        .unwrap();
+    let right = expected
+        .classes
+        .indexed_iter()
+        .find(|&(ix, &c)| c == truth.classes[ix] && ix.1 > 2)
+        .map(|(ix, _)| ix)
+        .unwrap();
+    let view = harness.get_by_label("class map").rect();
+    for (row, col) in [wrong, right] {
+        click_at(&mut harness, pixel_pos(view, dims, row as f32, col as f32));
+        settle(&mut harness);
+        assert_eq!(harness.state().linked.selected, Some([row, col]));
+        let class = expected.classes[(row, col)];
+        harness.get_by_label(&format!("Pixel ({row}, {col}) — class {class}"));
+        harness.get_by_label(&format!("ground truth: {}", truth.classes[(row, col)]));
+        let data = harness.state().data.as_ref().unwrap();
+        let scores = data
+            .prediction
+            .as_ref()
+            .unwrap()
+            .scores_at([row, col])
+            .unwrap();
+        for (k, s) in scores.iter().enumerate() {
+            assert_eq!(*s, expected.scores[(row, col, k)]);
+        }
+        harness.get_by_label(&format!("Class scores of {} (pca-knn.pmm)", expected.model));
+    }
+    // The crop box is the one the library used.
+    let data = harness.state().data.as_ref().unwrap();
+    let (geometry, size) = data.prediction.as_ref().unwrap().input.unwrap();
+    assert_eq!(geometry.frame_shape, expected.input.frame_shape);
+    assert_eq!(geometry.scale, expected.input.scale);
+    for k in 0..2 {
+        // The survey sums in parallel: the last bits may differ between runs.
+        assert!((geometry.center[k] - expected.input.center[k]).abs() < 1e-9);
+    }
+    assert_eq!(size, 64);
+}
+
+#[test]
+fn a_corrupt_model_file_gives_an_error_in_the_window_and_the_app_keeps_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("corrupt.pmm");
+    std::fs::write(&bad, b"PMM\x00 this is not a model file").unwrap();
+    let mut harness = app_on(Some(demo_path()));
+    assert!(harness.state().errors.is_empty());
+    harness.get_by_label("Model path").scroll_to_me();
+    harness.run();
+    let field = harness.get_by_label("Model path");
+    field.focus();
+    harness.run();
+    harness
+        .get_by_label("Model path")
+        .type_text(&bad.display().to_string());
+    harness.run();
+    harness.get_by_label("Use").click();
+    settle(&mut harness);
+    let state = harness.state();
+    assert_eq!(state.errors.len(), 1, "{:?}", state.errors);
+    assert!(
+        state.errors[0].contains("corrupt.pmm"),
+        "{:?}",
+        state.errors
+    );
+    harness.get_by_label_contains("Error: inference with corrupt.pmm");
+    // The scan stays open and the app keeps answering: another model runs fine.
+    assert!(harness.state().data.is_some());
+    harness.get_by_label("pca-knn.pmm").scroll_to_me();
+    harness.run();
+    harness.get_by_label("pca-knn.pmm").click();
+    settle(&mut harness);
+    let data = harness.state().data.as_ref().unwrap();
+    let p = data.prediction.as_ref().unwrap();
+    assert!(p.is_complete() && p.source.contains("pca-knn.pmm"));
+}
+
+#[test]
+fn the_train_dialog_trains_on_a_labelled_scan_and_lists_the_new_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tiny.pmm");
+    let mut harness = app_on(Some(demo_path()));
+    harness.get_by_label("Models").click();
+    harness.run();
+    harness.get_by_label("Train…").click();
+    harness.run();
+    harness.get_by_label("Add the open scan").click();
+    harness.run();
+    assert_eq!(harness.state().train.scans, vec![demo_path()]);
+    // A small run: 60 patterns per class (the demo has RM and RD).
+    harness.state_mut().train.max_per_class = 60;
+    let field = harness.get_by_label("Model file");
+    field.focus();
+    harness.run();
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    harness
+        .get_by_label("Model file")
+        .type_text(&out.display().to_string());
+    harness.run();
+    harness.get_by_label("Train").click();
+    settle(&mut harness);
+    assert!(
+        harness.state().errors.is_empty(),
+        "{:?}",
+        harness.state().errors
+    );
+    assert!(out.exists());
+    let card =
+        polarmap::models::card::ModelCard::read(&polarmap::models::card::ModelCard::path_for(&out))
+            .unwrap();
+    let accuracy = card.test_accuracy().unwrap();
+    assert!(
+        card.command.contains("--max-per-class 60"),
+        "{}",
+        card.command
+    );
+    harness.get_by_label(&format!(
+        "Trained tiny.pmm: test-split accuracy {:.1} %",
+        100.0 * accuracy
+    ));
+    // The new model is listed in the model panel and runs on the scan when clicked.
+    assert!(harness.state().model_panel.models.contains(&out));
+    harness.get_by_label("tiny.pmm").scroll_to_me();
+    harness.run();
+    harness.get_by_label("tiny.pmm").click();
+    settle(&mut harness);
+    let data = harness.state().data.as_ref().unwrap();
+    let p = data.prediction.as_ref().unwrap();
+    assert!(
+        p.is_complete() && p.source.contains("tiny.pmm"),
+        "{}",
+        p.source
+    );
+
+    // Training again into the same file asks first; keeping it leaves the file alone.
+    let written = std::fs::metadata(&out).unwrap().modified().unwrap();
+    harness.get_by_label("Train").click();
+    harness.run();
+    harness.get_by_label_contains("already exists. Replace it?");
+    harness.get_by_label("Keep it").click();
+    settle(&mut harness);
+    assert_eq!(
+        std::fs::metadata(&out).unwrap().modified().unwrap(),
+        written
+    );
 }

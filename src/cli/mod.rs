@@ -637,101 +637,89 @@ fn write_com_png(path: &Path, field: &ComField, scale: usize, overwrite: bool) -
 }
 
 fn simulate(args: SimulateArgs, progress: &Progress) -> Result<()> {
-    use crate::simulate::{crystal::OSite, crystal::Vacancy, preset, FrozenPhonons, Job};
-    if args.preset.as_deref() == Some("demo") {
-        let path = args.out_dir.join("demo.npy");
-        std::fs::create_dir_all(&args.out_dir)
-            .with_context(|| format!("cannot create {}", args.out_dir.display()))?;
-        eprintln!("demo mosaic → {}", path.display());
-        with_progress_bar(progress, || {
-            crate::simulate::job::write_demo(&path, args.overwrite, progress)
-        })?;
-        return Ok(());
-    }
-    let jobs = match &args.preset {
-        Some(name) => {
-            if args.out.is_some() {
-                bail!("--out names one scan; a preset writes into --out-dir");
-            }
-            preset(name)?
+    use crate::simulate::{crystal::OSite, crystal::Vacancy, FrozenPhonons, Job};
+    if let Some(name) = &args.preset {
+        if args.out.is_some() {
+            bail!("--out names one scan; a preset writes into --out-dir");
         }
-        None => {
-            let class = match &args.class {
-                Some(name) => Some(crate::classes::Class::from_name(name).with_context(|| {
-                    format!("unknown class '{name}' (RM RU MU LU LM LD MD RD)")
-                })?),
-                None => None,
-            };
-            let out = args
-                .out
-                .clone()
-                .context("give --out FILE.npy (or --preset NAME)")?;
-            let name = out
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or("scan")
-                .to_string();
-            let mut job = Job::knn(&name, class, args.cells, args.scan, args.scan_cells)
-                .with_nb_shift(args.nb_shift);
-            job.crystal.a_site = crate::simulate::crystal::ASite::from_name(&args.a_site)
-                .with_context(|| format!("--a-site takes K, Na or KNa, got '{}'", args.a_site))?;
-            job.crystal.seed = args.seed;
-            if let Some(cell) = args.vacancy {
-                job.crystal.vacancy = Some(Vacancy::new(cell, OSite::X));
-            }
-            job.params.probe.energy_kev = args.kv;
-            job.params.probe.convergence_mrad = args.convergence_mrad;
-            job.params.probe.defocus_a = args.defocus;
-            job.params.sampling_a = args.sampling;
-            job.params.engine = match args.prism {
-                0 => crate::simulate::Engine::Multislice,
-                f => crate::simulate::Engine::Prism { interpolation: f },
-            };
-            job.params.detector.pixels = args.detector;
-            job.params.detector.max_mrad = args.max_mrad;
-            if args.phonons > 0 {
-                job.params.phonons = Some(FrozenPhonons::new(
-                    args.phonons,
-                    args.phonon_sigma,
-                    args.seed,
-                ));
-            }
-            job.acquisition.dose_per_pattern = args.dose;
-            job.acquisition.blur_px = args.blur;
-            if let Some(d) = &args.descan {
-                job.acquisition.descan_px = [d[0], d[1]];
-            }
-            job.acquisition.seed = args.seed;
-            job.counts_u16 = args.counts;
-            vec![job]
-        }
-    };
-    let single = args.preset.is_none();
-    if !single {
-        std::fs::create_dir_all(&args.out_dir)
-            .with_context(|| format!("cannot create {}", args.out_dir.display()))?;
-    }
-    for (k, job) in jobs.iter().enumerate() {
-        let path = match (&args.out, single) {
-            (Some(out), true) => out.clone(),
-            _ => crate::simulate::job::job_path(&args.out_dir, job, args.tiff),
-        };
-        eprintln!(
-            "[{}/{}] {} → {}",
-            k + 1,
-            jobs.len(),
-            job.name,
-            path.display()
-        );
-        let started = Instant::now();
+        let mut started = Instant::now();
         with_progress_bar(progress, || {
-            if args.tiff {
-                job.run_to_tiff_folder(&path, args.overwrite, progress)
-            } else {
-                job.run_to_npy(&path, args.overwrite, progress)
-            }
+            crate::simulate::job::run_preset(
+                name,
+                &args.out_dir,
+                args.tiff,
+                args.overwrite,
+                progress,
+                |k, n, job, path| {
+                    if k > 0 {
+                        eprintln!("    done in {:.1} s", started.elapsed().as_secs_f64());
+                    }
+                    started = Instant::now();
+                    eprintln!("[{}/{n}] {job} → {}", k + 1, path.display());
+                },
+            )
         })?;
         eprintln!("    done in {:.1} s", started.elapsed().as_secs_f64());
+        return Ok(());
     }
+    let class = match &args.class {
+        Some(name) => Some(
+            crate::classes::Class::from_name(name)
+                .with_context(|| format!("unknown class '{name}' (RM RU MU LU LM LD MD RD)"))?,
+        ),
+        None => None,
+    };
+    let out = args
+        .out
+        .clone()
+        .context("give --out FILE.npy (or --preset NAME)")?;
+    let name = out
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("scan")
+        .to_string();
+    let mut job =
+        Job::knn(&name, class, args.cells, args.scan, args.scan_cells).with_nb_shift(args.nb_shift);
+    job.crystal.a_site = crate::simulate::crystal::ASite::from_name(&args.a_site)
+        .with_context(|| format!("--a-site takes K, Na or KNa, got '{}'", args.a_site))?;
+    job.crystal.seed = args.seed;
+    if let Some(cell) = args.vacancy {
+        job.crystal.vacancy = Some(Vacancy::new(cell, OSite::X));
+    }
+    job.params.probe.energy_kev = args.kv;
+    job.params.probe.convergence_mrad = args.convergence_mrad;
+    job.params.probe.defocus_a = args.defocus;
+    job.params.sampling_a = args.sampling;
+    job.params.engine = match args.prism {
+        0 => crate::simulate::Engine::Multislice,
+        f => crate::simulate::Engine::Prism { interpolation: f },
+    };
+    job.params.detector.pixels = args.detector;
+    job.params.detector.max_mrad = args.max_mrad;
+    if args.phonons > 0 {
+        job.params.phonons = Some(FrozenPhonons::new(
+            args.phonons,
+            args.phonon_sigma,
+            args.seed,
+        ));
+    }
+    job.acquisition.dose_per_pattern = args.dose;
+    job.acquisition.blur_px = args.blur;
+    if let Some(d) = &args.descan {
+        job.acquisition.descan_px = [d[0], d[1]];
+    }
+    job.acquisition.seed = args.seed;
+    job.counts_u16 = args.counts;
+    let path = out;
+    eprintln!("{} → {}", job.name, path.display());
+    let started = Instant::now();
+    with_progress_bar(progress, || {
+        if args.tiff {
+            job.run_to_tiff_folder(&path, args.overwrite, progress)
+        } else {
+            job.run_to_npy(&path, args.overwrite, progress)
+        }
+    })?;
+    eprintln!("    done in {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
 }

@@ -150,20 +150,12 @@ pub fn train(args: TrainArgs, progress: &Progress) -> Result<()> {
     let seconds = started.elapsed().as_secs_f64();
     trained.model.save(&args.out, args.overwrite)?;
     let command = std::env::args().collect::<Vec<_>>().join(" ");
-    let mut card = ModelCard::from_header(trained.model.header(), command);
-    card.metrics.insert(
-        "test_split".into(),
-        json!({
-            "accuracy": trained.test_accuracy,
-            "patterns": trained.test_patterns,
-            "train_patterns": trained.train_patterns,
-            "best_epoch": trained.best_epoch,
-            "stopped_early": trained.stopped_early,
-            "history": trained.history,
-            "train_seconds": seconds,
-            "device": if model == ModelKind::PcaKnn { "cpu" } else { args.device.resolved_name() },
-        }),
-    );
+    let device = if model == ModelKind::PcaKnn {
+        "cpu"
+    } else {
+        args.device.resolved_name()
+    };
+    let card = ModelCard::for_trained(&trained, command, seconds, device);
     card.write(&card_path, args.overwrite)?;
     if let Some(dir) = checkpoint {
         // The model file is complete: the checkpoint has served its purpose.
@@ -273,14 +265,7 @@ fn summary(
     let labelled_majority = truth
         .as_ref()
         .and_then(|t| ClassMap::new(t.clone()).stats(None).majority);
-    let accuracy = truth.map(|t| {
-        let right = t
-            .iter()
-            .zip(p.classes.iter())
-            .filter(|(a, b)| a == b)
-            .count();
-        right as f64 / t.len().max(1) as f64
-    });
+    let accuracy = truth.and_then(|t| crate::maps::agreement(&t, &p.classes));
     json!({
         "model": p.model,
         "model_file": model_file.display().to_string(),

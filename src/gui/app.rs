@@ -1,18 +1,23 @@
 //! The app: state and top-level layout. Menu bar and errors on top, status bar at the bottom,
 //! the three linked views in the middle, inspector / regions / defects on the right.
 
-use super::data::{self, ClassSource, Dataset};
+use super::data::{self, ClassSource, Dataset, SourceKind};
+use super::dialogs::simulate::{SimulateAction, SimulateDialog};
+use super::dialogs::train::{TrainAction, TrainDialog};
 use super::dialogs::{calibration, calibration::CalibrationDialog, open_path::OpenPathDialog};
 use super::export::{self as export_ui, ExportDialog, ExportKind, ExportRequest, Legend};
+use super::file_name;
 use super::jobs::{JobKind, JobOutput, Jobs, PatternLoader, POLL_INTERVAL};
 use super::views::class_view::ClassView;
 use super::views::com_view::ComView;
 use super::views::defects::Defects;
 use super::views::image_view::{self, Linked, Tool};
-use super::views::inspector::Inspector;
+use super::views::inspector::{CropBox, Inspector};
+use super::views::model_panel::{ModelAction, ModelPanel};
 use super::views::regions::{RegionAction, Regions};
 use super::views::virtual_image::{VirtualKind, VirtualView};
 use crate::maps::Region;
+use crate::models::{self, DeviceChoice};
 use eframe::egui::{self, Color32};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -36,6 +41,12 @@ pub struct Settings {
     pub descan_removed: bool,
     pub show_confidence: bool,
     pub show_defects: bool,
+    /// The model run on every scan opened (the shipped default when None or missing).
+    pub model: Option<PathBuf>,
+    /// Where networks run.
+    pub device: DeviceChoice,
+    /// Which class map the class view shows.
+    pub class_source: SourceKind,
 }
 
 impl Default for Settings {
@@ -46,6 +57,9 @@ impl Default for Settings {
             descan_removed: true,
             show_confidence: false,
             show_defects: true,
+            model: None,
+            device: DeviceChoice::Auto,
+            class_source: SourceKind::Model,
         }
     }
 }
@@ -73,6 +87,9 @@ pub struct PolarmapApp {
     export: ExportDialog,
     calibration: CalibrationDialog,
     open_path: OpenPathDialog,
+    pub model_panel: ModelPanel,
+    pub train: TrainDialog,
+    pub simulate: SimulateDialog,
     about: bool,
     /// Errors shown in the window until dismissed.
     pub errors: Vec<String>,
@@ -109,10 +126,24 @@ impl PolarmapApp {
             export: ExportDialog::default(),
             calibration: CalibrationDialog::default(),
             open_path: OpenPathDialog::default(),
+            model_panel: ModelPanel::default(),
+            train: TrainDialog::default(),
+            simulate: SimulateDialog::default(),
             about: false,
             errors: Vec::new(),
             notice: None,
         };
+        app.model_panel
+            .set_shipped(models::list_models(&models::shipped_dir()));
+        let default = models::shipped_dir().join(models::DEFAULT_MODEL);
+        let model = app
+            .settings
+            .model
+            .clone()
+            .filter(|p| p.exists())
+            .unwrap_or(default);
+        app.model_panel.add(model.clone());
+        app.model_panel.selected = Some(model);
         if let Some(path) = startup.path {
             app.open(path);
         }
@@ -177,6 +208,29 @@ impl PolarmapApp {
                         self.install(*opened, message.generation);
                     }
                 }
+                // Training and simulation belong to no dataset.
+                JobOutput::Epoch(metrics) => self.train.history.push(metrics),
+                JobOutput::Trained {
+                    path,
+                    test_accuracy,
+                } => {
+                    self.notice = Some(format!(
+                        "trained {}: test-split accuracy {:.1} %",
+                        path.display(),
+                        100.0 * test_accuracy
+                    ));
+                    self.model_panel.add(path.clone());
+                    self.train.finished = Some((path, test_accuracy));
+                }
+                JobOutput::Simulated(paths) => {
+                    self.notice = Some(format!("simulated {} scan(s)", paths.len()));
+                    for p in &paths {
+                        self.train.add_scan(p.clone());
+                    }
+                    if let Some(first) = paths.first() {
+                        self.open(first.clone());
+                    }
+                }
                 _ if Some(message.generation) != current => {}
                 JobOutput::Analysed(result) => {
                     if let Some(d) = &mut self.data {
@@ -188,17 +242,32 @@ impl PolarmapApp {
                     self.inspector.edit = None;
                     self.refresh_regions();
                 }
-                JobOutput::ClassMap {
-                    source,
-                    map,
-                    scores,
-                } => {
-                    if let Some(d) = &mut self.data {
-                        d.classes = Some(Arc::new(ClassSource::new(source, map, scores)));
+                JobOutput::Classes(source) => {
+                    let complete = source.is_complete();
+                    if complete && source.kind == SourceKind::Model {
+                        // Remembered for the next start only once it has worked.
+                        self.settings.model = self.model_panel.selected.clone();
                     }
-                    self.class_view.invalidate();
-                    self.defects.computed = None;
-                    self.refresh_regions();
+                    let shown_before = self.data.as_ref().and_then(|d| d.classes().cloned());
+                    if let Some(d) = &mut self.data {
+                        let slot = match source.kind {
+                            SourceKind::Model => &mut d.prediction,
+                            SourceKind::Truth => &mut d.truth,
+                        };
+                        *slot = Some(Arc::new(*source));
+                    }
+                    let shown_after = self.data.as_ref().and_then(|d| d.classes().cloned());
+                    let shown_changed = match (&shown_before, &shown_after) {
+                        (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
+                        (a, b) => a.is_some() != b.is_some(),
+                    };
+                    if shown_changed {
+                        self.class_view.invalidate();
+                        // Defects and region statistics follow the complete map on screen.
+                        if complete {
+                            self.class_map_changed();
+                        }
+                    }
                 }
                 JobOutput::RegionStats {
                     region_id,
@@ -225,6 +294,53 @@ impl PolarmapApp {
         }
     }
 
+    /// The class map on screen was replaced: its defects and region statistics are redone.
+    fn class_map_changed(&mut self) {
+        self.class_view.invalidate();
+        self.defects.computed = None;
+        self.refresh_regions();
+    }
+
+    /// Shows the model's map or the ground truth in the class view.
+    pub fn show_source(&mut self, kind: SourceKind) {
+        self.settings.class_source = kind;
+        if let Some(d) = &mut self.data {
+            if d.shown != kind {
+                d.shown = kind;
+                self.class_map_changed();
+            }
+        }
+    }
+
+    /// Runs `model` (a model file) over the open scan on a background thread; the class map
+    /// fills in batch by batch. It becomes the selected model, run on every scan opened next (and,
+    /// once it has worked, at the next start).
+    pub fn run_model(&mut self, model: PathBuf) {
+        self.model_panel.add(model.clone());
+        self.model_panel.selected = Some(model);
+        self.start_prediction();
+    }
+
+    fn start_prediction(&mut self) {
+        let Some(d) = &self.data else { return };
+        let Some(model) = self.model_panel.selected.clone() else {
+            return;
+        };
+        let scan = d.scan.clone();
+        let device = self.settings.device;
+        self.jobs.spawn(
+            JobKind::Predict,
+            format!("inference with {}", file_name(&model)),
+            d.generation,
+            move |progress, sender| {
+                let done = data::predict_job(&scan, &model, device, progress, |partial| {
+                    sender.send(JobOutput::Classes(Box::new(partial)))
+                })?;
+                Ok(JobOutput::Classes(Box::new(done)))
+            },
+        );
+    }
+
     /// A newly opened dataset replaces the old one; its pass and labels start at once.
     fn install(&mut self, opened: data::Opened, generation: u64) {
         self.opening = None;
@@ -246,6 +362,7 @@ impl PolarmapApp {
         self.jobs.cancel_kind(JobKind::Labels);
         self.jobs.cancel_kind(JobKind::Defects);
         self.jobs.cancel_kind(JobKind::Regions);
+        self.jobs.cancel_kind(JobKind::Predict);
         self.data = Some(Dataset {
             generation,
             path: opened.path,
@@ -254,11 +371,14 @@ impl PolarmapApp {
             calibration,
             geometry: opened.geometry,
             analysis: None,
-            classes: None,
+            truth: None,
+            prediction: None,
+            shown: self.settings.class_source,
             open_seconds: opened.seconds,
         });
         self.start_analysis(None);
         self.start_labels();
+        self.start_prediction();
     }
 
     /// Runs the pattern pass again with the current detectors (e.g. after a calibration change;
@@ -296,11 +416,12 @@ impl PolarmapApp {
             d.generation,
             move |_, _| {
                 Ok(match data::labels_job(&scan)? {
-                    Some(map) => JobOutput::ClassMap {
-                        source: "ground truth (sidecar labels)".into(),
+                    Some(map) => JobOutput::Classes(Box::new(ClassSource::new(
+                        SourceKind::Truth,
+                        "ground truth (sidecar labels)".into(),
                         map,
-                        scores: None,
-                    },
+                        None,
+                    ))),
                     None => JobOutput::Nothing,
                 })
             },
@@ -321,7 +442,7 @@ impl PolarmapApp {
             return;
         };
         let region = entry.region.clone();
-        let classes = d.classes.clone();
+        let classes = d.classes().filter(|c| c.is_complete()).cloned();
         let analysis = d.analysis.clone();
         self.jobs.spawn_alongside(
             JobKind::Regions,
@@ -348,7 +469,7 @@ impl PolarmapApp {
 
     fn maybe_start_defects(&mut self) {
         let Some(d) = &self.data else { return };
-        let Some(classes) = d.classes.clone() else {
+        let Some(classes) = d.classes().filter(|c| c.is_complete()).cloned() else {
             return;
         };
         if !self.defects.is_stale() || self.jobs.is_running(JobKind::Defects) {
@@ -380,7 +501,7 @@ impl PolarmapApp {
             return;
         };
         let (rows, cols) = d.scan_dims();
-        let classes = d.classes.clone();
+        let classes = d.classes().cloned();
         let analysis = d.analysis.clone();
         let descan = self.settings.descan_removed;
         let kind = self.settings.virtual_kind;
@@ -574,12 +695,24 @@ impl PolarmapApp {
                 }
             });
             ui.menu_button("Models", |ui| {
-                ui.add_enabled(false, egui::Button::new("Run a model…"))
-                    .on_disabled_hover_text("inference arrives with the models module");
-                ui.add_enabled(false, egui::Button::new("Train…"))
-                    .on_disabled_hover_text("training arrives with the models module");
-                ui.add_enabled(false, egui::Button::new("Simulate…"))
-                    .on_disabled_hover_text("use `polarmap simulate` for now");
+                let model = self.model_panel.selected.clone();
+                if ui
+                    .add_enabled(
+                        self.data.is_some() && model.is_some(),
+                        egui::Button::new("Run the selected model"),
+                    )
+                    .clicked()
+                {
+                    if let Some(m) = model {
+                        self.run_model(m);
+                    }
+                }
+                if ui.button("Train…").clicked() {
+                    self.train.open = true;
+                }
+                if ui.button("Simulate…").clicked() {
+                    self.simulate.open = true;
+                }
             });
             ui.menu_button("Help", |ui| {
                 if ui.button("About polarmap").clicked() {
@@ -641,21 +774,7 @@ impl PolarmapApp {
             let mut cancel = None;
             for job in self.jobs.running() {
                 ui.separator();
-                let p = &job.progress;
-                let text = match p.total() {
-                    0 => job.label.clone(),
-                    _ => format!("{}: {}", job.label, p.stage()),
-                };
-                ui.add(
-                    egui::ProgressBar::new(p.fraction() as f32)
-                        .desired_width(140.0)
-                        .text(text),
-                );
-                if ui
-                    .small_button("Cancel")
-                    .on_hover_text(format!("cancel {}", job.label))
-                    .clicked()
-                {
+                if super::views::job_progress(ui, job) {
                     cancel = Some(job.id);
                 }
             }
@@ -673,11 +792,40 @@ impl PolarmapApp {
         egui::ScrollArea::vertical().show(ui, |ui| {
             let pixel = self.inspected_pixel();
             if let Some(d) = &self.data {
-                let r = self.inspector.ui(ui, d, pixel, None);
+                let crop = d
+                    .prediction
+                    .as_ref()
+                    .and_then(|p| p.input)
+                    .map(|(g, size)| CropBox {
+                        center: g.center,
+                        side: size as f64 * g.scale,
+                    });
+                let r = self.inspector.ui(ui, d, pixel, crop);
                 if let Some(g) = r.apply_geometry {
                     self.start_analysis(Some(g));
                 }
             }
+            ui.separator();
+            egui::CollapsingHeader::new("Model")
+                .default_open(true)
+                .show(ui, |ui| {
+                    let running = self
+                        .jobs
+                        .running()
+                        .iter()
+                        .find(|j| j.kind == JobKind::Predict);
+                    let action = self.model_panel.ui(
+                        ui,
+                        &mut self.settings.device,
+                        self.data.is_some(),
+                        running,
+                    );
+                    match action {
+                        Some(ModelAction::Run(path)) => self.run_model(path),
+                        Some(ModelAction::Cancel(id)) => self.jobs.cancel(id),
+                        None => {}
+                    }
+                });
             ui.separator();
             egui::CollapsingHeader::new("Regions")
                 .default_open(true)
@@ -701,7 +849,7 @@ impl PolarmapApp {
             egui::CollapsingHeader::new("Candidate defects")
                 .default_open(true)
                 .show(ui, |ui| {
-                    let has_map = self.data.as_ref().is_some_and(|d| d.classes.is_some());
+                    let has_map = self.data.as_ref().is_some_and(|d| d.classes().is_some());
                     if let Some(i) = self.defects.ui(ui, has_map) {
                         if let Some(d) = self.defects.found.get(i) {
                             let (r, c) = (d.center_row, d.center_col);
@@ -746,7 +894,9 @@ impl PolarmapApp {
             return;
         };
         let analysis = d.analysis.clone();
-        let classes = d.classes.clone();
+        let classes = d.classes().cloned();
+        let mut shown = d.shown;
+        let available = [d.prediction.is_some(), d.truth.is_some()];
         let view_height = (ui.available_height() - 230.0)
             .max(120.0)
             .min(ui.available_width() / 3.0);
@@ -789,6 +939,7 @@ impl PolarmapApp {
                 &mut cols[2],
                 &mut settings.show_confidence,
                 &mut settings.show_defects,
+                (&mut shown, available),
                 classes.as_deref(),
                 defects,
                 linked,
@@ -799,6 +950,9 @@ impl PolarmapApp {
         });
         if let Some(region) = new_region {
             self.add_region(region);
+        }
+        if self.data.as_ref().is_some_and(|d| d.shown != shown) {
+            self.show_source(shown);
         }
     }
 
@@ -823,6 +977,57 @@ impl PolarmapApp {
         }
         if let Some(p) = self.open_path.show(ctx) {
             self.open(p);
+        }
+        let running = |kind| self.jobs.running().iter().find(|j| j.kind == kind);
+        let open_scan = self.data.as_ref().map(|d| d.path.clone());
+        let action = self.train.show(
+            ctx,
+            self.settings.device,
+            open_scan.as_deref(),
+            running(JobKind::Train),
+        );
+        match action {
+            Some(TrainAction::Start(request)) => {
+                let label = format!("training {}", file_name(&request.out));
+                self.jobs
+                    .spawn(JobKind::Train, label, self.generation, move |p, sender| {
+                        let (path, test_accuracy) =
+                            super::dialogs::train::run(&request, p, &mut |m| {
+                                sender.send(JobOutput::Epoch(*m))
+                            })?;
+                        Ok(JobOutput::Trained {
+                            path,
+                            test_accuracy,
+                        })
+                    });
+            }
+            Some(TrainAction::Cancel(id)) => self.jobs.cancel(id),
+            Some(TrainAction::UseModel(path)) => self.run_model(path),
+            None => {}
+        }
+        let running = self
+            .jobs
+            .running()
+            .iter()
+            .find(|j| j.kind == JobKind::Simulate);
+        match self.simulate.show(ctx, running) {
+            Some(SimulateAction::Start(r)) => {
+                let label = format!("simulating {}", r.preset);
+                self.jobs
+                    .spawn(JobKind::Simulate, label, self.generation, move |p, _| {
+                        let paths = crate::simulate::job::run_preset(
+                            &r.preset,
+                            &r.dir,
+                            false,
+                            r.overwrite,
+                            p,
+                            |_, _, _, _| {},
+                        )?;
+                        Ok(JobOutput::Simulated(paths))
+                    });
+            }
+            Some(SimulateAction::Cancel(id)) => self.jobs.cancel(id),
+            None => {}
         }
         if self.about {
             egui::Window::new("About polarmap")
@@ -873,10 +1078,4 @@ impl eframe::App for PolarmapApp {
     fn on_exit(&mut self) {
         self.jobs.cancel_all();
     }
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string())
 }

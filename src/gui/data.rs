@@ -6,10 +6,12 @@ use crate::analysis::{
 };
 use crate::classes::Class;
 use crate::maps::{ClassMap, Region, RegionStats};
+use crate::models::{DeviceChoice, InputGeometry};
 use crate::progress::Progress;
 use crate::scan::Scan;
 use crate::Calibration;
-use ndarray::Array3;
+use ndarray::{Array2, Array3};
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -37,30 +39,104 @@ pub struct AnalysisResult {
     pub seconds: f64,
 }
 
+/// Where a class map came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// A model's predictions.
+    #[default]
+    Model,
+    /// The scan's sidecar labels.
+    Truth,
+}
+
+impl SourceKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceKind::Model => "model",
+            SourceKind::Truth => "ground truth",
+        }
+    }
+}
+
 /// A class map and where it came from.
 pub struct ClassSource {
+    pub kind: SourceKind,
     /// e.g. "ground truth (sidecar)" or a model's name.
     pub source: String,
     pub map: ClassMap,
     /// Per-pixel class scores `[rows, cols, 8]`, when a model gave them.
     pub scores: Option<Array3<f32>>,
-    /// Statistics of the whole map (legend counts).
+    /// Statistics of the pixels filled in so far (legend counts).
     pub totals: RegionStats,
+    /// Pixels filled in, row-major (all of them once a model has finished).
+    pub done: usize,
+    /// Fraction of pixels equal to the scan's ground truth (a finished model, labelled scan).
+    pub accuracy: Option<f64>,
+    /// How the model saw the patterns: crop geometry and input side (a finished model).
+    pub input: Option<(InputGeometry, usize)>,
 }
 
 impl ClassSource {
-    pub fn new(source: String, map: ClassMap, scores: Option<Array3<f32>>) -> ClassSource {
-        let totals = map.stats(None);
+    /// A complete map.
+    pub fn new(
+        kind: SourceKind,
+        source: String,
+        map: ClassMap,
+        scores: Option<Array3<f32>>,
+    ) -> ClassSource {
+        let done = map.classes.len();
+        ClassSource::partial(kind, source, map, scores, done)
+    }
+
+    /// A map whose first `done` pixels (row-major) are filled in.
+    pub fn partial(
+        kind: SourceKind,
+        source: String,
+        map: ClassMap,
+        scores: Option<Array3<f32>>,
+        done: usize,
+    ) -> ClassSource {
+        let totals = map.stats_of_first(done);
         ClassSource {
+            kind,
             source,
             map,
             scores,
             totals,
+            done,
+            accuracy: None,
+            input: None,
         }
     }
 
-    pub fn class_at(&self, [row, col]: [usize; 2]) -> Option<Class> {
-        self.map.classes.get((row, col)).copied()
+    pub fn is_complete(&self) -> bool {
+        self.done >= self.map.classes.len()
+    }
+
+    fn filled(&self, [row, col]: [usize; 2]) -> bool {
+        let (_, cols) = self.map.dim();
+        row * cols + col < self.done
+    }
+
+    /// The class of a pixel (None outside the scan or not yet filled in).
+    pub fn class_at(&self, pixel: [usize; 2]) -> Option<Class> {
+        let [row, col] = pixel;
+        self.map
+            .classes
+            .get((row, col))
+            .copied()
+            .filter(|_| self.filled(pixel))
+    }
+
+    /// The model's 8 class scores at a pixel.
+    pub fn scores_at(&self, pixel: [usize; 2]) -> Option<[f32; Class::COUNT]> {
+        let [row, col] = pixel;
+        let scores = self.scores.as_ref()?;
+        if row >= scores.dim().0 || col >= scores.dim().1 || !self.filled(pixel) {
+            return None;
+        }
+        Some(std::array::from_fn(|k| scores[(row, col, k)]))
     }
 }
 
@@ -76,11 +152,25 @@ pub struct Dataset {
     /// The virtual detectors of the pass that is shown (or running).
     pub geometry: DetectorGeometry,
     pub analysis: Option<Arc<AnalysisResult>>,
-    pub classes: Option<Arc<ClassSource>>,
+    /// The sidecar's ground truth, when the scan has labels.
+    pub truth: Option<Arc<ClassSource>>,
+    /// The model's map (filling in while inference runs).
+    pub prediction: Option<Arc<ClassSource>>,
+    /// Which of the two the class map shows (the other when it is missing).
+    pub shown: SourceKind,
     pub open_seconds: f64,
 }
 
 impl Dataset {
+    /// The class map on screen.
+    pub fn classes(&self) -> Option<&Arc<ClassSource>> {
+        let (first, second) = match self.shown {
+            SourceKind::Model => (&self.prediction, &self.truth),
+            SourceKind::Truth => (&self.truth, &self.prediction),
+        };
+        first.as_ref().or(second.as_ref())
+    }
+
     pub fn scan_dims(&self) -> (usize, usize) {
         let [rows, cols] = self.scan.scan_shape();
         (rows, cols)
@@ -162,6 +252,65 @@ pub fn labels_job(scan: &Scan) -> crate::Result<Option<ClassMap>> {
         .as_ref()
         .map(|labels| Ok(ClassMap::new(labels.resolve(scan.scan_shape())?)))
         .transpose()
+}
+
+/// Runs the model file `model_path` over every pattern of `scan` ([`crate::models::predict_scan`]);
+/// `partial` receives the map as each batch fills it in. The finished map carries the model's
+/// accuracy against the scan's ground truth (when it has labels) and the crop it saw.
+pub fn predict_job(
+    scan: &Scan,
+    model_path: &Path,
+    device: DeviceChoice,
+    progress: &Progress,
+    mut partial: impl FnMut(ClassSource),
+) -> crate::Result<ClassSource> {
+    progress.start("loading the model", 1);
+    let model = crate::models::load(model_path, device)?;
+    let name = format!(
+        "{} ({})",
+        model.display_name(),
+        model_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    );
+    let [rows, cols] = scan.scan_shape();
+    let n = rows * cols;
+    let mut classes = Array2::from_elem((rows, cols), Class::RM);
+    let mut scores = Array3::<f32>::zeros((rows, cols, Class::COUNT));
+    let predictions =
+        crate::models::predict_scan(scan, model.as_ref(), progress, |first, batch| {
+            for (k, p) in batch.iter().enumerate() {
+                let (r, c) = ((first + k) / cols, (first + k) % cols);
+                classes[(r, c)] = p.class;
+                for (j, &s) in p.scores.iter().enumerate() {
+                    scores[(r, c, j)] = s;
+                }
+            }
+            let done = first + batch.len();
+            if done < n {
+                let map = crate::models::predict::class_map_of(&classes, &scores);
+                partial(ClassSource::partial(
+                    SourceKind::Model,
+                    name.clone(),
+                    map,
+                    Some(scores.clone()),
+                    done,
+                ));
+            }
+        })?;
+    let mut source = ClassSource::new(
+        SourceKind::Model,
+        name,
+        predictions.class_map(),
+        Some(predictions.scores),
+    );
+    source.accuracy = labels_job(scan)
+        .ok()
+        .flatten()
+        .and_then(|truth| crate::maps::agreement(&truth.classes, &source.map.classes));
+    source.input = Some((predictions.input, model.input().size));
+    Ok(source)
 }
 
 /// Mean CoM vector (x, y) over a region's pixels.

@@ -6,8 +6,9 @@
 //! Adding a kind of work (inference, training, simulation) is one more [`JobKind`] and one more
 //! [`JobOutput`] variant; the plumbing is shared.
 
-use super::data::{AnalysisResult, Opened};
-use crate::maps::{ClassMap, DefectCluster, RegionStats};
+use super::data::{AnalysisResult, ClassSource, Opened};
+use crate::maps::{DefectCluster, RegionStats};
+use crate::models::train::EpochMetrics;
 use crate::progress::Progress;
 use crate::scan::Scan;
 use eframe::egui;
@@ -26,6 +27,8 @@ pub enum JobKind {
     Defects,
     Predict,
     Export,
+    Train,
+    Simulate,
 }
 
 impl JobKind {
@@ -38,6 +41,8 @@ impl JobKind {
             JobKind::Defects => "candidate defects",
             JobKind::Predict => "inference",
             JobKind::Export => "export",
+            JobKind::Train => "training",
+            JobKind::Simulate => "simulation",
         }
     }
 }
@@ -46,12 +51,9 @@ impl JobKind {
 pub enum JobOutput {
     Opened(Box<Opened>),
     Analysed(Box<AnalysisResult>),
-    /// A class map from some source (ground truth, a model), complete.
-    ClassMap {
-        source: String,
-        map: ClassMap,
-        scores: Option<ndarray::Array3<f32>>,
-    },
+    /// A class map from some source (ground truth, a model): complete, or a model's map still
+    /// filling in (sent after each batch).
+    Classes(Box<ClassSource>),
     RegionStats {
         region_id: u64,
         stats: Option<RegionStats>,
@@ -59,6 +61,15 @@ pub enum JobOutput {
     },
     Defects(Vec<DefectCluster>),
     Exported(PathBuf),
+    /// One training epoch finished.
+    Epoch(EpochMetrics),
+    /// A model was trained and saved (model file, test-split accuracy).
+    Trained {
+        path: PathBuf,
+        test_accuracy: f64,
+    },
+    /// Scans written by a simulation.
+    Simulated(Vec<PathBuf>),
     /// Nothing to hand back (e.g. a dataset without ground truth).
     Nothing,
 }

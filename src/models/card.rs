@@ -35,6 +35,36 @@ impl ModelCard {
         }
     }
 
+    /// The card of a finished training run: the model's header, the command that re-creates it,
+    /// and the test-split metrics with the epoch history.
+    pub fn for_trained(
+        trained: &super::train::Trained,
+        command: String,
+        seconds: f64,
+        device: &str,
+    ) -> ModelCard {
+        let mut card = ModelCard::from_header(trained.model.header(), command);
+        card.metrics.insert(
+            "test_split".into(),
+            serde_json::json!({
+                "accuracy": trained.test_accuracy,
+                "patterns": trained.test_patterns,
+                "train_patterns": trained.train_patterns,
+                "best_epoch": trained.best_epoch,
+                "stopped_early": trained.stopped_early,
+                "history": trained.history,
+                "train_seconds": seconds,
+                "device": device,
+            }),
+        );
+        card
+    }
+
+    /// Accuracy on the training run's held-out test split, when the card records it.
+    pub fn test_accuracy(&self) -> Option<f64> {
+        self.metrics.get("test_split")?.get("accuracy")?.as_f64()
+    }
+
     /// `models/x.pmm` → `models/x.card.json`.
     pub fn path_for(model: &Path) -> PathBuf {
         let stem = model.file_stem().unwrap_or_default().to_string_lossy();

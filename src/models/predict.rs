@@ -20,18 +20,26 @@ pub struct ScanPredictions {
     /// `[rows, cols, 8]` class scores.
     pub scores: Array3<f32>,
     pub model: String,
+    /// How the scan's frames were brought to the model's input (centre and scale of the crop).
+    pub input: input::InputGeometry,
 }
 
 impl ScanPredictions {
     /// The class map with the predicted class's score as confidence.
     pub fn class_map(&self) -> ClassMap {
-        let confidence = Array2::from_shape_fn(self.classes.dim(), |(r, c)| {
-            self.scores[[r, c, self.classes[[r, c]].index()]]
-        });
-        ClassMap {
-            classes: self.classes.clone(),
-            confidence: Some(confidence),
-        }
+        class_map_of(&self.classes, &self.scores)
+    }
+}
+
+/// A class map from per-pixel classes and `[rows, cols, 8]` scores, with the predicted class's
+/// score as confidence.
+pub fn class_map_of(classes: &Array2<Class>, scores: &Array3<f32>) -> ClassMap {
+    let confidence = Array2::from_shape_fn(classes.dim(), |(r, c)| {
+        scores[[r, c, classes[[r, c]].index()]]
+    });
+    ClassMap {
+        classes: classes.clone(),
+        confidence: Some(confidence),
     }
 }
 
@@ -68,5 +76,6 @@ pub fn predict_scan(
         scores: Array3::from_shape_vec((rows, cols, Class::COUNT), scores)
             .expect("8 scores per pattern"),
         model: model.display_name(),
+        input: geometry,
     })
 }

@@ -429,6 +429,40 @@ pub fn write_demo(path: &Path, overwrite: bool, progress: &Progress) -> Result<(
     sidecar.write(&meta)
 }
 
+/// Runs the preset `name` into `dir` (created when missing): one `.npy` (or, with `tiff`, one
+/// TIFF folder) per job, named by [`job_path`]; the `demo` preset writes its mosaic as
+/// `dir/demo.npy` ([`write_demo`]). `on_job(k, n, name, path)` is called before each scan is
+/// simulated. Returns the paths written, in job order.
+pub fn run_preset(
+    name: &str,
+    dir: &Path,
+    tiff: bool,
+    overwrite: bool,
+    progress: &Progress,
+    mut on_job: impl FnMut(usize, usize, &str, &Path),
+) -> Result<Vec<PathBuf>> {
+    let jobs = preset(name)?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    if name == "demo" {
+        let path = dir.join("demo.npy");
+        on_job(0, 1, "demo mosaic", &path);
+        write_demo(&path, overwrite, progress)?;
+        return Ok(vec![path]);
+    }
+    let mut written = Vec::with_capacity(jobs.len());
+    for (k, job) in jobs.iter().enumerate() {
+        let path = job_path(dir, job, tiff);
+        on_job(k, jobs.len(), &job.name, &path);
+        if tiff {
+            job.run_to_tiff_folder(&path, overwrite, progress)?;
+        } else {
+            job.run_to_npy(&path, overwrite, progress)?;
+        }
+        written.push(path);
+    }
+    Ok(written)
+}
+
 /// Output path of a job inside `dir`.
 pub fn job_path(dir: &Path, job: &Job, tiff: bool) -> PathBuf {
     if tiff {

@@ -2,3 +2,5 @@
 
 pub mod calibration;
 pub mod open_path;
+pub mod simulate;
+pub mod train;

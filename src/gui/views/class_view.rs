@@ -3,7 +3,7 @@
 
 use super::image_view::{self, Linked, Mapping, ViewResponse};
 use crate::classes::Class;
-use crate::gui::data::ClassSource;
+use crate::gui::data::{ClassSource, SourceKind};
 use crate::maps::DefectCluster;
 use eframe::egui::{self, Color32, ColorImage, Stroke, TextureHandle, TextureOptions};
 
@@ -23,6 +23,7 @@ impl ClassView {
         ui: &mut egui::Ui,
         show_confidence: &mut bool,
         show_defects: &mut bool,
+        (shown, available): (&mut SourceKind, [bool; 2]),
         classes: Option<&ClassSource>,
         defects: &[DefectCluster],
         linked: &mut Linked,
@@ -30,13 +31,31 @@ impl ClassView {
         overlay: impl FnOnce(&egui::Painter, &Mapping),
     ) -> ViewResponse {
         let has_confidence = classes.is_some_and(|c| c.map.confidence.is_some());
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.strong("Class map");
+            for (kind, has) in [SourceKind::Model, SourceKind::Truth]
+                .into_iter()
+                .zip(available)
+            {
+                let on = classes.is_some_and(|c| c.kind == kind);
+                if ui
+                    .add_enabled(has, egui::Button::selectable(on, kind.name()))
+                    .on_hover_text(format!("show the {} class map", kind.name()))
+                    .on_disabled_hover_text(match kind {
+                        SourceKind::Model => "no model has run on this scan",
+                        SourceKind::Truth => "this scan has no labels",
+                    })
+                    .clicked()
+                {
+                    *shown = kind;
+                }
+            }
             ui.add_enabled(
                 has_confidence,
                 egui::Checkbox::new(show_confidence, "confidence"),
             )
-            .on_disabled_hover_text("this class map has no confidence (ground truth)");
+            .on_disabled_hover_text("this class map has no confidence (ground truth)")
+            .on_hover_text("transparency = the model's score of its class");
             ui.checkbox(show_defects, "defects");
         });
         let use_confidence = *show_confidence && has_confidence;
@@ -82,13 +101,17 @@ impl ClassView {
 fn texture(ctx: &egui::Context, source: &ClassSource, confidence: bool) -> TextureHandle {
     let (rows, cols) = source.map.dim();
     let colours = crate::export::class_pixels(&source.map.classes);
-    let alpha: Vec<u8> = match (&source.map.confidence, confidence) {
+    let mut alpha: Vec<u8> = match (&source.map.confidence, confidence) {
         (Some(conf), true) => conf
             .iter()
             .map(|&c| (c.clamp(0.0, 1.0) * 255.0).round() as u8)
             .collect(),
         _ => vec![255; rows * cols],
     };
+    // Pixels a running model has not reached yet stay empty.
+    for a in alpha.iter_mut().skip(source.done) {
+        *a = 0;
+    }
     let pixels = colours
         .iter()
         .zip(alpha)
@@ -106,6 +129,19 @@ fn legend(ui: &mut egui::Ui, source: &ClassSource) {
     let totals = &source.totals;
     let fractions = totals.fractions();
     ui.label(format!("source: {}", source.source));
+    if !source.is_complete() {
+        ui.label(format!(
+            "predicted {} of {} pixels so far",
+            source.done,
+            source.map.classes.len()
+        ));
+    }
+    if let Some(a) = source.accuracy {
+        ui.label(format!(
+            "agrees with the ground truth on {:.1} % of pixels",
+            100.0 * a
+        ));
+    }
     egui::Grid::new("class legend")
         .num_columns(4)
         .spacing([8.0, 2.0])

@@ -6,7 +6,7 @@ use crate::analysis::DetectorGeometry;
 use crate::classes::Class;
 use crate::gui::data::Dataset;
 use eframe::egui::{self, Color32, ColorImage, Pos2, Rect, Sense, Stroke, TextureHandle, Vec2};
-use egui_plot::{Bar, BarChart, Plot};
+use egui_plot::{Bar, BarChart, Plot, PlotPoint, Text};
 
 /// The crop box a model sees, in detector pixels (row, col of the centre; side length).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -97,11 +97,20 @@ impl Inspector {
             ui.label("Click a pixel on any view (arrow keys move the selection).");
             return out;
         };
-        let class = data.classes.as_ref().and_then(|c| c.class_at([row, col]));
+        let shown = data.classes();
+        let class = shown.and_then(|c| c.class_at([row, col]));
         match class {
             Some(class) => ui.label(format!("Pixel ({row}, {col}) — class {class}")),
             None => ui.label(format!("Pixel ({row}, {col})")),
         };
+        // The other source too, so model and ground truth can be compared pixel by pixel.
+        let other = [&data.prediction, &data.truth]
+            .into_iter()
+            .flatten()
+            .find(|c| shown.is_none_or(|s| !std::sync::Arc::ptr_eq(s, c)));
+        if let Some(c) = other.and_then(|o| o.class_at([row, col]).map(|k| (o.kind, k))) {
+            ui.label(format!("{}: {}", c.0.name(), c.1));
+        }
         if let Some(a) = &data.analysis {
             let m = &a.maps;
             let com = &a.com_descan;
@@ -286,19 +295,17 @@ impl Inspector {
 
         // The model's class scores for this pixel.
         let scores = data
-            .classes
+            .prediction
             .as_ref()
-            .and_then(|c| c.scores.as_ref())
-            .map(|s| {
-                (0..Class::COUNT)
-                    .map(|k| s[(row, col, k)])
-                    .collect::<Vec<f32>>()
-            });
+            .and_then(|c| c.scores_at([row, col]).map(|s| (c, s)));
         ui.separator();
         match scores {
-            Some(scores) => scores_chart(ui, &scores),
+            Some((source, scores)) => {
+                ui.label(format!("Class scores of {}", source.source));
+                scores_chart(ui, &scores);
+            }
             None => {
-                ui.label("Class scores appear here once a model has run on this scan.");
+                ui.label("Class scores appear here once a model has run on this pixel.");
             }
         }
         out
@@ -354,19 +361,25 @@ fn scores_chart(ui: &mut egui::Ui, scores: &[f32]) {
         })
         .collect();
     Plot::new("class scores")
-        .height(140.0)
+        .height(150.0)
         .allow_drag(false)
         .allow_zoom(false)
         .allow_scroll(false)
         .allow_boxed_zoom(false)
-        .include_y(0.0)
-        .x_axis_formatter(|mark, _| {
-            let i = mark.value.round();
-            if (mark.value - i).abs() < 1e-6 && (0.0..8.0).contains(&i) {
-                Class::ALL[i as usize].name().to_string()
-            } else {
-                String::new()
+        .include_y(-0.12)
+        .include_y(1.0)
+        .include_x(-0.6)
+        .include_x(7.6)
+        // Class names under the bars (the x axis would thin its labels out).
+        .show_axes([false, true])
+        .show(ui, |plot| {
+            plot.bar_chart(BarChart::new("scores", bars));
+            for class in Class::ALL {
+                plot.text(Text::new(
+                    class.name(),
+                    PlotPoint::new(class.index() as f64, -0.06),
+                    class.name(),
+                ));
             }
-        })
-        .show(ui, |plot| plot.bar_chart(BarChart::new("scores", bars)));
+        });
 }

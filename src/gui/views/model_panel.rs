@@ -1,0 +1,192 @@
+//! The model panel: the shipped models and any other model file (file dialog or typed path),
+//! the selected model's card, where networks run (auto / GPU / CPU), and the running inference
+//! with its progress and cancel button.
+
+use crate::gui::file_name;
+use crate::gui::jobs::RunningJob;
+use crate::models::card::ModelCard;
+use crate::models::DeviceChoice;
+use eframe::egui;
+use std::path::PathBuf;
+
+#[derive(Default)]
+pub struct ModelPanel {
+    /// Model files listed: the shipped ones, then those picked, typed or trained.
+    pub models: Vec<PathBuf>,
+    /// The model the class map comes from (or will).
+    pub selected: Option<PathBuf>,
+    /// The selected model's card, read when the selection changes.
+    card: Option<(PathBuf, Result<ModelCard, String>)>,
+    /// A model path typed by hand.
+    pub typed: String,
+}
+
+/// What the panel asks the app to do.
+pub enum ModelAction {
+    /// Run this model over the open scan (it becomes the selected one).
+    Run(PathBuf),
+    Cancel(u64),
+}
+
+impl ModelPanel {
+    /// Lists `shipped` (kept first) plus the models already added.
+    pub fn set_shipped(&mut self, shipped: Vec<PathBuf>) {
+        let added: Vec<PathBuf> = self
+            .models
+            .drain(..)
+            .filter(|p| !shipped.contains(p))
+            .collect();
+        self.models = shipped;
+        self.models.extend(added);
+    }
+
+    /// Adds a model file to the list (once).
+    pub fn add(&mut self, path: PathBuf) {
+        if !self.models.contains(&path) {
+            self.models.push(path);
+        }
+    }
+
+    fn card(&mut self) -> Option<&Result<ModelCard, String>> {
+        let selected = self.selected.as_ref()?;
+        if self.card.as_ref().is_none_or(|(p, _)| p != selected) {
+            let card_path = ModelCard::path_for(selected);
+            let card = if card_path.exists() {
+                ModelCard::read(&card_path).map_err(|e| e.to_string())
+            } else {
+                Err(format!(
+                    "no model card beside it ({})",
+                    file_name(&card_path)
+                ))
+            };
+            self.card = Some((selected.clone(), card));
+        }
+        self.card.as_ref().map(|(_, c)| c)
+    }
+
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        device: &mut DeviceChoice,
+        has_scan: bool,
+        running: Option<&RunningJob>,
+    ) -> Option<ModelAction> {
+        let mut action = None;
+        ui.label("Models (click one to run it on the scan):");
+        for path in &self.models {
+            let selected = self.selected.as_ref() == Some(path);
+            if ui
+                .selectable_label(selected, file_name(path))
+                .on_hover_text(path.display().to_string())
+                .clicked()
+            {
+                action = Some(ModelAction::Run(path.clone()));
+            }
+        }
+        if self.models.is_empty() {
+            ui.label("(no model files in the models folder)");
+        }
+        ui.horizontal(|ui| {
+            if ui.button("Other model file…").clicked() {
+                if let Some(p) = rfd::FileDialog::new()
+                    .add_filter("polarmap models", &[crate::models::file::EXTENSION])
+                    .pick_file()
+                {
+                    action = Some(ModelAction::Run(p));
+                }
+            }
+        });
+        ui.horizontal(|ui| {
+            let label = ui.label("Model path");
+            let edit = ui
+                .add(egui::TextEdit::singleline(&mut self.typed).desired_width(200.0))
+                .labelled_by(label.id);
+            let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            if (ui.button("Use").clicked() || enter) && !self.typed.trim().is_empty() {
+                action = Some(ModelAction::Run(PathBuf::from(self.typed.trim())));
+            }
+        });
+        ui.horizontal(|ui| {
+            ui.label("Device:");
+            for (choice, name) in [
+                (DeviceChoice::Auto, "auto"),
+                (DeviceChoice::Gpu, "gpu"),
+                (DeviceChoice::Cpu, "cpu"),
+            ] {
+                ui.radio_value(device, choice, name)
+                    .on_hover_text("where networks run (PCA+kNN always runs on the CPU)");
+            }
+            let can_run = has_scan && self.selected.is_some();
+            if ui
+                .add_enabled(can_run, egui::Button::new("Run model"))
+                .clicked()
+            {
+                action = self.selected.clone().map(ModelAction::Run);
+            }
+        });
+        if let Some(job) = running {
+            if super::job_progress(ui, job) {
+                action = Some(ModelAction::Cancel(job.id));
+            }
+        }
+        if let Some(card) = self.card() {
+            egui::CollapsingHeader::new("Model card")
+                .default_open(true)
+                .show(ui, |ui| match card {
+                    Ok(card) => card_ui(ui, card),
+                    Err(e) => {
+                        ui.label(e.as_str());
+                    }
+                });
+        }
+        action
+    }
+}
+
+fn card_ui(ui: &mut egui::Ui, card: &ModelCard) {
+    egui::Grid::new("model card")
+        .num_columns(2)
+        .spacing([8.0, 2.0])
+        .show(ui, |ui| {
+            ui.label("name");
+            ui.label(&card.name);
+            ui.end_row();
+            ui.label("architecture");
+            ui.label(format!("{}, head {}", card.architecture, card.head));
+            ui.end_row();
+            ui.label("input");
+            ui.label(input_text(&card.input));
+            ui.end_row();
+            ui.label("test split");
+            ui.label(match card.test_accuracy() {
+                Some(a) => format!("{:.1} % accuracy", 100.0 * a),
+                None => "not recorded".into(),
+            });
+            ui.end_row();
+        });
+    ui.label("made by:");
+    ui.add(egui::Label::new(egui::RichText::new(&card.command).monospace().small()).wrap());
+}
+
+/// "64×64 px, global-com, 0.469 mrad/px, disk r 20.4 px" from the card's input spec.
+fn input_text(input: &serde_json::Value) -> String {
+    match serde_json::from_value::<crate::models::InputSpec>(input.clone()) {
+        Ok(spec) => {
+            let mut parts = vec![
+                format!("{0}×{0} px", spec.size),
+                serde_json::to_value(spec.centring)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+            ];
+            if let Some(m) = spec.mrad_per_px {
+                parts.push(format!("{m:.3} mrad/px"));
+            }
+            if let Some(r) = spec.disk_radius_px {
+                parts.push(format!("disk r {r:.1} px"));
+            }
+            parts.join(", ")
+        }
+        Err(_) => input.to_string(),
+    }
+}
