@@ -64,7 +64,11 @@ fn write_data(dir: &Path) -> (PathBuf, PathBuf) {
     std::fs::create_dir_all(&train).unwrap();
     std::fs::create_dir_all(&tests).unwrap();
     for class in Class::ALL {
-        write_scan(&train.join(format!("train-{class}.npy")), class.index() as u64, |_, _| class);
+        write_scan(
+            &train.join(format!("train-{class}.npy")),
+            class.index() as u64,
+            |_, _| class,
+        );
     }
     write_scan(&tests.join("t-RD.npy"), 100, |_, _| Class::RD);
     write_scan(&tests.join("t-mixed.npy"), 101, |_, c| {
@@ -80,10 +84,7 @@ fn write_data(dir: &Path) -> (PathBuf, PathBuf) {
 /// PCA and Conv (Cls) × no preprocessing × seeds 1 and 2, sized to train in moments.
 fn tiny_plan() -> Plan {
     Plan {
-        models: vec![
-            ModelKind::PcaKnn,
-            ModelKind::from_name("conv-cls").unwrap(),
-        ],
+        models: vec![ModelKind::PcaKnn, ModelKind::from_name("conv-cls").unwrap()],
         configs: vec![Preprocessing::None],
         seeds: vec![1, 2],
         training: TrainConfig {
@@ -140,7 +141,11 @@ fn tables_hold_the_accuracies_predict_scan_gives() {
     let plan = tiny_plan();
     let inputs = inputs(&train, &tests);
     assert_eq!(
-        inputs.tests.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+        inputs
+            .tests
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>(),
         ["t-RD", "t-mixed"]
     );
     let results = run(&plan, &inputs, &out);
@@ -191,7 +196,11 @@ fn tables_hold_the_accuracies_predict_scan_gives() {
                 .unwrap_or_else(|| panic!("no line {prefix} in\n{csv}"));
             let fields: Vec<&str> = line[prefix.len()..].split(',').collect();
             let (m, s): (f64, f64) = (fields[0].parse().unwrap(), fields[1].parse().unwrap());
-            assert!((m - mean).abs() < 1e-6, "{model} {}: {m} vs {mean}", set.name);
+            assert!(
+                (m - mean).abs() < 1e-6,
+                "{model} {}: {m} vs {mean}",
+                set.name
+            );
             assert!((s - std).abs() < 1e-6, "{model} {}: {s} vs {std}", set.name);
             assert_eq!(fields[2], "2", "two seeds");
             // The Markdown row shows the same numbers in percent.
@@ -378,4 +387,39 @@ fn the_vacancy_site_is_read_from_a_simulated_scans_sidecar() {
         .unwrap();
     let err = DefectTruth::of_scan(&plain, [16, 16]).unwrap_err();
     assert!(err.to_string().contains("plain"), "{err}");
+}
+
+#[test]
+fn the_command_line_runs_a_selected_subset_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, tests) = write_data(dir.path());
+    let out = dir.path().join("out");
+    let bench = || {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_polarmap"))
+            .args(["bench", "--train"])
+            .arg(&train)
+            .arg("--tests")
+            .arg(&tests)
+            .args(["--models", "pca", "--configs", "none", "--seeds", "5,6"])
+            .args(["--input-size", "16"])
+            .args(["--device", "cpu", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        (text(&o.stdout), text(&o.stderr))
+    };
+    let (stdout, stderr) = bench();
+    assert!(
+        stdout.contains("| model | test split | t-RD | t-mixed |"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("| PCA |"), "{stdout}");
+    assert!(stderr.contains("trained 2, cached 0"), "{stderr}");
+    assert!(out.join("runs/none/pca/seed-6/test-t-mixed.json").exists());
+    assert!(out.join("maps-t-mixed.png").exists());
+    let (again, stderr) = bench();
+    assert!(stderr.contains("trained 0, cached 2"), "{stderr}");
+    assert_eq!(stdout, again);
 }

@@ -33,7 +33,10 @@ impl DefectTruth {
         let sidecar = Sidecar::find_for(path)?
             .ok_or_else(|| Error::format(path, "has no sidecar (NAME.meta.json)"))?;
         let sim = sidecar.extra.get("simulation").ok_or_else(|| {
-            Error::format(path, "its sidecar has no \"simulation\" record (not simulated?)")
+            Error::format(
+                path,
+                "its sidecar has no \"simulation\" record (not simulated?)",
+            )
         })?;
         let position: [f64; 2] = serde_json::from_value(sim["defect"]["scan_position"].clone())
             .map_err(|_| {

@@ -30,7 +30,12 @@ pub struct TestResult {
 
 impl TestResult {
     /// Compares a predicted map with the labels.
-    pub fn new(test_set: &str, path: &Path, predicted: &Array2<Class>, truth: &Array2<Class>) -> TestResult {
+    pub fn new(
+        test_set: &str,
+        path: &Path,
+        predicted: &Array2<Class>,
+        truth: &Array2<Class>,
+    ) -> TestResult {
         let right = predicted.iter().zip(truth).filter(|(p, t)| p == t).count();
         let stats = ClassMap::new(predicted.clone()).stats(None);
         let (rows, cols) = predicted.dim();

@@ -21,12 +21,12 @@ const ROW_LABEL: usize = 64;
 const LINE: usize = 10;
 
 /// Runs of one (model, configuration) with their result on `test_set` (index into test sets).
-fn results_for<'a>(
-    results: &'a BenchResults,
+fn results_for(
+    results: &BenchResults,
     model: ModelKind,
     config: Preprocessing,
     test: usize,
-) -> Vec<&'a super::evaluate::TestResult> {
+) -> Vec<&super::evaluate::TestResult> {
     results
         .runs
         .iter()
@@ -51,8 +51,7 @@ fn test_index(results: &BenchResults, test_set: &str) -> usize {
         .unwrap_or(usize::MAX)
 }
 
-/// A grid of panels with column headings, row labels and a title; returns the canvas and the
-/// top-left corner of each panel, row-major.
+/// Where the panels of a figure grid sit.
 struct Layout {
     panel: [usize; 2],
     top: usize,
@@ -67,6 +66,8 @@ impl Layout {
     }
 }
 
+/// A canvas with a title, column headings, row labels and (optionally) the class legend below a
+/// grid of `panel`-sized panels.
 fn frame(
     title: &str,
     headings: &[String],
@@ -166,14 +167,21 @@ pub fn distribution_plot(results: &BenchResults, test_set: &str) -> Canvas {
             let (x0, y0) = layout.origin(r, c);
             let base = y0 + AXIS;
             for (tick, text) in [(0, "0"), (AXIS / 2, "50"), (AXIS, "100")] {
-                canvas.fill(x0 + axis_label - 2, base - tick, Class::COUNT * PITCH, 1, GRID);
+                canvas.fill(
+                    x0 + axis_label - 2,
+                    base - tick,
+                    Class::COUNT * PITCH,
+                    1,
+                    GRID,
+                );
                 canvas.text(x0, base - tick - 2, text, 1);
             }
             if found.is_empty() {
                 continue;
             }
             for class in Class::ALL {
-                let fractions: Vec<f64> = found.iter().map(|t| t.fractions()[class.index()]).collect();
+                let fractions: Vec<f64> =
+                    found.iter().map(|t| t.fractions()[class.index()]).collect();
                 let (mean, std) = mean_std(&fractions);
                 let x = x0 + axis_label + class.index() * PITCH;
                 let h = (mean * AXIS as f64).round() as usize;

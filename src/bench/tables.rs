@@ -178,9 +178,8 @@ impl Table {
 
     /// The table as CSV, one line per cell: accuracy as fractions, `best` 1 for the column's best.
     pub fn csv(&self) -> String {
-        let mut out = String::from(
-            "config,model,column,mean,std,seeds,majority,truth,majority_right,best\n",
-        );
+        let mut out =
+            String::from("config,model,column,mean,std,seeds,majority,truth,majority_right,best\n");
         for (i, row) in self.rows.iter().enumerate() {
             for (c, cell) in row.cells.iter().enumerate() {
                 let Some(cell) = cell else { continue };
@@ -222,7 +221,12 @@ pub fn defect_table(results: &BenchResults) -> String {
     let names: Vec<String> = results
         .defect_scans
         .iter()
-        .map(|p| p.file_stem().and_then(|s| s.to_str()).unwrap_or("scan").to_string())
+        .map(|p| {
+            p.file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("scan")
+                .to_string()
+        })
         .collect();
     let mut out = String::from(
         "### Defect study\n\nDistance from the top-ranked candidate cluster to the true vacancy \

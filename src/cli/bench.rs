@@ -50,6 +50,9 @@ pub struct BenchArgs {
     /// Patterns per class (default: all, or 400 with --quick).
     #[arg(long)]
     pub max_per_class: Option<usize>,
+    /// Model input side in pixels (the paper's crop: 64).
+    #[arg(long, default_value_t = crate::preprocess::PAPER_CROP)]
+    pub input_size: usize,
     #[arg(long, value_enum, default_value = "auto")]
     pub device: DeviceChoice,
 }
@@ -81,6 +84,7 @@ impl BenchArgs {
         if let Some(e) = self.epochs {
             plan.training.epochs = e;
         }
+        plan.training.input_size = self.input_size;
         if self.max_per_class.is_some() {
             plan.training.max_per_class = self.max_per_class;
         }
@@ -122,9 +126,14 @@ pub fn bench(args: BenchArgs, progress: &Progress) -> Result<()> {
         args.out.display()
     );
     let results = with_progress_bar(progress, || {
-        bench::run(&plan, &inputs, &args.out, args.device, progress, &mut |line| {
-            eprintln!("{line}")
-        })
+        bench::run(
+            &plan,
+            &inputs,
+            &args.out,
+            args.device,
+            progress,
+            &mut |line| eprintln!("{line}"),
+        )
     })?;
     let written = bench::write_outputs(&results, &args.out)?;
     let w = results.work;
