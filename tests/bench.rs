@@ -353,6 +353,12 @@ fn the_defect_distance_is_measured_from_the_top_cluster_to_the_vacancy() {
     assert!((found.distance_px.unwrap() - 5.0).abs() < 1e-9);
     assert!((found.distance_cells.unwrap() - 0.3125).abs() < 1e-9);
     assert!((found.distance_nm.unwrap() - 0.125).abs() < 1e-9);
+    // A random point of a periodic 16-cell square lies on average 0.3826 sides (1.53 cells) away.
+    assert!(
+        (found.chance_cells - 0.3826 * 4.0).abs() < 0.01,
+        "{}",
+        found.chance_cells
+    );
     // Minimum image: a vacancy recorded near the opposite edge is 5 px away across it.
     let across = DefectTruth {
         position: [41.0 + 64.0 - 5.0, 22.0],

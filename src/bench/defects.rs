@@ -107,6 +107,9 @@ pub struct DefectResult {
     pub distance_px: Option<f64>,
     pub distance_cells: Option<f64>,
     pub distance_nm: Option<f64>,
+    /// The mean distance from a scan pixel to the vacancy, in unit cells: what a cluster placed
+    /// at random would score.
+    pub chance_cells: f64,
 }
 
 /// Ranks the candidate defects of `map` and measures the top one against `truth`.
@@ -117,6 +120,12 @@ pub fn locate(scan: &str, map: &ClassMap, truth: &DefectTruth) -> DefectResult {
         .as_ref()
         .map(|c| truth.distance_a(c.center_row, c.center_col));
     let mean_step = (truth.step_a[0] + truth.step_a[1]) / 2.0;
+    let (rows, cols) = map.dim();
+    let total: f64 = (0..rows)
+        .flat_map(|r| (0..cols).map(move |c| (r, c)))
+        .map(|(r, c)| truth.distance_a(r as f64, c as f64))
+        .sum();
+    let chance_cells = total / (rows * cols).max(1) as f64 / truth.lattice_a;
     DefectResult {
         scan: scan.to_string(),
         truth: truth.clone(),
@@ -125,6 +134,7 @@ pub fn locate(scan: &str, map: &ClassMap, truth: &DefectTruth) -> DefectResult {
         distance_px: distance_a.map(|d| d / mean_step),
         distance_cells: distance_a.map(|d| d / truth.lattice_a),
         distance_nm: distance_a.map(|d| d / 10.0),
+        chance_cells,
     }
 }
 

@@ -269,5 +269,18 @@ pub fn defect_table(results: &BenchResults) -> String {
             ));
         }
     }
+    let chance: Vec<String> = (0..names.len())
+        .map(|d| {
+            results
+                .runs
+                .iter()
+                .find_map(|r| r.defects.get(d))
+                .map_or("–".into(), |f| format!("{:.2}", f.chance_cells))
+        })
+        .collect();
+    out.push_str(&format!(
+        "| – | chance (mean over all pixels) | {} |\n",
+        chance.join(" | ")
+    ));
     out
 }
