@@ -41,7 +41,7 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',')]
     pub seeds: Vec<u64>,
     /// The quick subset: PCA and Conv (Cls), no preprocessing, seeds 888 and 1212, 400 patterns per
-    /// class, 3 epochs (≈ 25 min on a 2-core CPU; docs/results.md).
+    /// class, 3 epochs (28 min measured on a shared 2-core CPU; docs/results.md).
     #[arg(long)]
     pub quick: bool,
     /// Epochs (default: 20, or 3 with --quick).
