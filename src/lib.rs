@@ -5,6 +5,8 @@
 //! counter-clockwise from +x.
 
 pub mod analysis;
+pub mod bench;
+pub mod canvas;
 pub mod classes;
 pub mod cli;
 pub mod colour;

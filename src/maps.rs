@@ -155,7 +155,9 @@ pub fn agreement(truth: &Array2<Class>, other: &Array2<Class>) -> Option<f64> {
     Some(right as f64 / truth.len() as f64)
 }
 
-fn majority_of(counts: &[usize; Class::COUNT]) -> Option<Class> {
+/// The most frequent class of per-class `counts`; ties go to the lower class index; None when
+/// every count is 0.
+pub fn majority_of(counts: &[usize; Class::COUNT]) -> Option<Class> {
     let (best, &n) = counts
         .iter()
         .enumerate()
@@ -195,7 +197,7 @@ impl Default for DefectSearch {
 }
 
 /// A candidate defect.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DefectCluster {
     pub center_row: f64,
     pub center_col: f64,

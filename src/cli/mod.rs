@@ -7,6 +7,7 @@ use crate::analysis::{
 };
 use crate::export;
 
+mod bench;
 mod models;
 use crate::progress::Progress;
 use crate::scan::{self, Calibration, DType, Endian, OpenOptions, RawLayout, Scan};
@@ -41,6 +42,9 @@ enum Command {
     Train(models::TrainArgs),
     /// Classify every pattern of a scan with a trained model.
     Predict(models::PredictArgs),
+    /// The paper's benchmark: train model rows × preprocessing configs × seeds, evaluate on
+    /// labelled test scans, write tables, figures and JSON (resumes from its output folder).
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Args)]
@@ -291,6 +295,7 @@ pub fn main() -> ExitCode {
         Some(Command::Simulate(args)) => simulate(args, &progress),
         Some(Command::Train(args)) => models::train(args, &progress),
         Some(Command::Predict(args)) => models::predict(args, &progress),
+        Some(Command::Bench(args)) => bench::bench(args, &progress),
         None => demo(&progress),
     };
     match result {

@@ -3,6 +3,7 @@
 //! Files are written by `crate::export` on a job thread; an existing file is replaced only after
 //! the user says so.
 
+use crate::canvas::Canvas;
 use crate::classes::Class;
 use eframe::egui;
 use std::path::PathBuf;
@@ -268,7 +269,7 @@ pub fn annotate(
     }
     let g = if w >= 320 { 2 } else { 1 }; // glyph pixel size
                                           // Class legend entries (swatch + name) wrap onto as many lines as the width needs.
-    let entry = 20 * g;
+    let entry = crate::canvas::LEGEND_ENTRY * g;
     let per_line = ((w.saturating_sub(4)) / entry).clamp(1, Class::COUNT);
     let legend_rows = match legend {
         Some(Legend::Classes) => Class::COUNT.div_ceil(per_line) * 10 * g + 4,
@@ -283,12 +284,7 @@ pub fn annotate(
     if let Some(legend) = legend {
         match legend {
             Legend::Classes => {
-                for (i, class) in Class::ALL.into_iter().enumerate() {
-                    let x = 2 + (i % per_line) * entry;
-                    let top = y + (i / per_line) * 10 * g;
-                    canvas.fill(x, top, 8 * g, 8 * g, crate::colour::class_colour(class));
-                    canvas.text(x + 9 * g, top + g, class.name(), g);
-                }
+                canvas.class_legend(2, y, per_line, g);
             }
             Legend::Wheel => {
                 let d = 8 * g;
@@ -346,70 +342,6 @@ pub fn annotate(
 fn trim(v: f64) -> String {
     let s = format!("{v:.2}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()
-}
-
-struct Canvas {
-    width: usize,
-    pixels: Vec<[u8; 3]>,
-}
-
-impl Canvas {
-    fn set(&mut self, x: usize, y: usize, c: [u8; 3]) {
-        if x < self.width {
-            if let Some(p) = self.pixels.get_mut(y * self.width + x) {
-                *p = c;
-            }
-        }
-    }
-
-    fn fill(&mut self, x: usize, y: usize, w: usize, h: usize, c: [u8; 3]) {
-        for dy in 0..h {
-            for dx in 0..w {
-                self.set(x + dx, y + dy, c);
-            }
-        }
-    }
-
-    /// Draws `text` in a 3×5 pixel font (each font pixel g×g); returns the x after it.
-    fn text(&mut self, mut x: usize, y: usize, text: &str, g: usize) -> usize {
-        for ch in text.chars() {
-            let rows = glyph(ch);
-            for (r, bits) in rows.iter().enumerate() {
-                for c in 0..3 {
-                    if bits & (0b100 >> c) != 0 {
-                        self.fill(x + c * g, y + r * g, g, g, [255, 255, 255]);
-                    }
-                }
-            }
-            x += 4 * g;
-        }
-        x
-    }
-}
-
-/// 3×5 glyphs (rows top to bottom, bit 2 = left column) for what legends and scale bars write.
-fn glyph(ch: char) -> [u8; 5] {
-    match ch.to_ascii_uppercase() {
-        '0' => [7, 5, 5, 5, 7],
-        '1' => [2, 6, 2, 2, 7],
-        '2' => [7, 1, 7, 4, 7],
-        '3' => [7, 1, 7, 1, 7],
-        '4' => [5, 5, 7, 1, 1],
-        '5' => [7, 4, 7, 1, 7],
-        '6' => [7, 4, 7, 5, 7],
-        '7' => [7, 1, 1, 2, 2],
-        '8' => [7, 5, 7, 5, 7],
-        '9' => [7, 5, 7, 1, 7],
-        '.' => [0, 0, 0, 0, 2],
-        'A' => [2, 5, 7, 5, 5],
-        'D' => [6, 5, 5, 5, 6],
-        'L' => [4, 4, 4, 4, 7],
-        'M' => [5, 7, 7, 5, 5],
-        'N' => [6, 5, 5, 5, 5],
-        'R' => [6, 5, 6, 5, 5],
-        'U' => [5, 5, 5, 5, 7],
-        _ => [0, 0, 0, 0, 0],
-    }
 }
 
 #[cfg(test)]

@@ -371,14 +371,7 @@ pub fn run(
         None => request.scans.clone(),
     };
     let config = &request.config;
-    let data = train::load_labelled(
-        &scans,
-        config.input_size,
-        config.preprocessing.filters(),
-        config.max_per_class,
-        config.seed,
-        progress,
-    )?;
+    let data = train::load_labelled(&scans, config, progress)?;
     let started = std::time::Instant::now();
     let checkpoint = request.out.with_extension("checkpoint");
     let trained = train::train(

@@ -1,0 +1,157 @@
+//! `polarmap bench`: the paper's protocol on labelled scans (library: `crate::bench`).
+
+use super::with_progress_bar;
+use crate::bench::{self, datasets, Plan};
+use crate::models::train::{ModelKind, Preprocessing};
+use crate::models::DeviceChoice;
+use crate::progress::Progress;
+use anyhow::{Context, Result};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Labelled training scans or folders of them; default: the `paper-train` preset's scans in
+    /// --data-dir.
+    #[arg(long, num_args = 1..)]
+    pub train: Vec<PathBuf>,
+    /// Labelled test scans or folders of them (a column each, named by file stem); default: the
+    /// `paper-tests` preset's scans present in --data-dir.
+    #[arg(long, num_args = 1..)]
+    pub tests: Vec<PathBuf>,
+    /// Where `polarmap simulate --preset paper-train|paper-tests` wrote its scans.
+    #[arg(long, default_value = "sim")]
+    pub data_dir: PathBuf,
+    /// Defect study: simulated vacancy scans (sidecar with simulation.defect), e.g. from
+    /// `--preset paper-defect`; each trained model ranks candidate defects on each.
+    #[arg(long, num_args = 1..)]
+    pub defects: Vec<PathBuf>,
+    /// Output folder: tables, figures, results.json, and the per-run cache (runs/) that lets an
+    /// interrupted bench resume.
+    #[arg(long, short, default_value = "bench-out")]
+    pub out: PathBuf,
+    /// Model rows, comma-separated (pca, conv-cls, …, resnet50-proto); default: all ten, or the
+    /// quick set.
+    #[arg(long, value_delimiter = ',')]
+    pub models: Vec<String>,
+    /// Preprocessing configurations, comma-separated; default: all three, or none with --quick.
+    #[arg(long, value_delimiter = ',', value_enum)]
+    pub configs: Vec<Preprocessing>,
+    /// Seeds, comma-separated; default: the paper's 888,1212,3000,5000,7000 (888,1212 with --quick).
+    #[arg(long, value_delimiter = ',')]
+    pub seeds: Vec<u64>,
+    /// The quick subset: PCA and Conv (Cls), no preprocessing, seeds 888 and 1212, 400 patterns per
+    /// class, 3 epochs (28 min measured on a shared 2-core CPU; docs/results.md).
+    #[arg(long)]
+    pub quick: bool,
+    /// Epochs (default: 20, or 3 with --quick).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Patterns per class (default: all, or 400 with --quick).
+    #[arg(long)]
+    pub max_per_class: Option<usize>,
+    /// Model input side in pixels (the paper's crop: 64).
+    #[arg(long, default_value_t = crate::preprocess::PAPER_CROP)]
+    pub input_size: usize,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub device: DeviceChoice,
+}
+
+impl BenchArgs {
+    fn plan(&self) -> Result<Plan> {
+        let mut plan = if self.quick {
+            Plan::quick()
+        } else {
+            Plan::paper()
+        };
+        if !self.models.is_empty() {
+            plan.models = self
+                .models
+                .iter()
+                .map(|m| {
+                    ModelKind::from_name(m).with_context(|| {
+                        format!("unknown model '{m}': use pca or conv|vgg16|resnet50-cls|reg|proto")
+                    })
+                })
+                .collect::<Result<_>>()?;
+        }
+        if !self.configs.is_empty() {
+            plan.configs = self.configs.clone();
+        }
+        if !self.seeds.is_empty() {
+            plan.seeds = self.seeds.clone();
+        }
+        if let Some(e) = self.epochs {
+            plan.training.epochs = e;
+        }
+        plan.training.input_size = self.input_size;
+        if self.max_per_class.is_some() {
+            plan.training.max_per_class = self.max_per_class;
+        }
+        Ok(plan)
+    }
+
+    fn inputs(&self) -> Result<bench::protocol::Inputs> {
+        let train = if self.train.is_empty() {
+            datasets::preset_files("paper-train", &self.data_dir)?
+        } else {
+            datasets::expand(&self.train)?
+        };
+        let tests = if self.tests.is_empty() {
+            datasets::preset_files("paper-tests", &self.data_dir)?
+        } else {
+            datasets::expand(&self.tests)?
+        };
+        Ok(bench::protocol::Inputs {
+            train,
+            tests: datasets::test_sets(&tests)?,
+            defects: datasets::expand(&self.defects)?,
+        })
+    }
+}
+
+pub fn bench(args: BenchArgs, progress: &Progress) -> Result<()> {
+    let plan = args.plan()?;
+    let inputs = args.inputs()?;
+    eprintln!(
+        "bench: {} rows × {} configs × {} seeds = {} runs; {} training scans, {} test sets, {} \
+         defect scans → {}",
+        plan.models.len(),
+        plan.configs.len(),
+        plan.seeds.len(),
+        plan.runs().len(),
+        inputs.train.len(),
+        inputs.tests.len(),
+        inputs.defects.len(),
+        args.out.display()
+    );
+    let results = with_progress_bar(progress, || {
+        bench::run(
+            &plan,
+            &inputs,
+            &args.out,
+            args.device,
+            progress,
+            &mut |line| eprintln!("{line}"),
+        )
+    })?;
+    let written = bench::write_outputs(&results, &args.out)?;
+    let w = results.work;
+    eprintln!(
+        "{} runs: trained {}, cached {}; {} evaluations, {} cached; {:.0} s",
+        results.runs.len(),
+        w.trained,
+        w.models_cached,
+        w.evaluated,
+        w.results_cached,
+        results.seconds
+    );
+    for table in bench::tables::tables(&results) {
+        println!("{}", table.markdown());
+    }
+    if !results.defect_scans.is_empty() {
+        println!("{}", bench::tables::defect_table(&results));
+    }
+    eprintln!("wrote {} files into {}", written.len(), args.out.display());
+    Ok(())
+}
