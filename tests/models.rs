@@ -393,3 +393,32 @@ fn pytorch_weights_import_and_match_pytorch() {
     let e = load_pytorch(net, bogus.path()).err().unwrap().to_string();
     assert!(e.contains(&bogus.path().display().to_string()), "{e}");
 }
+
+/// Every model shipped in models/ loads, has a card, and classifies the demo scan (recorded at
+/// another camera length than the training data) into valid score vectors.
+#[test]
+fn every_shipped_model_loads_and_classifies_the_demo() {
+    let shipped = models::list_models(&models::shipped_dir());
+    assert!(shipped.len() >= 3, "{shipped:?}");
+    let demo = polarmap::scan::open(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/demo.npy"
+    )))
+    .unwrap();
+    for path in shipped {
+        let model = models::load(&path, DeviceChoice::Cpu).unwrap();
+        assert!(
+            models::card::ModelCard::path_for(&path).exists(),
+            "{path:?} has no card"
+        );
+        let p = models::predict_scan(&demo, model.as_ref(), &Progress::new(), |_, _| {}).unwrap();
+        assert_eq!(p.classes.len(), demo.n_frames(), "{path:?}");
+        for row in p.scores.lanes(ndarray::Axis(2)) {
+            let sum: f32 = row.iter().sum();
+            assert!(
+                (sum - 1.0).abs() < 1e-3 && row.iter().all(|s| s.is_finite()),
+                "{path:?}"
+            );
+        }
+    }
+}
