@@ -53,6 +53,10 @@ pub struct BenchArgs {
     /// Model input side in pixels (the paper's crop: 64).
     #[arg(long, default_value_t = crate::preprocess::PAPER_CROP)]
     pub input_size: usize,
+    /// Average N×N detector pixels into one input pixel: the --input-size window seen as
+    /// (size/N)² inputs, about 1/N² of the cost (as `polarmap train --input-binning`).
+    #[arg(long, default_value = "1", value_parser = ["1", "2", "4"])]
+    pub input_binning: String,
     #[arg(long, value_enum, default_value = "auto")]
     pub device: DeviceChoice,
 }
@@ -84,7 +88,9 @@ impl BenchArgs {
         if let Some(e) = self.epochs {
             plan.training.epochs = e;
         }
-        plan.training.input_size = self.input_size;
+        let binning: usize = self.input_binning.parse().expect("clap checked it");
+        plan.training.input_size = self.input_size / binning;
+        plan.training.input_binning = binning;
         if self.max_per_class.is_some() {
             plan.training.max_per_class = self.max_per_class;
         }

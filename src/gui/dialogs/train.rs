@@ -80,7 +80,7 @@ pub struct TrainRequest {
 }
 
 pub enum TrainAction {
-    Start(TrainRequest),
+    Start(Box<TrainRequest>),
     Cancel(u64),
     /// Use the trained model for the class map.
     UseModel(PathBuf),
@@ -158,7 +158,7 @@ impl TrainDialog {
                 if replace {
                     self.history.clear();
                     self.finished = None;
-                    action = Some(TrainAction::Start(self.request(device, true)));
+                    action = Some(TrainAction::Start(Box::new(self.request(device, true))));
                 }
             }
         }
@@ -282,7 +282,7 @@ impl TrainDialog {
             } else {
                 self.history.clear();
                 self.finished = None;
-                action = Some(TrainAction::Start(self.request(device, false)));
+                action = Some(TrainAction::Start(Box::new(self.request(device, false))));
             }
         }
         if let Some(job) = running {
