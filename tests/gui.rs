@@ -624,3 +624,38 @@ fn the_train_dialog_trains_on_a_labelled_scan_and_lists_the_new_model() {
         written
     );
 }
+
+#[test]
+fn the_simulate_dialog_writes_a_labelled_scan_and_opens_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = app_on(Some(demo_path()));
+    settle(&mut harness);
+    harness.get_by_label("Models").click();
+    harness.run();
+    harness.get_by_label("Simulate…").click();
+    harness.run();
+    // The quick preset (one small RD scan) into a fresh folder.
+    harness.state_mut().simulate.preset = "quick".into();
+    harness.state_mut().simulate.dir = dir.path().display().to_string();
+    harness.run();
+    harness.get_by_label("Simulate").click();
+    settle(&mut harness);
+    assert!(
+        harness.state().errors.is_empty(),
+        "{:?}",
+        harness.state().errors
+    );
+    let written: Vec<PathBuf> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "npy"))
+        .collect();
+    assert_eq!(written.len(), 1, "{written:?}");
+    // The new scan is open, with its labels, and offered to the training dialog.
+    let data = harness.state().data.as_ref().unwrap();
+    assert_eq!(data.path, written[0]);
+    let scan = polarmap::scan::open(&written[0]).unwrap();
+    assert_eq!(scan.scan_shape(), [16, 16]);
+    assert!(scan.labels.is_some());
+    assert!(harness.state().train.scans.contains(&written[0]));
+}
