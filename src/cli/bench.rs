@@ -40,23 +40,24 @@ pub struct BenchArgs {
     /// Seeds, comma-separated; default: the paper's 888,1212,3000,5000,7000 (888,1212 with --quick).
     #[arg(long, value_delimiter = ',')]
     pub seeds: Vec<u64>,
-    /// The quick subset: PCA and Conv (Cls), no preprocessing, seeds 888 and 1212, 400 patterns per
-    /// class, 3 epochs (28 min measured on a shared 2-core CPU; docs/results.md).
+    /// The quick subset: PCA and Conv (Cls), no preprocessing, seeds 888 and 1212, 1000 patterns
+    /// per class, 15 epochs, inputs binned 2× (docs/results.md has its measured time).
     #[arg(long)]
     pub quick: bool,
-    /// Epochs (default: 20, or 3 with --quick).
+    /// Epochs (default: 20, or 15 with --quick).
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// Patterns per class (default: all, or 400 with --quick).
+    /// Patterns per class (default: all, or 1000 with --quick).
     #[arg(long)]
     pub max_per_class: Option<usize>,
-    /// Model input side in pixels (the paper's crop: 64).
+    /// Side of the detector window the models see, in pixels (the paper's crop: 64).
     #[arg(long, default_value_t = crate::preprocess::PAPER_CROP)]
     pub input_size: usize,
     /// Average N×N detector pixels into one input pixel: the --input-size window seen as
     /// (size/N)² inputs, about 1/N² of the cost (as `polarmap train --input-binning`).
-    #[arg(long, default_value = "1", value_parser = ["1", "2", "4"])]
-    pub input_binning: String,
+    /// Default: 1, or 2 with --quick.
+    #[arg(long, value_parser = ["1", "2", "4"])]
+    pub input_binning: Option<String>,
     #[arg(long, value_enum, default_value = "auto")]
     pub device: DeviceChoice,
 }
@@ -88,7 +89,10 @@ impl BenchArgs {
         if let Some(e) = self.epochs {
             plan.training.epochs = e;
         }
-        let binning: usize = self.input_binning.parse().expect("clap checked it");
+        let binning = match &self.input_binning {
+            Some(b) => b.parse().expect("clap checked it"),
+            None => plan.training.input_binning,
+        };
         plan.training.input_size = self.input_size / binning;
         plan.training.input_binning = binning;
         if self.max_per_class.is_some() {
