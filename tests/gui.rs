@@ -569,6 +569,9 @@ fn the_train_dialog_trains_on_a_labelled_scan_and_lists_the_new_model() {
     assert_eq!(harness.state().train.scans, vec![demo_path()]);
     // A small run: 60 patterns per class (the demo has RM and RD).
     harness.state_mut().train.max_per_class = 60;
+    harness.get_by_label("2×").click();
+    harness.run();
+    assert_eq!(harness.state().train.input_binning, 2);
     let field = harness.get_by_label("Model file");
     field.focus();
     harness.run();
@@ -590,10 +593,11 @@ fn the_train_dialog_trains_on_a_labelled_scan_and_lists_the_new_model() {
             .unwrap();
     let accuracy = card.test_accuracy().unwrap();
     assert!(
-        card.command.contains("--max-per-class 60"),
+        card.command.contains("--max-per-class 60") && card.command.contains("--input-binning 2"),
         "{}",
         card.command
     );
+    assert_eq!(card.input["size"], 32, "{:?}", card.input);
     harness.get_by_label(&format!(
         "Trained tiny.pmm: test-split accuracy {:.1} %",
         100.0 * accuracy

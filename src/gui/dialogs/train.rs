@@ -37,6 +37,8 @@ pub struct TrainDialog {
     /// Patterns per class at most (0: all).
     pub max_per_class: usize,
     pub seed: u64,
+    /// Detector pixels averaged per input pixel, per side (`--input-binning`: 1, 2 or 4).
+    pub input_binning: usize,
     /// The model file to write.
     pub out: String,
     confirm_overwrite: Option<PathBuf>,
@@ -59,6 +61,7 @@ impl Default for TrainDialog {
             epochs: 20,
             max_per_class: 0,
             seed: 888,
+            input_binning: 1,
             out: "trained.pmm".into(),
             confirm_overwrite: None,
             history: Vec::new(),
@@ -112,6 +115,8 @@ impl TrainDialog {
                 epochs: self.epochs.max(1),
                 seed: self.seed,
                 max_per_class: (self.max_per_class > 0).then_some(self.max_per_class),
+                input_size: crate::preprocess::PAPER_CROP / self.input_binning,
+                input_binning: self.input_binning,
                 ..TrainConfig::paper(self.model())
             },
             device,
@@ -257,6 +262,14 @@ impl TrainDialog {
                 .labelled_by(l.id);
         });
         ui.horizontal(|ui| {
+            ui.label("input binning").on_hover_text(
+                "N×N detector pixels per input pixel: the 64-px window at 1/N² the cost",
+            );
+            for n in [1, 2, 4] {
+                ui.radio_value(&mut self.input_binning, n, format!("{n}×"));
+            }
+        });
+        ui.horizontal(|ui| {
             let label = ui.label("Model file");
             ui.add(egui::TextEdit::singleline(&mut self.out).desired_width(280.0))
                 .labelled_by(label.id);
@@ -340,6 +353,9 @@ fn command(request: &TrainRequest, scans: &[PathBuf]) -> String {
     parts.push(format!("--epochs {} --seed {}", c.epochs, c.seed));
     if let Some(m) = c.max_per_class {
         parts.push(format!("--max-per-class {m}"));
+    }
+    if c.input_binning > 1 {
+        parts.push(format!("--input-binning {}", c.input_binning));
     }
     parts.push(format!("--out {}", request.out.display()));
     let command = parts.join(" ");
