@@ -1,20 +1,10 @@
 //! The `polarmap` binary end to end: outputs, JSON keys, and clear errors on bad input.
 
+mod common;
+
+use common::polarmap;
 use polarmap::scan::{npy, DType};
 use std::path::Path;
-use std::process::Command;
-
-fn polarmap(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_polarmap"))
-        .args(args)
-        .output()
-        .expect("run polarmap");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// A 4×5 scan of 32×32 u16 patterns: a disk of radius 6 moving one pixel right per column.
 fn write_disk_scan(path: &Path) {

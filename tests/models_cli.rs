@@ -1,20 +1,10 @@
 //! `polarmap train` and `polarmap predict` end to end on small simulated scans: a model file and
 //! its card are written, predictions come back as PNG, CSV and JSON, and bad input is an error.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-fn polarmap(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_polarmap"))
-        .args(args)
-        .output()
-        .expect("run polarmap");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::polarmap;
+use std::path::{Path, PathBuf};
 
 /// One small labelled scan per class (2×2×10 cells, 8×8 positions, 64-px detector).
 fn simulate_classes(dir: &Path) -> Vec<PathBuf> {

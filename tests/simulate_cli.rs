@@ -4,18 +4,9 @@
 use polarmap::analysis::{pattern_pass, DetectorGeometry};
 use polarmap::scan::Labels;
 use polarmap::{Class, DType, Progress};
-use std::process::Command;
+mod common;
 
-fn polarmap(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_polarmap"))
-        .args(args)
-        .output()
-        .expect("run polarmap");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::polarmap;
 
 #[test]
 fn quick_preset_writes_a_labelled_calibrated_scan_and_never_overwrites() {
@@ -28,7 +19,7 @@ fn quick_preset_writes_a_labelled_calibrated_scan_and_never_overwrites() {
         "--out-dir",
         out.to_str().unwrap(),
     ];
-    let (ok, err) = polarmap(&args);
+    let (ok, _, err) = polarmap(&args);
     assert!(ok, "{err}");
     let scan = polarmap::open(out.join("quick-RD.npy")).unwrap();
     assert_eq!(scan.shape(), [16, 16, 64, 64]);
@@ -51,7 +42,7 @@ fn quick_preset_writes_a_labelled_calibrated_scan_and_never_overwrites() {
     assert!(sim["displacement_a"][1].as_f64().unwrap() < -0.1);
 
     let before = std::fs::read(out.join("quick-RD.npy")).unwrap();
-    let (ok, err) = polarmap(&args);
+    let (ok, _, err) = polarmap(&args);
     assert!(!ok && err.contains("already exists"), "{err}");
     assert_eq!(std::fs::read(out.join("quick-RD.npy")).unwrap(), before);
 }
@@ -96,7 +87,7 @@ fn dose_counts_and_descan_are_applied() {
     let clean = dir.path().join("clean.npy");
     let mut args = common.to_vec();
     args.extend(["--out", clean.to_str().unwrap()]);
-    let (ok, err) = polarmap(&args);
+    let (ok, _, err) = polarmap(&args);
     assert!(ok, "{err}");
     let noisy = dir.path().join("noisy.npy");
     let mut args = common.to_vec();
@@ -112,7 +103,7 @@ fn dose_counts_and_descan_are_applied() {
         "--seed",
         "4",
     ]);
-    let (ok, err) = polarmap(&args);
+    let (ok, _, err) = polarmap(&args);
     assert!(ok, "{err}");
     let scan = polarmap::open(&noisy).unwrap();
     assert_eq!(scan.dtype(), DType::U16);
@@ -130,7 +121,7 @@ fn dose_counts_and_descan_are_applied() {
     assert!((r1 - r0 - 3.0).abs() < 0.1, "row shift {}", r1 - r0);
     assert!((c1 - c0 + 2.0).abs() < 0.1, "col shift {}", c1 - c0);
 
-    let (ok, err) = polarmap(&[
+    let (ok, _, err) = polarmap(&[
         "simulate",
         "--class",
         "MU",
@@ -153,7 +144,7 @@ fn dose_counts_and_descan_are_applied() {
 fn tiff_folder_output_opens_with_its_sidecar() {
     let dir = tempfile::tempdir().unwrap();
     let folder = dir.path().join("scan");
-    let (ok, err) = polarmap(&[
+    let (ok, _, err) = polarmap(&[
         "simulate",
         "--class",
         "LD",
@@ -181,7 +172,7 @@ fn prism_default_matches_plain_multislice() {
     let dir = tempfile::tempdir().unwrap();
     let run = |name: &str, prism: &str| {
         let path = dir.path().join(name);
-        let (ok, err) = polarmap(&[
+        let (ok, _, err) = polarmap(&[
             "simulate",
             "--class",
             "RU",

@@ -25,3 +25,16 @@ pub fn unzip_testdata(relative: &str) -> tempfile::TempDir {
     archive.extract(dir.path()).expect("extract test zip");
     dir
 }
+
+/// Runs the `polarmap` binary with `args`: (success, stdout, stderr).
+pub fn polarmap(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_polarmap"))
+        .args(args)
+        .output()
+        .expect("run polarmap");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
