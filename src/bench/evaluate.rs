@@ -3,7 +3,7 @@
 
 use crate::classes::Class;
 use crate::error::{Error, Result};
-use crate::maps::{majority_of, ClassMap};
+use crate::maps::{agreement, majority_of, ClassMap};
 use crate::models::{predict_scan, Classifier};
 use crate::progress::Progress;
 use ndarray::Array2;
@@ -36,13 +36,13 @@ impl TestResult {
         predicted: &Array2<Class>,
         truth: &Array2<Class>,
     ) -> TestResult {
-        let right = predicted.iter().zip(truth).filter(|(p, t)| p == t).count();
         let stats = ClassMap::new(predicted.clone()).stats(None);
         let (rows, cols) = predicted.dim();
         TestResult {
             test_set: test_set.to_string(),
             path: path.display().to_string(),
-            accuracy: right as f64 / predicted.len().max(1) as f64,
+            // Shapes match by construction (labels resolved to the scan's shape).
+            accuracy: agreement(truth, predicted).unwrap_or(0.0),
             majority: stats.majority,
             truth: ClassMap::new(truth.clone()).stats(None).majority,
             counts: stats.counts,

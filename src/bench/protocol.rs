@@ -207,12 +207,7 @@ fn train_run(
         device,
         Some(&checkpoint),
         progress,
-        &mut |m| {
-            log(&format!(
-                "    epoch {:>2}: train loss {:.4} acc {:.3} | val loss {:.4} acc {:.3} | {:.0} s",
-                m.epoch, m.train_loss, m.train_accuracy, m.val_loss, m.val_accuracy, m.seconds
-            ))
-        },
+        &mut |m| log(&format!("    {m}")),
     )?;
     let record = TrainRecord {
         config: config.clone(),

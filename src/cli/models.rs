@@ -119,16 +119,12 @@ pub fn train(args: TrainArgs, progress: &Progress) -> Result<()> {
     let data = with_progress_bar(progress, || {
         train::load_labelled(&args.scans, &config, progress)
     })?;
+    let device = train::device_name(model, args.device);
     eprintln!(
-        "{} patterns from {} scans; training {} on {}",
+        "{} patterns from {} scans; training {} on {device}",
         data.len(),
         args.scans.len(),
         model.name(),
-        if model == ModelKind::PcaKnn {
-            "cpu"
-        } else {
-            args.device.resolved_name()
-        }
     );
     let checkpoint = (!args.no_checkpoint).then(|| args.out.with_extension("checkpoint"));
     let started = std::time::Instant::now();
@@ -139,22 +135,12 @@ pub fn train(args: TrainArgs, progress: &Progress) -> Result<()> {
             args.device,
             checkpoint.as_deref(),
             progress,
-            &mut |m| {
-                eprintln!(
-                    "epoch {:>2}: train loss {:.4} acc {:.3} | val loss {:.4} acc {:.3} | {:.0} s",
-                    m.epoch, m.train_loss, m.train_accuracy, m.val_loss, m.val_accuracy, m.seconds
-                )
-            },
+            &mut |m| eprintln!("{m}"),
         )
     })?;
     let seconds = started.elapsed().as_secs_f64();
     trained.model.save(&args.out, args.overwrite)?;
     let command = std::env::args().collect::<Vec<_>>().join(" ");
-    let device = if model == ModelKind::PcaKnn {
-        "cpu"
-    } else {
-        args.device.resolved_name()
-    };
     let card = ModelCard::for_trained(&trained, command, seconds, device);
     card.write(&card_path, args.overwrite)?;
     if let Some(dir) = checkpoint {

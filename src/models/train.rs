@@ -351,6 +351,22 @@ pub struct EpochMetrics {
     pub seconds: f64,
 }
 
+impl std::fmt::Display for EpochMetrics {
+    /// One progress line: "epoch  3: train loss 2.0714 acc 0.151 | val loss 2.0478 acc 0.174 | 124 s".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "epoch {:>2}: train loss {:.4} acc {:.3} | val loss {:.4} acc {:.3} | {:.0} s",
+            self.epoch,
+            self.train_loss,
+            self.train_accuracy,
+            self.val_loss,
+            self.val_accuracy,
+            self.seconds
+        )
+    }
+}
+
 /// What a training run produced.
 pub struct Trained {
     pub model: Box<dyn Classifier>,
@@ -362,6 +378,15 @@ pub struct Trained {
     /// The epoch whose weights were kept (best validation loss).
     pub best_epoch: Option<usize>,
     pub stopped_early: bool,
+}
+
+/// Where `model` trains with `device`: "cpu" for PCA + kNN (linfa runs on the CPU), else what
+/// the device choice resolves to. For reports and model cards.
+pub fn device_name(model: ModelKind, device: DeviceChoice) -> &'static str {
+    match model {
+        ModelKind::PcaKnn => "cpu",
+        ModelKind::Net { .. } => device.resolved_name(),
+    }
 }
 
 /// Fraction of `predictions` equal to `labels`.

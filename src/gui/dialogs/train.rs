@@ -400,10 +400,7 @@ pub fn run(
     )?;
     let seconds = started.elapsed().as_secs_f64();
     trained.model.save(&request.out, request.overwrite)?;
-    let device = match config.model {
-        ModelKind::PcaKnn => "cpu",
-        _ => request.device.resolved_name(),
-    };
+    let device = train::device_name(config.model, request.device);
     ModelCard::for_trained(&trained, command(request, &scans), seconds, device)
         .write(&card_path, request.overwrite)?;
     let _ = std::fs::remove_dir_all(&checkpoint);
