@@ -74,10 +74,9 @@ impl Plan {
             training: TrainConfig {
                 epochs: QUICK_EPOCHS,
                 max_per_class: Some(QUICK_PER_CLASS),
-                input_size: crate::preprocess::PAPER_CROP / QUICK_BINNING,
-                input_binning: QUICK_BINNING,
                 ..TrainConfig::paper(ModelKind::PcaKnn)
-            },
+            }
+            .with_window(crate::preprocess::PAPER_CROP, QUICK_BINNING),
         }
     }
 

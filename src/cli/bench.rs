@@ -56,8 +56,8 @@ pub struct BenchArgs {
     /// Average N×N detector pixels into one input pixel: the --input-size window seen as
     /// (size/N)² inputs, about 1/N² of the cost (as `polarmap train --input-binning`).
     /// Default: 1, or 2 with --quick.
-    #[arg(long, value_parser = ["1", "2", "4"])]
-    pub input_binning: Option<String>,
+    #[arg(long, value_parser = crate::models::train::parse_binning)]
+    pub input_binning: Option<usize>,
     #[arg(long, value_enum, default_value = "auto")]
     pub device: DeviceChoice,
 }
@@ -89,12 +89,8 @@ impl BenchArgs {
         if let Some(e) = self.epochs {
             plan.training.epochs = e;
         }
-        let binning = match &self.input_binning {
-            Some(b) => b.parse().expect("clap checked it"),
-            None => plan.training.input_binning,
-        };
-        plan.training.input_size = self.input_size / binning;
-        plan.training.input_binning = binning;
+        let binning = self.input_binning.unwrap_or(plan.training.input_binning);
+        plan.training = plan.training.with_window(self.input_size, binning);
         if self.max_per_class.is_some() {
             plan.training.max_per_class = self.max_per_class;
         }

@@ -44,8 +44,8 @@ pub struct TrainArgs {
     pub max_per_class: Option<usize>,
     /// Average N×N detector pixels into one input pixel: the paper's 64-px window seen as
     /// (64/N)² inputs, at about 1/N² of the cost (the paper: 1).
-    #[arg(long, default_value = "1", value_parser = ["1", "2", "4"])]
-    pub input_binning: String,
+    #[arg(long, default_value = "1", value_parser = train::parse_binning)]
+    pub input_binning: usize,
     /// Start the network from these PyTorch weights (a torchvision state dict such as
     /// vgg16-397923af.pth, or the paper's CNN); its first RGB convolution is summed to grey.
     #[arg(long, value_name = "FILE.pth")]
@@ -101,7 +101,6 @@ pub fn train(args: TrainArgs, progress: &Progress) -> Result<()> {
     for p in [&args.out, &card_path] {
         export::check_writable(p, args.overwrite)?;
     }
-    let binning: usize = args.input_binning.parse().expect("clap checked it");
     let config = TrainConfig {
         preprocessing: args.preprocessing,
         seed: args.seed,
@@ -111,11 +110,10 @@ pub fn train(args: TrainArgs, progress: &Progress) -> Result<()> {
         weight_decay: args.weight_decay,
         patience: args.patience,
         max_per_class: args.max_per_class,
-        input_size: crate::preprocess::PAPER_CROP / binning,
-        input_binning: binning,
         init_weights: args.init_weights.clone(),
         ..TrainConfig::paper(model)
-    };
+    }
+    .with_window(crate::preprocess::PAPER_CROP, args.input_binning);
     let data = with_progress_bar(progress, || {
         train::load_labelled(&args.scans, &config, progress)
     })?;

@@ -152,6 +152,29 @@ fn one() -> usize {
     1
 }
 
+impl TrainConfig {
+    /// This configuration seeing a `window`-pixel detector window with `binning`×`binning`
+    /// detector pixels averaged into each input pixel: inputs of `window / binning` pixels.
+    pub fn with_window(self, window: usize, binning: usize) -> TrainConfig {
+        let binning = binning.max(1);
+        TrainConfig {
+            input_size: window / binning,
+            input_binning: binning,
+            ..self
+        }
+    }
+}
+
+/// Parses an `--input-binning` value: 1, 2 or 4.
+pub fn parse_binning(value: &str) -> std::result::Result<usize, String> {
+    match value {
+        "1" => Ok(1),
+        "2" => Ok(2),
+        "4" => Ok(4),
+        _ => Err(format!("input binning must be 1, 2 or 4, not {value}")),
+    }
+}
+
 /// Labelled model inputs from one or more scans.
 #[derive(Debug, Clone)]
 pub struct LabelledInputs {

@@ -115,10 +115,9 @@ impl TrainDialog {
                 epochs: self.epochs.max(1),
                 seed: self.seed,
                 max_per_class: (self.max_per_class > 0).then_some(self.max_per_class),
-                input_size: crate::preprocess::PAPER_CROP / self.input_binning,
-                input_binning: self.input_binning,
                 ..TrainConfig::paper(self.model())
-            },
+            }
+            .with_window(crate::preprocess::PAPER_CROP, self.input_binning),
             device,
             out: PathBuf::from(self.out.trim()),
             overwrite,
