@@ -417,3 +417,58 @@ fn vacuum_pattern_is_the_aperture_disk() {
     assert!((s - 1.0).abs() < 1e-4, "all counts on the detector: {s}");
     assert!((radius - 24.0).abs() < 0.5, "disk radius {radius} mrad");
 }
+
+/// Mean normalised cross-correlation of corresponding patterns.
+fn mean_ncc(a: &Array4<f32>, b: &Array4<f32>) -> f64 {
+    let (sr, sc, _, _) = a.dim();
+    let mut total = 0.0;
+    for i in 0..sr {
+        for j in 0..sc {
+            let (x, y) = (
+                a.slice(ndarray::s![i, j, .., ..]),
+                b.slice(ndarray::s![i, j, .., ..]),
+            );
+            let (mx, my) = (x.mean().unwrap() as f64, y.mean().unwrap() as f64);
+            let (mut xy, mut xx, mut yy) = (0.0, 0.0, 0.0);
+            for (&p, &q) in x.iter().zip(y.iter()) {
+                let (p, q) = (p as f64 - mx, q as f64 - my);
+                xy += p * q;
+                xx += p * p;
+                yy += q * q;
+            }
+            total += xy / (xx * yy).sqrt();
+        }
+    }
+    total / (sr * sc) as f64
+}
+
+#[test]
+fn patterns_converge_with_the_lateral_window_and_two_cells_are_too_few() {
+    // The same probe positions in periodic crystals of 2×2, 4×4 and 6×6 cells (identical columns,
+    // A sites all K): only the simulation window differs. A 2×2-cell window (7.9 Å) wraps the
+    // probe's tails and samples the pattern at 3.2 mrad; the models' training set (`wide-train`)
+    // uses 4×4 cells because that is close to the wide-specimen answer.
+    let fine = SimParams {
+        detector: DetectorSpec {
+            pixels: 32,
+            max_mrad: 15.0,
+        },
+        ..params()
+    };
+    let scan = ScanSpec::over_cells(3, 3, [2, 2], A);
+    let patterns = |lateral: usize| {
+        let crystal = knn_k(Some(Class::RD), [0.0; 3], [lateral, lateral, 10]);
+        simulate_scan(&crystal, &fine, &scan, &Progress::new())
+            .unwrap()
+            .data
+    };
+    let (two, four, six) = (patterns(2), patterns(4), patterns(6));
+    let error_two = 1.0 - mean_ncc(&two, &six);
+    let error_four = 1.0 - mean_ncc(&four, &six);
+    eprintln!("1 - NCC against 6×6 cells: 2×2 {error_two:.5}, 4×4 {error_four:.5}");
+    assert!(error_two > 0.01, "2×2 cells already converged: {error_two}");
+    assert!(
+        error_four < 0.3 * error_two,
+        "4×4 {error_four} vs 2×2 {error_two}"
+    );
+}

@@ -49,7 +49,8 @@ enum Command {
 
 #[derive(Args)]
 struct SimulateArgs {
-    /// A preset: quick, paper-train, paper-tests, paper-defect, demo (writes into --out-dir).
+    /// A preset: quick, paper-train, wide-train, paper-tests, paper-defect, demo (writes into
+    /// --out-dir).
     #[arg(long)]
     preset: Option<String>,
     /// Folder for a preset's scans.
