@@ -5,7 +5,7 @@ use crate::classes::Class;
 use crate::colour::class_colour;
 use crate::export;
 use crate::maps::{find_defects, ClassMap, DefectSearch};
-use crate::models::card::ModelCard;
+use crate::models::job::TrainJob;
 use crate::models::train::{self, ModelKind, Preprocessing, TrainConfig};
 use crate::models::{self, DeviceChoice, ScanPredictions};
 use crate::progress::Progress;
@@ -97,10 +97,6 @@ pub fn train(args: TrainArgs, progress: &Progress) -> Result<()> {
             args.model
         )
     })?;
-    let card_path = ModelCard::path_for(&args.out);
-    for p in [&args.out, &card_path] {
-        export::check_writable(p, args.overwrite)?;
-    }
     let config = TrainConfig {
         preprocessing: args.preprocessing,
         seed: args.seed,
@@ -114,44 +110,37 @@ pub fn train(args: TrainArgs, progress: &Progress) -> Result<()> {
         ..TrainConfig::paper(model)
     }
     .with_window(crate::preprocess::PAPER_CROP, args.input_binning);
-    let data = with_progress_bar(progress, || {
-        train::load_labelled(&args.scans, &config, progress)
-    })?;
+    let job = TrainJob {
+        scans: args.scans.clone(),
+        config,
+        device: args.device,
+        out: args.out.clone(),
+        overwrite: args.overwrite,
+        checkpoint: !args.no_checkpoint,
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+    };
     let device = train::device_name(model, args.device);
-    eprintln!(
-        "{} patterns from {} scans; training {} on {device}",
-        data.len(),
-        args.scans.len(),
-        model.name(),
-    );
-    let checkpoint = (!args.no_checkpoint).then(|| args.out.with_extension("checkpoint"));
-    let started = std::time::Instant::now();
-    let trained = with_progress_bar(progress, || {
-        train::train(
-            &data,
-            &config,
-            args.device,
-            checkpoint.as_deref(),
+    let files = with_progress_bar(progress, || {
+        job.run(
             progress,
+            &mut |data| {
+                eprintln!(
+                    "{} patterns from {} scans; training {} on {device}",
+                    data.len(),
+                    job.scans.len(),
+                    model.name(),
+                )
+            },
             &mut |m| eprintln!("{m}"),
         )
     })?;
-    let seconds = started.elapsed().as_secs_f64();
-    trained.model.save(&args.out, args.overwrite)?;
-    let command = std::env::args().collect::<Vec<_>>().join(" ");
-    let card = ModelCard::for_trained(&trained, command, seconds, device);
-    card.write(&card_path, args.overwrite)?;
-    if let Some(dir) = checkpoint {
-        // The model file is complete: the checkpoint has served its purpose.
-        let _ = std::fs::remove_dir_all(dir);
-    }
     println!(
         "{}: test-split accuracy {:.2} % on {} patterns ({:.0} s); card {}",
-        args.out.display(),
-        100.0 * trained.test_accuracy,
-        trained.test_patterns,
-        seconds,
-        card_path.display()
+        files.model.display(),
+        100.0 * files.test_accuracy,
+        files.test_patterns,
+        files.seconds,
+        files.card.display()
     );
     Ok(())
 }

@@ -11,6 +11,7 @@ pub mod card;
 pub mod device;
 pub mod file;
 pub mod input;
+pub mod job;
 pub mod nets;
 pub mod pca_knn;
 pub mod predict;

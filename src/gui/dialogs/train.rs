@@ -6,8 +6,9 @@
 use crate::gui::file_name;
 use crate::gui::jobs::RunningJob;
 use crate::models::card::ModelCard;
+use crate::models::job::TrainJob;
 use crate::models::nets::{Architecture, Head};
-use crate::models::train::{self, EpochMetrics, ModelKind, TrainConfig};
+use crate::models::train::{EpochMetrics, ModelKind, TrainConfig};
 use crate::models::DeviceChoice;
 use crate::progress::Progress;
 use eframe::egui;
@@ -375,33 +376,25 @@ pub fn run(
     progress: &Progress,
     on_epoch: &mut dyn FnMut(&EpochMetrics),
 ) -> crate::Result<(PathBuf, f64)> {
-    let card_path = ModelCard::path_for(&request.out);
-    for p in [&request.out, &card_path] {
-        crate::export::check_writable(p, request.overwrite)?;
-    }
     let scans = match &request.preset {
         Some((name, dir)) => {
+            // Refuse an existing model before spending minutes on the simulation.
+            for p in [&request.out, &ModelCard::path_for(&request.out)] {
+                crate::export::check_writable(p, request.overwrite)?;
+            }
             crate::simulate::job::run_preset(name, dir, false, false, progress, |_, _, _, _| {})?
         }
         None => request.scans.clone(),
     };
-    let config = &request.config;
-    let data = train::load_labelled(&scans, config, progress)?;
-    let started = std::time::Instant::now();
-    let checkpoint = request.out.with_extension("checkpoint");
-    let trained = train::train(
-        &data,
-        config,
-        request.device,
-        Some(&checkpoint),
-        progress,
-        on_epoch,
-    )?;
-    let seconds = started.elapsed().as_secs_f64();
-    trained.model.save(&request.out, request.overwrite)?;
-    let device = train::device_name(config.model, request.device);
-    ModelCard::for_trained(&trained, command(request, &scans), seconds, device)
-        .write(&card_path, request.overwrite)?;
-    let _ = std::fs::remove_dir_all(&checkpoint);
-    Ok((request.out.clone(), trained.test_accuracy))
+    let job = TrainJob {
+        command: command(request, &scans),
+        scans,
+        config: request.config.clone(),
+        device: request.device,
+        out: request.out.clone(),
+        overwrite: request.overwrite,
+        checkpoint: true,
+    };
+    let files = job.run(progress, &mut |_| {}, on_epoch)?;
+    Ok((files.model, files.test_accuracy))
 }
