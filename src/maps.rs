@@ -6,6 +6,7 @@
 //! columns carry little polarization information). Comparing each pixel with the same site in
 //! the other cells removes that periodic part; what remains is not periodic: defects.
 
+use crate::analysis::ComField;
 use crate::classes::Class;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
@@ -250,10 +251,79 @@ pub fn anomaly_scores(map: &ClassMap, search: &DefectSearch) -> Array2<f64> {
     })
 }
 
-/// Candidate defects, highest score first: 8-connected clusters of pixels whose anomaly score is
-/// at least the threshold.
+/// Per-pixel anomaly in [0, 1] from the CoM field, independent of any classifier: the length of
+/// each pattern's CoM vector minus the mean CoM at the same lattice site over all cells (without
+/// a lattice period: minus the mean of its neighbourhood), averaged over the neighbourhood window
+/// and scaled so that the largest is 1. The periodic part of the field is the lattice and its
+/// polarization; what is left is not periodic: the columns a defect displaced.
+pub fn com_anomaly_scores(com: &ComField, search: &DefectSearch) -> Array2<f64> {
+    let (rows, cols) = com.dim();
+    let x = com.x.mapv(f64::from);
+    let y = com.y.mapv(f64::from);
+    let k = search.neighbourhood;
+    let residual = match search.lattice_period.filter(|p| p[0] > 0 && p[1] > 0) {
+        Some([pr, pc]) => {
+            let site = |r: usize, c: usize| (r % pr) * pc + c % pc;
+            let mut sums = vec![[0.0f64; 3]; pr * pc];
+            for ((r, c), &vx) in x.indexed_iter() {
+                let s = &mut sums[site(r, c)];
+                s[0] += vx;
+                s[1] += y[(r, c)];
+                s[2] += 1.0;
+            }
+            Array2::from_shape_fn((rows, cols), |(r, c)| {
+                let [sx, sy, n] = sums[site(r, c)];
+                (x[(r, c)] - sx / n).hypot(y[(r, c)] - sy / n)
+            })
+        }
+        None => {
+            let (mx, my) = (box_mean(&x, k), box_mean(&y, k));
+            Array2::from_shape_fn((rows, cols), |ix| (x[ix] - mx[ix]).hypot(y[ix] - my[ix]))
+        }
+    };
+    let smooth = box_mean(&residual, k);
+    let max = smooth.fold(0.0f64, |m, &v| m.max(v));
+    // A residual at rounding level (a periodic field) is no evidence: it is not scaled up to 1.
+    let rms =
+        (x.iter().chain(y.iter()).map(|v| v * v).sum::<f64>() / (2 * x.len()).max(1) as f64).sqrt();
+    if max > 1e-6 * rms {
+        smooth / max
+    } else {
+        Array2::zeros((rows, cols))
+    }
+}
+
+/// Both kinds of evidence at once: the geometric mean of two score maps in [0, 1], high only
+/// where both are.
+pub fn joint_scores(a: &Array2<f64>, b: &Array2<f64>) -> Array2<f64> {
+    ndarray::Zip::from(a)
+        .and(b)
+        .map_collect(|&p, &q| (p * q).sqrt())
+}
+
+/// Mean over the (2k+1)² window around each pixel, the window clipped at the borders.
+fn box_mean(a: &Array2<f64>, k: usize) -> Array2<f64> {
+    let (rows, cols) = a.dim();
+    Array2::from_shape_fn((rows, cols), |(r, c)| {
+        let rs = r.saturating_sub(k)..(r + k + 1).min(rows);
+        let cs = c.saturating_sub(k)..(c + k + 1).min(cols);
+        let window = a.slice(ndarray::s![rs, cs]);
+        window.sum() / window.len() as f64
+    })
+}
+
+/// Candidate defects from the class map, highest score first (see [`anomaly_scores`]).
 pub fn find_defects(map: &ClassMap, search: &DefectSearch) -> Vec<DefectCluster> {
-    let scores = anomaly_scores(map, search);
+    defect_clusters(&anomaly_scores(map, search), map, search)
+}
+
+/// Candidate defects from any score map in [0, 1], highest score first: 8-connected clusters of
+/// pixels whose score is at least the threshold, each named by the class most of it was given.
+pub fn defect_clusters(
+    scores: &Array2<f64>,
+    map: &ClassMap,
+    search: &DefectSearch,
+) -> Vec<DefectCluster> {
     let (rows, cols) = scores.dim();
     let mut seen = Array2::from_elem((rows, cols), false);
     let mut clusters = Vec::new();

@@ -4,6 +4,7 @@
 //! from a planted cluster to the recorded vacancy.
 
 use ndarray::Array2;
+use polarmap::analysis::ComField;
 use polarmap::bench::defects::{locate, DefectTruth};
 use polarmap::bench::protocol::Inputs;
 use polarmap::bench::tables::{self, mean_std, Cell, Row, Table};
@@ -345,7 +346,7 @@ fn the_defect_distance_is_measured_from_the_top_cluster_to_the_vacancy() {
         period_px: Some([16, 16]),
         wrap_px: Some([64.0, 64.0]),
     };
-    let found = locate("planted", &map, &truth);
+    let found = locate("planted", &map, None, &truth).class_map;
     assert_eq!(found.clusters, 1, "{found:?}");
     let top = found.top.as_ref().unwrap();
     assert!((top.center_row - 41.0).abs() < 1e-9 && (top.center_col - 22.0).abs() < 1e-9);
@@ -354,22 +355,74 @@ fn the_defect_distance_is_measured_from_the_top_cluster_to_the_vacancy() {
     assert!((found.distance_cells.unwrap() - 0.3125).abs() < 1e-9);
     assert!((found.distance_nm.unwrap() - 0.125).abs() < 1e-9);
     // A random point of a periodic 16-cell square lies on average 0.3826 sides (1.53 cells) away.
-    assert!(
-        (found.chance_cells - 0.3826 * 4.0).abs() < 0.01,
-        "{}",
-        found.chance_cells
-    );
+    let chance = locate("planted", &map, None, &truth).chance_cells;
+    assert!((chance - 0.3826 * 4.0).abs() < 0.01, "{chance}");
     // Minimum image: a vacancy recorded near the opposite edge is 5 px away across it.
     let across = DefectTruth {
         position: [41.0 + 64.0 - 5.0, 22.0],
         ..truth.clone()
     };
-    let d = locate("planted", &map, &across).distance_px.unwrap();
+    let d = locate("planted", &map, None, &across)
+        .class_map
+        .distance_px
+        .unwrap();
     assert!((d - 5.0).abs() < 1e-9, "{d}");
     // No cluster, no distance.
     let clean = ClassMap::new(Array2::from_elem((64, 64), Class::RD));
-    let none = locate("clean", &clean, &truth);
+    let none = locate("clean", &clean, None, &truth).class_map;
     assert_eq!((none.clusters, none.distance_cells), (0, None));
+}
+
+#[test]
+fn the_com_field_finds_what_is_not_periodic_and_agrees_with_the_class_map() {
+    // A CoM field periodic with the 16-px lattice (strong, and different at every site) plus a
+    // small non-periodic bump of displaced columns around (41, 22); the class map has a periodic
+    // error, a 3×3 MU cluster at the bump and a larger decoy (a checkerboard of errors) far away.
+    let truth = DefectTruth {
+        position: [41.0, 22.0],
+        step_a: [0.25, 0.25],
+        lattice_a: 4.0,
+        period_px: Some([16, 16]),
+        wrap_px: Some([64.0, 64.0]),
+    };
+    let bump = |r: usize, c: usize| {
+        let d2 = (r as f64 - 41.0).powi(2) + (c as f64 - 22.0).powi(2);
+        0.3 * (-d2 / 8.0).exp()
+    };
+    let com = ComField {
+        x: Array2::from_shape_fn((64, 64), |(r, c)| {
+            ((2.0 * std::f64::consts::PI * (c % 16) as f64 / 16.0).sin() + bump(r, c)) as f32
+        }),
+        y: Array2::from_shape_fn((64, 64), |(r, _)| {
+            (2.0 * std::f64::consts::PI * (r % 16) as f64 / 16.0).cos() as f32
+        }),
+    };
+    let map = ClassMap::new(Array2::from_shape_fn((64, 64), |(r, c)| {
+        if (40..43).contains(&r) && (21..24).contains(&c) {
+            Class::MU
+        } else if ((6..14).contains(&r) && (46..54).contains(&c) && (r + c) % 2 == 0)
+            || (r % 16 == 5 && c % 16 == 9)
+        {
+            Class::LU
+        } else {
+            Class::RD
+        }
+    }));
+    let found = locate("planted", &map, Some(&com), &truth);
+    // The class map alone ranks the larger decoy first; the CoM field, alone or with the map,
+    // points at the bump.
+    assert!(found.class_map.distance_cells.unwrap() > 2.0, "{found:?}");
+    let by_com = found.com.as_ref().unwrap();
+    let joint = found.joint.as_ref().unwrap();
+    assert!(by_com.distance_px.unwrap() < 1.0, "{by_com:?}");
+    assert!(joint.distance_px.unwrap() < 1.5, "{joint:?}");
+    // A purely periodic field has nothing to report.
+    let periodic = ComField {
+        x: Array2::from_shape_fn((64, 64), |(_, c)| (c % 16) as f32 * 0.1),
+        y: com.y.clone(),
+    };
+    let scores = polarmap::maps::com_anomaly_scores(&periodic, &truth.search());
+    assert!(scores.iter().all(|&s| s == 0.0), "{scores:?}");
 }
 
 #[test]

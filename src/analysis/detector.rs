@@ -2,6 +2,7 @@
 //! ring, both centred on the BF disk, precomputed as column ranges per detector row so that the
 //! per-pattern pass sums contiguous runs of pixels.
 
+use super::Survey;
 use serde::{Deserialize, Serialize};
 
 /// Where the virtual detectors sit on the pattern, in detector pixels (row, col; pixel centres at
@@ -28,6 +29,28 @@ pub struct RowRanges {
 }
 
 impl DetectorGeometry {
+    /// BF disk and ADF annulus on the surveyed disk (detector centre and a quarter of the
+    /// detector when no disk was found).
+    pub fn on_survey(survey: &Survey, frame_shape: [usize; 2]) -> DetectorGeometry {
+        let [rows, cols] = frame_shape;
+        let edge = rows.min(cols) as f64 / 2.0;
+        let (center_row, center_col, radius) = match &survey.bf_disk {
+            Ok(d) => (d.center_row, d.center_col, d.radius_px),
+            Err(_) => (
+                (rows as f64 - 1.0) / 2.0,
+                (cols as f64 - 1.0) / 2.0,
+                edge / 4.0,
+            ),
+        };
+        DetectorGeometry {
+            center_row,
+            center_col,
+            bf_radius: radius,
+            adf_inner: 1.2 * radius,
+            adf_outer: edge.max(1.2 * radius + 1.0),
+        }
+    }
+
     pub fn rasterise(&self, frame_shape: [usize; 2]) -> RowRanges {
         let [rows, cols] = frame_shape;
         let mut bf = Vec::with_capacity(rows);

@@ -1,13 +1,19 @@
 //! The defect study: on a simulated vacancy scan, run a model, rank candidate defect clusters
-//! ([`find_defects`], comparing each pixel with the same lattice site in the other unit cells),
-//! and measure how far the top-ranked cluster lies from the true vacancy site that the
-//! simulation recorded in the scan's sidecar (`simulation.defect.scan_position`).
+//! (comparing each pixel with the same lattice site in the other unit cells) from its class map,
+//! from the CoM field alone and from both, and measure how far each top-ranked cluster lies from
+//! the true vacancy site that the simulation recorded in the scan's sidecar
+//! (`simulation.defect.scan_position`).
 
+use crate::analysis::ComField;
 use crate::error::{Error, Result};
-use crate::maps::{find_defects, ClassMap, DefectCluster, DefectSearch};
+use crate::maps::{
+    anomaly_scores, com_anomaly_scores, defect_clusters, joint_scores, ClassMap, DefectCluster,
+    DefectSearch,
+};
 use crate::models::{predict_scan, Classifier};
 use crate::progress::Progress;
 use crate::scan::Sidecar;
+use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -97,55 +103,86 @@ impl DefectTruth {
     }
 }
 
+/// Where one kind of evidence put the defect.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DefectResult {
-    pub scan: String,
-    pub truth: DefectTruth,
+pub struct Located {
     /// How many candidate clusters the search found.
     pub clusters: usize,
     pub top: Option<DefectCluster>,
     pub distance_px: Option<f64>,
     pub distance_cells: Option<f64>,
     pub distance_nm: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DefectResult {
+    pub scan: String,
+    pub truth: DefectTruth,
+    /// From the model's class map: pixels unlike their neighbourhood and their lattice site.
+    pub class_map: Located,
+    /// From the CoM field alone, no model: what is not periodic with the lattice.
+    pub com: Option<Located>,
+    /// Where the class map and the CoM field agree (geometric mean of the two scores).
+    pub joint: Option<Located>,
     /// The mean distance from a scan pixel to the vacancy, in unit cells: what a cluster placed
     /// at random would score.
     pub chance_cells: f64,
 }
 
-/// Ranks the candidate defects of `map` and measures the top one against `truth`.
-pub fn locate(scan: &str, map: &ClassMap, truth: &DefectTruth) -> DefectResult {
-    let clusters = find_defects(map, &truth.search());
-    let top = clusters.first().cloned();
-    let distance_a = top
-        .as_ref()
-        .map(|c| truth.distance_a(c.center_row, c.center_col));
-    let mean_step = (truth.step_a[0] + truth.step_a[1]) / 2.0;
+/// Ranks the candidate defects of `map` (and of the CoM field `com` when given) and measures the
+/// top one of each kind of evidence against `truth`.
+pub fn locate(
+    scan: &str,
+    map: &ClassMap,
+    com: Option<&ComField>,
+    truth: &DefectTruth,
+) -> DefectResult {
+    let search = truth.search();
+    let class_scores = anomaly_scores(map, &search);
+    let com_scores = com.map(|f| com_anomaly_scores(f, &search));
     let (rows, cols) = map.dim();
     let total: f64 = (0..rows)
         .flat_map(|r| (0..cols).map(move |c| (r, c)))
         .map(|(r, c)| truth.distance_a(r as f64, c as f64))
         .sum();
-    let chance_cells = total / (rows * cols).max(1) as f64 / truth.lattice_a;
     DefectResult {
         scan: scan.to_string(),
         truth: truth.clone(),
+        class_map: located(&class_scores, map, truth),
+        com: com_scores.as_ref().map(|s| located(s, map, truth)),
+        joint: com_scores
+            .as_ref()
+            .map(|s| located(&joint_scores(&class_scores, s), map, truth)),
+        chance_cells: total / (rows * cols).max(1) as f64 / truth.lattice_a,
+    }
+}
+
+fn located(scores: &Array2<f64>, map: &ClassMap, truth: &DefectTruth) -> Located {
+    let clusters = defect_clusters(scores, map, &truth.search());
+    let top = clusters.first().cloned();
+    let distance_a = top
+        .as_ref()
+        .map(|c| truth.distance_a(c.center_row, c.center_col));
+    let mean_step = (truth.step_a[0] + truth.step_a[1]) / 2.0;
+    Located {
         clusters: clusters.len(),
         top,
         distance_px: distance_a.map(|d| d / mean_step),
         distance_cells: distance_a.map(|d| d / truth.lattice_a),
         distance_nm: distance_a.map(|d| d / 10.0),
-        chance_cells,
     }
 }
 
-/// Runs `model` over the vacancy scan at `path` and locates the defect.
+/// Runs `model` over the vacancy scan at `path`, measures its CoM field, and locates the defect.
 pub fn study(model: &dyn Classifier, path: &Path, progress: &Progress) -> Result<DefectResult> {
     let scan = crate::scan::open(path)?;
     let truth = DefectTruth::of_scan(path, scan.scan_shape())?;
     let predictions = predict_scan(&scan, model, progress, |_, _| {})?;
+    let com = crate::analysis::com_field_of(&scan, progress)?;
     Ok(locate(
         &path.display().to_string(),
         &predictions.class_map(),
+        Some(&com),
         &truth,
     ))
 }

@@ -2,6 +2,7 @@
 //! set (after the training set's own test split), each cell the accuracy mean ± std over seeds
 //! and the majority class with ✓/✗ against the labels; the best mean per column in bold.
 
+use super::defects::{DefectResult, Located};
 use super::protocol::BenchResults;
 use crate::classes::Class;
 use crate::maps::majority_of;
@@ -215,8 +216,10 @@ fn quote(text: &str) -> String {
     }
 }
 
-/// The defect study as Markdown: per configuration and model, the distance from the top-ranked
-/// cluster to the vacancy (mean ± std over seeds, unit cells and nm) per defect scan.
+/// The defect study as Markdown: per configuration, model and kind of evidence (the class map;
+/// the class map and the CoM field together), the distance from the top-ranked cluster to the
+/// vacancy (mean ± std over seeds, unit cells and nm) per defect scan; then the CoM field alone,
+/// which needs no model, and chance.
 pub fn defect_table(results: &BenchResults) -> String {
     let names: Vec<String> = results
         .defect_scans
@@ -230,10 +233,21 @@ pub fn defect_table(results: &BenchResults) -> String {
         .collect();
     let mut out = String::from(
         "### Defect study\n\nDistance from the top-ranked candidate cluster to the true vacancy \
-         site: unit cells (nm), mean ± std over seeds; `none` where a seed found no cluster.\n\n",
+         site: unit cells (nm), mean ± std over seeds; `none` where a seed found no cluster. \
+         Evidence: the model's class map (pixels unlike their neighbourhood and their lattice \
+         site), the class map × the CoM field (geometric mean of the two scores), and the CoM \
+         field alone (its part that is not periodic with the lattice; no model).\n\n",
     );
-    out.push_str(&format!("| config | model | {} |\n", names.join(" | ")));
-    out.push_str(&format!("|---|---|{}\n", "---|".repeat(names.len())));
+    out.push_str(&format!(
+        "| config | model | evidence | {} |\n",
+        names.join(" | ")
+    ));
+    out.push_str(&format!("|---|---|---|{}\n", "---|".repeat(names.len())));
+    type Pick = fn(&DefectResult) -> Option<&Located>;
+    let evidence: [(&str, Pick); 2] = [
+        ("class map", |r| Some(&r.class_map)),
+        ("class map × CoM", |r| r.joint.as_ref()),
+    ];
     for &config in &results.plan.configs {
         for &model in &results.plan.models {
             let runs: Vec<_> = results
@@ -242,45 +256,61 @@ pub fn defect_table(results: &BenchResults) -> String {
                 .filter(|r| r.key.model == model && r.key.config == config)
                 .collect();
             let Some(first) = runs.first() else { continue };
-            let cells: Vec<String> = (0..names.len())
-                .map(|d| {
-                    let found: Vec<_> = runs.iter().filter_map(|r| r.defects.get(d)).collect();
-                    let cells: Vec<f64> = found.iter().filter_map(|f| f.distance_cells).collect();
-                    let nm: Vec<f64> = found.iter().filter_map(|f| f.distance_nm).collect();
-                    let missing = found.len() - cells.len();
-                    let mut text = if cells.is_empty() {
-                        "none".to_string()
-                    } else {
-                        let (m, s) = mean_std(&cells);
-                        let (mn, sn) = mean_std(&nm);
-                        format!("{m:.2} ± {s:.2} ({mn:.2} ± {sn:.2} nm)")
-                    };
-                    if missing > 0 && !cells.is_empty() {
-                        text.push_str(&format!(", {missing} none"));
-                    }
-                    text
-                })
-                .collect();
-            out.push_str(&format!(
-                "| {} | {} | {} |\n",
-                config.name(),
-                first.record.display_name,
-                cells.join(" | ")
-            ));
+            for (label, pick) in evidence {
+                let cells: Vec<String> = (0..names.len())
+                    .map(|d| {
+                        distance_cell(runs.iter().filter_map(|r| r.defects.get(d).and_then(pick)))
+                    })
+                    .collect();
+                out.push_str(&format!(
+                    "| {} | {} | {label} | {} |\n",
+                    config.name(),
+                    first.record.display_name,
+                    cells.join(" | ")
+                ));
+            }
         }
     }
-    let chance: Vec<String> = (0..names.len())
-        .map(|d| {
-            results
-                .runs
-                .iter()
-                .find_map(|r| r.defects.get(d))
-                .map_or("–".into(), |f| format!("{:.2}", f.chance_cells))
-        })
-        .collect();
+    let per_scan = |f: &dyn Fn(&DefectResult) -> String| -> Vec<String> {
+        (0..names.len())
+            .map(|d| {
+                results
+                    .runs
+                    .iter()
+                    .find_map(|r| r.defects.get(d))
+                    .map_or("–".into(), f)
+            })
+            .collect()
+    };
+    // The CoM field is the same for every run: one row.
+    let com = per_scan(&|r| distance_cell(r.com.iter()));
     out.push_str(&format!(
-        "| – | chance (mean over all pixels) | {} |\n",
+        "| – | – | CoM field alone | {} |\n",
+        com.join(" | ")
+    ));
+    let chance = per_scan(&|r| format!("{:.2}", r.chance_cells));
+    out.push_str(&format!(
+        "| – | chance (mean over all pixels) | – | {} |\n",
         chance.join(" | ")
     ));
     out
+}
+
+/// Mean ± std of the distances (cells and nm) of the runs that found a cluster.
+fn distance_cell<'a>(found: impl Iterator<Item = &'a Located>) -> String {
+    let found: Vec<&Located> = found.collect();
+    let cells: Vec<f64> = found.iter().filter_map(|f| f.distance_cells).collect();
+    let nm: Vec<f64> = found.iter().filter_map(|f| f.distance_nm).collect();
+    let missing = found.len() - cells.len();
+    let mut text = if cells.is_empty() {
+        "none".to_string()
+    } else {
+        let (m, s) = mean_std(&cells);
+        let (mn, sn) = mean_std(&nm);
+        format!("{m:.2} ± {s:.2} ({mn:.2} ± {sn:.2} nm)")
+    };
+    if missing > 0 && !cells.is_empty() {
+        text.push_str(&format!(", {missing} none"));
+    }
+    text
 }

@@ -395,9 +395,6 @@ impl OpenArgs {
     }
 }
 
-/// Frames the survey reads: enough for a stable mean pattern, few enough to answer at once.
-const SURVEY_FRAMES: usize = 256;
-
 /// Runs `work` while a progress bar on stderr follows `progress`.
 pub(crate) fn with_progress_bar<R>(progress: &Progress, work: impl FnOnce() -> R) -> R {
     let bar = indicatif::ProgressBar::new(0);
@@ -432,7 +429,7 @@ pub(crate) fn with_progress_bar<R>(progress: &Progress, work: impl FnOnce() -> R
 fn info(args: InfoArgs, progress: &Progress) -> Result<()> {
     let scan = args.open.open(&args.path)?;
     let survey = with_progress_bar(progress, || {
-        Survey::run(&scan, Some(SURVEY_FRAMES), progress)
+        Survey::run(&scan, Some(crate::analysis::SURVEY_FRAMES), progress)
     })?;
     let stats = if args.stats {
         Some(with_progress_bar(progress, || {
@@ -520,7 +517,7 @@ fn com(args: ComArgs, progress: &Progress) -> Result<()> {
     let scan = args.open.open(&args.path)?;
     let started = Instant::now();
     let survey = with_progress_bar(progress, || {
-        Survey::run(&scan, Some(SURVEY_FRAMES), progress)
+        Survey::run(&scan, Some(crate::analysis::SURVEY_FRAMES), progress)
     })?;
     let disk = survey.require_disk(&scan)?;
     let [det_rows, det_cols] = scan.frame_shape();

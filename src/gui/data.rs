@@ -3,6 +3,7 @@
 
 use crate::analysis::{
     pattern_pass, ComField, Descan, DetectorGeometry, PatternMaps, ScanRotation, Survey,
+    SURVEY_FRAMES,
 };
 use crate::classes::Class;
 use crate::maps::{ClassMap, Region, RegionStats};
@@ -15,10 +16,6 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
-
-/// Frames the survey reads (mean pattern, BF disk, global CoM): a fixed sample, so any scan
-/// opens in well under a second.
-pub const SURVEY_FRAMES: usize = 256;
 
 /// What the open job hands back.
 pub struct Opened {
@@ -186,7 +183,7 @@ pub fn open_job(path: &Path, progress: &Progress) -> crate::Result<Opened> {
     progress.check()?;
     let survey = Survey::run(&scan, Some(SURVEY_FRAMES), progress)?;
     let [det_rows, det_cols] = scan.frame_shape();
-    let geometry = default_geometry(&survey, [det_rows, det_cols]);
+    let geometry = DetectorGeometry::on_survey(&survey, [det_rows, det_cols]);
     Ok(Opened {
         path: path.to_path_buf(),
         scan: Arc::new(scan),
@@ -194,28 +191,6 @@ pub fn open_job(path: &Path, progress: &Progress) -> crate::Result<Opened> {
         geometry,
         seconds: started.elapsed().as_secs_f64(),
     })
-}
-
-/// BF disk and ADF annulus on the surveyed disk (detector centre and a quarter of the detector
-/// when no disk was found).
-pub fn default_geometry(survey: &Survey, frame_shape: [usize; 2]) -> DetectorGeometry {
-    let [rows, cols] = frame_shape;
-    let edge = rows.min(cols) as f64 / 2.0;
-    let (center_row, center_col, radius) = match &survey.bf_disk {
-        Ok(d) => (d.center_row, d.center_col, d.radius_px),
-        Err(_) => (
-            (rows as f64 - 1.0) / 2.0,
-            (cols as f64 - 1.0) / 2.0,
-            edge / 4.0,
-        ),
-    };
-    DetectorGeometry {
-        center_row,
-        center_col,
-        bf_radius: radius,
-        adf_inner: 1.2 * radius,
-        adf_outer: edge.max(1.2 * radius + 1.0),
-    }
 }
 
 /// The per-pattern pass and both CoM fields (descan removed and not).
