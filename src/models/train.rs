@@ -192,6 +192,17 @@ impl LabelledInputs {
         self.labels.is_empty()
     }
 
+    /// Replaces every input by an augmented copy (seeded, so a run is reproducible).
+    fn augment(&mut self, augmentation: &Augmentation, seed: u64) {
+        let mut rng = StdRng::seed_from_u64(seed ^ 0xA6A6_0000);
+        let size = self.spec.size;
+        for mut row in self.inputs.rows_mut() {
+            let mut image = row.to_vec();
+            augmentation.apply(&mut image, [size, size], &mut rng);
+            row.assign(&ndarray::ArrayView1::from(&image[..]));
+        }
+    }
+
     fn select(&self, rows: &[usize]) -> LabelledInputs {
         LabelledInputs {
             inputs: self.inputs.select(Axis(0), rows),
@@ -450,7 +461,11 @@ pub fn train(
     match config.model {
         ModelKind::PcaKnn => {
             let [train_rows, _, test_rows] = split(&data.labels, config.seed, false);
-            let train = data.select(&train_rows);
+            let mut train = data.select(&train_rows);
+            if config.preprocessing.augments() {
+                // PCA sees its training set once: each pattern is fitted as one augmented copy.
+                train.augment(&Augmentation::default(), config.seed);
+            }
             let test = data.select(&test_rows);
             let mut model = PcaKnn::fit(
                 train.inputs.view(),
