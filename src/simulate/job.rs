@@ -272,8 +272,9 @@ pub const PRESETS: [&str; 6] = [
 /// - `quick`: one small RD scan (2×2×10 cells, 16×16 positions, 64-px detector) for tests.
 /// - `paper-train`: the 8 classes, 2×2×50 cells (20 nm), 128×128 positions over the 2×2 cells,
 ///   256×256 detector.
-/// - `wide-train`: the shipped models' training set. The 8 classes at 4×4×50 cells, 64×64
-///   positions over 2×2 of them, 64-px detector over ±15 mrad (the models' window). A 2×2-cell
+/// - `wide-train`: the shipped models' training set. The 8 classes at 4×4 cells and three
+///   thicknesses (20, 35 and 65 nm: a model trained at 20 nm alone fails at 50 nm), 64×64
+///   positions over 2×2 cells, 64-px detector over ±15 mrad (the models' window). A 2×2-cell
 ///   window is only 7.9 Å wide: the probe's tails wrap around it and its reciprocal lattice is
 ///   3.2 mrad coarse, so its patterns differ from a wide specimen's (NCC 0.95 against 6×6 cells,
 ///   where 4×4 gives 0.99) and models trained on them transfer badly to wider cells.
@@ -305,11 +306,13 @@ pub fn preset(name: &str) -> Result<Vec<Job>> {
                 )
             })
             .collect(),
-        "wide-train" => Class::ALL
-            .iter()
-            .map(|&c| {
-                let mut job =
-                    Job::knn(&format!("wide-{c}"), Some(c), [4, 4, t20], [64, 64], [2, 2]);
+        "wide-train" => [20.0, 35.0, 65.0]
+            .into_iter()
+            .flat_map(|nm| Class::ALL.iter().map(move |&c| (nm, c)))
+            .map(|(nm, c)| {
+                let nz = cells_for_thickness_nm(nm);
+                let name = format!("wide-{c}-{nm:.0}nm");
+                let mut job = Job::knn(&name, Some(c), [4, 4, nz], [64, 64], [2, 2]);
                 job.params.detector.pixels = 64;
                 job.params.detector.max_mrad = 15.0;
                 job

@@ -47,8 +47,8 @@ fn describe(preset: &str) -> &'static str {
             "the paper's training set: 8 scans of 128×128 positions, 256-px detector (hours)"
         }
         "wide-train" => {
-            "the shipped models' training set: 8 scans of 64×64 positions over 4×4-cell crystals, \
-             64-px detector (about 8 minutes in a release build)"
+            "the shipped models' training set: 8 classes × 20/35/65 nm, 64×64 positions over \
+             4×4-cell crystals, 64-px detector (about 40 minutes in a release build)"
         }
         "paper-tests" => "the paper's test sets 1S–7S, 128×128 positions each (hours)",
         "paper-defect" => "RD with one oxygen vacancy, 128×128 positions (long)",
