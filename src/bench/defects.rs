@@ -148,17 +148,22 @@ pub fn locate(
     DefectResult {
         scan: scan.to_string(),
         truth: truth.clone(),
-        class_map: located(&class_scores, map, truth),
-        com: com_scores.as_ref().map(|s| located(s, map, truth)),
+        class_map: located(&class_scores, map, &search, truth),
+        com: com_scores.as_ref().map(|s| located(s, map, &search, truth)),
         joint: com_scores
             .as_ref()
-            .map(|s| located(&joint_scores(&class_scores, s), map, truth)),
+            .map(|s| located(&joint_scores(&class_scores, s), map, &search, truth)),
         chance_cells: total / (rows * cols).max(1) as f64 / truth.lattice_a,
     }
 }
 
-fn located(scores: &Array2<f64>, map: &ClassMap, truth: &DefectTruth) -> Located {
-    let clusters = defect_clusters(scores, map, &truth.search());
+fn located(
+    scores: &Array2<f64>,
+    map: &ClassMap,
+    search: &DefectSearch,
+    truth: &DefectTruth,
+) -> Located {
+    let clusters = defect_clusters(scores, map, search);
     let top = clusters.first().cloned();
     let distance_a = top
         .as_ref()

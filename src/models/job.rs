@@ -38,6 +38,16 @@ pub struct TrainedFiles {
 }
 
 impl TrainJob {
+    /// Refuses an existing model or card unless `overwrite`; returns the card's path. Callers
+    /// that do slow work before [`TrainJob::run`] (simulating its scans) ask this first.
+    pub fn check_writable(&self) -> Result<PathBuf> {
+        let card_path = ModelCard::path_for(&self.out);
+        for p in [&self.out, &card_path] {
+            check_writable(p, self.overwrite)?;
+        }
+        Ok(card_path)
+    }
+
     /// Runs the job. `on_loaded` sees the labelled patterns before training starts; `on_epoch`
     /// each epoch's metrics.
     pub fn run(
@@ -46,10 +56,7 @@ impl TrainJob {
         on_loaded: &mut dyn FnMut(&LabelledInputs),
         on_epoch: &mut dyn FnMut(&EpochMetrics),
     ) -> Result<TrainedFiles> {
-        let card_path = ModelCard::path_for(&self.out);
-        for p in [&self.out, &card_path] {
-            check_writable(p, self.overwrite)?;
-        }
+        let card_path = self.check_writable()?;
         let data = train::load_labelled(&self.scans, &self.config, progress)?;
         on_loaded(&data);
         let checkpoint = self

@@ -376,25 +376,22 @@ pub fn run(
     progress: &Progress,
     on_epoch: &mut dyn FnMut(&EpochMetrics),
 ) -> crate::Result<(PathBuf, f64)> {
-    let scans = match &request.preset {
-        Some((name, dir)) => {
-            // Refuse an existing model before spending minutes on the simulation.
-            for p in [&request.out, &ModelCard::path_for(&request.out)] {
-                crate::export::check_writable(p, request.overwrite)?;
-            }
-            crate::simulate::job::run_preset(name, dir, false, false, progress, |_, _, _, _| {})?
-        }
-        None => request.scans.clone(),
-    };
-    let job = TrainJob {
-        command: command(request, &scans),
-        scans,
+    let mut job = TrainJob {
+        command: String::new(),
+        scans: request.scans.clone(),
         config: request.config.clone(),
         device: request.device,
         out: request.out.clone(),
         overwrite: request.overwrite,
         checkpoint: true,
     };
+    if let Some((name, dir)) = &request.preset {
+        // Refuse an existing model before spending minutes on the simulation.
+        job.check_writable()?;
+        job.scans =
+            crate::simulate::job::run_preset(name, dir, false, false, progress, |_, _, _, _| {})?;
+    }
+    job.command = command(request, &job.scans);
     let files = job.run(progress, &mut |_| {}, on_epoch)?;
     Ok((files.model, files.test_accuracy))
 }
