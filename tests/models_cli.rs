@@ -173,3 +173,52 @@ fn shipped_default_model_maps_the_demo_domains() {
     let domains = d["RM"].as_f64().unwrap() + d["RD"].as_f64().unwrap();
     assert!(domains > 0.6, "RM + RD fraction {domains}");
 }
+
+#[test]
+fn max_per_class_is_a_quota_per_class_over_all_scans() {
+    use polarmap::models::train::{load_labelled, ModelKind, TrainConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let scans = simulate_classes(dir.path());
+    // A second RD crystal: the same scan under another name (its sidecar labels it RD too).
+    let rd = dir.path().join("RD.npy");
+    let rd2 = dir.path().join("RD2.npy");
+    std::fs::copy(&rd, &rd2).unwrap();
+    std::fs::copy(
+        dir.path().join("RD.meta.json"),
+        dir.path().join("RD2.meta.json"),
+    )
+    .unwrap();
+    let ld = scans
+        .iter()
+        .find(|p| p.ends_with("LD.npy"))
+        .unwrap()
+        .clone();
+    let config = TrainConfig {
+        max_per_class: Some(40),
+        ..TrainConfig::paper(ModelKind::PcaKnn)
+    };
+    let progress = polarmap::progress::Progress::new();
+    let data = load_labelled(&[rd.clone(), rd2.clone(), ld.clone()], &config, &progress).unwrap();
+    let count = |class: usize| data.labels.iter().filter(|&&l| l == class).count();
+    let (rd_index, ld_index) = (
+        polarmap::classes::Class::RD.index(),
+        polarmap::classes::Class::LD.index(),
+    );
+    // 40 RD over both files (64 + 64 available), not 40 from each.
+    assert_eq!((count(rd_index), count(ld_index)), (40, 40));
+    assert_eq!(data.len(), 80);
+    // The draw is seeded: the same call gives the same patterns.
+    let again = load_labelled(&[rd.clone(), rd2.clone(), ld.clone()], &config, &progress).unwrap();
+    assert_eq!(again.inputs, data.inputs);
+    // Without a quota every pattern of every scan is used.
+    let all = TrainConfig {
+        max_per_class: None,
+        ..config
+    };
+    assert_eq!(
+        load_labelled(&[rd, rd2, ld], &all, &progress)
+            .unwrap()
+            .len(),
+        3 * 64
+    );
+}

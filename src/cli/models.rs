@@ -39,7 +39,8 @@ pub struct TrainArgs {
     /// Early stopping: epochs without validation-loss improvement.
     #[arg(long, default_value_t = 5)]
     pub patience: usize,
-    /// Use at most this many patterns per class (a seeded random subset).
+    /// Use at most this many patterns per class, over all the scans together (a seeded random
+    /// subset).
     #[arg(long)]
     pub max_per_class: Option<usize>,
     /// Average N×N detector pixels into one input pixel: the paper's 64-px window seen as

@@ -213,23 +213,69 @@ impl LabelledInputs {
 }
 
 /// Reads labelled scans (labels from their sidecars) into the model inputs `config` asks for
-/// (size, binning, magnitude filter, at most `max_per_class` per class drawn with its seed). The
-/// input spec takes the first scan's calibration; later scans are brought to it.
+/// (size, binning, magnitude filter, at most `max_per_class` per class over all the scans, drawn
+/// with its seed). The input spec takes the first scan's calibration; later scans are brought to
+/// it.
 pub fn load_labelled(
     paths: &[PathBuf],
     config: &TrainConfig,
     progress: &Progress,
 ) -> Result<LabelledInputs> {
     let (size, binning) = (config.input_size, config.input_binning.max(1));
-    let (filter, max_per_class, seed) = (
-        config.preprocessing.filters(),
-        config.max_per_class,
-        config.seed,
-    );
     let mut spec: Option<InputSpec> = None;
+    let mut sources = Vec::with_capacity(paths.len());
+    for path in paths {
+        let source = LabelledSource::open(path, &mut spec, size, binning, config, progress)?;
+        sources.push(source);
+    }
+    let spec = spec.ok_or_else(|| Error::invalid("no training scans given"))?;
+    let keep = subset_per_class(&sources, config.max_per_class, config.seed);
     let mut rows: Vec<Array2<f32>> = Vec::new();
     let mut labels = Vec::new();
-    for path in paths {
+    for (source, keep) in sources.iter().zip(&keep) {
+        progress.start(
+            &format!("reading {}", source.path.display()),
+            keep.len() as u64,
+        );
+        rows.push(prepare_batch(
+            &source.scan,
+            keep,
+            &source.geometry,
+            size,
+            Some(progress),
+        )?);
+        labels.extend(keep.iter().map(|&i| source.label(i)));
+    }
+    let views: Vec<ArrayView2<f32>> = rows.iter().map(|r| r.view()).collect();
+    let inputs = ndarray::concatenate(Axis(0), &views)
+        .map_err(|e| Error::invalid(format!("training inputs: {e}")))?;
+    Ok(LabelledInputs {
+        inputs,
+        labels,
+        spec: InputSpec { size, ..spec },
+    })
+}
+
+/// One labelled training scan, surveyed, with the patterns that may be trained on.
+struct LabelledSource {
+    path: PathBuf,
+    scan: Scan,
+    truth: Array2<Class>,
+    geometry: super::InputGeometry,
+    /// Pattern indices that passed the magnitude filter (all when it is off), ascending.
+    candidates: Vec<usize>,
+}
+
+impl LabelledSource {
+    /// Opens and surveys `path`; the first scan fixes the input `spec` (its calibration).
+    fn open(
+        path: &Path,
+        spec: &mut Option<InputSpec>,
+        size: usize,
+        binning: usize,
+        config: &TrainConfig,
+        progress: &Progress,
+    ) -> Result<LabelledSource> {
         let scan = crate::scan::open(path)?;
         let truth = scan.labels.clone().ok_or_else(|| {
             Error::format(
@@ -260,69 +306,56 @@ pub fn load_labelled(
             ..spec.clone()
         };
         let geometry = spec.geometry(&scan, &survey)?;
-        let keep = pattern_subset(
-            &scan,
-            &truth,
-            filter,
-            max_per_class,
-            seed,
-            &geometry,
-            size,
-            progress,
-        )?;
-        progress.start(&format!("reading {}", path.display()), keep.len() as u64);
-        let inputs = prepare_batch(&scan, &keep, &geometry, size, Some(progress))?;
-        labels.extend(
-            keep.iter()
-                .map(|&i| truth.as_slice().expect("standard layout")[i].index()),
-        );
-        rows.push(inputs);
+        let all: Vec<usize> = (0..scan.n_frames()).collect();
+        let candidates = if config.preprocessing.filters() {
+            let magnitudes = com_magnitudes(&scan, &all, &geometry, size, progress)?;
+            let flags = magnitude_filter(&magnitudes);
+            all.into_iter().filter(|&i| flags[i]).collect()
+        } else {
+            all
+        };
+        Ok(LabelledSource {
+            path: path.to_path_buf(),
+            scan,
+            truth,
+            geometry,
+            candidates,
+        })
     }
-    let spec = spec.ok_or_else(|| Error::invalid("no training scans given"))?;
-    let views: Vec<ArrayView2<f32>> = rows.iter().map(|r| r.view()).collect();
-    let inputs = ndarray::concatenate(Axis(0), &views)
-        .map_err(|e| Error::invalid(format!("training inputs: {e}")))?;
-    Ok(LabelledInputs {
-        inputs,
-        labels,
-        spec: InputSpec { size, ..spec },
-    })
+
+    fn label(&self, pattern: usize) -> usize {
+        self.truth.as_slice().expect("standard layout")[pattern].index()
+    }
 }
 
-/// Which patterns of a scan to train on: magnitude-filtered if asked, then at most
-/// `max_per_class` per class, seeded.
-#[allow(clippy::too_many_arguments)]
-fn pattern_subset(
-    scan: &Scan,
-    truth: &Array2<Class>,
-    filter: bool,
+/// Which candidates of each source to train on: all, or at most `max_per_class` per class over
+/// all the sources together, a seeded random draw (so several scans of one class share its
+/// quota). Each source's list is ascending.
+fn subset_per_class(
+    sources: &[LabelledSource],
     max_per_class: Option<usize>,
     seed: u64,
-    geometry: &super::InputGeometry,
-    size: usize,
-    progress: &Progress,
-) -> Result<Vec<usize>> {
-    let all: Vec<usize> = (0..scan.n_frames()).collect();
-    let mut keep = if filter {
-        let magnitudes = com_magnitudes(scan, &all, geometry, size, progress)?;
-        let flags = magnitude_filter(&magnitudes);
-        all.into_iter().filter(|&i| flags[i]).collect()
-    } else {
-        all
+) -> Vec<Vec<usize>> {
+    let Some(max) = max_per_class else {
+        return sources.iter().map(|s| s.candidates.clone()).collect();
     };
-    if let Some(max) = max_per_class {
-        let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
-        keep.shuffle(&mut rng);
-        let mut counts = [0usize; Class::COUNT];
-        let flat = truth.as_slice().expect("standard layout");
-        keep.retain(|&i| {
-            let c = &mut counts[flat[i].index()];
-            *c += 1;
-            *c <= max
-        });
-        keep.sort_unstable();
+    let mut pool: Vec<(usize, usize)> = sources
+        .iter()
+        .enumerate()
+        .flat_map(|(s, source)| source.candidates.iter().map(move |&i| (s, i)))
+        .collect();
+    pool.shuffle(&mut StdRng::seed_from_u64(seed ^ 0x5eed));
+    let mut counts = [0usize; Class::COUNT];
+    let mut keep = vec![Vec::new(); sources.len()];
+    for (s, i) in pool {
+        let count = &mut counts[sources[s].label(i)];
+        *count += 1;
+        if *count <= max {
+            keep[s].push(i);
+        }
     }
-    Ok(keep)
+    keep.iter_mut().for_each(|k| k.sort_unstable());
+    keep
 }
 
 /// CoM shift magnitude of each model input (centroid minus crop centre, in input pixels).
