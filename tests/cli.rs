@@ -214,3 +214,29 @@ fn bad_input_gets_a_clear_error_naming_the_file() {
     let (ok, _, stderr) = polarmap(&["info", missing.to_str().unwrap()]);
     assert!(!ok && stderr.contains("missing.npy"), "{stderr}");
 }
+
+/// `polarmap ... | head` closes the pipe early: the process ends quietly (SIGPIPE), it does not
+/// panic in `println!`.
+#[cfg(unix)]
+#[test]
+fn a_closed_output_pipe_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let scan = dir.path().join("disks.npy");
+    write_disk_scan(&scan);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_polarmap"))
+        .args(["info", scan.to_str().unwrap(), "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away before anything is written
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        out.status.success() || out.status.signal() == Some(libc::SIGPIPE),
+        "{:?}: {stderr}",
+        out.status
+    );
+}

@@ -283,6 +283,7 @@ fn parse_pair(text: &str) -> Result<[usize; 2], String> {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = Cli::parse();
     let progress = Arc::new(Progress::new());
     {
@@ -305,6 +306,16 @@ pub fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, so printing into a closed pipe (`polarmap predict ... --json | head`)
+/// panics; with the default action the process ends quietly instead, like any Unix tool.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: only sets the process's action for SIGPIPE, for which nothing installs a handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
