@@ -472,3 +472,43 @@ fn patterns_converge_with_the_lateral_window_and_two_cells_are_too_few() {
         "4×4 {error_four} vs 2×2 {error_two}"
     );
 }
+
+#[test]
+fn every_preset_has_unique_names_and_seeds_train_has_four_unseen_crystals_per_class() {
+    use polarmap::simulate::job::{preset, PRESETS};
+    for name in PRESETS {
+        let jobs = preset(name).unwrap();
+        let names: std::collections::HashSet<_> = jobs.iter().map(|j| j.name.clone()).collect();
+        assert_eq!(
+            names.len(),
+            jobs.len(),
+            "{name}: two jobs write the same file"
+        );
+    }
+    let jobs = preset("seeds-train").unwrap();
+    assert_eq!(jobs.len(), 32);
+    for class in Class::ALL {
+        let mut seeds: Vec<u64> = jobs
+            .iter()
+            .filter(|j| j.class == Some(class))
+            .map(|j| j.crystal.seed)
+            .collect();
+        seeds.sort_unstable();
+        seeds.dedup();
+        assert_eq!(seeds.len(), 4, "{class}: four distinct crystals");
+        // Not the crystal of the other presets (0) nor of the held-out sets (7).
+        assert!(seeds.iter().all(|s| ![0, 7].contains(s)), "{seeds:?}");
+    }
+    // The four crystals really differ in their K/Na arrangement.
+    let species = |j: &polarmap::simulate::job::Job| {
+        j.crystal
+            .build()
+            .unwrap()
+            .atoms
+            .iter()
+            .map(|a| a.z)
+            .collect::<Vec<_>>()
+    };
+    let rd: Vec<_> = jobs.iter().filter(|j| j.class == Some(Class::RD)).collect();
+    assert_ne!(species(rd[0]), species(rd[1]));
+}

@@ -49,7 +49,7 @@ enum Command {
 
 #[derive(Args)]
 struct SimulateArgs {
-    /// A preset: quick, paper-train, wide-train, paper-tests, paper-defect, demo (writes into
+    /// A preset: quick, paper-train, wide-train, seeds-train, paper-tests, paper-defect, demo (writes into
     /// --out-dir).
     #[arg(long)]
     preset: Option<String>,

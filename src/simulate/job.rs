@@ -258,14 +258,19 @@ impl Job {
 }
 
 /// Names of the presets.
-pub const PRESETS: [&str; 6] = [
+pub const PRESETS: [&str; 7] = [
     "quick",
     "paper-train",
     "wide-train",
+    "seeds-train",
     "paper-tests",
     "paper-defect",
     "demo",
 ];
+
+/// The A-site seeds of the `seeds-train` crystals (the other presets use 0, the held-out sets of
+/// `bench/make_test_sets.sh` 7).
+const SEEDS_TRAIN_CRYSTALS: [u64; 4] = [11, 12, 13, 14];
 
 /// The jobs of a preset.
 ///
@@ -278,6 +283,11 @@ pub const PRESETS: [&str; 6] = [
 ///   window is only 7.9 Å wide: the probe's tails wrap around it and its reciprocal lattice is
 ///   3.2 mrad coarse, so its patterns differ from a wide specimen's (NCC 0.95 against 6×6 cells,
 ///   where 4×4 gives 0.99) and models trained on them transfer badly to wider cells.
+/// - `seeds-train`: the networks' training set. The 8 classes at 4×4×50 cells (20 nm), each in
+///   four crystals with other random K/Na arrangements (A-site seeds 11–14), 32×32 positions
+///   over 2×2 cells, the 64-px ±15 mrad window: as many patterns as one 64×64 scan, from four
+///   crystals. Trained on one crystal per class, the networks learn that crystal's A-site
+///   pattern and fail on other specimens.
 /// - `paper-tests`: 1S–7S of PAPER-NOTES.md (class, lateral cells, thickness), 128×128 positions
 ///   over 2×2 cells.
 /// - `paper-defect`: RD, 4×4×50 cells with one oxygen vacancy (Nb relaxed 0.4/0.3/0.1 Å),
@@ -315,6 +325,19 @@ pub fn preset(name: &str) -> Result<Vec<Job>> {
                 let mut job = Job::knn(&name, Some(c), [4, 4, nz], [64, 64], [2, 2]);
                 job.params.detector.pixels = 64;
                 job.params.detector.max_mrad = 15.0;
+                job
+            })
+            .collect(),
+        "seeds-train" => SEEDS_TRAIN_CRYSTALS
+            .into_iter()
+            .flat_map(|seed| Class::ALL.iter().map(move |&c| (seed, c)))
+            .map(|(seed, c)| {
+                let name = format!("seeds-{c}-s{seed}");
+                let mut job = Job::knn(&name, Some(c), [4, 4, t20], [32, 32], [2, 2]);
+                job.params.detector.pixels = 64;
+                job.params.detector.max_mrad = 15.0;
+                job.crystal.seed = seed;
+                job.acquisition.seed = seed;
                 job
             })
             .collect(),

@@ -50,6 +50,10 @@ fn describe(preset: &str) -> &'static str {
             "the shipped models' training set: 8 classes × 20/35/65 nm, 64×64 positions over \
              4×4-cell crystals, 64-px detector (about 40 minutes in a release build)"
         }
+        "seeds-train" => {
+            "the networks' training set: 8 classes × 4 crystals (other K/Na arrangements), \
+             32×32 positions over 4×4-cell crystals, 20 nm, 64-px detector (about 15 minutes)"
+        }
         "paper-tests" => "the paper's test sets 1S–7S, 128×128 positions each (hours)",
         "paper-defect" => "RD with one oxygen vacancy, 128×128 positions (long)",
         _ => "",
