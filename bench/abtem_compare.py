@@ -192,26 +192,34 @@ def run_abtem(abtem, potential, probe, scan, detector, scheduler):
     return meas.compute(scheduler=scheduler, progress_bar=False)
 
 
+def build_s_matrix(abtem, job, built_potential):
+    """abTEM's S-matrix at interpolation 1 (exact), full grid, computed now."""
+    return abtem.SMatrix(
+        semiangle_cutoff=job["convergence_mrad"],
+        energy=job["energy_kev"] * 1e3,
+        potential=built_potential,
+        interpolation=1,
+        downsample=False,
+    ).build(lazy=False)
+
+
+def reduce_s_matrix(abtem, job, s_matrix, scan, detector):
+    """The job's probe at every position of `scan`, detected (computed now)."""
+    ctf = abtem.CTF(semiangle_cutoff=job["convergence_mrad"], energy=job["energy_kev"] * 1e3)
+    # SMatrixArray.scan passes an argument its own reduce() rejects (abTEM 1.0.11).
+    dp = s_matrix.reduce(scan=scan, detectors=detector, ctf=ctf)
+    return dp.compute(progress_bar=False) if hasattr(dp, "compute") else dp
+
+
 def time_prism(abtem, job, potential, scan, detector, repeat):
     """abTEM's PRISM at interpolation 1 (exact): (timing dict, patterns [positions, nx, ny])."""
     built = potential.build().compute(progress_bar=False)
-    energy = job["energy_kev"] * 1e3
-    ctf = abtem.CTF(semiangle_cutoff=job["convergence_mrad"], energy=energy)
     best = None
     for _ in range(repeat):
         t0 = time.perf_counter()
-        s_matrix = abtem.SMatrix(
-            semiangle_cutoff=job["convergence_mrad"],
-            energy=energy,
-            potential=built,
-            interpolation=1,
-            downsample=False,
-        ).build(lazy=False)
+        s_matrix = build_s_matrix(abtem, job, built)
         t1 = time.perf_counter()
-        # SMatrixArray.scan passes an argument its own reduce() rejects (abTEM 1.0.11).
-        dp = s_matrix.reduce(scan=scan, detectors=detector, ctf=ctf)
-        if hasattr(dp, "compute"):
-            dp = dp.compute(progress_bar=False)
+        dp = reduce_s_matrix(abtem, job, s_matrix, scan, detector)
         t2 = time.perf_counter()
         if best is None or t2 - t0 < best[0] + best[1]:
             best = (t1 - t0, t2 - t1, dp)
@@ -240,20 +248,10 @@ def time_prism_grid(abtem, job, potential, detector, n):
     xs = sc["origin"][0] + np.arange(n) * width / n
     ys = sc["origin"][1] + np.arange(n) * height / n
     pos = np.stack(np.meshgrid(xs % ex, ys % ey, indexing="xy"), -1).reshape(-1, 2)
-    energy = job["energy_kev"] * 1e3
-    ctf = abtem.CTF(semiangle_cutoff=job["convergence_mrad"], energy=energy)
     built = potential.build().compute(progress_bar=False)
     t0 = time.perf_counter()
-    s_matrix = abtem.SMatrix(
-        semiangle_cutoff=job["convergence_mrad"],
-        energy=energy,
-        potential=built,
-        interpolation=1,
-        downsample=False,
-    ).build(lazy=False)
-    dp = s_matrix.reduce(scan=abtem.CustomScan(pos), detectors=detector, ctf=ctf)
-    if hasattr(dp, "compute"):
-        dp = dp.compute(progress_bar=False)
+    s_matrix = build_s_matrix(abtem, job, built)
+    dp = reduce_s_matrix(abtem, job, s_matrix, abtem.CustomScan(pos), detector)
     total = time.perf_counter() - t0
     shape = np.asarray(dp.array).shape
     print(f"  prism f=1, {n}x{n} positions: {total:.1f} s, patterns {shape}", file=sys.stderr)
