@@ -221,11 +221,11 @@ pub fn load_labelled(
     config: &TrainConfig,
     progress: &Progress,
 ) -> Result<LabelledInputs> {
-    let (size, binning) = (config.input_size, config.input_binning.max(1));
+    let size = config.input_size;
     let mut spec: Option<InputSpec> = None;
     let mut sources = Vec::with_capacity(paths.len());
     for path in paths {
-        let source = LabelledSource::open(path, &mut spec, size, binning, config, progress)?;
+        let source = LabelledSource::open(path, &mut spec, config, progress)?;
         sources.push(source);
     }
     let spec = spec.ok_or_else(|| Error::invalid("no training scans given"))?;
@@ -271,11 +271,10 @@ impl LabelledSource {
     fn open(
         path: &Path,
         spec: &mut Option<InputSpec>,
-        size: usize,
-        binning: usize,
         config: &TrainConfig,
         progress: &Progress,
     ) -> Result<LabelledSource> {
+        let (size, binning) = (config.input_size, config.input_binning.max(1));
         let scan = crate::scan::open(path)?;
         let truth = scan.labels.clone().ok_or_else(|| {
             Error::format(
