@@ -103,18 +103,43 @@ pub struct Detector {
     pub spec: DetectorSpec,
     grid: Grid,
     rows: AxisWeights,
-    cols: AxisWeights,
+    /// Per detector column: the unshifted grid columns it reads and their weights.
+    col_taps: Vec<(Vec<usize>, Vec<f32>)>,
+    /// The shifted grid rows any detector row reads (a contiguous run): only these are
+    /// resampled along columns, a fraction of the grid when the detector is narrower than it.
+    read_rows: std::ops::Range<usize>,
+}
+
+/// Shifted index i ↔ unshifted (i + m − m/2) mod m.
+fn unshift(i: usize, m: usize) -> usize {
+    (i + m - m / 2) % m
 }
 
 impl Detector {
     pub fn new(spec: DetectorSpec, grid: Grid, wavelength_a: f64) -> Result<Detector> {
         spec.validate()?;
         let delta = spec.mrad_per_px() * 1e-3 / wavelength_a;
+        let rows = AxisWeights::new(grid.rows, 1.0 / grid.height, spec.pixels, delta);
+        let cols = AxisWeights::new(grid.cols, 1.0 / grid.width, spec.pixels, delta);
+        let col_taps = cols
+            .rows
+            .into_iter()
+            .map(|(lo, w)| {
+                (
+                    (lo..lo + w.len()).map(|i| unshift(i, grid.cols)).collect(),
+                    w,
+                )
+            })
+            .collect();
+        let read = rows.rows.iter().filter(|(_, w)| !w.is_empty());
+        let first = read.clone().map(|(lo, _)| *lo).min().unwrap_or(0);
+        let end = read.map(|(lo, w)| lo + w.len()).max().unwrap_or(0);
         Ok(Detector {
             spec,
             grid,
-            rows: AxisWeights::new(grid.rows, 1.0 / grid.height, spec.pixels, delta),
-            cols: AxisWeights::new(grid.cols, 1.0 / grid.width, spec.pixels, delta),
+            rows,
+            col_taps,
+            read_rows: first..end.max(first),
         })
     }
 
@@ -123,26 +148,25 @@ impl Detector {
     pub fn resample(&self, full: &[f32], out: &mut [f32], tmp: &mut Vec<f32>) {
         let (m_r, m_c) = (self.grid.rows, self.grid.cols);
         let n = self.spec.pixels;
-        // Shifted index i ↔ unshifted (i + m − m/2) mod m.
-        let unshift = |i: usize, m: usize| (i + m - m / 2) % m;
-        tmp.clear();
-        tmp.resize(m_r * n, 0.0);
-        // Columns first: tmp[row_shifted, p_c].
-        for i in 0..m_r {
-            let src = &full[unshift(i, m_r) * m_c..(unshift(i, m_r) + 1) * m_c];
-            for (p, (lo, w)) in self.cols.rows.iter().enumerate() {
+        let first = self.read_rows.start;
+        // Columns first, over the rows read: tmp[row_shifted − first, p_c]. Every entry is
+        // written before it is read, so the scratch needs no clearing.
+        tmp.resize(self.read_rows.len() * n, 0.0);
+        for (i, dst) in self.read_rows.clone().zip(tmp.chunks_exact_mut(n)) {
+            let src = &full[unshift(i, m_r) * m_c..][..m_c];
+            for (d, (cols, w)) in dst.iter_mut().zip(&self.col_taps) {
                 let mut acc = 0.0;
-                for (k, w) in w.iter().enumerate() {
-                    acc += w * src[unshift(lo + k, m_c)];
+                for (&c, w) in cols.iter().zip(w) {
+                    acc += w * src[c];
                 }
-                tmp[i * n + p] = acc;
+                *d = acc;
             }
         }
         for (p, (lo, w)) in self.rows.rows.iter().enumerate() {
             let dst = &mut out[p * n..(p + 1) * n];
             dst.iter_mut().for_each(|v| *v = 0.0);
             for (k, w) in w.iter().enumerate() {
-                let src = &tmp[(lo + k) * n..(lo + k + 1) * n];
+                let src = &tmp[(lo + k - first) * n..][..n];
                 for (d, s) in dst.iter_mut().zip(src) {
                     *d += w * s;
                 }
