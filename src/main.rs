@@ -3,6 +3,9 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Subcommands of the command line; any other single argument that names a file or folder opens
 /// it in the desktop app.
 #[cfg(feature = "gui")]
