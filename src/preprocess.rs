@@ -77,44 +77,55 @@ pub fn resampled_input(
     scale: f64,
     size: usize,
 ) -> Vec<f32> {
-    let mid = (size as f64 - 1.0) / 2.0;
-    // Downsampling averages sub-samples over the output pixel's footprint, against aliasing.
-    let sub = scale.ceil().max(1.0) as usize;
+    // Bilinear interpolation averaged over sub-samples is separable: one list of (input index,
+    // weight) per output row and per output column, made once per frame.
+    let rows = axis_taps(center[0], scale, size, shape[0]);
+    let cols = axis_taps(center[1], scale, size, shape[1]);
     let mut out = Vec::with_capacity(size * size);
-    for i in 0..size {
-        for j in 0..size {
+    for row_taps in &rows {
+        for col_taps in &cols {
             let mut acc = 0.0;
-            for a in 0..sub {
-                for b in 0..sub {
-                    let di = (a as f64 + 0.5) / sub as f64 - 0.5;
-                    let dj = (b as f64 + 0.5) / sub as f64 - 0.5;
-                    let r = center[0] + (i as f64 + di - mid) * scale;
-                    let c = center[1] + (j as f64 + dj - mid) * scale;
-                    acc += bilinear(frame, shape, r, c);
-                }
+            for &(r, wr) in row_taps {
+                let line = &frame[r * shape[1]..][..shape[1]];
+                let along: f64 = col_taps.iter().map(|&(c, wc)| wc * line[c] as f64).sum();
+                acc += wr * along;
             }
-            out.push((acc / (sub * sub) as f64) as f32);
+            out.push(acc as f32);
         }
     }
     min_max_normalise(&mut out);
     out
 }
 
-/// Bilinear interpolation at (r, c); 0 outside the frame.
-fn bilinear(frame: &[f32], shape: [usize; 2], r: f64, c: f64) -> f64 {
-    let (r0, c0) = (r.floor(), c.floor());
-    let (fr, fc) = (r - r0, c - c0);
-    let at = |rr: f64, cc: f64| -> f64 {
-        if rr < 0.0 || cc < 0.0 || rr >= shape[0] as f64 || cc >= shape[1] as f64 {
-            0.0
-        } else {
-            frame[rr as usize * shape[1] + cc as usize] as f64
-        }
-    };
-    at(r0, c0) * (1.0 - fr) * (1.0 - fc)
-        + at(r0, c0 + 1.0) * (1.0 - fr) * fc
-        + at(r0 + 1.0, c0) * fr * (1.0 - fc)
-        + at(r0 + 1.0, c0 + 1.0) * fr * fc
+/// For each of `size` output pixels centred on `center` with a pitch of `scale` input pixels:
+/// the input pixels (within `0..n`; outside reads as 0) and weights of the bilinear
+/// interpolant averaged over ⌈scale⌉ sub-samples, so that downsampling averages the output
+/// pixel's footprint, against aliasing.
+fn axis_taps(center: f64, scale: f64, size: usize, n: usize) -> Vec<Vec<(usize, f64)>> {
+    let mid = (size as f64 - 1.0) / 2.0;
+    let sub = scale.ceil().max(1.0) as usize;
+    (0..size)
+        .map(|i| {
+            let mut taps: Vec<(usize, f64)> = Vec::with_capacity(2 * sub);
+            for a in 0..sub {
+                let d = (a as f64 + 0.5) / sub as f64 - 0.5;
+                let x = center + (i as f64 + d - mid) * scale;
+                let x0 = x.floor();
+                let f = x - x0;
+                for (k, w) in [(x0, 1.0 - f), (x0 + 1.0, f)] {
+                    if k < 0.0 || k >= n as f64 {
+                        continue;
+                    }
+                    let (k, w) = (k as usize, w / sub as f64);
+                    match taps.iter_mut().find(|(t, _)| *t == k) {
+                        Some((_, acc)) => *acc += w,
+                        None => taps.push((k, w)),
+                    }
+                }
+            }
+            taps
+        })
+        .collect()
 }
 
 /// The paper's training filter: CoM shift magnitudes normalised to [0, 1] over the scan; keep the
@@ -280,6 +291,77 @@ mod tests {
         assert!((mr / mass - 23.5).abs() < 0.2 && (mc / mass - 23.5).abs() < 0.2);
         let radius = (mass / std::f64::consts::PI).sqrt();
         assert!((radius - 12.0).abs() < 0.3, "radius {radius}");
+    }
+
+    /// The definition, point by point: the mean over sub-samples of bilinear interpolation
+    /// (0 outside the frame), before normalisation.
+    fn resampled_by_definition(
+        frame: &[f32],
+        shape: [usize; 2],
+        center: [f64; 2],
+        scale: f64,
+        size: usize,
+    ) -> Vec<f32> {
+        let at = |r: f64, c: f64| -> f64 {
+            if r < 0.0 || c < 0.0 || r >= shape[0] as f64 || c >= shape[1] as f64 {
+                0.0
+            } else {
+                frame[r as usize * shape[1] + c as usize] as f64
+            }
+        };
+        let bilinear = |r: f64, c: f64| {
+            let (r0, c0) = (r.floor(), c.floor());
+            let (fr, fc) = (r - r0, c - c0);
+            at(r0, c0) * (1.0 - fr) * (1.0 - fc)
+                + at(r0, c0 + 1.0) * (1.0 - fr) * fc
+                + at(r0 + 1.0, c0) * fr * (1.0 - fc)
+                + at(r0 + 1.0, c0 + 1.0) * fr * fc
+        };
+        let mid = (size as f64 - 1.0) / 2.0;
+        let sub = scale.ceil().max(1.0) as usize;
+        let mut out = Vec::new();
+        for i in 0..size {
+            for j in 0..size {
+                let mut acc = 0.0;
+                for a in 0..sub {
+                    for b in 0..sub {
+                        let di = (a as f64 + 0.5) / sub as f64 - 0.5;
+                        let dj = (b as f64 + 0.5) / sub as f64 - 0.5;
+                        acc += bilinear(
+                            center[0] + (i as f64 + di - mid) * scale,
+                            center[1] + (j as f64 + dj - mid) * scale,
+                        );
+                    }
+                }
+                out.push((acc / (sub * sub) as f64) as f32);
+            }
+        }
+        min_max_normalise(&mut out);
+        out
+    }
+
+    #[test]
+    fn resampled_input_equals_its_point_by_point_definition() {
+        let shape = [40, 52];
+        let frame: Vec<f32> = (0..40 * 52)
+            .map(|i| ((i * 7919) % 1013) as f32 / 1013.0)
+            .collect();
+        // Down- and upsampling, off-centre, windows that run past the frame's edges.
+        for (center, scale, size) in [
+            ([19.5, 25.5], 2.0, 16),
+            ([10.3, 40.7], 1.37, 24),
+            ([30.2, 3.9], 0.6, 20),
+            ([-2.0, 60.0], 3.5, 12),
+        ] {
+            let fast = resampled_input(&frame, shape, center, scale, size);
+            let reference = resampled_by_definition(&frame, shape, center, scale, size);
+            for (k, (a, b)) in fast.iter().zip(&reference).enumerate() {
+                assert!(
+                    (a - b).abs() < 1e-5,
+                    "{center:?} {scale} pixel {k}: {a} vs {b}"
+                );
+            }
+        }
     }
 
     #[test]
