@@ -268,6 +268,12 @@ pub const PRESETS: [&str; 7] = [
     "demo",
 ];
 
+/// The models' 64-px window over ±15 mrad: the detector of the training presets.
+const MODELS_WINDOW: super::detector::DetectorSpec = super::detector::DetectorSpec {
+    pixels: 64,
+    max_mrad: 15.0,
+};
+
 /// The A-site seeds of the `seeds-train` crystals (the other presets use 0, the held-out sets of
 /// `bench/make_test_sets.sh` 7).
 const SEEDS_TRAIN_CRYSTALS: [u64; 4] = [11, 12, 13, 14];
@@ -323,8 +329,7 @@ pub fn preset(name: &str) -> Result<Vec<Job>> {
                 let nz = cells_for_thickness_nm(nm);
                 let name = format!("wide-{c}-{nm:.0}nm");
                 let mut job = Job::knn(&name, Some(c), [4, 4, nz], [64, 64], [2, 2]);
-                job.params.detector.pixels = 64;
-                job.params.detector.max_mrad = 15.0;
+                job.params.detector = MODELS_WINDOW;
                 job
             })
             .collect(),
@@ -334,8 +339,7 @@ pub fn preset(name: &str) -> Result<Vec<Job>> {
             .map(|(seed, c)| {
                 let name = format!("seeds-{c}-s{seed}");
                 let mut job = Job::knn(&name, Some(c), [4, 4, t20], [32, 32], [2, 2]);
-                job.params.detector.pixels = 64;
-                job.params.detector.max_mrad = 15.0;
+                job.params.detector = MODELS_WINDOW;
                 job.crystal.seed = seed;
                 job.acquisition.seed = seed;
                 job
