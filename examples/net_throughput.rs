@@ -4,6 +4,7 @@
 //! cargo run --release --example net_throughput -- models/conv-cls.pmm [--batch 128] [--batches 40] [--device cpu]
 
 use anyhow::{Context, Result};
+use clap::ValueEnum;
 use ndarray::Array2;
 use polarmap::models::{self, DeviceChoice};
 use std::path::PathBuf;
@@ -23,11 +24,7 @@ fn main() -> Result<()> {
             "--batch" => batch = value()?.parse()?,
             "--batches" => batches = value()?.parse()?,
             "--device" => {
-                device = match value()?.as_str() {
-                    "gpu" => DeviceChoice::Gpu,
-                    "auto" => DeviceChoice::Auto,
-                    _ => DeviceChoice::Cpu,
-                }
+                device = DeviceChoice::from_str(&value()?, true).map_err(anyhow::Error::msg)?
             }
             _ => model = Some(PathBuf::from(arg)),
         }
