@@ -7,10 +7,10 @@ sampling gets finer (abTEM's bilinear placement of off-grid atoms; polarmap's ba
 potential before the exponential). This script takes the same job at several samplings, each
 run by `cargo run --release --example sim_compare` (polarmap.npy) and by
 `bench/abtem_compare.py` (abtem.npy), and compares every pattern set with the finest
-polarmap and the finest abTEM run, on the same detector pixels (128 px over ±40 mrad), with the
-metrics of abtem_compare.py (NCC; CoM Δ relative to the reference's CoM). The reference is
-the finest polarmap run; `polarmap-fullv.npy`, where present, is polarmap with the potential
-built on the whole grid (the experiment of docs/simulation.md).
+polarmap run (the reference), and polarmap with abTEM at each sampling, on the same detector
+pixels (128 px over ±40 mrad), with the metrics of abtem_compare.py (NCC; CoM Δ relative to the
+second set's CoM). `polarmap-fullv.npy`, where present, is polarmap with the potential built on
+the whole grid (the experiment of docs/simulation.md).
 
     python3 bench/sampling_convergence.py JOB_DIR_COARSE ... JOB_DIR_FINEST
 """
@@ -24,13 +24,17 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from abtem_compare import compare, load_job  # noqa: E402
 
 
-def patterns(job_dir, name):
-    path = os.path.join(job_dir, name)
-    if not os.path.exists(path):
+def as_patterns(p):
+    """(positions, N, N) float64 from a 4D scan; None stays None."""
+    if p is None:
         return None
-    p = np.load(path)
     n = p.shape[-1]
     return p.reshape(-1, n, n).astype(np.float64)
+
+
+def patterns(job_dir, name):
+    path = os.path.join(job_dir, name)
+    return as_patterns(np.load(path)) if os.path.exists(path) else None
 
 
 def row(label, job, a, ref):
@@ -42,10 +46,9 @@ def row(label, job, a, ref):
     )
 
 
-# Pattern sets a job directory may hold: polarmap as committed, polarmap with the potential
-# built on the whole grid (an experiment; docs/simulation.md), abTEM.
-SETS = [
-    ("polarmap", "polarmap.npy"),
+# Pattern sets a job directory may hold besides polarmap.npy (which load_job reads): polarmap
+# with the potential built on the whole grid (an experiment; docs/simulation.md), abTEM.
+OTHER_SETS = [
     ("polarmap full v", "polarmap-fullv.npy"),
     ("abTEM", "abtem.npy"),
 ]
@@ -55,11 +58,13 @@ def main():
     dirs = sys.argv[1:]
     if len(dirs) < 2:
         sys.exit(__doc__)
-    jobs = [load_job(d)[0] for d in dirs]
+    loaded = [load_job(d) for d in dirs]
+    jobs = [job for job, _, _ in loaded]
     for job in jobs[1:]:
         assert job["detector"] == jobs[0]["detector"], "detectors differ"
         assert job["positions_xy_a"] == jobs[0]["positions_xy_a"], "probe positions differ"
-    runs = {name: [patterns(d, f) for d in dirs] for name, f in SETS}
+    runs = {"polarmap": [as_patterns(pm) for _, _, pm in loaded]}
+    runs.update({name: [patterns(d, f) for d in dirs] for name, f in OTHER_SETS})
     ref_name = "polarmap"
     ref = runs[ref_name][-1]
     finest = jobs[-1]["grid"]
