@@ -199,6 +199,20 @@ impl Default for Augmentation {
 }
 
 impl Augmentation {
+    /// The paper's augmentations for inputs binned `binning`× from its crop. Its blur σ and noise
+    /// level are for crop pixels; blurring or adding noise before a b×b block average equals
+    /// blurring with σ/b or adding noise of std/b after it, so both shrink with the binning.
+    /// Brightness and contrast are linear and do not change.
+    pub fn for_input_binning(binning: usize) -> Self {
+        let paper = Self::default();
+        let b = binning.max(1) as f64;
+        Augmentation {
+            blur_sigma: paper.blur_sigma.map(|s| s / b),
+            noise_std: paper.noise_std.map(|s| s / b),
+            ..paper
+        }
+    }
+
     /// Applies each augmentation with its probability to a normalised image, in place.
     pub fn apply(&self, image: &mut Vec<f32>, shape: [usize; 2], rng: &mut impl Rng) {
         if rng.random_bool(self.blur_p) {
@@ -381,6 +395,47 @@ mod tests {
         let sum: f32 = out.iter().sum();
         assert!((sum - 1.0).abs() < 1e-4);
         assert!(out[10 * 21 + 10] < 0.05 && out[10 * 21 + 12] > 0.02);
+    }
+
+    /// 2×2 block average, independent of `resampled_input`.
+    fn bin2(image: &[f32], n: usize) -> Vec<f32> {
+        let m = n / 2;
+        let mut out = vec![0.0; m * m];
+        for r in 0..n {
+            for c in 0..n {
+                out[(r / 2) * m + c / 2] += image[r * n + c] / 4.0;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn binned_augmentation_blurs_as_the_paper_did_before_binning() {
+        // A BF-disk-like pattern on the paper's 64-px crop.
+        let n = 64;
+        let disk: Vec<f32> = (0..n * n)
+            .map(|i| {
+                let (r, c) = ((i / n) as f64 - 31.5, (i % n) as f64 - 31.5);
+                f32::from(r.hypot(c) < 12.0)
+            })
+            .collect();
+        let sigma = 4.0;
+        let paper = bin2(&gaussian_blur(&disk, [n, n], sigma), n);
+        let scaled = Augmentation::for_input_binning(2);
+        assert_eq!(scaled.blur_sigma, [1.0, 2.5]);
+        let max_diff = |other: Vec<f32>| {
+            paper
+                .iter()
+                .zip(&other)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max)
+        };
+        let binned = bin2(&disk, n);
+        let ours = max_diff(gaussian_blur(&binned, [n / 2, n / 2], sigma / 2.0));
+        let unscaled = max_diff(gaussian_blur(&binned, [n / 2, n / 2], sigma));
+        assert!(ours < 0.01, "σ/2 after binning differs by {ours}");
+        assert!(unscaled > 0.2, "σ after binning differs by only {unscaled}");
+        assert_eq!(Augmentation::for_input_binning(1), Augmentation::default());
     }
 
     #[test]

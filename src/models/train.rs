@@ -496,7 +496,8 @@ pub fn train(
             let mut train = data.select(&train_rows);
             if config.preprocessing.augments() {
                 // PCA sees its training set once: each pattern is fitted as one augmented copy.
-                train.augment(&Augmentation::default(), config.seed);
+                let augmentation = Augmentation::for_input_binning(config.input_binning);
+                train.augment(&augmentation, config.seed);
             }
             let test = data.select(&test_rows);
             let mut model = PcaKnn::fit(
@@ -600,7 +601,10 @@ fn train_net(
             state = s;
         }
     }
-    let augmentation = config.preprocessing.augments().then(Augmentation::default);
+    let augmentation = config
+        .preprocessing
+        .augments()
+        .then(|| Augmentation::for_input_binning(config.input_binning));
     let mut stopped_early = false;
     while state.epochs_done < config.epochs {
         let since_best = state.best_epoch.map(|b| state.epochs_done - b);
