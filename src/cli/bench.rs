@@ -50,6 +50,9 @@ pub struct BenchArgs {
     /// Patterns per class (default: all, or 1000 with --quick).
     #[arg(long)]
     pub max_per_class: Option<usize>,
+    /// Early stopping: epochs without validation-loss improvement (default: the paper's 5).
+    #[arg(long)]
+    pub patience: Option<usize>,
     /// Side of the detector window the models see, in pixels (the paper's crop: 64).
     #[arg(long, default_value_t = crate::preprocess::PAPER_CROP)]
     pub input_size: usize,
@@ -88,6 +91,9 @@ impl BenchArgs {
         }
         if let Some(e) = self.epochs {
             plan.training.epochs = e;
+        }
+        if let Some(p) = self.patience {
+            plan.training.patience = p;
         }
         let binning = self.input_binning.unwrap_or(plan.training.input_binning);
         plan.training = plan.training.with_window(self.input_size, binning);
