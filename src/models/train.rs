@@ -163,6 +163,13 @@ impl TrainConfig {
             ..self
         }
     }
+
+    /// The training augmentation this configuration asks for, scaled to its input binning.
+    fn augmentation(&self) -> Option<Augmentation> {
+        self.preprocessing
+            .augments()
+            .then(|| Augmentation::for_input_binning(self.input_binning))
+    }
 }
 
 /// Parses an `--input-binning` value: 1, 2 or 4.
@@ -494,9 +501,8 @@ pub fn train(
         ModelKind::PcaKnn => {
             let [train_rows, _, test_rows] = split(&data.labels, config.seed, false);
             let mut train = data.select(&train_rows);
-            if config.preprocessing.augments() {
+            if let Some(augmentation) = config.augmentation() {
                 // PCA sees its training set once: each pattern is fitted as one augmented copy.
-                let augmentation = Augmentation::for_input_binning(config.input_binning);
                 train.augment(&augmentation, config.seed);
             }
             let test = data.select(&test_rows);
@@ -601,10 +607,7 @@ fn train_net(
             state = s;
         }
     }
-    let augmentation = config
-        .preprocessing
-        .augments()
-        .then(|| Augmentation::for_input_binning(config.input_binning));
+    let augmentation = config.augmentation();
     let mut stopped_early = false;
     while state.epochs_done < config.epochs {
         let since_best = state.best_epoch.map(|b| state.epochs_done - b);
