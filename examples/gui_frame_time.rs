@@ -191,13 +191,13 @@ fn time_inference(harness: &mut Harness<'static, PolarmapApp>) -> anyhow::Result
 
 /// The demo scan tiled `times`×`times` (same patterns, same calibration, no labels).
 fn tiled_demo(path: &std::path::Path, times: usize) -> anyhow::Result<PathBuf> {
-    let demo = polarmap::open(polarmap::gui::demo_path())?;
+    let demo = polarmap_core::open(polarmap::gui::demo_path())?;
     let [rows, cols] = demo.scan_shape();
     let [dr, dc] = demo.frame_shape();
     let shape = [rows * times, cols * times, dr, dc];
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-    out.write_all(&polarmap::scan::npy::header_bytes(
-        polarmap::DType::U16,
+    out.write_all(&polarmap_core::scan::npy::header_bytes(
+        polarmap_core::DType::U16,
         &shape,
     ))?;
     let frames: Vec<Vec<f32>> = (0..rows * cols)
@@ -222,8 +222,8 @@ fn tiled_demo(path: &std::path::Path, times: usize) -> anyhow::Result<PathBuf> {
 fn synthetic_scan(path: &std::path::Path, shape: [usize; 4]) -> anyhow::Result<PathBuf> {
     let [rows, cols, dr, dc] = shape;
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-    out.write_all(&polarmap::scan::npy::header_bytes(
-        polarmap::DType::U16,
+    out.write_all(&polarmap_core::scan::npy::header_bytes(
+        polarmap_core::DType::U16,
         &shape,
     ))?;
     let mut frame = vec![0u8; dr * dc * 2];

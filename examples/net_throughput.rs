@@ -6,7 +6,7 @@
 use anyhow::{Context, Result};
 use clap::ValueEnum;
 use ndarray::Array2;
-use polarmap::models::{self, DeviceChoice};
+use polarmap_core::models::{self, DeviceChoice};
 use std::path::PathBuf;
 use std::time::Instant;
 

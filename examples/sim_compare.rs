@@ -18,12 +18,12 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use polarmap::classes::Class;
-use polarmap::export::write_npy_f32;
-use polarmap::simulate::{
+use polarmap_core::classes::Class;
+use polarmap_core::export::write_npy_f32;
+use polarmap_sim::{
     crystal::KNN_A, ASite, DetectorSpec, Perovskite, ProbeParams, ScanSpec, SimParams, Simulation,
 };
-use polarmap::Progress;
+use polarmap_core::Progress;
 
 fn parse_dims<const N: usize>(s: &str, what: &str) -> [usize; N] {
     let v: Vec<usize> = s

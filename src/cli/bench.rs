@@ -1,10 +1,10 @@
-//! `polarmap bench`: the paper's protocol on labelled scans (library: `crate::bench`).
+//! `polarmap bench`: the paper's protocol on labelled scans (library: `polarmap_bench`).
 
 use super::with_progress_bar;
-use crate::bench::{self, datasets, Plan};
-use crate::models::train::{ModelKind, Preprocessing};
-use crate::models::DeviceChoice;
-use crate::progress::Progress;
+use polarmap_bench::{self, datasets, Plan};
+use polarmap_core::models::train::{ModelKind, Preprocessing};
+use polarmap_core::models::DeviceChoice;
+use polarmap_core::progress::Progress;
 use anyhow::{Context, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -35,7 +35,7 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',')]
     pub models: Vec<String>,
     /// Preprocessing configurations, comma-separated; default: all three, or none with --quick.
-    #[arg(long, value_delimiter = ',', value_enum)]
+    #[arg(long, value_delimiter = ',', value_parser = super::choice(&Preprocessing::ALL, Preprocessing::name))]
     pub configs: Vec<Preprocessing>,
     /// Seeds, comma-separated; default: the paper's 888,1212,3000,5000,7000 (888,1212 with --quick).
     #[arg(long, value_delimiter = ',')]
@@ -54,14 +54,14 @@ pub struct BenchArgs {
     #[arg(long)]
     pub patience: Option<usize>,
     /// Side of the detector window the models see, in pixels (the paper's crop: 64).
-    #[arg(long, default_value_t = crate::preprocess::PAPER_CROP)]
+    #[arg(long, default_value_t = polarmap_core::preprocess::PAPER_CROP)]
     pub input_size: usize,
     /// Average N×N detector pixels into one input pixel: the --input-size window seen as
     /// (size/N)² inputs, about 1/N² of the cost (as `polarmap train --input-binning`).
     /// Default: 1, or 2 with --quick.
-    #[arg(long, value_parser = crate::models::train::parse_binning)]
+    #[arg(long, value_parser = polarmap_core::models::train::parse_binning)]
     pub input_binning: Option<usize>,
-    #[arg(long, value_enum, default_value = "auto")]
+    #[arg(long, default_value = "auto", value_parser = super::choice(&DeviceChoice::ALL, DeviceChoice::name))]
     pub device: DeviceChoice,
 }
 

@@ -1,16 +1,16 @@
 //! The `polarmap` command line: a thin layer over the library. Long passes show a progress bar and
 //! stop cleanly on Ctrl-C.
 
-use crate::analysis::{
+use polarmap_core::analysis::{
     find_scan_rotation, pattern_pass, pixel_stats, ComField, Descan, DetectorGeometry,
     ScanRotation, Survey,
 };
-use crate::export;
+use polarmap_core::export;
 
 mod bench;
 mod models;
-use crate::progress::Progress;
-use crate::scan::{self, Calibration, DType, Endian, OpenOptions, RawLayout, Scan};
+use polarmap_core::progress::Progress;
+use polarmap_core::scan::{self, Calibration, DType, Endian, OpenOptions, RawLayout, Scan};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
@@ -18,6 +18,16 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// A clap parser for one of a library type's named values (the library knows no clap): the names
+/// are listed in `--help` and parsed back to the value.
+fn choice<T: Copy + Send + Sync + 'static>(
+    all: &'static [T],
+    name: fn(T) -> &'static str,
+) -> impl clap::builder::TypedValueParser<Value = T> {
+    clap::builder::PossibleValuesParser::new(all.iter().map(|&v| name(v)))
+        .map(move |s| *all.iter().find(|&&v| name(v) == s).expect("a listed name"))
+}
 
 #[derive(Parser)]
 #[command(
@@ -440,7 +450,7 @@ pub(crate) fn with_progress_bar<R>(progress: &Progress, work: impl FnOnce() -> R
 fn info(args: InfoArgs, progress: &Progress) -> Result<()> {
     let scan = args.open.open(&args.path)?;
     let survey = with_progress_bar(progress, || {
-        Survey::run(&scan, Some(crate::analysis::SURVEY_FRAMES), progress)
+        Survey::run(&scan, Some(polarmap_core::analysis::SURVEY_FRAMES), progress)
     })?;
     let stats = if args.stats {
         Some(with_progress_bar(progress, || {
@@ -528,7 +538,7 @@ fn com(args: ComArgs, progress: &Progress) -> Result<()> {
     let scan = args.open.open(&args.path)?;
     let started = Instant::now();
     let survey = with_progress_bar(progress, || {
-        Survey::run(&scan, Some(crate::analysis::SURVEY_FRAMES), progress)
+        Survey::run(&scan, Some(polarmap_core::analysis::SURVEY_FRAMES), progress)
     })?;
     let disk = survey.require_disk(&scan)?;
     let [det_rows, det_cols] = scan.frame_shape();
@@ -651,14 +661,14 @@ fn write_com_png(path: &Path, field: &ComField, scale: usize, overwrite: bool) -
 }
 
 fn simulate(args: SimulateArgs, progress: &Progress) -> Result<()> {
-    use crate::simulate::{crystal::OSite, crystal::Vacancy, FrozenPhonons, Job};
+    use polarmap_sim::{crystal::OSite, crystal::Vacancy, FrozenPhonons, Job};
     if let Some(name) = &args.preset {
         if args.out.is_some() {
             bail!("--out names one scan; a preset writes into --out-dir");
         }
         let mut started = Instant::now();
         with_progress_bar(progress, || {
-            crate::simulate::job::run_preset(
+            polarmap_sim::job::run_preset(
                 name,
                 &args.out_dir,
                 args.tiff,
@@ -678,7 +688,7 @@ fn simulate(args: SimulateArgs, progress: &Progress) -> Result<()> {
     }
     let class = match &args.class {
         Some(name) => Some(
-            crate::classes::Class::from_name(name)
+            polarmap_core::classes::Class::from_name(name)
                 .with_context(|| format!("unknown class '{name}' (RM RU MU LU LM LD MD RD)"))?,
         ),
         None => None,
@@ -694,7 +704,7 @@ fn simulate(args: SimulateArgs, progress: &Progress) -> Result<()> {
         .to_string();
     let mut job =
         Job::knn(&name, class, args.cells, args.scan, args.scan_cells).with_nb_shift(args.nb_shift);
-    job.crystal.a_site = crate::simulate::crystal::ASite::from_name(&args.a_site)
+    job.crystal.a_site = polarmap_sim::crystal::ASite::from_name(&args.a_site)
         .with_context(|| format!("--a-site takes K, Na or KNa, got '{}'", args.a_site))?;
     job.crystal.seed = args.seed;
     if let Some(cell) = args.vacancy {
@@ -705,8 +715,8 @@ fn simulate(args: SimulateArgs, progress: &Progress) -> Result<()> {
     job.params.probe.defocus_a = args.defocus;
     job.params.sampling_a = args.sampling;
     job.params.engine = match args.prism {
-        0 => crate::simulate::Engine::Multislice,
-        f => crate::simulate::Engine::Prism { interpolation: f },
+        0 => polarmap_sim::Engine::Multislice,
+        f => polarmap_sim::Engine::Prism { interpolation: f },
     };
     job.params.detector.pixels = args.detector;
     job.params.detector.max_mrad = args.max_mrad;

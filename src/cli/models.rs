@@ -1,14 +1,14 @@
 //! `polarmap train` and `polarmap predict`.
 
 use super::{with_progress_bar, OpenArgs};
-use crate::classes::Class;
-use crate::colour::class_colour;
-use crate::export;
-use crate::maps::{find_defects, ClassMap, DefectSearch};
-use crate::models::job::TrainJob;
-use crate::models::train::{self, ModelKind, Preprocessing, TrainConfig};
-use crate::models::{self, DeviceChoice, ScanPredictions};
-use crate::progress::Progress;
+use polarmap_core::classes::Class;
+use polarmap_core::colour::class_colour;
+use polarmap_core::export;
+use polarmap_core::maps::{find_defects, ClassMap, DefectSearch};
+use polarmap_core::models::job::TrainJob;
+use polarmap_core::models::train::{self, ModelKind, Preprocessing, TrainConfig};
+use polarmap_core::models::{self, DeviceChoice, ScanPredictions};
+use polarmap_core::progress::Progress;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::json;
@@ -24,7 +24,7 @@ pub struct TrainArgs {
     #[arg(long, default_value = "conv-proto")]
     pub model: String,
     /// Preprocessing configuration (the paper's three).
-    #[arg(long, value_enum, default_value = "none")]
+    #[arg(long, default_value = "none", value_parser = super::choice(&Preprocessing::ALL, Preprocessing::name))]
     pub preprocessing: Preprocessing,
     #[arg(long, default_value_t = 888)]
     pub seed: u64,
@@ -52,7 +52,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "FILE.pth")]
     pub init_weights: Option<PathBuf>,
     /// Where networks run.
-    #[arg(long, value_enum, default_value = "auto")]
+    #[arg(long, default_value = "auto", value_parser = super::choice(&DeviceChoice::ALL, DeviceChoice::name))]
     pub device: DeviceChoice,
     /// The model file to write (NAME.pmm; the card goes to NAME.card.json).
     #[arg(long, short)]
@@ -73,7 +73,7 @@ pub struct PredictArgs {
     /// Model file; default: the shipped default model.
     #[arg(long)]
     pub model: Option<PathBuf>,
-    #[arg(long, value_enum, default_value = "auto")]
+    #[arg(long, default_value = "auto", value_parser = super::choice(&DeviceChoice::ALL, DeviceChoice::name))]
     pub device: DeviceChoice,
     /// Class map in the DESIGN.md colour wheel.
     #[arg(long)]
@@ -110,7 +110,7 @@ pub fn train(args: TrainArgs, progress: &Progress) -> Result<()> {
         init_weights: args.init_weights.clone(),
         ..TrainConfig::paper(model)
     }
-    .with_window(crate::preprocess::PAPER_CROP, args.input_binning);
+    .with_window(polarmap_core::preprocess::PAPER_CROP, args.input_binning);
     let job = TrainJob {
         scans: args.scans.clone(),
         config,
@@ -224,7 +224,7 @@ fn write_csv(path: &Path, p: &ScanPredictions) -> Result<()> {
 fn summary(
     p: &ScanPredictions,
     model_file: &Path,
-    labels: Option<&crate::scan::Labels>,
+    labels: Option<&polarmap_core::scan::Labels>,
     scan_shape: [usize; 2],
 ) -> serde_json::Value {
     let map = p.class_map();
@@ -239,7 +239,7 @@ fn summary(
     let labelled_majority = truth
         .as_ref()
         .and_then(|t| ClassMap::new(t.clone()).stats(None).majority);
-    let accuracy = truth.and_then(|t| crate::maps::agreement(&t, &p.classes));
+    let accuracy = truth.and_then(|t| polarmap_core::maps::agreement(&t, &p.classes));
     json!({
         "model": p.model,
         "model_file": model_file.display().to_string(),

@@ -16,8 +16,8 @@ use super::views::inspector::{CropBox, Inspector};
 use super::views::model_panel::{ModelAction, ModelPanel};
 use super::views::regions::{RegionAction, Regions};
 use super::views::virtual_image::{VirtualKind, VirtualView};
-use crate::maps::Region;
-use crate::models::{self, DeviceChoice};
+use polarmap_core::maps::Region;
+use polarmap_core::models::{self, DeviceChoice};
 use eframe::egui::{self, Color32};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -387,7 +387,7 @@ impl PolarmapApp {
         self.start_analysis(None);
     }
 
-    fn start_analysis(&mut self, geometry: Option<crate::analysis::DetectorGeometry>) {
+    fn start_analysis(&mut self, geometry: Option<polarmap_core::analysis::DetectorGeometry>) {
         let Some(d) = &mut self.data else { return };
         if let Some(g) = geometry {
             d.geometry = g;
@@ -487,7 +487,7 @@ impl PolarmapApp {
             "searching candidate defects",
             d.generation,
             move |_, _| {
-                Ok(JobOutput::Defects(crate::maps::find_defects(
+                Ok(JobOutput::Defects(polarmap_core::maps::find_defects(
                     &classes.map,
                     &search,
                 )))
@@ -516,8 +516,8 @@ impl PolarmapApp {
         self.jobs
             .spawn_alongside(JobKind::Export, label, d.generation, move |_, _| {
                 let r = &request;
-                let missing = |what: &str| crate::Error::invalid(format!("cannot export: {what}"));
-                let png = |pixels: Vec<[u8; 3]>, legend: Legend| -> crate::Result<()> {
+                let missing = |what: &str| polarmap_core::Error::invalid(format!("cannot export: {what}"));
+                let png = |pixels: Vec<[u8; 3]>, legend: Legend| -> polarmap_core::Result<()> {
                     let (w, h, px) = export_ui::annotate(
                         &pixels,
                         cols,
@@ -526,28 +526,28 @@ impl PolarmapApp {
                         r.legend.then_some(legend),
                         if r.scale_bar { step } else { None },
                     );
-                    crate::export::write_png_rgb(&r.path, w, h, &px, 1, r.overwrite)
+                    polarmap_core::export::write_png_rgb(&r.path, w, h, &px, 1, r.overwrite)
                 };
                 match r.kind {
                     ExportKind::ClassPng => {
                         let c = classes.ok_or_else(|| missing("there is no class map"))?;
-                        png(crate::export::class_pixels(&c.map.classes), Legend::Classes)?;
+                        png(polarmap_core::export::class_pixels(&c.map.classes), Legend::Classes)?;
                     }
                     ExportKind::ComPng => {
                         let a =
                             analysis.ok_or_else(|| missing("the CoM field is not computed yet"))?;
                         let field = if descan { &a.com_descan } else { &a.com_raw };
-                        png(crate::export::com_pixels(field), Legend::Wheel)?;
+                        png(polarmap_core::export::com_pixels(field), Legend::Wheel)?;
                     }
                     ExportKind::VirtualPng => {
                         let a = analysis
                             .ok_or_else(|| missing("the virtual image is not computed yet"))?;
                         let values: Vec<f32> = kind.values(&a.maps).iter().copied().collect();
-                        png(crate::export::grey_pixels(&values), Legend::Grey)?;
+                        png(polarmap_core::export::grey_pixels(&values), Legend::Grey)?;
                     }
                     ExportKind::PredictionsCsv => {
                         let c = classes.ok_or_else(|| missing("there is no class map"))?;
-                        crate::export::write_classes_csv(
+                        polarmap_core::export::write_classes_csv(
                             &r.path,
                             &c.map.classes,
                             c.scores.as_ref(),
@@ -558,14 +558,14 @@ impl PolarmapApp {
                         let c = classes.ok_or_else(|| missing("there is no class map"))?;
                         let values: Vec<f32> =
                             c.map.classes.iter().map(|k| k.index() as f32).collect();
-                        crate::export::write_npy_f32(&r.path, &[rows, cols], &values, r.overwrite)?;
+                        polarmap_core::export::write_npy_f32(&r.path, &[rows, cols], &values, r.overwrite)?;
                     }
                     ExportKind::RegionsJson => {
-                        crate::export::check_writable(&r.path, r.overwrite)?;
+                        polarmap_core::export::check_writable(&r.path, r.overwrite)?;
                         let text = serde_json::to_string_pretty(&regions_json)
-                            .map_err(|e| crate::Error::invalid(e.to_string()))?;
+                            .map_err(|e| polarmap_core::Error::invalid(e.to_string()))?;
                         std::fs::write(&r.path, text + "\n")
-                            .map_err(|e| crate::Error::io(&r.path, e))?;
+                            .map_err(|e| polarmap_core::Error::io(&r.path, e))?;
                     }
                 }
                 Ok(JobOutput::Exported(request.path.clone()))
@@ -1015,7 +1015,7 @@ impl PolarmapApp {
                 let label = format!("simulating {}", r.preset);
                 self.jobs
                     .spawn(JobKind::Simulate, label, self.generation, move |p, _| {
-                        let paths = crate::simulate::job::run_preset(
+                        let paths = polarmap_sim::job::run_preset(
                             &r.preset,
                             &r.dir,
                             false,

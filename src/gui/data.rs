@@ -1,16 +1,16 @@
 //! The open dataset and what the background jobs computed for it, plus the job bodies that call
 //! the library (they run on job threads, never on the UI thread).
 
-use crate::analysis::{
+use polarmap_core::analysis::{
     pattern_pass, ComField, Descan, DetectorGeometry, PatternMaps, ScanRotation, Survey,
     SURVEY_FRAMES,
 };
-use crate::classes::Class;
-use crate::maps::{ClassMap, Region, RegionStats};
-use crate::models::{DeviceChoice, InputGeometry};
-use crate::progress::Progress;
-use crate::scan::Scan;
-use crate::Calibration;
+use polarmap_core::classes::Class;
+use polarmap_core::maps::{ClassMap, Region, RegionStats};
+use polarmap_core::models::{DeviceChoice, InputGeometry};
+use polarmap_core::progress::Progress;
+use polarmap_core::scan::Scan;
+use polarmap_core::Calibration;
 use ndarray::{Array2, Array3};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -176,10 +176,10 @@ impl Dataset {
 
 /// Opens a scan and surveys it (mean pattern, BF disk, global CoM); the default virtual
 /// detectors follow the CLI's: BF on the disk, ADF from 1.2 disk radii to the detector edge.
-pub fn open_job(path: &Path, progress: &Progress) -> crate::Result<Opened> {
+pub fn open_job(path: &Path, progress: &Progress) -> polarmap_core::Result<Opened> {
     let started = Instant::now();
     progress.start("opening", 1);
-    let scan = crate::scan::open(path)?;
+    let scan = polarmap_core::scan::open(path)?;
     progress.check()?;
     let survey = Survey::run(&scan, Some(SURVEY_FRAMES), progress)?;
     let [det_rows, det_cols] = scan.frame_shape();
@@ -199,7 +199,7 @@ pub fn analyse_job(
     geometry: &DetectorGeometry,
     calibration: &Calibration,
     progress: &Progress,
-) -> crate::Result<AnalysisResult> {
+) -> polarmap_core::Result<AnalysisResult> {
     let started = Instant::now();
     let maps = pattern_pass(scan, geometry, progress)?;
     let rotation = ScanRotation {
@@ -222,14 +222,14 @@ pub fn analyse_job(
 }
 
 /// The sidecar's ground truth as a class map, or None when the scan has none.
-pub fn labels_job(scan: &Scan) -> crate::Result<Option<ClassMap>> {
+pub fn labels_job(scan: &Scan) -> polarmap_core::Result<Option<ClassMap>> {
     scan.labels
         .as_ref()
         .map(|labels| Ok(ClassMap::new(labels.resolve(scan.scan_shape())?)))
         .transpose()
 }
 
-/// Runs the model file `model_path` over every pattern of `scan` ([`crate::models::predict_scan`]);
+/// Runs the model file `model_path` over every pattern of `scan` ([`polarmap_core::models::predict_scan`]);
 /// `partial` receives the map as each batch fills it in. The finished map carries the model's
 /// accuracy against the scan's ground truth (when it has labels) and the crop it saw.
 pub fn predict_job(
@@ -238,9 +238,9 @@ pub fn predict_job(
     device: DeviceChoice,
     progress: &Progress,
     mut partial: impl FnMut(ClassSource),
-) -> crate::Result<ClassSource> {
+) -> polarmap_core::Result<ClassSource> {
     progress.start("loading the model", 1);
-    let model = crate::models::load(model_path, device)?;
+    let model = polarmap_core::models::load(model_path, device)?;
     let name = format!(
         "{} ({})",
         model.display_name(),
@@ -254,7 +254,7 @@ pub fn predict_job(
     let mut classes = Array2::from_elem((rows, cols), Class::RM);
     let mut scores = Array3::<f32>::zeros((rows, cols, Class::COUNT));
     let predictions =
-        crate::models::predict_scan(scan, model.as_ref(), progress, |first, batch| {
+        polarmap_core::models::predict_scan(scan, model.as_ref(), progress, |first, batch| {
             for (k, p) in batch.iter().enumerate() {
                 let (r, c) = ((first + k) / cols, (first + k) % cols);
                 classes[(r, c)] = p.class;
@@ -264,7 +264,7 @@ pub fn predict_job(
             }
             let done = first + batch.len();
             if done < n {
-                let map = crate::models::predict::class_map_of(&classes, &scores);
+                let map = polarmap_core::models::predict::class_map_of(&classes, &scores);
                 partial(ClassSource::partial(
                     SourceKind::Model,
                     name.clone(),
@@ -283,7 +283,7 @@ pub fn predict_job(
     source.accuracy = labels_job(scan)
         .ok()
         .flatten()
-        .and_then(|truth| crate::maps::agreement(&truth.classes, &source.map.classes));
+        .and_then(|truth| polarmap_core::maps::agreement(&truth.classes, &source.map.classes));
     source.input = Some((predictions.input, model.input().size));
     Ok(source)
 }

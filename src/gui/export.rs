@@ -1,10 +1,10 @@
 //! The export dialog: PNG of the class map, CoM map or virtual image (native or integer-upscaled,
 //! optional legend strip and scale bar), CSV/NPY of the class map, JSON summary of the regions.
-//! Files are written by `crate::export` on a job thread; an existing file is replaced only after
+//! Files are written by `polarmap_core::export` on a job thread; an existing file is replaced only after
 //! the user says so.
 
-use crate::canvas::Canvas;
-use crate::classes::Class;
+use polarmap_core::canvas::Canvas;
+use polarmap_core::classes::Class;
 use eframe::egui;
 use std::path::PathBuf;
 
@@ -269,7 +269,7 @@ pub fn annotate(
     }
     let g = if w >= 320 { 2 } else { 1 }; // glyph pixel size
                                           // Class legend entries (swatch + name) wrap onto as many lines as the width needs.
-    let entry = crate::canvas::LEGEND_ENTRY * g;
+    let entry = polarmap_core::canvas::LEGEND_ENTRY * g;
     let per_line = ((w.saturating_sub(4)) / entry).clamp(1, Class::COUNT);
     let legend_rows = match legend {
         Some(Legend::Classes) => Class::COUNT.div_ceil(per_line) * 10 * g + 4,
@@ -295,7 +295,7 @@ pub fn annotate(
                             1.0 - (dy as f64 + 0.5) / d as f64 * 2.0,
                         );
                         if fx.hypot(fy) <= 1.0 {
-                            canvas.set(2 + dx, y + dy, crate::colour::vector_colour(fx, fy, 1.0));
+                            canvas.set(2 + dx, y + dy, polarmap_core::colour::vector_colour(fx, fy, 1.0));
                         }
                     }
                 }
@@ -366,11 +366,11 @@ mod tests {
         assert!(h > 128);
         assert_eq!(out.len(), w * h);
         // The first class swatch sits in the strip.
-        assert!(out[(128 + 4) * w + 4] == crate::colour::class_colour(Class::RM));
+        assert!(out[(128 + 4) * w + 4] == polarmap_core::colour::class_colour(Class::RM));
         // At native size the 8 entries wrap onto 8 lines instead of running off the edge.
         let (w, h, out) = annotate(&px, 32, 32, 1, Some(Legend::Classes), None);
         assert_eq!((w, h), (32, 32 + 8 * 10 + 4));
         let rd_swatch = (32 + 2 + 7 * 10 + 2) * w + 4;
-        assert_eq!(out[rd_swatch], crate::colour::class_colour(Class::RD));
+        assert_eq!(out[rd_swatch], polarmap_core::colour::class_colour(Class::RD));
     }
 }

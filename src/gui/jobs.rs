@@ -7,10 +7,10 @@
 //! [`JobOutput`] variant; the plumbing is shared.
 
 use super::data::{AnalysisResult, ClassSource, Opened};
-use crate::maps::{DefectCluster, RegionStats};
-use crate::models::train::EpochMetrics;
-use crate::progress::Progress;
-use crate::scan::Scan;
+use polarmap_core::maps::{DefectCluster, RegionStats};
+use polarmap_core::models::train::EpochMetrics;
+use polarmap_core::progress::Progress;
+use polarmap_core::scan::Scan;
 use eframe::egui;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -144,7 +144,7 @@ impl Jobs {
         kind: JobKind,
         label: impl Into<String>,
         generation: u64,
-        work: impl FnOnce(&Progress, &JobSender) -> crate::Result<JobOutput> + Send + 'static,
+        work: impl FnOnce(&Progress, &JobSender) -> polarmap_core::Result<JobOutput> + Send + 'static,
     ) -> u64 {
         self.cancel_kind(kind);
         self.spawn_alongside(kind, label, generation, work)
@@ -156,7 +156,7 @@ impl Jobs {
         kind: JobKind,
         label: impl Into<String>,
         generation: u64,
-        work: impl FnOnce(&Progress, &JobSender) -> crate::Result<JobOutput> + Send + 'static,
+        work: impl FnOnce(&Progress, &JobSender) -> polarmap_core::Result<JobOutput> + Send + 'static,
     ) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
@@ -185,7 +185,7 @@ impl Jobs {
                 }));
                 let result = match outcome {
                     Ok(Ok(output)) => Ok(output),
-                    Ok(Err(crate::Error::Cancelled)) => Ok(JobOutput::Nothing),
+                    Ok(Err(polarmap_core::Error::Cancelled)) => Ok(JobOutput::Nothing),
                     Ok(Err(e)) => Err(format!("{label}: {e}")),
                     Err(panic) => Err(format!("{label}: internal error: {}", panic_text(&panic))),
                 };

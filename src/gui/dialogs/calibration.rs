@@ -1,6 +1,6 @@
 //! Shows and edits the calibration of the open scan (values start as the file's and sidecar's).
 
-use crate::Calibration;
+use polarmap_core::Calibration;
 use eframe::egui;
 
 #[derive(Default)]

@@ -78,7 +78,7 @@ impl SimulateDialog {
                 egui::ComboBox::from_label("preset")
                     .selected_text(self.preset.as_str())
                     .show_ui(ui, |ui| {
-                        for p in crate::simulate::job::PRESETS {
+                        for p in polarmap_sim::job::PRESETS {
                             ui.selectable_value(&mut self.preset, p.to_string(), p);
                         }
                     });

@@ -5,12 +5,12 @@
 
 use crate::gui::file_name;
 use crate::gui::jobs::RunningJob;
-use crate::models::card::ModelCard;
-use crate::models::job::TrainJob;
-use crate::models::nets::{Architecture, Head};
-use crate::models::train::{EpochMetrics, ModelKind, TrainConfig};
-use crate::models::DeviceChoice;
-use crate::progress::Progress;
+use polarmap_core::models::card::ModelCard;
+use polarmap_core::models::job::TrainJob;
+use polarmap_core::models::nets::{Architecture, Head};
+use polarmap_core::models::train::{EpochMetrics, ModelKind, TrainConfig};
+use polarmap_core::models::DeviceChoice;
+use polarmap_core::progress::Progress;
 use eframe::egui;
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 use std::path::{Path, PathBuf};
@@ -118,7 +118,7 @@ impl TrainDialog {
                 max_per_class: (self.max_per_class > 0).then_some(self.max_per_class),
                 ..TrainConfig::paper(self.model())
             }
-            .with_window(crate::preprocess::PAPER_CROP, self.input_binning),
+            .with_window(polarmap_core::preprocess::PAPER_CROP, self.input_binning),
             device,
             out: PathBuf::from(self.out.trim()),
             overwrite,
@@ -228,7 +228,7 @@ impl TrainDialog {
                     egui::ComboBox::from_label("preset")
                         .selected_text(self.preset.as_str())
                         .show_ui(ui, |ui| {
-                            for p in crate::simulate::job::PRESETS {
+                            for p in polarmap_sim::job::PRESETS {
                                 ui.selectable_value(&mut self.preset, p.to_string(), p);
                             }
                         });
@@ -279,7 +279,7 @@ impl TrainDialog {
                 .clicked()
             {
                 if let Some(p) = rfd::FileDialog::new()
-                    .add_filter("polarmap models", &[crate::models::file::EXTENSION])
+                    .add_filter("polarmap models", &[polarmap_core::models::file::EXTENSION])
                     .save_file()
                 {
                     self.out = p.display().to_string();
@@ -375,7 +375,7 @@ pub fn run(
     request: &TrainRequest,
     progress: &Progress,
     on_epoch: &mut dyn FnMut(&EpochMetrics),
-) -> crate::Result<(PathBuf, f64)> {
+) -> polarmap_core::Result<(PathBuf, f64)> {
     let mut job = TrainJob {
         command: String::new(),
         scans: request.scans.clone(),
@@ -389,7 +389,7 @@ pub fn run(
         // Refuse an existing model before spending minutes on the simulation.
         job.check_writable()?;
         job.scans =
-            crate::simulate::job::run_preset(name, dir, false, false, progress, |_, _, _, _| {})?;
+            polarmap_sim::job::run_preset(name, dir, false, false, progress, |_, _, _, _| {})?;
     }
     job.command = command(request, &job.scans);
     let files = job.run(progress, &mut |_| {}, on_epoch)?;

@@ -2,9 +2,9 @@
 //! confidence as transparency (optional) and candidate defects outlined.
 
 use super::image_view::{self, Linked, Mapping, ViewResponse};
-use crate::classes::Class;
+use polarmap_core::classes::Class;
 use crate::gui::data::{ClassSource, SourceKind};
-use crate::maps::DefectCluster;
+use polarmap_core::maps::DefectCluster;
 use eframe::egui::{self, Color32, ColorImage, Stroke, TextureHandle, TextureOptions};
 
 #[derive(Default)]
@@ -100,7 +100,7 @@ impl ClassView {
 
 fn texture(ctx: &egui::Context, source: &ClassSource, confidence: bool) -> TextureHandle {
     let (rows, cols) = source.map.dim();
-    let colours = crate::export::class_pixels(&source.map.classes);
+    let colours = polarmap_core::export::class_pixels(&source.map.classes);
     let mut alpha: Vec<u8> = match (&source.map.confidence, confidence) {
         (Some(conf), true) => conf
             .iter()
@@ -147,7 +147,7 @@ fn legend(ui: &mut egui::Ui, source: &ClassSource) {
         .spacing([8.0, 2.0])
         .show(ui, |ui| {
             for (i, class) in Class::ALL.into_iter().enumerate() {
-                super::swatch(ui, super::colour32(crate::colour::class_colour(class)));
+                super::swatch(ui, super::colour32(polarmap_core::colour::class_colour(class)));
                 ui.label(class.name());
                 ui.label(format!("{}", totals.counts[i]));
                 ui.label(format!("{:.1} %", 100.0 * fractions[i]));

@@ -2,8 +2,8 @@
 //! decimated arrows and a colour-wheel legend; the descan can be removed or left in.
 
 use super::image_view::{self, Linked, Mapping, ViewResponse};
-use crate::analysis::ComField;
-use crate::classes::Class;
+use polarmap_core::analysis::ComField;
+use polarmap_core::classes::Class;
 use eframe::egui::{self, Color32, Pos2, Stroke, TextureHandle, Vec2};
 
 pub struct ComView {
@@ -50,7 +50,7 @@ impl ComView {
                 .is_none_or(|(d, _)| d != descan_removed)
             {
                 let (rows, cols) = field.dim();
-                let pixels = crate::export::com_pixels(field);
+                let pixels = polarmap_core::export::com_pixels(field);
                 let tex = super::rgb_texture(ui.ctx(), "com", cols, rows, &pixels);
                 self.texture = Some((*descan_removed, tex));
             }
@@ -130,7 +130,7 @@ fn wheel_texture(ctx: &egui::Context) -> TextureHandle {
             if dx.hypot(dy) > 1.0 {
                 [24, 24, 24]
             } else {
-                crate::colour::vector_colour(dx, dy, 1.0)
+                polarmap_core::colour::vector_colour(dx, dy, 1.0)
             }
         })
         .collect();

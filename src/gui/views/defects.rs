@@ -1,6 +1,6 @@
 //! Candidate defects (`maps::find_defects`): ranked list, adjustable threshold, click to zoom.
 
-use crate::maps::{DefectCluster, DefectSearch};
+use polarmap_core::maps::{DefectCluster, DefectSearch};
 use eframe::egui;
 
 pub struct Defects {

@@ -3,7 +3,7 @@
 //! row+1)` in image units; regions use pixel-centre coordinates (centre of (r, c) at (r, c)), as
 //! `maps::Region` does.
 
-use crate::maps::Region;
+use polarmap_core::maps::Region;
 use eframe::egui::{self, Color32, Pos2, Rect, Sense, Stroke, TextureHandle, Vec2};
 use serde::{Deserialize, Serialize};
 

@@ -2,8 +2,8 @@
 //! linear, with the virtual detector rings (drag them to change the radii), the pattern's CoM and
 //! the model's crop box; the pixel's class and its 8 class scores as a bar chart.
 
-use crate::analysis::DetectorGeometry;
-use crate::classes::Class;
+use polarmap_core::analysis::DetectorGeometry;
+use polarmap_core::classes::Class;
 use crate::gui::data::Dataset;
 use eframe::egui::{self, Color32, ColorImage, Pos2, Rect, Sense, Stroke, TextureHandle, Vec2};
 use egui_plot::{Bar, BarChart, Plot, PlotPoint, Text};
@@ -356,7 +356,7 @@ fn scores_chart(ui: &mut egui::Ui, scores: &[f32]) {
             let class = Class::ALL[i];
             Bar::new(i as f64, s as f64)
                 .name(class.name())
-                .fill(super::colour32(crate::colour::class_colour(class)))
+                .fill(super::colour32(polarmap_core::colour::class_colour(class)))
                 .width(0.8)
         })
         .collect();

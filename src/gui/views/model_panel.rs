@@ -4,8 +4,8 @@
 
 use crate::gui::file_name;
 use crate::gui::jobs::RunningJob;
-use crate::models::card::ModelCard;
-use crate::models::DeviceChoice;
+use polarmap_core::models::card::ModelCard;
+use polarmap_core::models::DeviceChoice;
 use eframe::egui;
 use std::path::PathBuf;
 
@@ -89,7 +89,7 @@ impl ModelPanel {
         ui.horizontal(|ui| {
             if ui.button("Other model file…").clicked() {
                 if let Some(p) = rfd::FileDialog::new()
-                    .add_filter("polarmap models", &[crate::models::file::EXTENSION])
+                    .add_filter("polarmap models", &[polarmap_core::models::file::EXTENSION])
                     .pick_file()
                 {
                     action = Some(ModelAction::Run(p));
@@ -170,7 +170,7 @@ fn card_ui(ui: &mut egui::Ui, card: &ModelCard) {
 
 /// "64×64 px, global-com, 0.469 mrad/px, disk r 20.4 px" from the card's input spec.
 fn input_text(input: &serde_json::Value) -> String {
-    match serde_json::from_value::<crate::models::InputSpec>(input.clone()) {
+    match serde_json::from_value::<polarmap_core::models::InputSpec>(input.clone()) {
         Ok(spec) => {
             let mut parts = vec![
                 format!("{0}×{0} px", spec.size),

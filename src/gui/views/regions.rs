@@ -1,8 +1,8 @@
 //! Regions drawn on the views (rectangles, lassos, polygons): each with its majority class,
 //! class histogram, mean CoM and mean confidence, as `maps::ClassMap::stats` computes them.
 
-use crate::classes::Class;
-use crate::maps::{Region, RegionStats};
+use polarmap_core::classes::Class;
+use polarmap_core::maps::{Region, RegionStats};
 use eframe::egui::{self, Color32};
 use serde::Serialize;
 
@@ -135,7 +135,7 @@ fn histogram(ui: &mut egui::Ui, stats: &RegionStats) {
         painter.rect_filled(
             bar,
             0.0,
-            super::colour32(crate::colour::class_colour(class)),
+            super::colour32(polarmap_core::colour::class_colour(class)),
         );
         painter.text(
             egui::pos2(x0 + bar_w / 2.0, rect.top() + height + 1.0),

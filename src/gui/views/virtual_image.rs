@@ -2,7 +2,7 @@
 //! the per-pattern pass.
 
 use super::image_view::{self, Linked, ViewResponse};
-use crate::analysis::PatternMaps;
+use polarmap_core::analysis::PatternMaps;
 use eframe::egui::{self, TextureHandle};
 use serde::{Deserialize, Serialize};
 
@@ -63,7 +63,7 @@ impl VirtualView {
             if self.texture.as_ref().is_none_or(|(k, _)| k != kind) {
                 let values = kind.values(maps);
                 let (rows, cols) = values.dim();
-                let pixels = crate::export::grey_pixels(values.as_slice().unwrap_or(&[]));
+                let pixels = polarmap_core::export::grey_pixels(values.as_slice().unwrap_or(&[]));
                 if pixels.len() == rows * cols {
                     let tex = super::rgb_texture(ui.ctx(), "virtual", cols, rows, &pixels);
                     self.texture = Some((*kind, tex));

@@ -1,0 +1,319 @@
+//! The bench loop: for every run (row × configuration × seed) train a model unless its folder
+//! already holds one, evaluate it on every test set (and defect scan) whose result is not cached,
+//! then collect every run's results from the cache and write tables, figures and one JSON.
+
+use super::cache::{write_json, RunDir, TrainRecord};
+use super::datasets::TestSet;
+use super::defects::{self, DefectResult};
+use super::evaluate::{evaluate, TestResult};
+use super::plan::{Plan, RunKey};
+use super::{figures, tables};
+use polarmap_core::error::{Error, Result};
+use polarmap_core::models::train::{self, LabelledInputs, TrainConfig};
+use polarmap_core::models::{self, Classifier, DeviceChoice};
+use polarmap_core::progress::Progress;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// The scans a bench reads.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    /// Labelled training scans.
+    pub train: Vec<PathBuf>,
+    pub tests: Vec<TestSet>,
+    /// Simulated vacancy scans for the defect study (may be empty).
+    pub defects: Vec<PathBuf>,
+}
+
+/// What a bench run did (and what it found done).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Work {
+    pub trained: usize,
+    pub models_cached: usize,
+    pub evaluated: usize,
+    pub results_cached: usize,
+}
+
+/// One run's training record and results.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    pub key: RunKey,
+    pub record: TrainRecord,
+    /// One per test set, in the order of the test sets.
+    pub tests: Vec<TestResult>,
+    /// One per defect scan.
+    pub defects: Vec<DefectResult>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BenchResults {
+    pub plan: Plan,
+    pub test_sets: Vec<TestSet>,
+    pub defect_scans: Vec<PathBuf>,
+    pub runs: Vec<RunResult>,
+    pub work: Work,
+    pub seconds: f64,
+}
+
+/// Runs the bench into `out`, reusing what `out` already holds. `log` receives one line per
+/// step; `progress` follows each stage (loading, epochs, classifying) and cancels.
+pub fn run(
+    plan: &Plan,
+    inputs: &Inputs,
+    out: &Path,
+    device: DeviceChoice,
+    progress: &Progress,
+    log: &mut dyn FnMut(&str),
+) -> Result<BenchResults> {
+    let started = std::time::Instant::now();
+    if inputs.tests.is_empty() && inputs.defects.is_empty() {
+        return Err(Error::invalid("the bench needs at least one test scan"));
+    }
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let runs = plan.runs();
+    let mut work = Work::default();
+    let mut loaded: Option<(DataKey, LabelledInputs)> = None;
+    let mut results = Vec::with_capacity(runs.len());
+    for (i, key) in runs.iter().enumerate() {
+        progress.check()?;
+        let step = format!("[{}/{}] {}", i + 1, runs.len(), key.label());
+        let dir = RunDir::new(out, key);
+        let config = plan.config_for(key);
+        let (record, mut model) = match dir.read_record(&config)? {
+            Some(record) => {
+                work.models_cached += 1;
+                (record, None)
+            }
+            None => {
+                let data = training_data(&mut loaded, &inputs.train, &config, progress, log)?;
+                log(&format!("{step}: training on {} patterns", data.len()));
+                let (record, model) =
+                    train_run(&dir, &config, data, &inputs.train, device, progress, log)?;
+                work.trained += 1;
+                (record, Some(model))
+            }
+        };
+        let mut model_for = |log: &mut dyn FnMut(&str)| -> Result<Box<dyn Classifier>> {
+            match model.take() {
+                Some(m) => Ok(m),
+                None => {
+                    log(&format!("{step}: loading {}", dir.model().display()));
+                    models::load(&dir.model(), device)
+                }
+            }
+        };
+        let mut loaded_model: Option<Box<dyn Classifier>> = None;
+        let mut tests = Vec::with_capacity(inputs.tests.len());
+        for set in &inputs.tests {
+            if let Some(cached) = dir.read_test(&set.name)? {
+                work.results_cached += 1;
+                tests.push(cached);
+                continue;
+            }
+            let m = match &loaded_model {
+                Some(m) => m,
+                None => loaded_model.insert(model_for(log)?),
+            };
+            log(&format!("{step}: evaluating on {}", set.name));
+            let result = evaluate(m.as_ref(), &set.name, &set.path, progress)?;
+            write_json(&dir.test_result(&set.name), &result)?;
+            work.evaluated += 1;
+            tests.push(result);
+        }
+        let mut found = Vec::with_capacity(inputs.defects.len());
+        for path in &inputs.defects {
+            let cache = dir.defect_result(path);
+            if let Some(cached) = dir.read_defect(path)? {
+                work.results_cached += 1;
+                found.push(cached);
+                continue;
+            }
+            let m = match &loaded_model {
+                Some(m) => m,
+                None => loaded_model.insert(model_for(log)?),
+            };
+            log(&format!("{step}: defect search on {}", path.display()));
+            let result = defects::study(m.as_ref(), path, progress)?;
+            write_json(&cache, &result)?;
+            work.evaluated += 1;
+            found.push(result);
+        }
+        results.push(RunResult {
+            key: *key,
+            record,
+            tests,
+            defects: found,
+        });
+    }
+    Ok(BenchResults {
+        plan: plan.clone(),
+        test_sets: inputs.tests.clone(),
+        defect_scans: inputs.defects.clone(),
+        runs: results,
+        work,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Loaded training inputs depend on the magnitude filter and, through the per-class subset, on
+/// the seed, and on the input size and binning.
+type DataKey = (bool, u64, Option<usize>, usize, usize);
+
+fn training_data<'a>(
+    loaded: &'a mut Option<(DataKey, LabelledInputs)>,
+    paths: &[PathBuf],
+    config: &TrainConfig,
+    progress: &Progress,
+    log: &mut dyn FnMut(&str),
+) -> Result<&'a LabelledInputs> {
+    let key = (
+        config.preprocessing.filters(),
+        config.seed,
+        config.max_per_class,
+        config.input_size,
+        config.input_binning,
+    );
+    if loaded.as_ref().is_none_or(|(k, _)| *k != key) {
+        // Free the previous set before reading the next.
+        *loaded = None;
+        log(&format!(
+            "reading {} training scans (filter {}, seed {})",
+            paths.len(),
+            key.0,
+            key.1
+        ));
+        let data = train::load_labelled(paths, config, progress)?;
+        *loaded = Some((key, data));
+    }
+    Ok(&loaded.as_ref().expect("just loaded").1)
+}
+
+/// Trains one run (resuming its checkpoint), saves the model and its record.
+fn train_run(
+    dir: &RunDir,
+    config: &TrainConfig,
+    data: &LabelledInputs,
+    scans: &[PathBuf],
+    device: DeviceChoice,
+    progress: &Progress,
+    log: &mut dyn FnMut(&str),
+) -> Result<(TrainRecord, Box<dyn Classifier>)> {
+    std::fs::create_dir_all(dir.path()).map_err(|e| Error::io(dir.path(), e))?;
+    let started = std::time::Instant::now();
+    let checkpoint = dir.checkpoint();
+    let trained = train::train(
+        data,
+        config,
+        device,
+        Some(&checkpoint),
+        progress,
+        &mut |m| log(&format!("    {m}")),
+    )?;
+    let record = TrainRecord {
+        config: config.clone(),
+        display_name: trained.model.display_name(),
+        training_scans: scans.iter().map(|p| p.display().to_string()).collect(),
+        test_split_accuracy: trained.test_accuracy,
+        test_patterns: trained.test_patterns,
+        train_patterns: trained.train_patterns,
+        best_epoch: trained.best_epoch,
+        stopped_early: trained.stopped_early,
+        train_seconds: started.elapsed().as_secs_f64(),
+        history: trained.history,
+    };
+    // A model file left by an interrupted save has no record yet: replace it.
+    trained.model.save(&dir.model(), true)?;
+    write_json(&dir.train_record(), &record)?;
+    if checkpoint.exists() {
+        let _ = std::fs::remove_dir_all(&checkpoint);
+    }
+    log(&format!(
+        "    test split {:.2} % in {:.0} s",
+        100.0 * record.test_split_accuracy,
+        record.train_seconds
+    ));
+    Ok((record, trained.model))
+}
+
+/// Writes the tables (Markdown and CSV per configuration), the figures and `results.json` into
+/// `out`; returns the files written.
+pub fn write_outputs(results: &BenchResults, out: &Path) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    let tables = tables::tables(results);
+    let mut markdown = String::new();
+    for table in &tables {
+        let md = out.join(format!("table-{}.md", table.config.name()));
+        let csv = out.join(format!("table-{}.csv", table.config.name()));
+        super::cache::write_atomic(&md, table.markdown().as_bytes())?;
+        super::cache::write_atomic(&csv, table.csv().as_bytes())?;
+        markdown.push_str(&table.markdown());
+        markdown.push('\n');
+        written.extend([md, csv]);
+    }
+    if !results.defect_scans.is_empty() {
+        let defect_table = tables::defect_table(results);
+        markdown.push_str(&defect_table);
+        let md = out.join("defects.md");
+        super::cache::write_atomic(&md, defect_table.as_bytes())?;
+        written.push(md);
+    }
+    let all = out.join("tables.md");
+    super::cache::write_atomic(&all, markdown.as_bytes())?;
+    written.push(all);
+    for set in &results.test_sets {
+        let maps = out.join(format!("maps-{}.png", set.name));
+        figures::map_grid(results, &set.name).save_png(&maps, true)?;
+        let dist = out.join(format!("distribution-{}.png", set.name));
+        figures::distribution_plot(results, &set.name).save_png(&dist, true)?;
+        written.extend([maps, dist]);
+    }
+    let json = out.join("results.json");
+    write_json(&json, &summary(results, &tables))?;
+    written.push(json);
+    Ok(written)
+}
+
+/// Everything but the per-pixel maps (those stay in the run folders).
+fn summary(results: &BenchResults, tables: &[tables::Table]) -> serde_json::Value {
+    let runs: Vec<serde_json::Value> = results
+        .runs
+        .iter()
+        .map(|r| {
+            let tests: Vec<serde_json::Value> = r
+                .tests
+                .iter()
+                .map(|t| {
+                    serde_json::json!({
+                        "test_set": t.test_set,
+                        "path": t.path,
+                        "accuracy": t.accuracy,
+                        "majority": t.majority,
+                        "truth": t.truth,
+                        "majority_right": t.majority_right(),
+                        "distribution": t.fractions(),
+                        "seconds": t.seconds,
+                    })
+                })
+                .collect();
+            serde_json::json!({
+                "model": r.key.model.name(),
+                "display_name": r.record.display_name,
+                "config": r.key.config,
+                "seed": r.key.seed,
+                "training": r.record,
+                "tests": tests,
+                "defects": r.defects,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "plan": results.plan,
+        "class_order": polarmap_core::classes::Class::ALL,
+        "test_sets": results.test_sets.iter().map(|t| serde_json::json!({"name": t.name, "path": t.path})).collect::<Vec<_>>(),
+        "defect_scans": results.defect_scans,
+        "work": results.work,
+        "seconds": results.seconds,
+        "tables": tables,
+        "runs": runs,
+    })
+}

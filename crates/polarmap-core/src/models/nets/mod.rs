@@ -1,0 +1,280 @@
+//! The paper's neural models on burn: an encoder ([`encoders`]) and one of three heads
+//! (classification, regression, prototype), run on a GPU (wgpu) or the CPU (Flex), saved as a
+//! model file with half-precision weights.
+
+pub mod encoders;
+pub mod loss;
+
+pub mod import;
+
+pub use encoders::{Architecture, Encoder};
+
+use super::file::{ModelFile, ModelHeader};
+use super::{Classifier, DeviceChoice, Prediction};
+use crate::classes::Class;
+use crate::error::{Error, Result};
+use burn::module::{ModuleMapper, Param};
+use burn::nn::{Linear, LinearConfig};
+use burn::prelude::*;
+use burn::store::{DTypePolicy, ModuleRecord};
+use burn::tensor::{Bytes, DType};
+use ndarray::ArrayView2;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+pub const BACKEND: &str = "burn";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Head {
+    /// Linear → 8 logits, cross-entropy.
+    Cls,
+    /// Linear → 2, tanh, MSE against the class unit vector; decoded by angle.
+    Reg,
+    /// Linear → 128-d embedding, circular soft-target prototype loss; nearest prototype.
+    Proto,
+}
+
+impl Head {
+    pub const ALL: [Head; 3] = [Head::Cls, Head::Reg, Head::Proto];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Head::Cls => "cls",
+            Head::Reg => "reg",
+            Head::Proto => "proto",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Head> {
+        Self::ALL.into_iter().find(|h| h.name() == name)
+    }
+
+    /// Training loss of a batch of head outputs.
+    pub fn loss(self, outputs: Tensor<2>, labels: &[usize]) -> Tensor<1> {
+        match self {
+            Head::Cls => loss::cross_entropy(outputs, labels),
+            Head::Reg => loss::regression(outputs, labels),
+            Head::Proto => loss::prototype(outputs, labels),
+        }
+    }
+
+    /// Class and scores of one pattern's head output (prototypes for the prototype head).
+    pub fn decode(self, output: &[f32], prototypes: &[Vec<f32>]) -> (Class, [f32; Class::COUNT]) {
+        match self {
+            Head::Cls => {
+                let max = output.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+                let exp: Vec<f32> = output.iter().map(|v| (v - max).exp()).collect();
+                let total: f32 = exp.iter().sum();
+                let scores = std::array::from_fn(|k| exp[k] / total);
+                (Prediction::from_scores(scores, None).class, scores)
+            }
+            Head::Reg => loss::regression_scores([output[0], output[1]]),
+            Head::Proto => loss::prototype_scores(output, prototypes),
+        }
+    }
+
+    fn outputs(self) -> usize {
+        match self {
+            Head::Cls => Class::COUNT,
+            Head::Reg => 2,
+            Head::Proto => loss::EMBEDDING,
+        }
+    }
+}
+
+/// Encoder + head.
+#[derive(Module, Debug)]
+pub struct Network {
+    pub encoder: Encoder,
+    pub head: Linear,
+}
+
+impl Network {
+    pub fn new(architecture: Architecture, head: Head, size: usize, device: &Device) -> Network {
+        Network {
+            encoder: Encoder::new(architecture, size, device),
+            head: LinearConfig::new(encoders::FEATURES, head.outputs()).init(device),
+        }
+    }
+
+    /// Raw head outputs for a `[B, S·S]` batch of inputs: logits, tanh'd vectors or embeddings.
+    pub fn forward(&self, inputs: Tensor<2>, head: Head, size: usize) -> Tensor<2> {
+        let [batch, _] = inputs.dims();
+        let x = inputs.reshape([batch, 1, size, size]);
+        let out = self.head.forward(self.encoder.forward(x));
+        match head {
+            Head::Reg => out.tanh(),
+            Head::Cls | Head::Proto => out,
+        }
+    }
+
+    /// The weights as burnpack bytes, in `dtype` (model files: F16, which halves them;
+    /// checkpoints: F32, so that a resumed run continues exactly).
+    pub fn to_bytes(&self, dtype: DType) -> Result<Vec<u8>> {
+        struct Cast(DType);
+        impl ModuleMapper for Cast {
+            fn map_float<const D: usize>(&mut self, p: Param<Tensor<D>>) -> Param<Tensor<D>> {
+                let dtype = self.0;
+                p.map(|t| t.cast(dtype))
+            }
+        }
+        let bytes = self
+            .clone()
+            .map(&mut Cast(dtype))
+            .into_record()
+            .into_bytes()
+            .map_err(|e| Error::invalid(format!("cannot encode the weights: {e}")))?;
+        Ok(bytes.to_vec())
+    }
+
+    /// Loads weights saved by [`Network::to_bytes`] into this (freshly built) network.
+    pub fn with_bytes(self, path: &Path, bytes: &[u8]) -> Result<Network> {
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
+            .map_err(|e| Error::format(path, format!("the weights are not readable: {e}")))?
+            .with_dtype_policy(DTypePolicy::CastToModule);
+        self.try_load_record(record).map_err(|e| {
+            Error::format(
+                path,
+                format!("the weights do not fit the architecture in the header: {e}"),
+            )
+        })
+    }
+}
+
+/// What the burn backend stores in the header's `settings`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NetSettings {
+    pub architecture: Architecture,
+    pub head: Head,
+    /// Class prototypes (validation-set class means of the embeddings), prototype head only.
+    #[serde(default)]
+    pub prototypes: Option<Vec<Vec<f32>>>,
+}
+
+/// A trained network behind the [`Classifier`] trait.
+#[derive(Debug)]
+pub struct NetClassifier {
+    header: ModelHeader,
+    settings: NetSettings,
+    network: Network,
+    device: Device,
+}
+
+impl NetClassifier {
+    pub fn new(
+        header: ModelHeader,
+        settings: NetSettings,
+        network: Network,
+        device: Device,
+    ) -> Self {
+        let mut header = header;
+        header.settings = serde_json::to_value(&settings).expect("settings serialise");
+        NetClassifier {
+            header,
+            settings,
+            network: network.valid(),
+            device,
+        }
+    }
+
+    pub fn from_file(path: &Path, file: ModelFile, device: DeviceChoice) -> Result<NetClassifier> {
+        let settings: NetSettings = serde_json::from_value(file.header.settings.clone())
+            .map_err(|e| Error::format(path, format!("network settings are not valid: {e}")))?;
+        if settings.head == Head::Proto {
+            let ok = settings.prototypes.as_ref().is_some_and(|p| {
+                p.len() == Class::COUNT && p.iter().all(|v| v.len() == loss::EMBEDDING)
+            });
+            if !ok {
+                return Err(Error::format(
+                    path,
+                    "the prototype model has no valid prototypes",
+                ));
+            }
+        }
+        let size = file.header.input.size;
+        if settings.architecture == Architecture::Conv && size < 12 {
+            return Err(Error::format(
+                path,
+                format!("input size {size} is too small for Conv"),
+            ));
+        }
+        let device = device.device()?;
+        let network = Network::new(settings.architecture, settings.head, size, &device)
+            .with_bytes(path, &file.payload)?;
+        Ok(NetClassifier::new(file.header, settings, network, device))
+    }
+
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    /// Raw head outputs of a batch, as rows.
+    pub fn outputs(&self, batch: ArrayView2<f32>) -> Result<Vec<Vec<f32>>> {
+        let (n, len) = batch.dim();
+        let size = self.header.input.size;
+        if len != size * size {
+            return Err(Error::invalid(format!(
+                "the model takes {size}x{size} inputs, got rows of {len} values"
+            )));
+        }
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let out = self
+            .network
+            .forward(to_tensor(batch, &self.device), self.settings.head, size);
+        rows_of(out)
+    }
+}
+
+/// Rows of model inputs as a `[B, W]` tensor on `device`.
+pub(crate) fn to_tensor(rows: ArrayView2<f32>, device: &Device) -> Tensor<2> {
+    let shape = [rows.nrows(), rows.ncols()];
+    Tensor::from_data(
+        TensorData::new(rows.iter().copied().collect::<Vec<f32>>(), shape),
+        device,
+    )
+}
+
+/// A `[B, W]` tensor read back as rows.
+pub(crate) fn rows_of(t: Tensor<2>) -> Result<Vec<Vec<f32>>> {
+    let [_, width] = t.dims();
+    let flat: Vec<f32> = t
+        .into_data()
+        .try_into_vec_as::<f32>()
+        .map_err(|e| Error::invalid(format!("reading the network output: {e:?}")))?;
+    Ok(flat.chunks(width.max(1)).map(<[f32]>::to_vec).collect())
+}
+
+impl Classifier for NetClassifier {
+    fn header(&self) -> &ModelHeader {
+        &self.header
+    }
+
+    fn predict(&self, batch: ArrayView2<f32>) -> Result<Vec<Prediction>> {
+        let outputs = self.outputs(batch)?;
+        let head = self.settings.head;
+        let prototypes = self.settings.prototypes.as_deref().unwrap_or_default();
+        Ok(outputs
+            .into_iter()
+            .map(|out| {
+                let (class, scores) = head.decode(&out, prototypes);
+                let embedding = (head == Head::Proto).then_some(out);
+                Prediction {
+                    class,
+                    scores,
+                    embedding,
+                }
+            })
+            .collect())
+    }
+
+    fn save(&self, path: &Path, overwrite: bool) -> Result<()> {
+        ModelFile {
+            header: self.header.clone(),
+            payload: self.network.to_bytes(DType::F16)?,
+        }
+        .write(path, overwrite)
+    }
+}

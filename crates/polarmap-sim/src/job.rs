@@ -1,0 +1,519 @@
+//! A simulation job — specimen, optics, scan and acquisition — its presets (the paper's training
+//! and test sets, the defect set, a quick size for tests), and running it to files: `.npy` plus
+//! `.meta.json` (calibration and ground truth), or a folder of one TIFF per probe position (the
+//! paper's layout). Output streams row by row; the 4D array is never held in memory.
+
+use super::acquisition::Acquisition;
+use super::crystal::{class_displacement, OSite, Perovskite, Vacancy};
+use super::{Engine, ScanSpec, SimParams, Simulation};
+use polarmap_io::classes::Class;
+use polarmap_io::error::{Error, Result};
+use polarmap_io::write::check_writable;
+use polarmap_io::progress::Progress;
+use polarmap_io::scan::{npy, Calibration, DType, Sidecar};
+use rayon::prelude::*;
+use serde_json::json;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// One labelled scan to simulate.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// File stem of the output (e.g. `train-RM`, `1S-LU-6x6-20nm`).
+    pub name: String,
+    pub class: Option<Class>,
+    /// Nb displacement magnitude, Å.
+    pub nb_shift_a: f64,
+    pub crystal: Perovskite,
+    pub params: SimParams,
+    pub scan: ScanSpec,
+    /// Unit cells the scan covers, along x and y.
+    pub scan_cells: [usize; 2],
+    pub acquisition: Acquisition,
+    /// Store patterns as counts in uint16 (needs a dose) instead of float32 intensities.
+    pub counts_u16: bool,
+}
+
+/// KNN cells along the beam for a thickness: 20 nm → 50 cells (19.75 nm), 50 nm → 125.
+pub fn cells_for_thickness_nm(nm: f64) -> usize {
+    (nm * 10.0 / super::crystal::KNN_A).round().max(1.0) as usize
+}
+
+impl Job {
+    /// A KNN scan of `class` with `cells` = [nx, ny, nz], a `scan` grid over `scan_cells`.
+    pub fn knn(
+        name: &str,
+        class: Option<Class>,
+        cells: [usize; 3],
+        scan: [usize; 2],
+        scan_cells: [usize; 2],
+    ) -> Job {
+        let nb_shift_a = 0.15;
+        let mut crystal = Perovskite {
+            cells,
+            ..Perovskite::default()
+        };
+        if let Some(class) = class {
+            crystal.b_shift = class_displacement(class, nb_shift_a);
+        }
+        Job {
+            name: name.to_string(),
+            class,
+            nb_shift_a,
+            scan: ScanSpec::over_cells(scan[0], scan[1], scan_cells, crystal.a),
+            scan_cells,
+            crystal,
+            // PRISM without interpolation equals plain multislice (to 1e-6, tests/prism.rs) and is
+            // an order of magnitude faster on these jobs.
+            params: SimParams {
+                engine: Engine::Prism { interpolation: 1 },
+                ..SimParams::default()
+            },
+            acquisition: Acquisition::default(),
+            counts_u16: false,
+        }
+    }
+
+    /// Sets the Nb displacement magnitude along the job's class direction.
+    pub fn with_nb_shift(mut self, magnitude_a: f64) -> Job {
+        self.nb_shift_a = magnitude_a;
+        if let Some(class) = self.class {
+            self.crystal.b_shift = class_displacement(class, magnitude_a);
+        }
+        self
+    }
+
+    /// The removed O's position in scan coordinates (row, col), folded into the scanned area by
+    /// the supercell's periodicity; None without a vacancy.
+    pub fn defect_scan_position(&self) -> Option<[f64; 2]> {
+        let v = self.crystal.vacancy?;
+        let [x, y, _] = v.position(self.crystal.a);
+        let (wx, wy) = (
+            self.crystal.cells[0] as f64 * self.crystal.a,
+            self.crystal.cells[1] as f64 * self.crystal.a,
+        );
+        let col = (x - self.scan.origin[0]).rem_euclid(wx) / self.scan.step[0];
+        let row = (self.scan.origin[1] - y).rem_euclid(wy) / self.scan.step[1];
+        Some([row, col])
+    }
+
+    fn frame_shape(&self) -> [usize; 2] {
+        let n = self.params.detector.pixels;
+        [n, n]
+    }
+
+    /// The sidecar: calibration, labels and the simulation's ground truth.
+    pub fn sidecar(&self, slices: usize, thickness_a: f64) -> Sidecar {
+        let mut sidecar = Sidecar {
+            calibration: Calibration {
+                energy_kv: Some(self.params.probe.energy_kev),
+                convergence_mrad: Some(self.params.probe.convergence_mrad),
+                mrad_per_px: Some(self.params.detector.mrad_per_px()),
+                scan_step_a: Some(self.scan.step[0]),
+                ..Default::default()
+            },
+            scan_shape: Some([self.scan.rows, self.scan.cols]),
+            labels_text: self.class.map(|c| c.name().to_string()),
+            ..Default::default()
+        };
+        let c = &self.crystal;
+        sidecar.extra.insert(
+            "simulation".into(),
+            json!({
+                "simulator": "polarmap multislice",
+                "class": self.class.map(|c| c.name()),
+                "displacement_a": c.b_shift,
+                "nb_shift_a": self.nb_shift_a,
+                "o_shift_a": c.o_shift,
+                "lattice_a": c.a,
+                "supercell": c.cells,
+                "a_site": c.a_site,
+                "thickness_a": thickness_a,
+                "slices": slices,
+                "scan_cells": self.scan_cells,
+                "scan_step_a": self.scan.step,
+                "sampling_a": self.params.sampling_a,
+                "engine": format!("{:?}", self.params.engine),
+                "defocus_a": self.params.probe.defocus_a,
+                "cs_a": self.params.probe.cs_a,
+                "detector_pixels": self.params.detector.pixels,
+                "detector_max_mrad": self.params.detector.max_mrad,
+                "frozen_phonons": self.params.phonons.as_ref().map(|p| p.configurations),
+                "acquisition": self.acquisition,
+                "seed": c.seed,
+                "defect": c.vacancy.map(|v| json!({
+                    "kind": "oxygen vacancy",
+                    "cell": v.cell,
+                    "site": v.site,
+                    "position_a": v.position(c.a),
+                    "relaxation_a": v.relax,
+                    "scan_position": self.defect_scan_position(),
+                })),
+            }),
+        );
+        sidecar
+    }
+
+    /// Simulates the job into `path` (`.npy`) and its sidecar `NAME.meta.json`. Refuses to
+    /// overwrite either unless `overwrite`.
+    pub fn run_to_npy(&self, path: &Path, overwrite: bool, progress: &Progress) -> Result<()> {
+        let meta = path.with_extension("meta.json");
+        check_writable(path, overwrite)?;
+        check_writable(&meta, overwrite)?;
+        self.validate()?;
+        let sim = Simulation::new(&self.crystal.build()?, &self.params, progress)?;
+        let dtype = if self.counts_u16 {
+            DType::U16
+        } else {
+            DType::F32
+        };
+        let [n, _] = self.frame_shape();
+        let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        out.write_all(&npy::header_bytes(
+            dtype,
+            &[self.scan.rows, self.scan.cols, n, n],
+        ))
+        .map_err(|e| Error::io(path, e))?;
+        self.stream(&sim, progress, |_, row| {
+            let bytes: Vec<u8> = if self.counts_u16 {
+                row.iter()
+                    .flat_map(|&v| (v.round().clamp(0.0, 65535.0) as u16).to_le_bytes())
+                    .collect()
+            } else {
+                row.iter().flat_map(|v| v.to_le_bytes()).collect()
+            };
+            out.write_all(&bytes).map_err(|e| Error::io(path, e))
+        })?;
+        out.flush().map_err(|e| Error::io(path, e))?;
+        self.sidecar(sim.slices, sim.thickness_a).write(&meta)
+    }
+
+    /// Simulates the job into a folder of one TIFF per probe position (`NAME_00000.tif`, …,
+    /// row-major: the paper's layout) with `dir.meta.json` beside the folder.
+    pub fn run_to_tiff_folder(
+        &self,
+        dir: &Path,
+        overwrite: bool,
+        progress: &Progress,
+    ) -> Result<()> {
+        let meta = dir.with_extension("meta.json");
+        check_writable(dir, overwrite)?;
+        check_writable(&meta, overwrite)?;
+        self.validate()?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let sim = Simulation::new(&self.crystal.build()?, &self.params, progress)?;
+        let shape = self.frame_shape();
+        let cols = self.scan.cols;
+        let digits = (self.scan.len() - 1).to_string().len().max(5);
+        self.stream(&sim, progress, |r, row| {
+            for (c, pattern) in row.chunks(shape[0] * shape[1]).enumerate() {
+                let file = dir.join(format!("{}_{:0digits$}.tif", self.name, r * cols + c));
+                if self.counts_u16 {
+                    let counts: Vec<u16> = pattern
+                        .iter()
+                        .map(|&v| v.round().clamp(0.0, 65535.0) as u16)
+                        .collect();
+                    polarmap_io::scan::tiff::write_frame_tiff(&file, &counts, shape)?;
+                } else {
+                    polarmap_io::scan::tiff::write_frame_tiff(&file, pattern, shape)?;
+                }
+            }
+            Ok(())
+        })?;
+        self.sidecar(sim.slices, sim.thickness_a).write(&meta)
+    }
+
+    fn validate(&self) -> Result<()> {
+        self.acquisition.validate()?;
+        if self.counts_u16 && self.acquisition.dose_per_pattern.is_none() {
+            return Err(Error::invalid(
+                "uint16 counts need a dose (electrons per pattern)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Runs the simulation row by row, applies the acquisition effects in parallel, and hands
+    /// each finished row of patterns to `sink`.
+    fn stream(
+        &self,
+        sim: &Simulation,
+        progress: &Progress,
+        mut sink: impl FnMut(usize, &[f32]) -> Result<()>,
+    ) -> Result<()> {
+        let shape = self.frame_shape();
+        let len = shape[0] * shape[1];
+        let mut buffer = Vec::new();
+        sim.run_rows(&self.scan, progress, |r, row| {
+            buffer.clear();
+            buffer.extend_from_slice(row);
+            buffer
+                .par_chunks_mut(len)
+                .enumerate()
+                .for_each(|(c, pattern)| self.acquisition.apply(pattern, shape, r, c));
+            sink(r, &buffer)
+        })
+    }
+}
+
+/// Names of the presets.
+pub const PRESETS: [&str; 7] = [
+    "quick",
+    "paper-train",
+    "wide-train",
+    "seeds-train",
+    "paper-tests",
+    "paper-defect",
+    "demo",
+];
+
+/// The models' 64-px window over ±15 mrad: the detector of the training presets.
+const MODELS_WINDOW: super::detector::DetectorSpec = super::detector::DetectorSpec {
+    pixels: 64,
+    max_mrad: 15.0,
+};
+
+/// The A-site seeds of the `seeds-train` crystals (the other presets use 0, the held-out sets of
+/// `bench/make_test_sets.sh` 7).
+const SEEDS_TRAIN_CRYSTALS: [u64; 4] = [11, 12, 13, 14];
+
+/// The jobs of a preset.
+///
+/// - `quick`: one small RD scan (2×2×10 cells, 16×16 positions, 64-px detector) for tests.
+/// - `paper-train`: the 8 classes, 2×2×50 cells (20 nm), 128×128 positions over the 2×2 cells,
+///   256×256 detector.
+/// - `wide-train`: the shipped models' training set. The 8 classes at 4×4 cells and three
+///   thicknesses (20, 35 and 65 nm: a model trained at 20 nm alone fails at 50 nm), 64×64
+///   positions over 2×2 cells, 64-px detector over ±15 mrad (the models' window). A 2×2-cell
+///   window is only 7.9 Å wide: the probe's tails wrap around it and its reciprocal lattice is
+///   3.2 mrad coarse, so its patterns differ from a wide specimen's (NCC 0.95 against 6×6 cells,
+///   where 4×4 gives 0.99) and models trained on them transfer badly to wider cells.
+/// - `seeds-train`: the networks' training set. The 8 classes at 4×4×50 cells (20 nm), each in
+///   four crystals with other random K/Na arrangements (A-site seeds 11–14), 32×32 positions
+///   over 2×2 cells, the 64-px ±15 mrad window: as many patterns as one 64×64 scan, from four
+///   crystals. Trained on one crystal per class, the networks learn that crystal's A-site
+///   pattern and fail on other specimens.
+/// - `paper-tests`: 1S–7S of PAPER-NOTES.md (class, lateral cells, thickness), 128×128 positions
+///   over 2×2 cells.
+/// - `paper-defect`: RD, 4×4×50 cells with one oxygen vacancy (Nb relaxed 0.4/0.3/0.1 Å),
+///   128×128 positions over the 4×4 cells.
+/// - `demo`: the two halves of the built-in demo (RM, and RD with a vacancy); see [`write_demo`].
+pub fn preset(name: &str) -> Result<Vec<Job>> {
+    let t20 = cells_for_thickness_nm(20.0);
+    let t50 = cells_for_thickness_nm(50.0);
+    Ok(match name {
+        "quick" => {
+            let mut job = Job::knn("quick-RD", Some(Class::RD), [2, 2, 10], [16, 16], [2, 2]);
+            job.params.detector.pixels = 64;
+            job.params.detector.max_mrad = 40.0;
+            job.params.sampling_a = 0.1;
+            vec![job]
+        }
+        "paper-train" => Class::ALL
+            .iter()
+            .map(|&c| {
+                Job::knn(
+                    &format!("train-{c}"),
+                    Some(c),
+                    [2, 2, t20],
+                    [128, 128],
+                    [2, 2],
+                )
+            })
+            .collect(),
+        "wide-train" => [20.0, 35.0, 65.0]
+            .into_iter()
+            .flat_map(|nm| Class::ALL.iter().map(move |&c| (nm, c)))
+            .map(|(nm, c)| {
+                let nz = cells_for_thickness_nm(nm);
+                let name = format!("wide-{c}-{nm:.0}nm");
+                let mut job = Job::knn(&name, Some(c), [4, 4, nz], [64, 64], [2, 2]);
+                job.params.detector = MODELS_WINDOW;
+                job
+            })
+            .collect(),
+        "seeds-train" => SEEDS_TRAIN_CRYSTALS
+            .into_iter()
+            .flat_map(|seed| Class::ALL.iter().map(move |&c| (seed, c)))
+            .map(|(seed, c)| {
+                let name = format!("seeds-{c}-s{seed}");
+                let mut job = Job::knn(&name, Some(c), [4, 4, t20], [32, 32], [2, 2]);
+                job.params.detector = MODELS_WINDOW;
+                job.crystal.seed = seed;
+                job.acquisition.seed = seed;
+                job
+            })
+            .collect(),
+        "paper-tests" => [
+            ("1S-LU-6x6-20nm", Class::LU, 6, t20),
+            ("2S-LU-6x6-50nm", Class::LU, 6, t50),
+            ("3S-RM-2x2-20nm", Class::RM, 2, t20),
+            ("4S-RD-6x6-50nm", Class::RD, 6, t50),
+            ("5S-RU-6x6-20nm", Class::RU, 6, t20),
+            ("6S-LD-4x4-20nm", Class::LD, 4, t20),
+            ("7S-RD-2x2-20nm", Class::RD, 2, t20),
+        ]
+        .into_iter()
+        .map(|(name, class, lateral, nz)| {
+            Job::knn(
+                name,
+                Some(class),
+                [lateral, lateral, nz],
+                [128, 128],
+                [2, 2],
+            )
+        })
+        .collect(),
+        "paper-defect" => {
+            let mut job = Job::knn(
+                "defect-RD",
+                Some(Class::RD),
+                [4, 4, t20],
+                [128, 128],
+                [4, 4],
+            );
+            job.crystal.vacancy = Some(Vacancy::new([1, 1, t20 / 2], OSite::X));
+            vec![job]
+        }
+        "demo" => demo_jobs(),
+        other => {
+            return Err(Error::invalid(format!(
+                "unknown preset '{other}'; presets: {}",
+                PRESETS.join(", ")
+            )))
+        }
+    })
+}
+
+/// The demo's two domains: RM, and RD with an oxygen vacancy; 4×4×50 cells, 32×32 positions
+/// over 4×4 cells, 64-px detector over ±40 mrad, 10⁵ electrons per pattern, uint16 counts.
+fn demo_jobs() -> Vec<Job> {
+    let t20 = cells_for_thickness_nm(20.0);
+    [
+        ("demo-RM", Class::RM, false),
+        ("demo-RD-vacancy", Class::RD, true),
+    ]
+    .into_iter()
+    .map(|(name, class, vacancy)| {
+        let mut job = Job::knn(name, Some(class), [4, 4, t20], [32, 32], [4, 4]);
+        job.params.detector.pixels = 64;
+        job.params.detector.max_mrad = 40.0;
+        job.params.sampling_a = 0.08;
+        job.acquisition.dose_per_pattern = Some(1e5);
+        job.acquisition.seed = 11;
+        job.counts_u16 = true;
+        if vacancy {
+            job.crystal.vacancy = Some(Vacancy::new([3, 1, t20 / 2], OSite::X));
+        }
+        job
+    })
+    .collect()
+}
+
+/// Writes the built-in demo: a mosaic of two simulated domains — the left half of the scan from
+/// the RM job, the right half from the RD job with its oxygen vacancy — as uint16 counts in
+/// `path` (`.npy`), the per-pixel ground truth in `NAME_labels.npy` (class indices, uint8) and
+/// `NAME.meta.json` saying what it is.
+pub fn write_demo(path: &Path, overwrite: bool, progress: &Progress) -> Result<()> {
+    let jobs = demo_jobs();
+    let meta = path.with_extension("meta.json");
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("demo");
+    let labels_path = path.with_file_name(format!("{stem}_labels.npy"));
+    for p in [path, &meta, &labels_path] {
+        check_writable(p, overwrite)?;
+    }
+    let (rows, cols) = (jobs[0].scan.rows, jobs[0].scan.cols);
+    let [n, _] = jobs[0].frame_shape();
+    let mut halves = Vec::new();
+    let mut sidecars = Vec::new();
+    for job in &jobs {
+        job.validate()?;
+        let sim = Simulation::new(&job.crystal.build()?, &job.params, progress)?;
+        let mut data = Vec::with_capacity(rows * cols * n * n);
+        job.stream(&sim, progress, |_, row| {
+            data.extend_from_slice(row);
+            Ok(())
+        })?;
+        halves.push(data);
+        sidecars.push(job.sidecar(sim.slices, sim.thickness_a));
+    }
+    let split = cols / 2;
+    let mut bytes = npy::header_bytes(DType::U16, &[rows, cols, n, n]);
+    let mut labels = npy::header_bytes(DType::U8, &[rows, cols]);
+    for r in 0..rows {
+        for c in 0..cols {
+            let side = usize::from(c >= split);
+            let start = (r * cols + c) * n * n;
+            for &v in &halves[side][start..start + n * n] {
+                bytes.extend((v.round().clamp(0.0, 65535.0) as u16).to_le_bytes());
+            }
+            labels.push(jobs[side].class.map_or(0, |k| k.index() as u8));
+        }
+    }
+    std::fs::write(path, bytes).map_err(|e| Error::io(path, e))?;
+    std::fs::write(&labels_path, labels).map_err(|e| Error::io(&labels_path, e))?;
+    let mut sidecar = sidecars[1].clone();
+    sidecar.labels_text = Some(format!("{stem}_labels.npy"));
+    sidecar.extra.insert(
+        "description".into(),
+        json!(format!(
+            "Mosaic of two simulated KNN scans (polarmap multislice, 20 nm, 200 kV, 24 mrad, \
+             {} e- per pattern): columns 0-{} from an RM domain, columns {}-{} from an RD domain \
+             with one oxygen vacancy (see simulation.right.defect.scan_position). Per-pixel labels \
+             in {stem}_labels.npy (class indices).",
+            jobs[0].acquisition.dose_per_pattern.unwrap_or(0.0),
+            split - 1,
+            split,
+            cols - 1
+        )),
+    );
+    sidecar.extra.insert(
+        "simulation".into(),
+        json!({"left": sidecars[0].extra["simulation"], "right": sidecars[1].extra["simulation"]}),
+    );
+    sidecar.write(&meta)
+}
+
+/// Runs the preset `name` into `dir` (created when missing): one `.npy` (or, with `tiff`, one
+/// TIFF folder) per job, named by [`job_path`]; the `demo` preset writes its mosaic as
+/// `dir/demo.npy` ([`write_demo`]). `on_job(k, n, name, path)` is called before each scan is
+/// simulated. Returns the paths written, in job order.
+pub fn run_preset(
+    name: &str,
+    dir: &Path,
+    tiff: bool,
+    overwrite: bool,
+    progress: &Progress,
+    mut on_job: impl FnMut(usize, usize, &str, &Path),
+) -> Result<Vec<PathBuf>> {
+    let jobs = preset(name)?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    if name == "demo" {
+        let path = dir.join("demo.npy");
+        on_job(0, 1, "demo mosaic", &path);
+        write_demo(&path, overwrite, progress)?;
+        return Ok(vec![path]);
+    }
+    let mut written = Vec::with_capacity(jobs.len());
+    for (k, job) in jobs.iter().enumerate() {
+        let path = job_path(dir, job, tiff);
+        on_job(k, jobs.len(), &job.name, &path);
+        if tiff {
+            job.run_to_tiff_folder(&path, overwrite, progress)?;
+        } else {
+            job.run_to_npy(&path, overwrite, progress)?;
+        }
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Output path of a job inside `dir`.
+pub fn job_path(dir: &Path, job: &Job, tiff: bool) -> PathBuf {
+    if tiff {
+        dir.join(&job.name)
+    } else {
+        dir.join(format!("{}.npy", job.name))
+    }
+}

@@ -1,0 +1,242 @@
+//! The `polarmap` binary end to end: outputs, JSON keys, and clear errors on bad input.
+
+use crate::common;
+
+use crate::common::polarmap;
+use polarmap_core::scan::{npy, DType};
+use std::path::Path;
+
+/// A 4×5 scan of 32×32 u16 patterns: a disk of radius 6 moving one pixel right per column.
+fn write_disk_scan(path: &Path) {
+    let mut bytes = npy::header_bytes(DType::U16, &[4, 5, 32, 32]);
+    for _r in 0..4 {
+        for c in 0..5 {
+            for i in 0..32 * 32 {
+                let (y, x) = ((i / 32) as f64, (i % 32) as f64);
+                let inside = (y - 15.5).hypot(x - 13.5 - c as f64) <= 6.0;
+                bytes.extend((if inside { 50u16 } else { 1 }).to_le_bytes());
+            }
+        }
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn info_json_has_the_documented_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scan.npy");
+    write_disk_scan(&path);
+    std::fs::write(
+        dir.path().join("scan.meta.json"),
+        r#"{"energy_kv": 200, "convergence_mrad": 24, "mrad_per_px": 0.5}"#,
+    )
+    .unwrap();
+    let (ok, stdout, stderr) = polarmap(&["info", path.to_str().unwrap(), "--json", "--stats"]);
+    assert!(ok, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(v["shape"], serde_json::json!([4, 5, 32, 32]));
+    assert_eq!(v["dtype"], "uint16");
+    assert_eq!(v["calibration"]["energy_kv"], 200.0);
+    assert_eq!(v["calibration"]["mrad_per_px"], 0.5);
+    let disk = &v["bf_disk"];
+    assert!(
+        (disk["center_row"].as_f64().unwrap() - 15.5).abs() < 0.3,
+        "{disk}"
+    );
+    assert!(
+        (disk["center_col"].as_f64().unwrap() - 15.5).abs() < 0.5,
+        "{disk}"
+    );
+    assert!(
+        (disk["radius_px"].as_f64().unwrap() - 6.0).abs() < 0.7,
+        "{disk}"
+    );
+    assert!(v["global_com"]["row"].is_number() && v["global_com"]["col"].is_number());
+    // Pixel statistics: per frame 1 + 49 × (pixels in the disk).
+    assert_eq!(v["min"], 1.0);
+    assert_eq!(v["max"], 50.0);
+    let sum = v["sum"].as_f64().unwrap();
+    assert!(sum > 20.0 * 1024.0 && sum < 20.0 * 1024.0 * 50.0);
+    assert!((v["mean"].as_f64().unwrap() - sum / (20.0 * 1024.0)).abs() < 1e-9);
+}
+
+#[test]
+fn three_d_array_reports_one_scan_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stack.npy");
+    let mut bytes = npy::header_bytes(DType::F32, &[6, 8, 8]);
+    for i in 0..6 * 64 {
+        let v = if (i % 64) / 8 == 3 { 10.0f32 } else { 1.0 };
+        bytes.extend(v.to_le_bytes());
+    }
+    std::fs::write(&path, bytes).unwrap();
+    let (ok, stdout, stderr) = polarmap(&["info", path.to_str().unwrap(), "--json"]);
+    assert!(ok, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["shape"], serde_json::json!([1, 6, 8, 8]));
+    // A one-row band has no disk: reported as null with the reason, not as a failure.
+    assert!(v["bf_disk"].is_null());
+    assert!(v["bf_disk_problem"].as_str().unwrap().contains("flat"));
+    let (ok, stdout, _) = polarmap(&[
+        "info",
+        path.to_str().unwrap(),
+        "--json",
+        "--scan-shape",
+        "2x3",
+    ]);
+    assert!(ok);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["shape"], serde_json::json!([2, 3, 8, 8]));
+    let (ok, _, stderr) = polarmap(&["info", path.to_str().unwrap(), "--scan-shape", "4x4"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("stack.npy") && stderr.contains("4x4"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn com_writes_outputs_and_never_overwrites_without_asking() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scan.npy");
+    write_disk_scan(&path);
+    let out = dir.path().join("com.npy");
+    let png = dir.path().join("com.png");
+    let bf = dir.path().join("bf.npy");
+    let args = [
+        "com",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--png",
+        png.to_str().unwrap(),
+        "--bf-out",
+        bf.to_str().unwrap(),
+        "--descan",
+        "none",
+        "--png-scale",
+        "3",
+    ];
+    let (ok, _, stderr) = polarmap(&args);
+    assert!(ok, "{stderr}");
+    // CoM x grows by ~1 px per scan column (the disk moves right); y ≈ 0.
+    // A (4, 5, 2) array opens as 4 "frames" of 5×2: one scan row of (x, y) pairs each.
+    let scan = polarmap_core::open(&out).unwrap();
+    assert_eq!(scan.shape(), [1, 4, 5, 2]);
+    let row = scan.frame_f32(0, 2).unwrap();
+    for c in 1..5 {
+        let step = row[2 * c] - row[2 * (c - 1)];
+        assert!((step - 1.0).abs() < 0.2, "x step {step} in {row:?}");
+        assert!(row[2 * c + 1].abs() < 0.05, "y must vanish: {row:?}");
+    }
+    let img = image::open(&png).unwrap();
+    assert_eq!((img.width(), img.height()), (15, 12));
+    let bf_scan = polarmap_core::open(&bf).unwrap();
+    assert_eq!(bf_scan.shape(), [1, 1, 4, 5]);
+
+    let before = std::fs::read(&out).unwrap();
+    let (ok, _, stderr) = polarmap(&args);
+    assert!(!ok, "second run must refuse to overwrite");
+    assert!(stderr.contains("already exists"), "{stderr}");
+    assert_eq!(std::fs::read(&out).unwrap(), before);
+    let mut again = args.to_vec();
+    again.push("--overwrite");
+    assert!(polarmap(&again).0);
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "notes.txt",
+            b"hello, I am not a scan".to_vec(),
+            "unknown format",
+        ),
+        ("empty.npy", Vec::new(), "unknown format"),
+        (
+            "trunc.npy",
+            {
+                let mut b = npy::header_bytes(DType::U16, &[4, 4, 16, 16]);
+                b.extend(vec![0u8; 1000]);
+                b
+            },
+            "truncated",
+        ),
+        (
+            "fortran.npy",
+            {
+                let dict = "{'descr': '<u2', 'fortran_order': True, 'shape': (2, 2, 4, 4), }";
+                let mut b = b"\x93NUMPY\x01\x00".to_vec();
+                b.extend((dict.len() as u16).to_le_bytes());
+                b.extend(dict.as_bytes());
+                b.extend(vec![0u8; 128]);
+                b
+            },
+            "Fortran",
+        ),
+        (
+            "liar.npy",
+            {
+                let mut b = b"\x93NUMPY\x01\x00".to_vec();
+                b.extend(5000u16.to_le_bytes());
+                b.extend(b"{'descr': '<u2'}");
+                b
+            },
+            "header",
+        ),
+        (
+            "five_d.npy",
+            {
+                let mut b = npy::header_bytes(DType::U8, &[1, 1, 1, 2, 2]);
+                b.extend([0u8; 4]);
+                b
+            },
+            "shape",
+        ),
+    ];
+    for (name, bytes, expect) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let (ok, _, stderr) = polarmap(&["info", path.to_str().unwrap()]);
+        assert!(!ok, "{name} must fail");
+        assert!(
+            stderr.contains(name),
+            "{name}: error does not name the file: {stderr}"
+        );
+        assert!(
+            stderr.contains(expect),
+            "{name}: expected '{expect}' in: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+    }
+    let missing = dir.path().join("missing.npy");
+    let (ok, _, stderr) = polarmap(&["info", missing.to_str().unwrap()]);
+    assert!(!ok && stderr.contains("missing.npy"), "{stderr}");
+}
+
+/// `polarmap ... | head` closes the pipe early: the process ends quietly (SIGPIPE), it does not
+/// panic in `println!`.
+#[cfg(unix)]
+#[test]
+fn a_closed_output_pipe_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let scan = dir.path().join("disks.npy");
+    write_disk_scan(&scan);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_polarmap"))
+        .args(["info", scan.to_str().unwrap(), "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away before anything is written
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        out.status.success() || out.status.signal() == Some(libc::SIGPIPE),
+        "{:?}: {stderr}",
+        out.status
+    );
+}

@@ -1,0 +1,20 @@
+//! The integration tests, one binary: every module links the whole stack once, not once per file.
+
+mod common;
+mod crosscheck;
+mod analysis;
+mod bench;
+mod blockfile;
+mod cli;
+mod gui;
+mod hdf5;
+
+mod mib;
+mod models;
+mod models_cli;
+mod npy;
+mod prism;
+mod simulate;
+mod simulate_cli;
+mod smoke;
+mod tiff;
