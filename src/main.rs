@@ -6,12 +6,8 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Subcommands of the command line; any other single argument that names a file or folder opens
-/// it in the desktop app.
-#[cfg(feature = "gui")]
-const SUBCOMMANDS: [&str; 4] = ["info", "com", "simulate", "help"];
-
 fn main() -> ExitCode {
+    polarmap_core::models::set_shipped_dir(polarmap::assets::models_dir);
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     #[cfg(feature = "gui")]
     if let Some(path) = gui_request(&args) {
@@ -48,7 +44,8 @@ fn gui_request(args: &[OsString]) -> Option<Option<PathBuf>> {
         },
         [single] => {
             let text = single.to_string_lossy();
-            let is_command = SUBCOMMANDS.contains(&text.as_ref()) || text.starts_with('-');
+            // A subcommand is never a path, even where a file or folder of that name exists.
+            let is_command = polarmap::cli::is_command(&text) || text.starts_with('-');
             (!is_command && std::path::Path::new(single).exists())
                 .then(|| Some(PathBuf::from(single)))
         }

@@ -1,16 +1,14 @@
 //! The `polarmap` command line: a thin layer over the library. Long passes show a progress bar and
 //! stop cleanly on Ctrl-C.
 
-use polarmap_core::analysis::{
-    find_scan_rotation, pattern_pass, pixel_stats, ComField, Descan, DetectorGeometry,
-    ScanRotation, Survey,
-};
-use polarmap_core::export;
-
 mod bench;
 mod models;
+
+use polarmap_core::analysis::{pixel_stats, ComField, ScanRotation};
+use polarmap_core::export;
 use polarmap_core::progress::Progress;
-use polarmap_core::scan::{self, Calibration, DType, Endian, OpenOptions, RawLayout, Scan};
+use polarmap_core::scan::{Calibration, DType, Endian, OpenOptions, RawLayout};
+use polarmap_core::session::{ComResult, DescanChoice, RotationChoice, Session};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
@@ -27,6 +25,12 @@ fn choice<T: Copy + Send + Sync + 'static>(
 ) -> impl clap::builder::TypedValueParser<Value = T> {
     clap::builder::PossibleValuesParser::new(all.iter().map(|&v| name(v)))
         .map(move |s| *all.iter().find(|&&v| name(v) == s).expect("a listed name"))
+}
+
+/// Whether `word` is one of the command line's subcommands (or `help`), from the parser itself.
+pub fn is_command(word: &str) -> bool {
+    use clap::CommandFactory;
+    word == "help" || Cli::command().find_subcommand(word).is_some()
 }
 
 #[derive(Parser)]
@@ -205,17 +209,6 @@ struct InfoArgs {
     stats: bool,
 }
 
-#[derive(Clone, Copy, ValueEnum, PartialEq)]
-enum DescanArg {
-    /// Planes fitted to the CoM over the scan (linear descan).
-    Plane,
-    /// The paper's global CoM (mean centroid of each pattern's brightest 5 %).
-    Paper,
-    /// The BF disk centre of the mean pattern.
-    Disk,
-    /// No correction: shifts from the array centre.
-    None,
-}
 
 #[derive(Args)]
 struct ComArgs {
@@ -241,9 +234,10 @@ struct ComArgs {
     /// ADF detector inner and outer radii in pixels (default: 1.2× the disk radius to the frame edge).
     #[arg(long, num_args = 2, value_names = ["INNER", "OUTER"])]
     adf: Option<Vec<f64>>,
-    /// Descan correction.
-    #[arg(long, value_enum, default_value_t = DescanArg::Plane)]
-    descan: DescanArg,
+    /// Descan correction: plane (constant and linear, fitted over the scan), paper (the global
+    /// CoM), disk (the BF disk centre) or none (the array centre).
+    #[arg(long, default_value = "plane", value_parser = choice(&DescanChoice::ALL, DescanChoice::name))]
+    descan: DescanChoice,
     /// Detector-to-scan rotation in degrees, or "auto" to find it by minimising the CoM curl
     /// (default: the calibration's, else 0).
     #[arg(long)]
@@ -331,7 +325,7 @@ fn restore_sigpipe() {
 
 /// The built-in demo: the CLI's view of the demo scan shipped in `assets/`.
 fn demo(progress: &Arc<Progress>) -> Result<()> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo.npy");
+    let path = crate::assets::demo_path();
     if !path.exists() {
         bail!("the demo scan {} is missing", path.display());
     }
@@ -411,8 +405,12 @@ impl OpenArgs {
         })
     }
 
-    pub(crate) fn open(&self, path: &Path) -> Result<Scan> {
-        Ok(scan::open_with(path, &self.options()?)?)
+    /// Opens and surveys the scan, with a progress bar.
+    pub(crate) fn session(&self, path: &Path, progress: &Progress) -> Result<Session> {
+        let options = self.options()?;
+        Ok(with_progress_bar(progress, || {
+            Session::open(path, &options, progress)
+        })?)
     }
 }
 
@@ -448,10 +446,8 @@ pub(crate) fn with_progress_bar<R>(progress: &Progress, work: impl FnOnce() -> R
 }
 
 fn info(args: InfoArgs, progress: &Progress) -> Result<()> {
-    let scan = args.open.open(&args.path)?;
-    let survey = with_progress_bar(progress, || {
-        Survey::run(&scan, Some(polarmap_core::analysis::SURVEY_FRAMES), progress)
-    })?;
+    let session = args.open.session(&args.path, progress)?;
+    let (scan, survey) = (session.scan(), session.survey());
     let stats = if args.stats {
         Some(with_progress_bar(progress, || {
             pixel_stats(&scan, progress)
@@ -535,71 +531,38 @@ fn com(args: ComArgs, progress: &Progress) -> Result<()> {
     {
         export::check_writable(path, args.overwrite)?;
     }
-    let scan = args.open.open(&args.path)?;
     let started = Instant::now();
-    let survey = with_progress_bar(progress, || {
-        Survey::run(&scan, Some(polarmap_core::analysis::SURVEY_FRAMES), progress)
-    })?;
-    let disk = survey.require_disk(&scan)?;
-    let [det_rows, det_cols] = scan.frame_shape();
-    let edge = (det_rows.min(det_cols) as f64) / 2.0;
-    let (adf_inner, adf_outer) = match args.adf.as_deref() {
-        Some([inner, outer]) if inner < outer && *inner >= 0.0 => (*inner, *outer),
-        Some(v) => bail!("--adf needs INNER < OUTER, both ≥ 0; got {v:?}"),
-        None => (1.2 * disk.radius_px, edge.max(1.2 * disk.radius_px + 1.0)),
+    let session = args.open.session(&args.path, progress)?;
+    let scan = session.scan();
+    let adf = match args.adf.as_deref() {
+        Some(&[inner, outer]) => Some([inner, outer]),
+        Some(v) => bail!("--adf takes INNER OUTER; got {v:?}"),
+        None => None,
     };
-    let geometry = DetectorGeometry {
-        center_row: disk.center_row,
-        center_col: disk.center_col,
-        bf_radius: args.bf.unwrap_or(disk.radius_px),
-        adf_inner,
-        adf_outer,
-    };
+    let geometry = session.detectors(args.bf, adf)?;
     let pass_start = Instant::now();
-    let maps = with_progress_bar(progress, || pattern_pass(&scan, &geometry, progress))?;
+    let maps = with_progress_bar(progress, || session.features(&geometry, progress))?;
     let pass_seconds = pass_start.elapsed().as_secs_f64();
-    let descan = match args.descan {
-        DescanArg::Plane => Descan::fit_plane(&maps),
-        DescanArg::Paper => Descan::Fixed {
-            row: survey.global_com[0],
-            col: survey.global_com[1],
-        },
-        DescanArg::Disk => Descan::Fixed {
-            row: disk.center_row,
-            col: disk.center_col,
-        },
-        DescanArg::None => Descan::Fixed {
-            row: (det_rows as f64 - 1.0) / 2.0,
-            col: (det_cols as f64 - 1.0) / 2.0,
-        },
-    };
-    let unrotated = ComField::from_maps(&maps, &descan, ScanRotation::default());
-    let (rotation, fit) = match args.rotation.as_deref() {
-        Some("auto") => {
-            let fit = find_scan_rotation(&unrotated, Some(&maps.adf));
-            (fit.rotation, Some(fit))
-        }
-        Some(text) => {
-            let angle: f64 = text
+    let rotation = match args.rotation.as_deref() {
+        Some("auto") => RotationChoice::Auto,
+        Some(text) => RotationChoice::Fixed(ScanRotation {
+            angle_deg: text
                 .parse()
-                .with_context(|| format!("--rotation takes degrees or 'auto', got '{text}'"))?;
-            (
-                ScanRotation {
-                    angle_deg: angle,
-                    flip: args.flip,
-                },
-                None,
-            )
-        }
-        None => (
-            ScanRotation {
-                angle_deg: scan.calibration.scan_rotation_deg.unwrap_or(0.0),
-                flip: args.flip || scan.calibration.scan_flip.unwrap_or(false),
-            },
-            None,
-        ),
+                .with_context(|| format!("--rotation takes degrees or 'auto', got '{text}'"))?,
+            flip: args.flip,
+        }),
+        None if args.flip => RotationChoice::Fixed(ScanRotation {
+            angle_deg: scan.calibration.scan_rotation_deg.unwrap_or(0.0),
+            flip: true,
+        }),
+        None => RotationChoice::Calibration,
     };
-    let field = unrotated.rotated(rotation);
+    let ComResult {
+        field,
+        descan,
+        rotation,
+        fit,
+    } = session.com(&maps, args.descan, rotation);
     let (rows, cols) = field.dim();
     if let Some(path) = &args.out {
         let data: Vec<f32> = field

@@ -111,15 +111,11 @@ pub fn train(args: TrainArgs, progress: &Progress) -> Result<()> {
         ..TrainConfig::paper(model)
     }
     .with_window(polarmap_core::preprocess::PAPER_CROP, args.input_binning);
-    let job = TrainJob {
-        scans: args.scans.clone(),
-        config,
-        device: args.device,
-        out: args.out.clone(),
-        overwrite: args.overwrite,
-        checkpoint: !args.no_checkpoint,
-        command: std::env::args().collect::<Vec<_>>().join(" "),
-    };
+    let mut job = TrainJob::new(args.scans.clone(), config, args.device, args.out.clone());
+    job.overwrite = args.overwrite;
+    if args.no_checkpoint {
+        job.checkpoint = None;
+    }
     let device = train::device_name(model, args.device);
     let files = with_progress_bar(progress, || {
         job.run(
@@ -138,8 +134,8 @@ pub fn train(args: TrainArgs, progress: &Progress) -> Result<()> {
     println!(
         "{}: test-split accuracy {:.2} % on {} patterns ({:.0} s); card {}",
         files.model.display(),
-        100.0 * files.test_accuracy,
-        files.test_patterns,
+        100.0 * files.trained.test_accuracy,
+        files.trained.test_patterns,
         files.seconds,
         files.card.display()
     );
@@ -165,24 +161,20 @@ pub fn predict(args: PredictArgs, progress: &Progress) -> Result<()> {
     for p in [&args.png, &args.csv].into_iter().flatten() {
         export::check_writable(p, args.overwrite)?;
     }
-    let scan = args.open.open(&args.path)?;
     let model_file = model_path(args.model.as_deref())?;
     let model = models::load(&model_file, args.device)?;
-    let predictions = with_progress_bar(progress, || {
-        models::predict_scan(&scan, model.as_ref(), progress, |_, _| {})
+    let session = args.open.session(&args.path, progress)?;
+    let evaluation = with_progress_bar(progress, || {
+        session.evaluate(model.as_ref(), progress, |_, _| {})
     })?;
+    let predictions = &evaluation.predictions;
     if let Some(png) = &args.png {
-        write_class_png(png, &predictions, args.scale, args.overwrite)?;
+        write_class_png(png, predictions, args.scale, args.overwrite)?;
     }
     if let Some(csv) = &args.csv {
-        write_csv(csv, &predictions)?;
+        export::write_classes_csv(csv, &predictions.classes, Some(&predictions.scores), args.overwrite)?;
     }
-    let summary = summary(
-        &predictions,
-        &model_file,
-        scan.labels.as_ref(),
-        scan.scan_shape(),
-    );
+    let summary = evaluation.summary(&model_file);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -202,55 +194,6 @@ pub fn write_class_png(
     Ok(export::write_png_rgb(
         path, cols, rows, &pixels, scale, overwrite,
     )?)
-}
-
-fn write_csv(path: &Path, p: &ScanPredictions) -> Result<()> {
-    let file = std::fs::File::create(path).with_context(|| format!("{}", path.display()))?;
-    let mut out = std::io::BufWriter::new(file);
-    let names: Vec<String> = Class::ALL.iter().map(|c| format!("score_{c}")).collect();
-    writeln!(out, "row,col,class,{}", names.join(","))?;
-    for ((r, c), class) in p.classes.indexed_iter() {
-        let scores: Vec<String> = (0..Class::COUNT)
-            .map(|k| format!("{:.5}", p.scores[[r, c, k]]))
-            .collect();
-        writeln!(out, "{r},{c},{class},{}", scores.join(","))?;
-    }
-    out.flush().with_context(|| format!("{}", path.display()))?;
-    Ok(())
-}
-
-/// The scan-level answer: majority class, distribution, confidence, candidate defects, and the
-/// accuracy against ground truth when the scan has labels.
-fn summary(
-    p: &ScanPredictions,
-    model_file: &Path,
-    labels: Option<&polarmap_core::scan::Labels>,
-    scan_shape: [usize; 2],
-) -> serde_json::Value {
-    let map = p.class_map();
-    let stats = map.stats(None);
-    let distribution: serde_json::Map<String, serde_json::Value> = Class::ALL
-        .iter()
-        .zip(stats.fractions())
-        .map(|(c, f)| (c.name().to_string(), json!(f)))
-        .collect();
-    let defects = find_defects(&map, &DefectSearch::default());
-    let truth = labels.and_then(|l| l.resolve(scan_shape).ok());
-    let labelled_majority = truth
-        .as_ref()
-        .and_then(|t| ClassMap::new(t.clone()).stats(None).majority);
-    let accuracy = truth.and_then(|t| polarmap_core::maps::agreement(&t, &p.classes));
-    json!({
-        "model": p.model,
-        "model_file": model_file.display().to_string(),
-        "patterns": stats.pixels,
-        "majority_class": stats.majority.map(|c| c.name()),
-        "distribution": distribution,
-        "mean_confidence": stats.mean_confidence,
-        "accuracy_vs_labels": accuracy,
-        "labelled_majority_class": labelled_majority.map(|c| c.name()),
-        "defects": defects.iter().take(10).collect::<Vec<_>>(),
-    })
 }
 
 fn print_summary(s: &serde_json::Value) {

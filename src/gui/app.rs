@@ -326,14 +326,14 @@ impl PolarmapApp {
         let Some(model) = self.model_panel.selected.clone() else {
             return;
         };
-        let scan = d.scan.clone();
+        let session = d.session.clone();
         let device = self.settings.device;
         self.jobs.spawn(
             JobKind::Predict,
             format!("inference with {}", file_name(&model)),
             d.generation,
             move |progress, sender| {
-                let done = data::predict_job(&scan, &model, device, progress, |partial| {
+                let done = data::predict_job(&session, &model, device, progress, |partial| {
                     sender.send(JobOutput::Classes(Box::new(partial)))
                 })?;
                 Ok(JobOutput::Classes(Box::new(done)))
@@ -345,8 +345,8 @@ impl PolarmapApp {
     fn install(&mut self, opened: data::Opened, generation: u64) {
         self.opening = None;
         self.remember_recent(&opened.path);
-        let calibration = opened.scan.calibration;
-        let [rows, cols] = opened.scan.scan_shape();
+        let calibration = opened.session.scan().calibration;
+        let [rows, cols] = opened.session.scan().scan_shape();
         self.linked = Linked::new(rows, cols);
         // Start with the centre pixel in the inspector, so a pattern is on screen at once.
         self.linked.selected = Some([rows / 2, cols / 2]);
@@ -366,8 +366,7 @@ impl PolarmapApp {
         self.data = Some(Dataset {
             generation,
             path: opened.path,
-            scan: opened.scan,
-            survey: opened.survey,
+            session: opened.session,
             calibration,
             geometry: opened.geometry,
             analysis: None,
@@ -392,13 +391,13 @@ impl PolarmapApp {
         if let Some(g) = geometry {
             d.geometry = g;
         }
-        let (scan, geometry, calibration) = (d.scan.clone(), d.geometry, d.calibration);
+        let (session, geometry, calibration) = (d.session.clone(), d.geometry, d.calibration);
         self.jobs.spawn(
             JobKind::Analyse,
             format!("pattern pass over {}", file_name(&d.path)),
             d.generation,
             move |progress, _| {
-                let result = data::analyse_job(&scan, &geometry, &calibration, progress)?;
+                let result = data::analyse_job(&session, &geometry, &calibration, progress)?;
                 Ok(JobOutput::Analysed(Box::new(result)))
             },
         );
@@ -406,16 +405,16 @@ impl PolarmapApp {
 
     fn start_labels(&mut self) {
         let Some(d) = &self.data else { return };
-        if d.scan.labels.is_none() {
+        if d.scan().labels.is_none() {
             return;
         }
-        let scan = d.scan.clone();
+        let session = d.session.clone();
         self.jobs.spawn(
             JobKind::Labels,
             "reading labels",
             d.generation,
             move |_, _| {
-                Ok(match data::labels_job(&scan)? {
+                Ok(match data::labels_job(&session)? {
                     Some(map) => JobOutput::Classes(Box::new(ClassSource::new(
                         SourceKind::Truth,
                         "ground truth (sidecar labels)".into(),
@@ -508,7 +507,7 @@ impl PolarmapApp {
         let step = d.calibration.scan_step_a;
         let regions_json = serde_json::json!({
             "scan": d.path,
-            "shape": d.scan.shape(),
+            "shape": d.scan().shape(),
             "class_source": classes.as_ref().map(|c| c.source.clone()),
             "regions": self.regions.entries,
         });
@@ -614,7 +613,7 @@ impl PolarmapApp {
         };
         if self.requested_pattern != Some((d.generation, pixel)) {
             self.requested_pattern = Some((d.generation, pixel));
-            self.patterns.request(d.generation, d.scan.clone(), pixel);
+            self.patterns.request(d.generation, d.scan().clone(), pixel);
         }
     }
 
@@ -741,12 +740,12 @@ impl PolarmapApp {
         ui.horizontal_wrapped(|ui| {
             match &self.data {
                 Some(d) => {
-                    let [r, c, dr, dc] = d.scan.shape();
+                    let [r, c, dr, dc] = d.scan().shape();
                     ui.label(format!(
                         "{} — {r}×{c} scan, {dr}×{dc} patterns, {} ({}), opened in {:.2} s",
                         file_name(&d.path),
-                        d.scan.dtype().name(),
-                        d.scan.format(),
+                        d.scan().dtype().name(),
+                        d.scan().format(),
                         d.open_seconds
                     ))
                     .on_hover_text(d.path.display().to_string());

@@ -1,10 +1,8 @@
 //! The open dataset and what the background jobs computed for it, plus the job bodies that call
 //! the library (they run on job threads, never on the UI thread).
 
-use polarmap_core::analysis::{
-    pattern_pass, ComField, Descan, DetectorGeometry, PatternMaps, ScanRotation, Survey,
-    SURVEY_FRAMES,
-};
+use polarmap_core::analysis::{ComField, DetectorGeometry, PatternMaps, ScanRotation};
+use polarmap_core::session::{DescanChoice, RotationChoice, Session};
 use polarmap_core::classes::Class;
 use polarmap_core::maps::{ClassMap, Region, RegionStats};
 use polarmap_core::models::{DeviceChoice, InputGeometry};
@@ -20,8 +18,7 @@ use std::time::Instant;
 /// What the open job hands back.
 pub struct Opened {
     pub path: PathBuf,
-    pub scan: Arc<Scan>,
-    pub survey: Survey,
+    pub session: Session,
     pub geometry: DetectorGeometry,
     pub seconds: f64,
 }
@@ -142,8 +139,8 @@ pub struct Dataset {
     /// Increases with every dataset opened; answers of jobs for older ones are dropped.
     pub generation: u64,
     pub path: PathBuf,
-    pub scan: Arc<Scan>,
-    pub survey: Survey,
+    /// The scan and its survey.
+    pub session: Session,
     /// The calibration shown and used (the file's, as edited by the user).
     pub calibration: Calibration,
     /// The virtual detectors of the pass that is shown (or running).
@@ -168,51 +165,45 @@ impl Dataset {
         first.as_ref().or(second.as_ref())
     }
 
+    pub fn scan(&self) -> &Arc<Scan> {
+        self.session.scan()
+    }
+
     pub fn scan_dims(&self) -> (usize, usize) {
-        let [rows, cols] = self.scan.scan_shape();
+        let [rows, cols] = self.scan().scan_shape();
         (rows, cols)
     }
 }
 
-/// Opens a scan and surveys it (mean pattern, BF disk, global CoM); the default virtual
-/// detectors follow the CLI's: BF on the disk, ADF from 1.2 disk radii to the detector edge.
+/// Opens a scan and surveys it; the default virtual detectors are the session's.
 pub fn open_job(path: &Path, progress: &Progress) -> polarmap_core::Result<Opened> {
     let started = Instant::now();
-    progress.start("opening", 1);
-    let scan = polarmap_core::scan::open(path)?;
-    progress.check()?;
-    let survey = Survey::run(&scan, Some(SURVEY_FRAMES), progress)?;
-    let [det_rows, det_cols] = scan.frame_shape();
-    let geometry = DetectorGeometry::on_survey(&survey, [det_rows, det_cols]);
+    let session = Session::open(path, &Default::default(), progress)?;
+    let geometry = session.default_detectors();
     Ok(Opened {
         path: path.to_path_buf(),
-        scan: Arc::new(scan),
-        survey,
+        session,
         geometry,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
 
-/// The per-pattern pass and both CoM fields (descan removed and not).
+/// The per-pattern pass and both CoM fields (descan removed and not), in the rotation of the
+/// calibration as edited in the app.
 pub fn analyse_job(
-    scan: &Scan,
+    session: &Session,
     geometry: &DetectorGeometry,
     calibration: &Calibration,
     progress: &Progress,
 ) -> polarmap_core::Result<AnalysisResult> {
     let started = Instant::now();
-    let maps = pattern_pass(scan, geometry, progress)?;
-    let rotation = ScanRotation {
+    let maps = session.features(geometry, progress)?;
+    let rotation = RotationChoice::Fixed(ScanRotation {
         angle_deg: calibration.scan_rotation_deg.unwrap_or(0.0),
         flip: calibration.scan_flip.unwrap_or(false),
-    };
-    let [det_rows, det_cols] = scan.frame_shape();
-    let com_descan = ComField::from_maps(&maps, &Descan::fit_plane(&maps), rotation);
-    let centre = Descan::Fixed {
-        row: (det_rows as f64 - 1.0) / 2.0,
-        col: (det_cols as f64 - 1.0) / 2.0,
-    };
-    let com_raw = ComField::from_maps(&maps, &centre, rotation);
+    });
+    let com_descan = session.com(&maps, DescanChoice::Plane, rotation).field;
+    let com_raw = session.com(&maps, DescanChoice::None, rotation).field;
     Ok(AnalysisResult {
         maps,
         com_descan,
@@ -222,18 +213,15 @@ pub fn analyse_job(
 }
 
 /// The sidecar's ground truth as a class map, or None when the scan has none.
-pub fn labels_job(scan: &Scan) -> polarmap_core::Result<Option<ClassMap>> {
-    scan.labels
-        .as_ref()
-        .map(|labels| Ok(ClassMap::new(labels.resolve(scan.scan_shape())?)))
-        .transpose()
+pub fn labels_job(session: &Session) -> polarmap_core::Result<Option<ClassMap>> {
+    Ok(session.labels()?.map(ClassMap::new))
 }
 
-/// Runs the model file `model_path` over every pattern of `scan` ([`polarmap_core::models::predict_scan`]);
-/// `partial` receives the map as each batch fills it in. The finished map carries the model's
-/// accuracy against the scan's ground truth (when it has labels) and the crop it saw.
+/// Runs the model file `model_path` over every pattern of the session's scan; `partial`
+/// receives the map as each batch fills it in. The finished map carries the model's accuracy
+/// against the scan's ground truth (when it has labels) and the crop it saw.
 pub fn predict_job(
-    scan: &Scan,
+    session: &Session,
     model_path: &Path,
     device: DeviceChoice,
     progress: &Progress,
@@ -249,42 +237,39 @@ pub fn predict_job(
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()
     );
-    let [rows, cols] = scan.scan_shape();
+    let [rows, cols] = session.scan().scan_shape();
     let n = rows * cols;
     let mut classes = Array2::from_elem((rows, cols), Class::RM);
     let mut scores = Array3::<f32>::zeros((rows, cols, Class::COUNT));
-    let predictions =
-        polarmap_core::models::predict_scan(scan, model.as_ref(), progress, |first, batch| {
-            for (k, p) in batch.iter().enumerate() {
-                let (r, c) = ((first + k) / cols, (first + k) % cols);
-                classes[(r, c)] = p.class;
-                for (j, &s) in p.scores.iter().enumerate() {
-                    scores[(r, c, j)] = s;
-                }
+    let evaluation = session.evaluate(model.as_ref(), progress, |first, batch| {
+        for (k, p) in batch.iter().enumerate() {
+            let (r, c) = ((first + k) / cols, (first + k) % cols);
+            classes[(r, c)] = p.class;
+            for (j, &s) in p.scores.iter().enumerate() {
+                scores[(r, c, j)] = s;
             }
-            let done = first + batch.len();
-            if done < n {
-                let map = polarmap_core::models::predict::class_map_of(&classes, &scores);
-                partial(ClassSource::partial(
-                    SourceKind::Model,
-                    name.clone(),
-                    map,
-                    Some(scores.clone()),
-                    done,
-                ));
-            }
-        })?;
+        }
+        let done = first + batch.len();
+        if done < n {
+            let map = polarmap_core::models::predict::class_map_of(&classes, &scores);
+            partial(ClassSource::partial(
+                SourceKind::Model,
+                name.clone(),
+                map,
+                Some(scores.clone()),
+                done,
+            ));
+        }
+    })?;
+    let input = (evaluation.predictions.input, model.input().size);
     let mut source = ClassSource::new(
         SourceKind::Model,
         name,
-        predictions.class_map(),
-        Some(predictions.scores),
+        evaluation.predictions.class_map(),
+        Some(evaluation.predictions.scores),
     );
-    source.accuracy = labels_job(scan)
-        .ok()
-        .flatten()
-        .and_then(|truth| polarmap_core::maps::agreement(&truth.classes, &source.map.classes));
-    source.input = Some((predictions.input, model.input().size));
+    source.accuracy = evaluation.accuracy;
+    source.input = Some(input);
     Ok(source)
 }
 

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 /// The built-in demo scan shipped in `assets/`.
 pub fn demo_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo.npy")
+    crate::assets::demo_path()
 }
 
 /// The last component of a path, for labels.

@@ -122,14 +122,9 @@ fn run(plan: &Plan, inputs: &Inputs, out: &Path) -> bench::BenchResults {
 /// Accuracy of the model file at `model` on the labelled scan at `scan`, computed here.
 fn independent_accuracy(model: &Path, scan: &Path) -> f64 {
     let model = models::load(model, DeviceChoice::Cpu).unwrap();
-    let scan = polarmap_core::open(scan).unwrap();
-    let truth = scan
-        .labels
-        .as_ref()
-        .unwrap()
-        .resolve(scan.scan_shape())
-        .unwrap();
-    let p = models::predict_scan(&scan, model.as_ref(), &Progress::new(), |_, _| {}).unwrap();
+    let session = polarmap_core::Session::open(scan, &Default::default(), &Progress::new()).unwrap();
+    let truth = session.labels().unwrap().expect("a labelled scan");
+    let p = session.predict(model.as_ref(), &Progress::new(), |_, _| {}).unwrap();
     let right = p.classes.iter().zip(&truth).filter(|(a, b)| a == b).count();
     right as f64 / truth.len() as f64
 }

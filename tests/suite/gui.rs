@@ -59,19 +59,14 @@ fn show_truth(harness: &mut Harness<'static, PolarmapApp>) {
 
 /// The shipped default model's predictions over a scan, from the library alone.
 fn library_predictions(path: &Path) -> polarmap_core::models::ScanPredictions {
-    let scan = polarmap_core::open(path).unwrap();
+    let progress = polarmap_core::progress::Progress::new();
+    let session = polarmap_core::Session::open(path, &Default::default(), &progress).unwrap();
     let model = polarmap_core::models::load(
         &polarmap_core::models::shipped_dir().join(polarmap_core::models::DEFAULT_MODEL),
         polarmap_core::models::DeviceChoice::Cpu,
     )
     .unwrap();
-    polarmap_core::models::predict_scan(
-        &scan,
-        model.as_ref(),
-        &polarmap_core::progress::Progress::new(),
-        |_, _| {},
-    )
-    .unwrap()
+    session.predict(model.as_ref(), &progress, |_, _| {}).unwrap()
 }
 
 /// Scrolls the right-hand panel (inspector, model, regions, defects) to its end.

@@ -438,10 +438,11 @@ fn pytorch_weights_import_and_match_pytorch() {
 fn every_shipped_model_loads_and_classifies_the_demo() {
     let shipped = models::list_models(&models::shipped_dir());
     assert!(shipped.len() >= 3, "{shipped:?}");
-    let demo = polarmap_core::scan::open(std::path::Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/assets/demo.npy"
-    )))
+    let demo = polarmap_core::Session::open(
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo.npy")),
+        &Default::default(),
+        &Progress::new(),
+    )
     .unwrap();
     for path in shipped {
         let model = models::load(&path, DeviceChoice::Cpu).unwrap();
@@ -449,8 +450,8 @@ fn every_shipped_model_loads_and_classifies_the_demo() {
             models::card::ModelCard::path_for(&path).exists(),
             "{path:?} has no card"
         );
-        let p = models::predict_scan(&demo, model.as_ref(), &Progress::new(), |_, _| {}).unwrap();
-        assert_eq!(p.classes.len(), demo.n_frames(), "{path:?}");
+        let p = demo.predict(model.as_ref(), &Progress::new(), |_, _| {}).unwrap();
+        assert_eq!(p.classes.len(), demo.scan().n_frames(), "{path:?}");
         for row in p.scores.lanes(ndarray::Axis(2)) {
             let sum: f32 = row.iter().sum();
             assert!(

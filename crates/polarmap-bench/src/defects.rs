@@ -10,7 +10,8 @@ use polarmap_core::maps::{
     anomaly_scores, com_anomaly_scores, defect_clusters, joint_scores, ClassMap, DefectCluster,
     DefectSearch,
 };
-use polarmap_core::models::{predict_scan, Classifier};
+use polarmap_core::session::Session;
+use polarmap_core::models::{Classifier};
 use polarmap_core::progress::Progress;
 use polarmap_core::scan::Sidecar;
 use ndarray::Array2;
@@ -180,10 +181,10 @@ fn located(
 
 /// Runs `model` over the vacancy scan at `path`, measures its CoM field, and locates the defect.
 pub fn study(model: &dyn Classifier, path: &Path, progress: &Progress) -> Result<DefectResult> {
-    let scan = polarmap_core::scan::open(path)?;
-    let truth = DefectTruth::of_scan(path, scan.scan_shape())?;
-    let predictions = predict_scan(&scan, model, progress, |_, _| {})?;
-    let com = polarmap_core::analysis::com_field_of(&scan, progress)?;
+    let session = Session::open(path, &Default::default(), progress)?;
+    let truth = DefectTruth::of_scan(path, session.scan().scan_shape())?;
+    let predictions = session.predict(model, progress, |_, _| {})?;
+    let com = session.com_field(progress)?;
     Ok(locate(
         &path.display().to_string(),
         &predictions.class_map(),

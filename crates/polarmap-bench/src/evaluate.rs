@@ -4,7 +4,8 @@
 use polarmap_core::classes::Class;
 use polarmap_core::error::{Error, Result};
 use polarmap_core::maps::{agreement, majority_of, ClassMap};
-use polarmap_core::models::{predict_scan, Classifier};
+use polarmap_core::models::Classifier;
+use polarmap_core::session::Session;
 use polarmap_core::progress::Progress;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
@@ -79,14 +80,13 @@ pub fn evaluate(
     progress: &Progress,
 ) -> Result<TestResult> {
     let started = std::time::Instant::now();
-    let scan = polarmap_core::scan::open(path)?;
-    let truth = scan
-        .labels
+    let session = Session::open(path, &Default::default(), progress)?;
+    let evaluation = session.evaluate(model, progress, |_, _| {})?;
+    let truth = evaluation
+        .truth
         .as_ref()
-        .ok_or_else(|| Error::format(path, "has no labels (a sidecar with \"labels\")"))?
-        .resolve(scan.scan_shape())?;
-    let predictions = predict_scan(&scan, model, progress, |_, _| {})?;
-    let mut result = TestResult::new(test_set, path, &predictions.classes, &truth);
+        .ok_or_else(|| Error::format(path, "has no labels (a sidecar with \"labels\")"))?;
+    let mut result = TestResult::new(test_set, path, &evaluation.predictions.classes, truth);
     result.seconds = started.elapsed().as_secs_f64();
     Ok(result)
 }

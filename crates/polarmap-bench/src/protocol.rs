@@ -9,6 +9,7 @@ use super::evaluate::{evaluate, TestResult};
 use super::plan::{Plan, RunKey};
 use super::{figures, tables};
 use polarmap_core::error::{Error, Result};
+use polarmap_core::models::job::TrainJob;
 use polarmap_core::models::train::{self, LabelledInputs, TrainConfig};
 use polarmap_core::models::{self, Classifier, DeviceChoice};
 use polarmap_core::progress::Progress;
@@ -199,16 +200,12 @@ fn train_run(
     log: &mut dyn FnMut(&str),
 ) -> Result<(TrainRecord, Box<dyn Classifier>)> {
     std::fs::create_dir_all(dir.path()).map_err(|e| Error::io(dir.path(), e))?;
-    let started = std::time::Instant::now();
-    let checkpoint = dir.checkpoint();
-    let trained = train::train(
-        data,
-        config,
-        device,
-        Some(&checkpoint),
-        progress,
-        &mut |m| log(&format!("    {m}")),
-    )?;
+    let mut job = TrainJob::new(scans.to_vec(), config.clone(), device, dir.model());
+    job.checkpoint = Some(dir.checkpoint());
+    // A model file left by an interrupted save has no record yet: replace it.
+    job.overwrite = true;
+    let files = job.run_on(data, progress, &mut |m| log(&format!("    {m}")))?;
+    let trained = files.trained;
     let record = TrainRecord {
         config: config.clone(),
         display_name: trained.model.display_name(),
@@ -218,15 +215,10 @@ fn train_run(
         train_patterns: trained.train_patterns,
         best_epoch: trained.best_epoch,
         stopped_early: trained.stopped_early,
-        train_seconds: started.elapsed().as_secs_f64(),
+        train_seconds: files.seconds,
         history: trained.history,
     };
-    // A model file left by an interrupted save has no record yet: replace it.
-    trained.model.save(&dir.model(), true)?;
     write_json(&dir.train_record(), &record)?;
-    if checkpoint.exists() {
-        let _ = std::fs::remove_dir_all(&checkpoint);
-    }
     log(&format!(
         "    test split {:.2} % in {:.0} s",
         100.0 * record.test_split_accuracy,

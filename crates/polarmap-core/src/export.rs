@@ -2,6 +2,7 @@
 //! caller says so.
 
 use crate::error::{Error, Result};
+use std::io::Write;
 use std::path::Path;
 
 pub use polarmap_io::write::{check_writable, write_npy_f32};

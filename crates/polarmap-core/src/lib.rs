@@ -13,6 +13,8 @@ pub mod export;
 pub mod maps;
 pub mod models;
 pub mod preprocess;
+pub mod session;
 
 pub use polarmap_io::{classes, error, filter, progress, scan, write};
 pub use polarmap_io::{open, Calibration, Class, DType, Error, Progress, Result, Scan};
+pub use session::Session;

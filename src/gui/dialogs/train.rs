@@ -344,30 +344,6 @@ fn history_plot(ui: &mut egui::Ui, history: &[EpochMetrics]) {
         });
 }
 
-/// The command line that re-creates a run (written to the model card).
-fn command(request: &TrainRequest, scans: &[PathBuf]) -> String {
-    let c = &request.config;
-    let mut parts = vec!["polarmap train".to_string()];
-    parts.extend(scans.iter().map(|p| p.display().to_string()));
-    parts.push(format!("--model {}", c.model.name()));
-    parts.push(format!("--epochs {} --seed {}", c.epochs, c.seed));
-    if let Some(m) = c.max_per_class {
-        parts.push(format!("--max-per-class {m}"));
-    }
-    if c.input_binning > 1 {
-        parts.push(format!("--input-binning {}", c.input_binning));
-    }
-    parts.push(format!("--out {}", request.out.display()));
-    let command = parts.join(" ");
-    match &request.preset {
-        Some((name, dir)) => format!(
-            "polarmap simulate --preset {name} --out-dir {} && {command}",
-            dir.display()
-        ),
-        None => command,
-    }
-}
-
 /// The training job: simulate (if asked), read the labelled scans, train, save the model and its
 /// card. `on_epoch` receives each epoch's metrics. Returns the model file and its test-split
 /// accuracy.
@@ -376,22 +352,20 @@ pub fn run(
     progress: &Progress,
     on_epoch: &mut dyn FnMut(&EpochMetrics),
 ) -> polarmap_core::Result<(PathBuf, f64)> {
-    let mut job = TrainJob {
-        command: String::new(),
-        scans: request.scans.clone(),
-        config: request.config.clone(),
-        device: request.device,
-        out: request.out.clone(),
-        overwrite: request.overwrite,
-        checkpoint: true,
-    };
+    let mut job = TrainJob::new(
+        request.scans.clone(),
+        request.config.clone(),
+        request.device,
+        request.out.clone(),
+    );
+    job.overwrite = request.overwrite;
     if let Some((name, dir)) = &request.preset {
         // Refuse an existing model before spending minutes on the simulation.
         job.check_writable()?;
         job.scans =
             polarmap_sim::job::run_preset(name, dir, false, false, progress, |_, _, _, _| {})?;
+        job.simulated = Some((name.clone(), dir.clone()));
     }
-    job.command = command(request, &job.scans);
     let files = job.run(progress, &mut |_| {}, on_epoch)?;
-    Ok((files.model, files.test_accuracy))
+    Ok((files.model, files.trained.test_accuracy))
 }

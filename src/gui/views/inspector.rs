@@ -138,7 +138,7 @@ impl Inspector {
                 .pattern
                 .as_ref()
                 .filter(|(g, _, _)| *g == data.generation));
-        let [det_rows, det_cols] = data.scan.frame_shape();
+        let [det_rows, det_cols] = data.scan().frame_shape();
         let geometry = self.edit.unwrap_or(data.geometry);
         if let Some((generation, shown, values)) = current {
             let key = (*generation, *shown, self.log_scale);

@@ -22,21 +22,7 @@ pub use stats::{pixel_stats, PixelStats};
 pub use survey::Survey;
 
 /// Frames the survey reads (mean pattern, BF disk, global CoM): a fixed sample, so any scan
-/// opens in well under a second.
-pub const SURVEY_FRAMES: usize = 256;
+/// opens in well under a second. The same survey serves the CoM pass, the model's crop and
+/// training.
+pub const SURVEY_FRAMES: usize = 512;
 
-/// The CoM field of a whole scan with the linear descan removed and no rotation: a survey finds
-/// the BF disk, one pass measures every pattern.
-pub fn com_field_of(
-    scan: &crate::scan::Scan,
-    progress: &crate::Progress,
-) -> crate::Result<ComField> {
-    let survey = Survey::run(scan, Some(SURVEY_FRAMES), progress)?;
-    let geometry = DetectorGeometry::on_survey(&survey, scan.frame_shape());
-    let maps = pattern_pass(scan, &geometry, progress)?;
-    Ok(ComField::from_maps(
-        &maps,
-        &Descan::fit_plane(&maps),
-        ScanRotation::default(),
-    ))
-}

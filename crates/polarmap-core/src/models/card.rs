@@ -20,6 +20,9 @@ pub struct ModelCard {
     pub metrics: serde_json::Map<String, serde_json::Value>,
     /// The command that made the model.
     pub command: String,
+    /// The training configuration, for models trained since cards carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<super::train::TrainConfig>,
 }
 
 impl ModelCard {
@@ -32,6 +35,7 @@ impl ModelCard {
             training: header.training.clone(),
             metrics: Default::default(),
             command,
+            config: None,
         }
     }
 

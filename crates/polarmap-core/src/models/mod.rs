@@ -93,11 +93,21 @@ pub fn load(path: &Path, device: DeviceChoice) -> Result<Box<dyn Classifier>> {
     }
 }
 
-/// The folder of shipped models: `models/` beside the executable's crate, or `POLARMAP_MODELS`.
+static SHIPPED_DIR: std::sync::OnceLock<fn() -> PathBuf> = std::sync::OnceLock::new();
+
+/// Sets where [`shipped_dir`] looks, asked on first use (the app: the copies embedded in its
+/// binary, written out only when a command needs them); the first call wins.
+pub fn set_shipped_dir(dir: fn() -> PathBuf) {
+    let _ = SHIPPED_DIR.set(dir);
+}
+
+/// The folder of shipped models: `POLARMAP_MODELS` when set, else the folder the app set, else
+/// the workspace's `models/` (tests and scripts that use the library alone).
 pub fn shipped_dir() -> PathBuf {
     std::env::var_os("POLARMAP_MODELS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("models"))
+        .or_else(|| SHIPPED_DIR.get().map(|dir| dir()))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models"))
 }
 
 /// The default model: the best one measured (see docs/models.md).

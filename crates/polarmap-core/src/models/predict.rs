@@ -43,17 +43,19 @@ pub fn class_map_of(classes: &Array2<Class>, scores: &Array3<f32>) -> ClassMap {
     }
 }
 
-/// Runs `model` over every pattern of `scan`. `on_batch(first_index, predictions)` is called
-/// after each batch, in order. Stops with `Error::Cancelled` once `progress` is cancelled.
+/// Runs `model` over every pattern of `scan`, whose `survey` places and scales the model's crop.
+/// `on_batch(first_index, predictions)` is called after each batch, in order. Stops with
+/// `Error::Cancelled` once `progress` is cancelled. [`crate::session::Session::predict`] is the
+/// way in for front ends.
 pub fn predict_scan(
     scan: &Scan,
+    survey: &Survey,
     model: &dyn Classifier,
     progress: &Progress,
     mut on_batch: impl FnMut(usize, &[Prediction]),
 ) -> Result<ScanPredictions> {
-    let survey = Survey::run(scan, Some(512), progress)?;
     let spec = model.input();
-    let geometry = spec.geometry(scan, &survey)?;
+    let geometry = spec.geometry(scan, survey)?;
     let [rows, cols] = scan.scan_shape();
     let n = scan.n_frames();
     let mut classes = Vec::with_capacity(n);

@@ -9,7 +9,7 @@ use super::input::{prepare_batch, InputSpec};
 use super::nets::{rows_of, to_tensor, Architecture, Head, NetClassifier, NetSettings, Network};
 use super::pca_knn::PcaKnn;
 use super::{Classifier, DeviceChoice};
-use crate::analysis::Survey;
+use crate::session::Session;
 use crate::classes::Class;
 use crate::error::{Error, Result};
 use crate::preprocess::{magnitude_filter, Augmentation};
@@ -268,7 +268,7 @@ pub fn load_labelled(
 /// One labelled training scan, surveyed, with the patterns that may be trained on.
 struct LabelledSource {
     path: PathBuf,
-    scan: Scan,
+    scan: std::sync::Arc<Scan>,
     truth: Array2<Class>,
     geometry: super::InputGeometry,
     /// Pattern indices that passed the magnitude filter (all when it is off), ascending.
@@ -284,15 +284,14 @@ impl LabelledSource {
         progress: &Progress,
     ) -> Result<LabelledSource> {
         let (size, binning) = (config.input_size, config.input_binning.max(1));
-        let scan = crate::scan::open(path)?;
-        let truth = scan.labels.clone().ok_or_else(|| {
+        let session = Session::open(path, &Default::default(), progress)?;
+        let truth = session.labels()?.ok_or_else(|| {
             Error::format(
                 path,
                 "has no labels (a sidecar NAME.meta.json with \"labels\")",
             )
         })?;
-        let truth = truth.resolve(scan.scan_shape())?;
-        let survey = Survey::run(&scan, Some(512), progress)?;
+        let (scan, survey) = (session.scan().clone(), session.survey());
         let spec = spec.get_or_insert_with(|| {
             InputSpec::paper(
                 scan.calibration.mrad_per_px.map(|m| m * binning as f64),
@@ -313,11 +312,12 @@ impl LabelledSource {
             size,
             ..spec.clone()
         };
-        let geometry = spec.geometry(&scan, &survey)?;
+        let geometry = spec.geometry(&scan, survey)?;
         let all: Vec<usize> = (0..scan.n_frames()).collect();
         let candidates = if config.preprocessing.filters() {
-            let magnitudes = com_magnitudes(&scan, &all, &geometry, size, progress)?;
-            let flags = magnitude_filter(&magnitudes);
+            // The session's CoM field (descan removed), row-major like the pattern indices.
+            let magnitudes = session.com_field(progress)?.magnitude();
+            let flags = magnitude_filter(magnitudes.as_slice().expect("standard layout"));
             all.into_iter().filter(|&i| flags[i]).collect()
         } else {
             all
@@ -364,34 +364,6 @@ fn subset_per_class(
     }
     keep.iter_mut().for_each(|k| k.sort_unstable());
     keep
-}
-
-/// CoM shift magnitude of each model input (centroid minus crop centre, in input pixels).
-fn com_magnitudes(
-    scan: &Scan,
-    indices: &[usize],
-    geometry: &super::InputGeometry,
-    size: usize,
-    progress: &Progress,
-) -> Result<Vec<f32>> {
-    let mut out = Vec::with_capacity(indices.len());
-    progress.start("CoM magnitudes for the filter", indices.len() as u64);
-    for chunk in indices.chunks(1024) {
-        let inputs = prepare_batch(scan, chunk, geometry, size, Some(progress))?;
-        out.extend(inputs.axis_iter(Axis(0)).map(|row| {
-            let mid = (size as f64 - 1.0) / 2.0;
-            let (mut total, mut r, mut c) = (0f64, 0f64, 0f64);
-            for (i, &v) in row.iter().enumerate() {
-                total += v as f64;
-                r += v as f64 * (i / size) as f64;
-                c += v as f64 * (i % size) as f64;
-            }
-            let total = total.max(1e-12);
-            ((r / total - mid).hypot(c / total - mid)) as f32
-        }));
-        progress.advance(chunk.len() as u64);
-    }
-    Ok(out)
 }
 
 /// Train / validation / test row indices (80/10/10; without validation 90/0/10), drawn per
