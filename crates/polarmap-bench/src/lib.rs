@@ -10,7 +10,7 @@
 //!   so that an interrupted bench resumes where it stopped;
 //! - [`evaluate`]: one trained model on one labelled scan;
 //! - [`protocol`]: the loop over runs;
-//! - [`tables`], [`figures`]: what is written from the results;
+//! - [`report`], with [`tables`] and [`figures`]: what is written from the results;
 //! - [`defects`]: the defect study (distance from the top-ranked cluster to the true vacancy).
 
 pub mod cache;
@@ -20,8 +20,10 @@ pub mod evaluate;
 pub mod figures;
 pub mod plan;
 pub mod protocol;
+pub mod report;
 pub mod tables;
 
 pub use datasets::TestSet;
 pub use plan::{Plan, RunKey, PAPER_SEEDS};
-pub use protocol::{run, write_outputs, BenchResults, RunResult, Work};
+pub use protocol::{run, BenchResults, RunResult, Work};
+pub use report::write_outputs;

@@ -16,6 +16,9 @@ use serde::{Deserialize, Serialize};
 use polarmap_io::classes::Class;
 use polarmap_io::{Error, Result};
 
+/// The heaviest element with projected-potential parameters (Kirkland's tables: Z = 1–103).
+pub const MAX_Z: u8 = 103;
+
 pub const Z_O: u8 = 8;
 pub const Z_NA: u8 = 11;
 pub const Z_K: u8 = 19;
@@ -355,12 +358,12 @@ impl Perovskite {
 }
 
 fn check_z(z: u8) -> Result<()> {
-    if (1..=super::potential::MAX_Z).contains(&z) {
+    if (1..=MAX_Z).contains(&z) {
         Ok(())
     } else {
         Err(Error::invalid(format!(
             "atomic number {z} is outside the parametrization (1–{})",
-            super::potential::MAX_Z
+            MAX_Z
         )))
     }
 }

@@ -15,8 +15,7 @@ use super::crystal::Atom;
 use super::grid::{Fft2, FftScratch, Grid};
 use polarmap_io::{Error, Result};
 
-/// Highest atomic number in the table.
-pub const MAX_Z: u8 = 103;
+pub use super::crystal::MAX_Z;
 /// Bohr radius, Å.
 pub const BOHR_A: f64 = 0.529_177_210_9;
 /// e²/(4π ε0) = 14.39964 V·Å ("e" in Kirkland's a0·e products).
