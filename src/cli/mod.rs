@@ -456,7 +456,8 @@ fn info(args: InfoArgs, progress: &Progress) -> Result<()> {
         None
     };
     let shape = scan.shape();
-    let offset = survey.descan_offset();
+    let global_com = session.global_com(progress)?;
+    let offset = survey.descan_offset(global_com);
     let mut out = json!({
         "path": scan.path(),
         "format": scan.format(),
@@ -466,8 +467,8 @@ fn info(args: InfoArgs, progress: &Progress) -> Result<()> {
         "bf_disk": survey.bf_disk.as_ref().ok(),
         "bf_disk_problem": survey.bf_disk.as_ref().err(),
         "global_com": {
-            "row": survey.global_com[0],
-            "col": survey.global_com[1],
+            "row": global_com[0],
+            "col": global_com[1],
             "offset_row": offset.row,
             "offset_col": offset.col,
             "frames_sampled": survey.frames_sampled,
@@ -513,7 +514,7 @@ fn info(args: InfoArgs, progress: &Progress) -> Result<()> {
     }
     println!(
         "global CoM   ({:.2}, {:.2}) px, descan offset ({:+.2}, {:+.2}) px  [{} patterns sampled]",
-        survey.global_com[0], survey.global_com[1], offset.row, offset.col, survey.frames_sampled
+        global_com[0], global_com[1], offset.row, offset.col, survey.frames_sampled
     );
     if let Some(s) = stats {
         println!(
@@ -562,7 +563,7 @@ fn com(args: ComArgs, progress: &Progress) -> Result<()> {
         descan,
         rotation,
         fit,
-    } = session.com(&maps, args.descan, rotation);
+    } = session.com(&maps, args.descan, rotation, progress)?;
     let (rows, cols) = field.dim();
     if let Some(path) = &args.out {
         let data: Vec<f32> = field

@@ -195,20 +195,26 @@ impl Session {
         pattern_pass(&self.scan, geometry, progress)
     }
 
+    /// The paper's global CoM (row, col) of the survey's frames, measured on first use.
+    pub fn global_com(&self, progress: &Progress) -> Result<[f64; 2]> {
+        self.survey.global_com(&self.scan, progress)
+    }
+
     /// The CoM field of a pass with the descan removed and the rotation applied.
     pub fn com(
         &self,
         maps: &PatternMaps,
         descan: DescanChoice,
         rotation: RotationChoice,
-    ) -> ComResult {
+        progress: &Progress,
+    ) -> Result<ComResult> {
         let [det_rows, det_cols] = self.scan.frame_shape();
         let descan = match (descan, &self.survey.bf_disk) {
             (DescanChoice::Plane, _) => Descan::fit_plane(maps),
-            (DescanChoice::Paper, _) => Descan::Fixed {
-                row: self.survey.global_com[0],
-                col: self.survey.global_com[1],
-            },
+            (DescanChoice::Paper, _) => {
+                let [row, col] = self.global_com(progress)?;
+                Descan::Fixed { row, col }
+            }
             (DescanChoice::Disk, Ok(disk)) => Descan::Fixed {
                 row: disk.center_row,
                 col: disk.center_col,
@@ -234,12 +240,12 @@ impl Session {
             }
             RotationChoice::Fixed(r) => (r, None),
         };
-        ComResult {
+        Ok(ComResult {
             field: unrotated.rotated(rotation),
             descan,
             rotation,
             fit,
-        }
+        })
     }
 
     /// The CoM field with the defaults: default detectors, plane descan, the calibration's
@@ -247,7 +253,7 @@ impl Session {
     pub fn com_field(&self, progress: &Progress) -> Result<ComField> {
         let maps = self.features(&self.default_detectors(), progress)?;
         Ok(self
-            .com(&maps, DescanChoice::Plane, RotationChoice::Calibration)
+            .com(&maps, DescanChoice::Plane, RotationChoice::Calibration, progress)?
             .field)
     }
 

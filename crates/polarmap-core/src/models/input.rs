@@ -74,7 +74,7 @@ impl InputSpec {
             ));
         }
         let center = match self.centring {
-            Centring::GlobalCom => survey.global_com,
+            Centring::GlobalCom => survey.global_com(scan, &crate::progress::Progress::new())?,
             Centring::BfDisk => {
                 let disk = survey.require_disk(scan)?;
                 [disk.center_row, disk.center_col]
