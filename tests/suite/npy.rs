@@ -54,3 +54,88 @@ fn fortran_order_is_refused_clearly() {
         "{err}"
     );
 }
+
+/// Headers whose sizes overflow or cannot be addressed are errors naming the file, found from
+/// the header alone (the file is a few hundred bytes: nothing is allocated for the shape).
+#[test]
+fn overflowing_shapes_are_errors_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = usize::MAX / 2;
+    for (name, shape) in [
+        ("scan_overflow.npy", vec![huge, 4, 2, 2]),
+        ("frame_overflow.npy", vec![2, huge, 4]),
+        ("bytes_overflow.npy", vec![1, 1 << 31, 1 << 31]),
+        ("too_big.npy", vec![1 << 20, 1 << 20, 16, 16]),
+    ] {
+        let path = dir.path().join(name);
+        let mut bytes = polarmap_core::scan::npy::header_bytes(DType::F32, &shape);
+        bytes.extend_from_slice(&[0; 64]);
+        std::fs::write(&path, &bytes).unwrap();
+        let err = polarmap_core::open(&path).unwrap_err().to_string();
+        assert!(err.starts_with(path.to_str().unwrap()), "{name}: {err}");
+        assert!(
+            err.contains("overflow") || err.contains("truncated"),
+            "{name}: {err}"
+        );
+    }
+}
+
+/// Fuzz smoke (runs in `cargo test`; `scripts/fuzz.sh` runs the libFuzzer target `npy`): real
+/// NumPy files with bytes of their header changed and cut anywhere open and read as Ok or Err.
+/// Nothing catches panics here, so one fails the test.
+mod fuzz {
+    use super::*;
+    use polarmap_core::scan::FrameBuffer;
+    use proptest::prelude::*;
+
+    const SEEDS: &[&str] = &[
+        "u1_2d.npy",
+        "u2be_4d.npy",
+        "f8le_3d.npy",
+        "i2be_3d.npy",
+        "v2_f4le_4d.npy",
+        "fortran.npy",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+        #[test]
+        fn mutated_npy_files(
+            seed in 0..SEEDS.len(),
+            // Header bytes, mostly the characters a shape and a dtype are written with.
+            edits in proptest::collection::vec(
+                (0usize..128, prop_oneof![
+                    proptest::sample::select(b"0123456789(), '<>|uifL:{}".to_vec()),
+                    any::<u8>(),
+                ]),
+                1..6,
+            ),
+            cut in proptest::option::of(0usize..600),
+        ) {
+            let mut bytes = std::fs::read(data(SEEDS[seed])).unwrap();
+            for &(at, byte) in &edits {
+                if at < bytes.len() {
+                    bytes[at] = byte;
+                }
+            }
+            if let Some(cut) = cut {
+                bytes.truncate(cut.min(bytes.len()));
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("fuzz.npy");
+            std::fs::write(&path, &bytes).unwrap();
+            match polarmap_core::open(&path) {
+                Ok(scan) => {
+                    let mut buf = FrameBuffer::new();
+                    let n = scan.n_frames();
+                    for i in (0..n.min(16)).chain([n - 1]) {
+                        let frame = scan.frame(i, &mut buf).unwrap();
+                        prop_assert_eq!(frame.len(), scan.frame_len());
+                    }
+                }
+                Err(e) => prop_assert!(e.to_string().contains("fuzz.npy"), "{}", e),
+            }
+        }
+    }
+}

@@ -11,8 +11,9 @@
 //! `(R_x, R_y, Q_x, Q_y)` = `(scan row, scan column, detector row, detector column)`, which is
 //! polarmap's order; h5py, py4DSTEM and RosettaSciIO read it the same way (no transpose).
 //!
-//! The decoder is hardened against malformed files, but as a last line of defence every call into
-//! it is wrapped in `catch_unwind`: a panic inside it becomes an [`Error::Format`] naming the file.
+//! Every size read from the file is checked before it is used. A panic inside the decoder itself
+//! is not caught here (catching it would hide it from the fuzz targets in `fuzz/`): it is a bug in
+//! that crate, caught by the app's outermost layer (the CLI's `main`, the GUI job thread).
 
 use super::mapped::{FrameLayout, MappedFrames};
 use super::{Calibration, DType, Endian, FrameBuffer, FrameRef, FrameSource, OpenOptions, Opened};
@@ -21,7 +22,6 @@ use hdf5_reader::group::Group;
 use hdf5_reader::messages::HdfMessage;
 use hdf5_reader::{ByteOrder, Dataset, Datatype, Hdf5File, SliceInfo, SliceInfoElem};
 use std::collections::HashSet;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -34,6 +34,10 @@ pub const EXTENSIONS: &[&str] = &["h5", "hdf5", "hdf", "emd"];
 /// Limits on the search for datacubes, so that a hostile or huge file cannot make it run away.
 const MAX_DEPTH: usize = 32;
 const MAX_OBJECTS: usize = 100_000;
+
+/// Largest frame decoded from a chunked dataset (the TIFF reader's limit too); a larger size in a
+/// header is taken as corruption.
+const MAX_DECODED_FRAME_BYTES: usize = 256 << 20;
 
 /// Whether the HDF5 signature is at offset 0 or at a user-block boundary (512 · 2ⁿ).
 pub fn has_signature(path: &Path) -> Result<bool> {
@@ -101,26 +105,6 @@ impl std::fmt::Display for Candidate {
             self.dtype,
             self.convention.name()
         )
-    }
-}
-
-/// Runs `f`, turning a panic inside the HDF5 decoder into a format error naming the file.
-fn guarded<T>(path: &Path, what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(result) => result,
-        Err(payload) => {
-            let detail = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown".into());
-            Err(Error::format(
-                path,
-                format!(
-                    "the HDF5 decoder failed while {what}; the file is probably corrupt ({detail})"
-                ),
-            ))
-        }
     }
 }
 
@@ -297,18 +281,12 @@ fn walk(
 /// Lists the datasets in an HDF5 file that could be opened as a scan; the first is the one
 /// [`open`] picks when no dataset is named.
 pub fn list_candidates(path: &Path) -> Result<Vec<Candidate>> {
-    guarded(path, "listing its datasets", || {
-        let file = open_file(path, None)?;
-        find_candidates(path, &file)
-    })
+    let file = open_file(path, None)?;
+    find_candidates(path, &file)
 }
 
 /// Opens the datacube named by `options.dataset`, or the first one found.
 pub fn open(path: &Path, options: &OpenOptions) -> Result<Opened> {
-    guarded(path, "opening it", || open_inner(path, options))
-}
-
-fn open_inner(path: &Path, options: &OpenOptions) -> Result<Opened> {
     let file = open_file(path, None)?;
     let candidates = find_candidates(path, &file)?;
     let list = |cands: &[Candidate]| -> String {
@@ -365,7 +343,7 @@ fn open_inner(path: &Path, options: &OpenOptions) -> Result<Opened> {
         .iter()
         .find(|c| c.path == dataset_path)
         .cloned()
-        .expect("chosen from the candidates");
+        .ok_or_else(|| Error::format(path, format!("has no datacube {dataset_path}")))?;
     let dataset = file
         .dataset(&dataset_path)
         .map_err(|e| h5err(path, &format!("dataset {dataset_path}"), e))?;
@@ -397,7 +375,18 @@ fn open_inner(path: &Path, options: &OpenOptions) -> Result<Opened> {
     let (scan_shape, count, frame_shape) = match *shape.as_slice() {
         [r, c, h, w] => (Some([r, c]), r.checked_mul(c), [h, w]),
         [n, h, w] => (None, Some(n), [h, w]),
-        _ => unreachable!("candidates are 3D or 4D"),
+        // The walk listed it as 3D or 4D, but a corrupt file can resolve the same path to
+        // another object (e.g. a link name holding '/').
+        _ => {
+            return Err(Error::format(
+                path,
+                format!(
+                    "dataset {dataset_path} has shape {shape:?}, not the 3D or 4D shape {:?} \
+                     listed for it: the file's structure is inconsistent",
+                    candidate.shape
+                ),
+            ))
+        }
     };
     let count = count
         .filter(|&n| n > 0 && frame_shape[0] > 0 && frame_shape[1] > 0)
@@ -407,7 +396,7 @@ fn open_inner(path: &Path, options: &OpenOptions) -> Result<Opened> {
                 format!("dataset {dataset_path} has an empty or impossible shape {shape:?}"),
             )
         })?;
-    frame_shape[0]
+    let frame_bytes = frame_shape[0]
         .checked_mul(frame_shape[1])
         .and_then(|n| n.checked_mul(dtype.size()))
         .ok_or_else(|| {
@@ -419,23 +408,36 @@ fn open_inner(path: &Path, options: &OpenOptions) -> Result<Opened> {
 
     let calibration = read_calibration(&file, &candidate);
     let source: Box<dyn FrameSource> = match contiguous_offset(&file, &dataset) {
-        Some(offset) => {
-            let frame_bytes = frame_shape[0] * frame_shape[1] * dtype.size();
-            Box::new(MappedFrames::open(
-                path,
-                FrameLayout {
-                    dtype,
-                    endian,
-                    frame_shape,
-                    first_offset: usize::try_from(offset).map_err(|_| {
-                        Error::format(path, "dataset offset beyond the address space")
-                    })?,
-                    stride: frame_bytes,
-                    count,
-                },
-            )?)
-        }
+        Some(offset) => Box::new(MappedFrames::open(
+            path,
+            FrameLayout {
+                dtype,
+                endian,
+                frame_shape,
+                first_offset: usize::try_from(offset)
+                    .map_err(|_| Error::format(path, "dataset offset beyond the address space"))?,
+                stride: frame_bytes,
+                count,
+            },
+        )?),
         None => {
+            // Decoded frames are allocated: their size must be plausible (a mapped frame, above,
+            // must lie in the file instead; a chunked one can be declared of any size by a few
+            // bytes of header, its missing chunks reading as the fill value).
+            if frame_bytes > MAX_DECODED_FRAME_BYTES {
+                return Err(Error::format(
+                    path,
+                    format!(
+                        "dataset {dataset_path} has {}x{} frames of {} ({frame_bytes} bytes), more \
+                         than the {} MiB polarmap decodes per frame: the file is corrupt, or not \
+                         a 4D-STEM datacube",
+                        frame_shape[0],
+                        frame_shape[1],
+                        dtype,
+                        MAX_DECODED_FRAME_BYTES >> 20
+                    ),
+                ));
+            }
             // Reopen with a chunk cache that holds a whole row of chunks across the scan, so
             // that reading frames in scan order decodes each chunk once.
             let cache = dataset.chunks().map(|chunk| {
@@ -736,7 +738,7 @@ impl FrameSource for SlicedFrames {
     }
 
     fn frame<'a>(&'a self, index: usize, scratch: &'a mut FrameBuffer) -> Result<FrameRef<'a>> {
-        let (bytes, within) = guarded(&self.path, "reading a frame", || self.block_bytes(index))?;
+        let (bytes, within) = self.block_bytes(index)?;
         let frame_bytes = self.frame_shape[0] * self.frame_shape[1] * self.dtype.size();
         let start = within * frame_bytes;
         // The decoder returned native-endian values.
@@ -775,6 +777,11 @@ fn positive(v: f64) -> Option<f64> {
     (v.is_finite() && v > 0.0).then_some(v)
 }
 
+/// Elements of an array of `shape`, or None on overflow.
+fn element_count(shape: &[u64]) -> Option<u64> {
+    shape.iter().try_fold(1u64, |n, &d| n.checked_mul(d))
+}
+
 /// A small numeric dataset's values as f64, whatever its element type.
 fn read_f64s(ds: &Dataset) -> Option<Vec<f64>> {
     fn conv<T: hdf5_reader::H5Type + Copy + Into<f64>>(ds: &Dataset) -> Option<Vec<f64>> {
@@ -786,7 +793,7 @@ fn read_f64s(ds: &Dataset) -> Option<Vec<f64>> {
                 .collect(),
         )
     }
-    if ds.shape().iter().product::<u64>() > 1 << 20 {
+    if element_count(ds.shape()).is_none_or(|n| n > 1 << 20) {
         return None;
     }
     match ds.dtype() {
@@ -890,7 +897,7 @@ fn prismatic_calibration(file: &Hdf5File, parent: &Group) -> Calibration {
 /// Scalar metadata value stored the emdfile way: a 0-D dataset in a metadata group.
 fn meta_f64(group: &Group, name: &str) -> Option<f64> {
     let ds = group.dataset(name).ok()?;
-    if ds.shape().iter().product::<u64>() != 1 {
+    if element_count(ds.shape()) != Some(1) {
         return None;
     }
     read_f64s(&ds)?.first().copied()

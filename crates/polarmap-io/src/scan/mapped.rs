@@ -33,8 +33,11 @@ pub struct FrameLayout {
 }
 
 impl FrameLayout {
-    pub fn frame_bytes(&self) -> usize {
-        self.frame_shape[0] * self.frame_shape[1] * self.dtype.size()
+    /// Bytes of one frame's pixels, or None on overflow.
+    pub fn frame_bytes(&self) -> Option<usize> {
+        self.frame_shape[0]
+            .checked_mul(self.frame_shape[1])?
+            .checked_mul(self.dtype.size())
     }
 
     /// Bytes the file must have to hold every frame, or None on overflow.
@@ -45,7 +48,7 @@ impl FrameLayout {
         (self.count - 1)
             .checked_mul(self.stride)?
             .checked_add(self.first_offset)?
-            .checked_add(self.frame_bytes())
+            .checked_add(self.frame_bytes()?)
     }
 }
 
@@ -54,19 +57,29 @@ impl MappedFrames {
     pub fn open(path: &Path, layout: FrameLayout) -> Result<MappedFrames> {
         let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
         let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-        let required = layout.required_len().ok_or_else(|| {
+        let overflow = || {
             Error::format(
                 path,
-                "the declared frame layout overflows the address space",
+                format!(
+                    "the declared layout ({} frames of {}x{} {} at a {}-byte stride from byte {}) \
+                     overflows the address space",
+                    layout.count,
+                    layout.frame_shape[0],
+                    layout.frame_shape[1],
+                    layout.dtype,
+                    layout.stride,
+                    layout.first_offset
+                ),
             )
-        })?;
-        if layout.stride < layout.frame_bytes() {
+        };
+        let frame_bytes = layout.frame_bytes().ok_or_else(overflow)?;
+        let required = layout.required_len().ok_or_else(overflow)?;
+        if layout.stride < frame_bytes {
             return Err(Error::format(
                 path,
                 format!(
-                    "frame stride {} bytes is smaller than a frame ({} bytes)",
+                    "frame stride {} bytes is smaller than a frame ({frame_bytes} bytes)",
                     layout.stride,
-                    layout.frame_bytes()
                 ),
             ));
         }

@@ -84,6 +84,10 @@ pub fn open(path: impl AsRef<Path>) -> Result<Scan> {
 /// [`open`] with options given by the caller (command line or GUI).
 pub fn open_with(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Scan> {
     let path = path.as_ref();
+    options
+        .calibration
+        .validate()
+        .map_err(|m| Error::invalid(format!("{}: calibration given: {m}", path.display())))?;
     let sidecar = Sidecar::find_for(path)?;
     let opened = open_source(path, options, sidecar.as_ref())?;
     let scan_shape = options

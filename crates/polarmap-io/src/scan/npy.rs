@@ -71,7 +71,10 @@ pub fn parse_header(bytes: &[u8]) -> std::result::Result<NpyHeader, String> {
 }
 
 fn parse_descr(descr: &str) -> std::result::Result<(DType, Endian), String> {
-    let (order, code) = descr.split_at(descr.len().min(1));
+    // The first character is the byte order (ASCII in any valid header; a multi-byte character
+    // is simply not a valid order).
+    let split = descr.chars().next().map_or(0, char::len_utf8);
+    let (order, code) = descr.split_at(split);
     let endian = match order {
         "<" | "|" => Endian::Little,
         ">" => Endian::Big,
@@ -149,10 +152,8 @@ fn parse_dict(text: &str) -> std::result::Result<Vec<(String, Value)>, String> {
             value = Value::Tuple(dims);
             rest = &after[close + 1..];
         } else {
-            return Err(format!(
-                "unsupported value in header near '{}'",
-                &rest[..rest.len().min(20)]
-            ));
+            let near: String = rest.chars().take(20).collect();
+            return Err(format!("unsupported value in header near '{near}'"));
         }
         out.push((key, value));
         rest = rest.trim_start();
@@ -176,7 +177,12 @@ type ScanLayout = (Option<[usize; 2]>, usize, [usize; 2]);
 
 fn split_shape(shape: &[usize]) -> std::result::Result<ScanLayout, String> {
     match *shape {
-        [r, c, h, w] => Ok((Some([r, c]), r * c, [h, w])),
+        [r, c, h, w] => {
+            let count = r
+                .checked_mul(c)
+                .ok_or_else(|| format!("array shape {shape:?} overflows: {r}x{c} scan positions"))?;
+            Ok((Some([r, c]), count, [h, w]))
+        }
         [n, h, w] => Ok((None, n, [h, w])),
         [h, w] => Ok((Some([1, 1]), 1, [h, w])),
         _ => Err(format!(
@@ -202,7 +208,18 @@ pub fn open(path: &Path) -> Result<Opened> {
     }
     let (scan_shape, count, frame_shape) =
         split_shape(&header.shape).map_err(|m| Error::format(path, m))?;
-    let frame_bytes = frame_shape[0] * frame_shape[1] * header.dtype.size();
+    let frame_bytes = frame_shape[0]
+        .checked_mul(frame_shape[1])
+        .and_then(|n| n.checked_mul(header.dtype.size()))
+        .ok_or_else(|| {
+            Error::format(
+                path,
+                format!(
+                    "array shape {:?} overflows: {}x{} frames of {} are too large to address",
+                    header.shape, frame_shape[0], frame_shape[1], header.dtype
+                ),
+            )
+        })?;
     let frames = MappedFrames::open(
         path,
         FrameLayout {

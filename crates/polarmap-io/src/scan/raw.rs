@@ -33,17 +33,22 @@ impl RawLayout {
         }
     }
 
-    fn stride(&self) -> usize {
-        self.frame_header_bytes
-            + self.frame_shape[0] * self.frame_shape[1] * self.dtype.size()
-            + self.frame_footer_bytes
+    /// Bytes from one frame to the next (header, pixels, footer), or None on overflow.
+    fn stride(&self) -> Option<usize> {
+        self.frame_shape[0]
+            .checked_mul(self.frame_shape[1])?
+            .checked_mul(self.dtype.size())?
+            .checked_add(self.frame_header_bytes)?
+            .checked_add(self.frame_footer_bytes)
     }
 }
 
 pub fn open(path: &Path, layout: &RawLayout) -> Result<Opened> {
     let len = std::fs::metadata(path)
         .map_err(|e| Error::io(path, e))?
-        .len() as usize;
+        .len();
+    let len = usize::try_from(len)
+        .map_err(|_| Error::format(path, "file is too large for this platform"))?;
     let [rows, cols] = layout.frame_shape;
     if rows == 0 || cols == 0 {
         return Err(Error::format(
@@ -51,7 +56,29 @@ pub fn open(path: &Path, layout: &RawLayout) -> Result<Opened> {
             format!("raw frame shape {rows}x{cols} is empty"),
         ));
     }
-    let stride = layout.stride();
+    // Non-zero: the frame shape is not empty and every pixel type has a size.
+    let stride = layout.stride().ok_or_else(|| {
+        Error::format(
+            path,
+            format!(
+                "raw layout overflows: {rows}x{cols} {} frames with {}+{} bytes around each are \
+                 too large to address",
+                layout.dtype, layout.frame_header_bytes, layout.frame_footer_bytes
+            ),
+        )
+    })?;
+    let first_offset = layout
+        .header_bytes
+        .checked_add(layout.frame_header_bytes)
+        .ok_or_else(|| {
+            Error::format(
+                path,
+                format!(
+                    "raw layout overflows: a {}-byte file header plus a {}-byte frame header",
+                    layout.header_bytes, layout.frame_header_bytes
+                ),
+            )
+        })?;
     let body = len.checked_sub(layout.header_bytes).ok_or_else(|| {
         Error::format(
             path,
@@ -77,7 +104,7 @@ pub fn open(path: &Path, layout: &RawLayout) -> Result<Opened> {
             dtype: layout.dtype,
             endian: layout.endian,
             frame_shape: layout.frame_shape,
-            first_offset: layout.header_bytes + layout.frame_header_bytes,
+            first_offset,
             stride,
             count: body / stride,
         },
@@ -88,7 +115,7 @@ pub fn open(path: &Path, layout: &RawLayout) -> Result<Opened> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::{open_with, OpenOptions};
+    use crate::scan::{open_with, FrameBuffer, OpenOptions};
 
     #[test]
     fn empad_footer_is_skipped() {
@@ -135,6 +162,86 @@ mod tests {
         };
         let err = open(&path, &layout).err().unwrap().to_string();
         assert!(err.contains("bad.raw") && err.contains("100"), "{err}");
+    }
+
+    /// Layouts whose sizes overflow are errors naming the file, decided without allocating.
+    #[test]
+    fn overflowing_layouts_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.raw");
+        std::fs::write(&path, vec![0u8; 64]).unwrap();
+        let base = RawLayout {
+            dtype: DType::F64,
+            frame_shape: [4, 2],
+            endian: Endian::Little,
+            header_bytes: 0,
+            frame_header_bytes: 0,
+            frame_footer_bytes: 0,
+        };
+        let cases = [
+            RawLayout {
+                frame_shape: [usize::MAX / 2, 3],
+                ..base.clone()
+            },
+            RawLayout {
+                frame_footer_bytes: usize::MAX - 10,
+                ..base.clone()
+            },
+            RawLayout {
+                header_bytes: usize::MAX - 1,
+                frame_header_bytes: 8,
+                ..base.clone()
+            },
+            RawLayout {
+                header_bytes: usize::MAX,
+                ..base.clone()
+            },
+        ];
+        for layout in cases {
+            let err = open(&path, &layout).err().unwrap().to_string();
+            assert!(err.contains("o.raw"), "{layout:?}: {err}");
+        }
+        assert!(open(&path, &base).is_ok());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Fuzz smoke (`scripts/fuzz.sh` runs the libFuzzer target `raw_sidecar`): a sidecar
+        /// whose numbers are replaced by any value, including ones that overflow, opens and
+        /// reads as Ok or Err naming a file, never a panic.
+        #[test]
+        fn any_sidecar_layout_opens_or_errs(
+            values in proptest::collection::vec(
+                proptest::prop_oneof![0u64..40, proptest::prelude::any::<u64>()], 7),
+            dtype in proptest::sample::select(vec!["u1", "u2", "i4", "f8", "c8", ""]),
+            len in 0usize..300,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("p.raw");
+            std::fs::write(&path, vec![7u8; len]).unwrap();
+            let v = &values;
+            std::fs::write(
+                dir.path().join("p.meta.json"),
+                format!(
+                    r#"{{"dtype": "{dtype}", "frame_shape": [{}, {}], "scan_shape": [{}, {}],
+                        "header_bytes": {}, "frame_header_bytes": {}, "frame_footer_bytes": {}}}"#,
+                    v[0], v[1], v[2], v[3], v[4], v[5], v[6]
+                ),
+            )
+            .unwrap();
+            match open_with(&path, &OpenOptions::default()) {
+                Ok(scan) => {
+                    let mut buf = FrameBuffer::new();
+                    for i in 0..scan.n_frames().min(8) {
+                        let frame = scan.frame(i, &mut buf).unwrap();
+                        proptest::prop_assert_eq!(frame.len(), scan.frame_len());
+                    }
+                }
+                Err(e) => proptest::prop_assert!(e.to_string().contains(".raw")
+                    || e.to_string().contains("p.meta.json"), "{}", e),
+            }
+        }
     }
 
     #[test]
