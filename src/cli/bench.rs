@@ -1,7 +1,7 @@
 //! `polarmap bench`: the paper's protocol on labelled scans (library: `polarmap_bench`).
 
 use super::with_progress_bar;
-use polarmap_bench::{self, datasets, Plan};
+use polarmap_bench::{self as bench, datasets, Plan};
 use polarmap_core::models::train::{ModelKind, Preprocessing};
 use polarmap_core::models::DeviceChoice;
 use polarmap_core::progress::Progress;

@@ -23,6 +23,7 @@ fn choice<T: Copy + Send + Sync + 'static>(
     all: &'static [T],
     name: fn(T) -> &'static str,
 ) -> impl clap::builder::TypedValueParser<Value = T> {
+    use clap::builder::TypedValueParser;
     clap::builder::PossibleValuesParser::new(all.iter().map(|&v| name(v)))
         .map(move |s| *all.iter().find(|&&v| name(v) == s).expect("a listed name"))
 }
@@ -350,7 +351,7 @@ fn demo(progress: &Arc<Progress>) -> Result<()> {
             adf_out: None,
             bf: None,
             adf: None,
-            descan: DescanArg::Plane,
+            descan: DescanChoice::Plane,
             rotation: None,
             flip: false,
             png_scale: 4,

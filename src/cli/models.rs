@@ -1,18 +1,14 @@
 //! `polarmap train` and `polarmap predict`.
 
 use super::{with_progress_bar, OpenArgs};
-use polarmap_core::classes::Class;
 use polarmap_core::colour::class_colour;
 use polarmap_core::export;
-use polarmap_core::maps::{find_defects, ClassMap, DefectSearch};
 use polarmap_core::models::job::TrainJob;
 use polarmap_core::models::train::{self, ModelKind, Preprocessing, TrainConfig};
 use polarmap_core::models::{self, DeviceChoice, ScanPredictions};
 use polarmap_core::progress::Progress;
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use serde_json::json;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]

@@ -8,7 +8,7 @@ use polarmap_core::analysis::ComField;
 use polarmap_bench::defects::{locate, DefectTruth};
 use polarmap_bench::protocol::Inputs;
 use polarmap_bench::tables::{self, mean_std, Cell, Row, Table};
-use polarmap_bench::{self, datasets, Plan};
+use polarmap_bench::{self as bench, datasets, Plan};
 use polarmap_core::classes::Class;
 use polarmap_core::maps::ClassMap;
 use polarmap_core::models::train::{ModelKind, Preprocessing, TrainConfig};

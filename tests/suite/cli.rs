@@ -1,6 +1,5 @@
 //! The `polarmap` binary end to end: outputs, JSON keys, and clear errors on bad input.
 
-use crate::common;
 
 use crate::common::polarmap;
 use polarmap_core::scan::{npy, DType};

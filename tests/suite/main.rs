@@ -8,10 +8,10 @@ mod blockfile;
 mod cli;
 mod gui;
 mod hdf5;
-
 mod mib;
 mod models;
 mod models_cli;
+mod nets;
 mod npy;
 mod prism;
 mod simulate;

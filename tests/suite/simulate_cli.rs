@@ -4,7 +4,6 @@
 use polarmap_core::analysis::{pattern_pass, DetectorGeometry};
 use polarmap_core::scan::Labels;
 use polarmap_core::{Class, DType, Progress};
-use crate::common;
 
 use crate::common::polarmap;
 

@@ -3,7 +3,7 @@
 use super::cache::write_json;
 use super::protocol::BenchResults;
 use super::{figures, tables};
-use polarmap_core::error::{Error, Result};
+use polarmap_core::error::Result;
 use std::path::{Path, PathBuf};
 
 /// Writes the tables (Markdown and CSV per configuration), the figures and `results.json` into
