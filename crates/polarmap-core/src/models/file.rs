@@ -89,14 +89,53 @@ impl ModelHeader {
                 ),
             ));
         }
-        if self.input.size == 0 || self.input.size > 1024 {
+        if self.input.size == 0 || self.input.size > MAX_INPUT_SIZE {
             return Err(Error::format(
                 path,
-                format!("input size {} is not plausible", self.input.size),
+                format!(
+                    "input size {} is not plausible (1 to {MAX_INPUT_SIZE})",
+                    self.input.size
+                ),
             ));
+        }
+        for (name, value) in [
+            ("input.mrad_per_px", self.input.mrad_per_px),
+            ("input.disk_radius_px", self.input.disk_radius_px),
+        ] {
+            if let Some(v) = value {
+                if !(v.is_finite() && v > 0.0) {
+                    return Err(Error::format(
+                        path,
+                        format!("{name} must be a positive number, got {v}"),
+                    ));
+                }
+            }
         }
         Ok(())
     }
+
+    /// The fewest weight bytes a model of this header can have, from the parts of it whose size
+    /// the header sets: the paper's CNN's last layer grows with the square of the input size
+    /// (a 1024-pixel input would be 8 GB of weights), stored as at least 2-byte (f16) values.
+    /// Checked against the file before any network is built, so that a header cannot make the
+    /// loader allocate more than the file could hold.
+    pub fn min_weight_bytes(&self) -> u64 {
+        if self.backend != "burn" || self.architecture != "conv" {
+            return 0;
+        }
+        let side = conv_feature_side(self.input.size) as u64;
+        // Conv's fully connected layer: 64 channels x side² inputs x 512 outputs, 2 bytes each.
+        64 * side * side * 512 * 2
+    }
+}
+
+/// The largest input side a model file may give.
+pub const MAX_INPUT_SIZE: usize = 1024;
+
+/// Side of the paper's CNN's last feature map for `size` inputs (two valid 3x3 convolutions, a
+/// 2x2 pool, a valid 3x3 convolution, a 2x2 pool), 0 where the input is too small for it.
+fn conv_feature_side(size: usize) -> usize {
+    (size.saturating_sub(4) / 2).saturating_sub(2) / 2
 }
 
 /// A model file read into memory.
@@ -138,6 +177,14 @@ impl ModelFile {
             return Err(bad(format!(
                 "weights should be {len} bytes but {} follow the header",
                 rest.len()
+            )));
+        }
+        let needed = header.min_weight_bytes();
+        if (len as u64) < needed {
+            return Err(bad(format!(
+                "the weights are {len} bytes, but a {} network for {}x{} inputs has at least \
+                 {needed}: the header does not describe these weights",
+                header.architecture, header.input.size, header.input.size
             )));
         }
         Ok(ModelFile {
@@ -209,6 +256,60 @@ mod tests {
         for cut in 0..bytes.len() {
             let err = ModelFile::from_bytes(Path::new("m.pmm"), &bytes[..cut]).unwrap_err();
             assert!(err.to_string().starts_with("m.pmm"), "{err}");
+        }
+    }
+
+    #[test]
+    fn header_sizes_are_bounded_by_the_weights() {
+        // A Conv header claiming 1024-pixel inputs needs gigabytes of weights: refused from
+        // the file's length, before anything is built.
+        let mut file = sample();
+        file.header.backend = "burn".into();
+        file.header.architecture = "conv".into();
+        file.header.input.size = 1024;
+        let bytes = file.to_bytes().unwrap();
+        let err = ModelFile::from_bytes(Path::new("big.pmm"), &bytes)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("big.pmm") && err.contains("1024x1024"), "{err}");
+        // The shipped size (32: 6x6x64 features into 512) needs 2.4 MB of f16 weights.
+        file.header.input.size = 32;
+        assert_eq!(file.header.min_weight_bytes(), 64 * 36 * 512 * 2);
+        file.payload = vec![0; 64 * 36 * 512 * 2];
+        let bytes = file.to_bytes().unwrap();
+        assert!(ModelFile::from_bytes(Path::new("ok.pmm"), &bytes).is_ok());
+        file.header.input.size = 1025;
+        let bytes = file.to_bytes().unwrap();
+        let err = ModelFile::from_bytes(Path::new("m.pmm"), &bytes).unwrap_err();
+        assert!(err.to_string().contains("input size 1025"), "{err}");
+    }
+
+    #[test]
+    fn nonphysical_input_calibration_is_refused() {
+        for (mrad, radius) in [(Some(-1.0), None), (Some(0.0), None), (None, Some(-3.0))] {
+            let mut file = sample();
+            file.header.input.mrad_per_px = mrad;
+            file.header.input.disk_radius_px = radius;
+            let bytes = file.to_bytes().unwrap();
+            let err = ModelFile::from_bytes(Path::new("m.pmm"), &bytes).unwrap_err();
+            assert!(err.to_string().contains("must be a positive number"), "{err}");
+        }
+    }
+
+    #[test]
+    fn conv_feature_sides() {
+        assert_eq!(conv_feature_side(64), 14);
+        assert_eq!(conv_feature_side(32), 6);
+        assert_eq!(conv_feature_side(12), 1);
+        assert_eq!(conv_feature_side(11), 0);
+        assert_eq!(conv_feature_side(0), 0);
+        // The same as the network's own, wherever the network can be built.
+        for size in 12..=MAX_INPUT_SIZE {
+            assert_eq!(
+                conv_feature_side(size),
+                super::super::nets::encoders::ConvEncoder::feature_side(size),
+                "{size}"
+            );
         }
     }
 
