@@ -271,7 +271,10 @@ mod tests {
         let err = ModelFile::from_bytes(Path::new("big.pmm"), &bytes)
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("big.pmm") && err.contains("1024x1024"), "{err}");
+        assert!(
+            err.starts_with("big.pmm") && err.contains("1024x1024"),
+            "{err}"
+        );
         // The shipped size (32: 6x6x64 features into 512) needs 2.4 MB of f16 weights.
         file.header.input.size = 32;
         assert_eq!(file.header.min_weight_bytes(), 64 * 36 * 512 * 2);
@@ -292,7 +295,10 @@ mod tests {
             file.header.input.disk_radius_px = radius;
             let bytes = file.to_bytes().unwrap();
             let err = ModelFile::from_bytes(Path::new("m.pmm"), &bytes).unwrap_err();
-            assert!(err.to_string().contains("must be a positive number"), "{err}");
+            assert!(
+                err.to_string().contains("must be a positive number"),
+                "{err}"
+            );
         }
     }
 
