@@ -53,7 +53,7 @@ fn main() -> anyhow::Result<()> {
         let frame = Instant::now();
         harness.step();
         frames.push(frame.elapsed());
-        let data = harness.state().data.as_ref();
+        let data = harness.state().state.data.as_ref();
         if opened.is_none() && data.is_some() {
             opened = Some(start.elapsed());
         }
@@ -70,7 +70,7 @@ fn main() -> anyhow::Result<()> {
         longest.as_secs_f64() * 1e3
     );
     // Select a pixel so the inspector and its chart are drawn too.
-    harness.state_mut().linked.selected = Some([10, 10]);
+    harness.state_mut().state.linked.selected = Some([10, 10]);
     if predict {
         return time_inference(&mut harness);
     }
@@ -123,7 +123,8 @@ fn main() -> anyhow::Result<()> {
 fn time_inference(harness: &mut Harness<'static, PolarmapApp>) -> anyhow::Result<()> {
     let model = harness
         .state()
-        .model_panel
+        .views
+        .model
         .selected
         .clone()
         .ok_or_else(|| anyhow::anyhow!("no model selected"))?;
@@ -149,6 +150,7 @@ fn time_inference(harness: &mut Harness<'static, PolarmapApp>) -> anyhow::Result
         let dt = frame.elapsed();
         let state = harness.state();
         let done = state
+            .state
             .data
             .as_ref()
             .and_then(|d| d.prediction.as_ref())
@@ -169,9 +171,10 @@ fn time_inference(harness: &mut Harness<'static, PolarmapApp>) -> anyhow::Result
     let at = |q: f64| frames[((n - 1) as f64 * q).round() as usize].as_secs_f64() * 1e3;
     let [rows, cols] = harness
         .state()
+        .state
         .data
         .as_ref()
-        .map(|d| d.scan.scan_shape())
+        .map(|d| d.scan().scan_shape())
         .unwrap_or_default();
     println!(
         "inference of {} over {rows}×{cols} patterns: {} runs started, {} finished (mean {:.2} s each); the class map changed {updates} times",

@@ -1,29 +1,20 @@
-//! The open dataset and what the background jobs computed for it, plus the job bodies that call
-//! the library (they run on job threads, never on the UI thread).
+//! The open dataset and what the background tasks computed for it (plain data: the tasks in
+//! `tasks/` fill it in, the views read it).
 
-use polarmap_core::analysis::{ComField, DetectorGeometry, PatternMaps, ScanRotation};
-use polarmap_core::session::{DescanChoice, RotationChoice, Session};
+use eframe::egui::ColorImage;
+use ndarray::Array3;
+use polarmap_core::analysis::{ComField, DetectorGeometry, PatternMaps};
 use polarmap_core::classes::Class;
-use polarmap_core::maps::{ClassMap, Region, RegionStats};
-use polarmap_core::models::{DeviceChoice, InputGeometry};
-use polarmap_core::progress::Progress;
+use polarmap_core::maps::{ClassMap, RegionStats};
+use polarmap_core::models::InputGeometry;
 use polarmap_core::scan::Scan;
+use polarmap_core::session::Session;
 use polarmap_core::Calibration;
-use ndarray::{Array2, Array3};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
-/// What the open job hands back.
-pub struct Opened {
-    pub path: PathBuf,
-    pub session: Session,
-    pub geometry: DetectorGeometry,
-    pub seconds: f64,
-}
-
-/// What the pattern pass hands back.
+/// What the pattern pass computed (`Session::features` and `Session::com`), with its images.
 pub struct AnalysisResult {
     pub maps: PatternMaps,
     /// CoM with the descan (a plane fitted over the scan) removed.
@@ -31,6 +22,38 @@ pub struct AnalysisResult {
     /// CoM measured from the detector centre, descan left in.
     pub com_raw: ComField,
     pub seconds: f64,
+    /// Rendered by the task that computed the maps.
+    pub images: AnalysisImages,
+}
+
+/// The pass's maps as images (rendered off the UI thread; the views only upload them).
+pub struct AnalysisImages {
+    pub bf: Arc<ColorImage>,
+    pub adf: Arc<ColorImage>,
+    pub sum: Arc<ColorImage>,
+    pub com_descan: Arc<ColorImage>,
+    pub com_raw: Arc<ColorImage>,
+    /// The colour wheel legend of the CoM view.
+    pub wheel: Arc<ColorImage>,
+}
+
+/// A class map as images: plain, and with confidence as opacity (when the map has it).
+pub struct ClassImages {
+    pub plain: Arc<ColorImage>,
+    pub confidence: Option<Arc<ColorImage>>,
+}
+
+impl ClassImages {
+    /// Renders `map` (its first `done` pixels); runs on the task that made the map.
+    pub fn render(map: &ClassMap, done: usize) -> ClassImages {
+        ClassImages {
+            plain: crate::gui::render::classes(map, done, false),
+            confidence: map
+                .confidence
+                .is_some()
+                .then(|| crate::gui::render::classes(map, done, true)),
+        }
+    }
 }
 
 /// Where a class map came from.
@@ -69,6 +92,8 @@ pub struct ClassSource {
     pub accuracy: Option<f64>,
     /// How the model saw the patterns: crop geometry and input side (a finished model).
     pub input: Option<(InputGeometry, usize)>,
+    /// The map as images, rendered where the map was made (a task thread).
+    pub images: ClassImages,
 }
 
 impl ClassSource {
@@ -92,6 +117,7 @@ impl ClassSource {
         done: usize,
     ) -> ClassSource {
         let totals = map.stats_of_first(done);
+        let images = ClassImages::render(&map, done);
         ClassSource {
             kind,
             source,
@@ -101,6 +127,7 @@ impl ClassSource {
             done,
             accuracy: None,
             input: None,
+            images,
         }
     }
 
@@ -139,7 +166,7 @@ pub struct Dataset {
     /// Increases with every dataset opened; answers of jobs for older ones are dropped.
     pub generation: u64,
     pub path: PathBuf,
-    /// The scan and its survey.
+    /// The scan and its survey: every step of the pipeline goes through it.
     pub session: Session,
     /// The calibration shown and used (the file's, as edited by the user).
     pub calibration: Calibration,
@@ -173,122 +200,4 @@ impl Dataset {
         let [rows, cols] = self.scan().scan_shape();
         (rows, cols)
     }
-}
-
-/// Opens a scan and surveys it; the default virtual detectors are the session's.
-pub fn open_job(path: &Path, progress: &Progress) -> polarmap_core::Result<Opened> {
-    let started = Instant::now();
-    let session = Session::open(path, &Default::default(), progress)?;
-    let geometry = session.default_detectors();
-    Ok(Opened {
-        path: path.to_path_buf(),
-        session,
-        geometry,
-        seconds: started.elapsed().as_secs_f64(),
-    })
-}
-
-/// The per-pattern pass and both CoM fields (descan removed and not), in the rotation of the
-/// calibration as edited in the app.
-pub fn analyse_job(
-    session: &Session,
-    geometry: &DetectorGeometry,
-    calibration: &Calibration,
-    progress: &Progress,
-) -> polarmap_core::Result<AnalysisResult> {
-    let started = Instant::now();
-    let maps = session.features(geometry, progress)?;
-    let rotation = RotationChoice::Fixed(ScanRotation {
-        angle_deg: calibration.scan_rotation_deg.unwrap_or(0.0),
-        flip: calibration.scan_flip.unwrap_or(false),
-    });
-    let com_descan = session.com(&maps, DescanChoice::Plane, rotation).field;
-    let com_raw = session.com(&maps, DescanChoice::None, rotation).field;
-    Ok(AnalysisResult {
-        maps,
-        com_descan,
-        com_raw,
-        seconds: started.elapsed().as_secs_f64(),
-    })
-}
-
-/// The sidecar's ground truth as a class map, or None when the scan has none.
-pub fn labels_job(session: &Session) -> polarmap_core::Result<Option<ClassMap>> {
-    Ok(session.labels()?.map(ClassMap::new))
-}
-
-/// Runs the model file `model_path` over every pattern of the session's scan; `partial`
-/// receives the map as each batch fills it in. The finished map carries the model's accuracy
-/// against the scan's ground truth (when it has labels) and the crop it saw.
-pub fn predict_job(
-    session: &Session,
-    model_path: &Path,
-    device: DeviceChoice,
-    progress: &Progress,
-    mut partial: impl FnMut(ClassSource),
-) -> polarmap_core::Result<ClassSource> {
-    progress.start("loading the model", 1);
-    let model = polarmap_core::models::load(model_path, device)?;
-    let name = format!(
-        "{} ({})",
-        model.display_name(),
-        model_path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    );
-    let [rows, cols] = session.scan().scan_shape();
-    let n = rows * cols;
-    let mut classes = Array2::from_elem((rows, cols), Class::RM);
-    let mut scores = Array3::<f32>::zeros((rows, cols, Class::COUNT));
-    let evaluation = session.evaluate(model.as_ref(), progress, |first, batch| {
-        for (k, p) in batch.iter().enumerate() {
-            let (r, c) = ((first + k) / cols, (first + k) % cols);
-            classes[(r, c)] = p.class;
-            for (j, &s) in p.scores.iter().enumerate() {
-                scores[(r, c, j)] = s;
-            }
-        }
-        let done = first + batch.len();
-        if done < n {
-            let map = polarmap_core::models::predict::class_map_of(&classes, &scores);
-            partial(ClassSource::partial(
-                SourceKind::Model,
-                name.clone(),
-                map,
-                Some(scores.clone()),
-                done,
-            ));
-        }
-    })?;
-    let input = (evaluation.predictions.input, model.input().size);
-    let mut source = ClassSource::new(
-        SourceKind::Model,
-        name,
-        evaluation.predictions.class_map(),
-        Some(evaluation.predictions.scores),
-    );
-    source.accuracy = evaluation.accuracy;
-    source.input = Some(input);
-    Ok(source)
-}
-
-/// Mean CoM vector (x, y) over a region's pixels.
-pub fn region_mean_com(com: &ComField, region: &Region) -> Option<[f64; 2]> {
-    let pixels = region.pixels(com.dim());
-    if pixels.is_empty() {
-        return None;
-    }
-    let n = pixels.len() as f64;
-    let (sx, sy) = pixels.iter().fold((0.0, 0.0), |(sx, sy), &ix| {
-        (sx + com.x[ix] as f64, sy + com.y[ix] as f64)
-    });
-    Some([sx / n, sy / n])
-}
-
-/// Resident memory of this process in bytes (Linux; None elsewhere).
-pub fn resident_memory() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = text.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096)
 }

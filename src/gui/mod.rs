@@ -1,12 +1,18 @@
-//! The desktop app (eframe/egui): state and views only. Every number it shows comes from the
-//! library (`analysis`, `maps`, `export`, …), computed on background threads (`jobs`); the UI
-//! thread draws and dispatches.
+//! The desktop app (eframe/egui), a thin shell over the library. Every number it shows comes
+//! from `polarmap_core` (through a `Session`), computed on background threads (`tasks`), which
+//! also render the images; the UI thread lays out, routes requests and answers, and uploads
+//! textures. See docs/architecture.md, "The GUI".
 
 pub mod app;
 pub mod data;
 pub mod dialogs;
-pub mod export;
-pub mod jobs;
+mod input;
+mod menus;
+pub mod render;
+pub mod request;
+pub mod state;
+mod status;
+pub mod tasks;
 pub mod views;
 
 pub use app::{PolarmapApp, Startup};

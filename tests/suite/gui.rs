@@ -53,7 +53,7 @@ fn settle(harness: &mut Harness<'static, PolarmapApp>) {
 fn show_truth(harness: &mut Harness<'static, PolarmapApp>) {
     harness.get_by_label("ground truth").click();
     settle(harness);
-    let data = harness.state().data.as_ref().unwrap();
+    let data = harness.state().state.data.as_ref().unwrap();
     assert_eq!(data.classes().unwrap().kind, SourceKind::Truth);
 }
 
@@ -66,7 +66,9 @@ fn library_predictions(path: &Path) -> polarmap_core::models::ScanPredictions {
         polarmap_core::models::DeviceChoice::Cpu,
     )
     .unwrap();
-    session.predict(model.as_ref(), &progress, |_, _| {}).unwrap()
+    session
+        .predict(model.as_ref(), &progress, |_, _| {})
+        .unwrap()
 }
 
 /// Scrolls the right-hand panel (inspector, model, regions, defects) to its end.
@@ -149,12 +151,12 @@ fn clicking_a_pixel_shows_its_class_in_the_inspector_and_arrows_move_it() {
     for (row, col) in [(5usize, 24usize), (20, 3)] {
         click_at(&mut harness, pixel_pos(view, dims, row as f32, col as f32));
         settle(&mut harness);
-        assert_eq!(harness.state().linked.selected, Some([row, col]));
+        assert_eq!(harness.state().state.linked.selected, Some([row, col]));
         let class = truth.classes[(row, col)];
         harness.get_by_label(&format!("Pixel ({row}, {col}) — class {class}"));
     }
     // The pattern of that pixel was read and is on screen.
-    assert_eq!(harness.state().inspector.shown_pixel(), Some([20, 3]));
+    assert_eq!(harness.state().views.inspector.shown_pixel(), Some([20, 3]));
 
     // Arrow keys move the selection (with the pointer off the views).
     harness.remove_cursor();
@@ -162,7 +164,7 @@ fn clicking_a_pixel_shows_its_class_in_the_inspector_and_arrows_move_it() {
     harness.key_press(Key::ArrowRight);
     harness.key_press(Key::ArrowDown);
     settle(&mut harness);
-    assert_eq!(harness.state().linked.selected, Some([21, 4]));
+    assert_eq!(harness.state().state.linked.selected, Some([21, 4]));
     let class = truth.classes[(21, 4)];
     harness.get_by_label(&format!("Pixel (21, 4) — class {class}"));
 }
@@ -183,7 +185,7 @@ fn a_dragged_rectangle_reports_the_librarys_majority() {
     drag(&mut harness, from, to);
     settle(&mut harness);
 
-    let regions = &harness.state().regions.entries;
+    let regions = &harness.state().state.regions.entries;
     assert_eq!(regions.len(), 1);
     let region = regions[0].region.clone();
     assert_eq!(
@@ -211,7 +213,7 @@ fn a_dragged_rectangle_reports_the_librarys_majority() {
     harness.run();
     harness.get_by_label("remove").click();
     harness.run();
-    assert!(harness.state().regions.entries.is_empty());
+    assert!(harness.state().state.regions.entries.is_empty());
 }
 
 #[test]
@@ -296,17 +298,22 @@ fn a_corrupt_file_gives_an_error_in_the_window_and_the_app_keeps_running() {
     settle(&mut harness);
     harness.get_by_label_contains("corrupt.npy");
     // The demo is still open and still answers.
-    let data = harness.state().data.as_ref().expect("the demo stays open");
+    let data = harness
+        .state()
+        .state
+        .data
+        .as_ref()
+        .expect("the demo stays open");
     assert!(data.path.ends_with("demo.npy"));
     harness.get_by_label("Dismiss").click();
     harness.run();
-    assert!(harness.state().errors.is_empty());
+    assert!(harness.state().state.errors.is_empty());
     assert!(harness.query_by_label_contains("corrupt.npy").is_none());
 
     // A missing file at start-up is an error in the window too, not a crash.
     let harness = app_on(Some(dir.path().join("missing.npy")));
     harness.get_by_label_contains("missing.npy");
-    assert!(harness.state().data.is_none());
+    assert!(harness.state().state.data.is_none());
 }
 
 #[test]
@@ -340,7 +347,7 @@ fn a_lasso_region_reports_the_librarys_majority() {
     harness.step();
     settle(&mut harness);
 
-    let entry = &harness.state().regions.entries[0];
+    let entry = &harness.state().state.regions.entries[0];
     assert!(matches!(
         entry.region,
         polarmap_core::maps::Region::Polygon { .. }
@@ -381,8 +388,13 @@ fn scan_with_defect(dir: &Path) -> PathBuf {
             class.index() as f32
         })
         .collect();
-    polarmap_core::export::write_npy_f32(&dir.join("patch_labels.npy"), &[rows, cols], &labels, false)
-        .unwrap();
+    polarmap_core::export::write_npy_f32(
+        &dir.join("patch_labels.npy"),
+        &[rows, cols],
+        &labels,
+        false,
+    )
+    .unwrap();
     std::fs::write(
         dir.join("patch.meta.json"),
         r#"{"scan_step_a": 0.5, "labels": "patch_labels.npy"}"#,
@@ -397,8 +409,8 @@ fn candidate_defects_are_listed_and_a_click_zooms_to_one() {
     let mut harness = app_on(Some(scan_with_defect(dir.path())));
     show_truth(&mut harness);
     let state = harness.state();
-    assert_eq!(state.linked.dims, (24, 24));
-    let found = &state.defects.found;
+    assert_eq!(state.state.linked.dims, (24, 24));
+    let found = &state.state.defects.found;
     assert_eq!(found.len(), 1, "{found:?}");
     let d = found[0].clone();
     assert_eq!(d.class, Class::MU);
@@ -410,11 +422,11 @@ fn candidate_defects_are_listed_and_a_click_zooms_to_one() {
     scroll_side_panel_down(&mut harness);
     harness.get_by_label(&text).click();
     settle(&mut harness);
-    let linked = &harness.state().linked;
+    let linked = &harness.state().state.linked;
     assert_eq!(linked.selected, Some([11, 16]));
     assert!(linked.transform.zoom > 1.0);
     // A threshold above every anomaly score empties the list.
-    harness.state_mut().defects.search.threshold = 1.0;
+    harness.state_mut().views.defects.search.threshold = 1.0;
     settle(&mut harness);
     harness.get_by_label("No candidate defects at this threshold.");
 }
@@ -423,7 +435,7 @@ fn candidate_defects_are_listed_and_a_click_zooms_to_one() {
 fn opening_the_demo_runs_the_default_model_and_shows_its_map() {
     let harness = app_on(Some(demo_path()));
     let expected = library_predictions(&demo_path());
-    let data = harness.state().data.as_ref().unwrap();
+    let data = harness.state().state.data.as_ref().unwrap();
     let shown = data.classes().expect("a class map is on screen");
     assert_eq!(shown.kind, SourceKind::Model);
     assert!(shown.is_complete());
@@ -443,7 +455,8 @@ fn opening_the_demo_runs_the_default_model_and_shows_its_map() {
     // The model panel lists the shipped model, selected, with its card.
     assert!(harness
         .state()
-        .model_panel
+        .views
+        .model
         .selected
         .as_ref()
         .unwrap()
@@ -485,11 +498,11 @@ fn clicking_a_pixel_shows_the_models_class_scores_and_crop() {
     for (row, col) in [wrong, right] {
         click_at(&mut harness, pixel_pos(view, dims, row as f32, col as f32));
         settle(&mut harness);
-        assert_eq!(harness.state().linked.selected, Some([row, col]));
+        assert_eq!(harness.state().state.linked.selected, Some([row, col]));
         let class = expected.classes[(row, col)];
         harness.get_by_label(&format!("Pixel ({row}, {col}) — class {class}"));
         harness.get_by_label(&format!("ground truth: {}", truth.classes[(row, col)]));
-        let data = harness.state().data.as_ref().unwrap();
+        let data = harness.state().state.data.as_ref().unwrap();
         let scores = data
             .prediction
             .as_ref()
@@ -502,7 +515,7 @@ fn clicking_a_pixel_shows_the_models_class_scores_and_crop() {
         harness.get_by_label(&format!("Class scores of {} (pca-knn.pmm)", expected.model));
     }
     // The crop box is the one the library used.
-    let data = harness.state().data.as_ref().unwrap();
+    let data = harness.state().state.data.as_ref().unwrap();
     let (geometry, size) = data.prediction.as_ref().unwrap().input.unwrap();
     assert_eq!(geometry.frame_shape, expected.input.frame_shape);
     assert_eq!(geometry.scale, expected.input.scale);
@@ -519,7 +532,7 @@ fn a_corrupt_model_file_gives_an_error_in_the_window_and_the_app_keeps_running()
     let bad = dir.path().join("corrupt.pmm");
     std::fs::write(&bad, b"PMM\x00 this is not a model file").unwrap();
     let mut harness = app_on(Some(demo_path()));
-    assert!(harness.state().errors.is_empty());
+    assert!(harness.state().state.errors.is_empty());
     harness.get_by_label("Model path").scroll_to_me();
     harness.run();
     let field = harness.get_by_label("Model path");
@@ -532,20 +545,20 @@ fn a_corrupt_model_file_gives_an_error_in_the_window_and_the_app_keeps_running()
     harness.get_by_label("Use").click();
     settle(&mut harness);
     let state = harness.state();
-    assert_eq!(state.errors.len(), 1, "{:?}", state.errors);
+    assert_eq!(state.state.errors.len(), 1, "{:?}", state.state.errors);
     assert!(
-        state.errors[0].contains("corrupt.pmm"),
+        state.state.errors[0].contains("corrupt.pmm"),
         "{:?}",
-        state.errors
+        state.state.errors
     );
     harness.get_by_label_contains("Error: inference with corrupt.pmm");
     // The scan stays open and the app keeps answering: another model runs fine.
-    assert!(harness.state().data.is_some());
+    assert!(harness.state().state.data.is_some());
     harness.get_by_label("pca-knn.pmm").scroll_to_me();
     harness.run();
     harness.get_by_label("pca-knn.pmm").click();
     settle(&mut harness);
-    let data = harness.state().data.as_ref().unwrap();
+    let data = harness.state().state.data.as_ref().unwrap();
     let p = data.prediction.as_ref().unwrap();
     assert!(p.is_complete() && p.source.contains("pca-knn.pmm"));
 }
@@ -561,12 +574,12 @@ fn the_train_dialog_trains_on_a_labelled_scan_and_lists_the_new_model() {
     harness.run();
     harness.get_by_label("Add the open scan").click();
     harness.run();
-    assert_eq!(harness.state().train.scans, vec![demo_path()]);
+    assert_eq!(harness.state().dialogs.train.scans, vec![demo_path()]);
     // A small run: 60 patterns per class (the demo has RM and RD).
-    harness.state_mut().train.max_per_class = 60;
+    harness.state_mut().dialogs.train.max_per_class = 60;
     harness.get_by_label("2×").click();
     harness.run();
-    assert_eq!(harness.state().train.input_binning, 2);
+    assert_eq!(harness.state().dialogs.train.input_binning, 2);
     let field = harness.get_by_label("Model file");
     field.focus();
     harness.run();
@@ -578,14 +591,15 @@ fn the_train_dialog_trains_on_a_labelled_scan_and_lists_the_new_model() {
     harness.get_by_label("Train").click();
     settle(&mut harness);
     assert!(
-        harness.state().errors.is_empty(),
+        harness.state().state.errors.is_empty(),
         "{:?}",
-        harness.state().errors
+        harness.state().state.errors
     );
     assert!(out.exists());
-    let card =
-        polarmap_core::models::card::ModelCard::read(&polarmap_core::models::card::ModelCard::path_for(&out))
-            .unwrap();
+    let card = polarmap_core::models::card::ModelCard::read(
+        &polarmap_core::models::card::ModelCard::path_for(&out),
+    )
+    .unwrap();
     let accuracy = card.test_accuracy().unwrap();
     assert!(
         card.command.contains("--max-per-class 60") && card.command.contains("--input-binning 2"),
@@ -598,12 +612,12 @@ fn the_train_dialog_trains_on_a_labelled_scan_and_lists_the_new_model() {
         100.0 * accuracy
     ));
     // The new model is listed in the model panel and runs on the scan when clicked.
-    assert!(harness.state().model_panel.models.contains(&out));
+    assert!(harness.state().views.model.models.contains(&out));
     harness.get_by_label("tiny.pmm").scroll_to_me();
     harness.run();
     harness.get_by_label("tiny.pmm").click();
     settle(&mut harness);
-    let data = harness.state().data.as_ref().unwrap();
+    let data = harness.state().state.data.as_ref().unwrap();
     let p = data.prediction.as_ref().unwrap();
     assert!(
         p.is_complete() && p.source.contains("tiny.pmm"),
@@ -634,15 +648,15 @@ fn the_simulate_dialog_writes_a_labelled_scan_and_opens_it() {
     harness.get_by_label("Simulate…").click();
     harness.run();
     // The quick preset (one small RD scan) into a fresh folder.
-    harness.state_mut().simulate.preset = "quick".into();
-    harness.state_mut().simulate.dir = dir.path().display().to_string();
+    harness.state_mut().dialogs.simulate.preset = "quick".into();
+    harness.state_mut().dialogs.simulate.dir = dir.path().display().to_string();
     harness.run();
     harness.get_by_label("Simulate").click();
     settle(&mut harness);
     assert!(
-        harness.state().errors.is_empty(),
+        harness.state().state.errors.is_empty(),
         "{:?}",
-        harness.state().errors
+        harness.state().state.errors
     );
     let written: Vec<PathBuf> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -651,10 +665,112 @@ fn the_simulate_dialog_writes_a_labelled_scan_and_opens_it() {
         .collect();
     assert_eq!(written.len(), 1, "{written:?}");
     // The new scan is open, with its labels, and offered to the training dialog.
-    let data = harness.state().data.as_ref().unwrap();
+    let data = harness.state().state.data.as_ref().unwrap();
     assert_eq!(data.path, written[0]);
     let scan = polarmap_core::scan::open(&written[0]).unwrap();
     assert_eq!(scan.scan_shape(), [16, 16]);
     assert!(scan.labels.is_some());
-    assert!(harness.state().train.scans.contains(&written[0]));
+    assert!(harness.state().dialogs.train.scans.contains(&written[0]));
+}
+
+/// eframe's storage, in memory.
+#[derive(Default)]
+struct Memory(std::collections::HashMap<String, String>);
+
+impl eframe::Storage for Memory {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_string(), value);
+    }
+    fn remove_string(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+    fn flush(&mut self) {}
+}
+
+#[test]
+fn the_views_toggles_are_kept_between_runs() {
+    let mut harness = app_on(Some(demo_path()));
+    // Toggles of three views, changed through their widgets.
+    harness.get_by_label("BF").click();
+    harness.get_by_label("arrows").click();
+    harness.get_by_label("follow pointer").click();
+    settle(&mut harness);
+    let views = &harness.state().views;
+    assert_eq!(
+        views.virtual_image.kind,
+        polarmap::gui::views::virtual_image::VirtualKind::Bf
+    );
+    assert!(!views.com.arrows && !views.inspector.follow_hover);
+    let mut storage = Memory::default();
+    harness.state().save_to(&mut storage);
+
+    // The next run starts with them, and with nothing that was only cached.
+    let mut next = Harness::builder()
+        .with_size([1500.0, 950.0])
+        .build_eframe(move |cc| {
+            let startup = Startup {
+                path: Some(demo_path()),
+                persist: false,
+            };
+            PolarmapApp::with_storage(cc, startup, Some(&storage as &dyn eframe::Storage))
+        });
+    settle(&mut next);
+    let views = &next.state().views;
+    assert_eq!(
+        views.virtual_image.kind,
+        polarmap::gui::views::virtual_image::VirtualKind::Bf
+    );
+    assert!(!views.com.arrows && !views.inspector.follow_hover);
+    assert!(views.com.descan_removed && views.inspector.log_scale);
+    // The demo was opened, so it is the most recent file.
+    assert_eq!(next.state().state.settings.recent, vec![demo_path()]);
+}
+
+#[test]
+fn a_failed_open_that_was_replaced_does_not_hide_the_open_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("corrupt.npy");
+    std::fs::write(&bad, b"\x93NUMPY\x01\x00\x20\x00{'descr': '<u2', garbage").unwrap();
+    let mut harness = app_on(None);
+    // Two requests in one frame: the first is replaced by the second, but still fails.
+    harness.state_mut().open(bad);
+    harness.state_mut().open(demo_path());
+    let start = Instant::now();
+    while harness.state().state.data.is_none() {
+        // Until the demo is on screen, the window says it is being opened.
+        let opening = harness
+            .state()
+            .state
+            .opening
+            .as_ref()
+            .map(|o| o.path.clone());
+        assert_eq!(opening, Some(demo_path()));
+        harness.step();
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the demo did not open"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    settle(&mut harness);
+    // The replaced job's failure is reported all the same (it may come last).
+    while harness.state().state.errors.is_empty() {
+        harness.step();
+        assert!(start.elapsed() < Duration::from_secs(60), "no error shown");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    harness.run();
+    assert!(harness.state().state.opening.is_none());
+    assert!(harness
+        .state()
+        .state
+        .data
+        .as_ref()
+        .unwrap()
+        .path
+        .ends_with("demo.npy"));
+    harness.get_by_label_contains("corrupt.npy");
 }

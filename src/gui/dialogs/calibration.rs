@@ -1,7 +1,7 @@
 //! Shows and edits the calibration of the open scan (values start as the file's and sidecar's).
 
-use polarmap_core::Calibration;
 use eframe::egui;
+use polarmap_core::Calibration;
 
 #[derive(Default)]
 pub struct CalibrationDialog {

@@ -1,10 +1,8 @@
 //! The export dialog: PNG of the class map, CoM map or virtual image (native or integer-upscaled,
 //! optional legend strip and scale bar), CSV/NPY of the class map, JSON summary of the regions.
-//! Files are written by `polarmap_core::export` on a job thread; an existing file is replaced only after
-//! the user says so.
+//! The file is written by the export task (`tasks::export`, through `polarmap_core::export`); an
+//! existing file is replaced only after the user says so.
 
-use polarmap_core::canvas::Canvas;
-use polarmap_core::classes::Class;
 use eframe::egui;
 use std::path::PathBuf;
 
@@ -105,7 +103,7 @@ impl ExportDialog {
             .unwrap_or_else(|| "polarmap".into());
         // Beside the data, except for the built-in demo (its folder belongs to the program).
         let dir = dataset
-            .filter(|p| *p != super::demo_path().as_path())
+            .filter(|p| *p != crate::gui::demo_path().as_path())
             .and_then(|p| p.parent())
             .map(|p| p.to_path_buf())
             .or_else(|| std::env::current_dir().ok())
@@ -233,144 +231,5 @@ impl ExportDialog {
             self.open = false;
         }
         request
-    }
-}
-
-/// What the legend strip of an exported PNG shows.
-pub enum Legend {
-    Classes,
-    Wheel,
-    Grey,
-}
-
-/// An upscaled image with an optional strip below it: legend (class swatches and names, the
-/// colour wheel, or a grey ramp) and a scale bar. Returns (width, height, pixels).
-pub fn annotate(
-    pixels: &[[u8; 3]],
-    width: usize,
-    height: usize,
-    scale: usize,
-    legend: Option<Legend>,
-    scale_bar: Option<f64>,
-) -> (usize, usize, Vec<[u8; 3]>) {
-    let scale = scale.max(1);
-    let (w, h) = (width * scale, height * scale);
-    let mut canvas = Canvas {
-        width: w,
-        pixels: Vec::with_capacity(w * h),
-    };
-    for y in 0..h {
-        for x in 0..w {
-            canvas.pixels.push(pixels[(y / scale) * width + x / scale]);
-        }
-    }
-    if legend.is_none() && scale_bar.is_none() {
-        return (w, h, canvas.pixels);
-    }
-    let g = if w >= 320 { 2 } else { 1 }; // glyph pixel size
-                                          // Class legend entries (swatch + name) wrap onto as many lines as the width needs.
-    let entry = polarmap_core::canvas::LEGEND_ENTRY * g;
-    let per_line = ((w.saturating_sub(4)) / entry).clamp(1, Class::COUNT);
-    let legend_rows = match legend {
-        Some(Legend::Classes) => Class::COUNT.div_ceil(per_line) * 10 * g + 4,
-        Some(_) => 10 * g + 4,
-        None => 0,
-    };
-    let bar_rows = if scale_bar.is_some() { 10 * g + 4 } else { 0 };
-    canvas
-        .pixels
-        .extend(std::iter::repeat_n([0, 0, 0], w * (legend_rows + bar_rows)));
-    let mut y = h + 2;
-    if let Some(legend) = legend {
-        match legend {
-            Legend::Classes => {
-                canvas.class_legend(2, y, per_line, g);
-            }
-            Legend::Wheel => {
-                let d = 8 * g;
-                for dy in 0..d {
-                    for dx in 0..d {
-                        let (fx, fy) = (
-                            (dx as f64 + 0.5) / d as f64 * 2.0 - 1.0,
-                            1.0 - (dy as f64 + 0.5) / d as f64 * 2.0,
-                        );
-                        if fx.hypot(fy) <= 1.0 {
-                            canvas.set(2 + dx, y + dy, polarmap_core::colour::vector_colour(fx, fy, 1.0));
-                        }
-                    }
-                }
-            }
-            Legend::Grey => {
-                let ramp = (w / 3).max(8);
-                for dx in 0..ramp {
-                    let v = (dx * 255 / ramp.max(1)) as u8;
-                    canvas.fill(2 + dx, y, 1, 8 * g, [v, v, v]);
-                }
-            }
-        }
-        y += legend_rows;
-    }
-    if let Some(angstrom_per_px) = scale_bar {
-        // The longest "nice" length (1, 2, 5 × 10^k Å) up to a third of the width.
-        let full = width as f64 * angstrom_per_px;
-        let mut length = 10f64.powf((full / 3.0).log10().floor());
-        for m in [5.0, 2.0] {
-            if length * m <= full / 3.0 {
-                length *= m;
-                break;
-            }
-        }
-        let bar = ((length / angstrom_per_px) * scale as f64).round() as usize;
-        canvas.fill(
-            2,
-            y + 2 * g,
-            bar.min(w.saturating_sub(4)),
-            3 * g,
-            [255, 255, 255],
-        );
-        let text = if length >= 10.0 {
-            format!("{} nm", trim(length / 10.0))
-        } else {
-            format!("{} A", trim(length))
-        };
-        canvas.text(bar + 6, y + g, &text, g);
-    }
-    let total = canvas.pixels.len() / w;
-    (w, total, canvas.pixels)
-}
-
-fn trim(v: f64) -> String {
-    let s = format!("{v:.2}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn annotate_without_extras_is_a_plain_upscale() {
-        let px = vec![[1, 2, 3], [4, 5, 6]];
-        let (w, h, out) = annotate(&px, 2, 1, 3, None, None);
-        assert_eq!((w, h), (6, 3));
-        assert_eq!(out[0], [1, 2, 3]);
-        assert_eq!(out[5], [4, 5, 6]);
-        assert_eq!(out[17], [4, 5, 6]);
-    }
-
-    #[test]
-    fn legend_and_scale_bar_add_a_strip_below() {
-        let px = vec![[9, 9, 9]; 32 * 32];
-        let (w, h, out) = annotate(&px, 32, 32, 4, Some(Legend::Classes), Some(0.5));
-        assert_eq!(w, 128);
-        assert!(h > 128);
-        assert_eq!(out.len(), w * h);
-        // The first class swatch sits in the strip.
-        assert!(out[(128 + 4) * w + 4] == polarmap_core::colour::class_colour(Class::RM));
-        // At native size the 8 entries wrap onto 8 lines instead of running off the edge.
-        let (w, h, out) = annotate(&px, 32, 32, 1, Some(Legend::Classes), None);
-        assert_eq!((w, h), (32, 32 + 8 * 10 + 4));
-        let rd_swatch = (32 + 2 + 7 * 10 + 2) * w + 4;
-        assert_eq!(out[rd_swatch], polarmap_core::colour::class_colour(Class::RD));
     }
 }

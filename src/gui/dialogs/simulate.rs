@@ -1,7 +1,8 @@
 //! Simulate a labelled dataset from one of the simulator's presets
-//! (`simulate::job::run_preset` on a background thread), then open what it wrote.
+//! (the simulation task, `tasks::simulate`), then open what it wrote.
 
-use crate::gui::jobs::RunningJob;
+use crate::gui::request::Request;
+use crate::gui::tasks::RunningJob;
 use eframe::egui;
 use std::path::PathBuf;
 
@@ -31,11 +32,6 @@ pub struct SimulateRequest {
     pub overwrite: bool,
 }
 
-pub enum SimulateAction {
-    Start(SimulateRequest),
-    Cancel(u64),
-}
-
 /// What each preset is, for the dialog.
 fn describe(preset: &str) -> &'static str {
     match preset {
@@ -61,11 +57,7 @@ fn describe(preset: &str) -> &'static str {
 }
 
 impl SimulateDialog {
-    pub fn show(
-        &mut self,
-        ctx: &egui::Context,
-        running: Option<&RunningJob>,
-    ) -> Option<SimulateAction> {
+    pub fn show(&mut self, ctx: &egui::Context, running: Option<&RunningJob>) -> Option<Request> {
         if !self.open {
             return None;
         }
@@ -99,7 +91,7 @@ impl SimulateDialog {
                     .add_enabled(ready, egui::Button::new("Simulate"))
                     .clicked()
                 {
-                    action = Some(SimulateAction::Start(SimulateRequest {
+                    action = Some(Request::Simulate(SimulateRequest {
                         preset: self.preset.clone(),
                         dir: PathBuf::from(self.dir.trim()),
                         overwrite: self.overwrite,
@@ -107,7 +99,7 @@ impl SimulateDialog {
                 }
                 if let Some(job) = running {
                     if crate::gui::views::job_progress(ui, job) {
-                        action = Some(SimulateAction::Cancel(job.id));
+                        action = Some(Request::Cancel(job.id));
                     }
                 }
                 ui.label("The first scan written opens when the simulation ends; all of them are added to the training dialog.");

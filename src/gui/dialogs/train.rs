@@ -1,18 +1,16 @@
 //! Train a model: labelled scans chosen here (or simulated from a preset first), PCA+kNN or a
 //! Conv encoder with one of the paper's heads; per-epoch loss and accuracy as they come in. The
-//! work is `models::train` on a background thread ([`run`]); the model file is never replaced
-//! without asking.
+//! work is the training task (`tasks::train`); the model file is never replaced without asking.
 
 use crate::gui::file_name;
-use crate::gui::jobs::RunningJob;
+use crate::gui::request::Request;
+use crate::gui::tasks::RunningJob;
+use eframe::egui;
+use egui_plot::{Legend, Line, Plot, PlotPoints};
 use polarmap_core::models::card::ModelCard;
-use polarmap_core::models::job::TrainJob;
 use polarmap_core::models::nets::{Architecture, Head};
 use polarmap_core::models::train::{EpochMetrics, ModelKind, TrainConfig};
 use polarmap_core::models::DeviceChoice;
-use polarmap_core::progress::Progress;
-use eframe::egui;
-use egui_plot::{Legend, Line, Plot, PlotPoints};
 use std::path::{Path, PathBuf};
 
 /// Where the training data comes from.
@@ -83,13 +81,6 @@ pub struct TrainRequest {
     pub overwrite: bool,
 }
 
-pub enum TrainAction {
-    Start(Box<TrainRequest>),
-    Cancel(u64),
-    /// Use the trained model for the class map.
-    UseModel(PathBuf),
-}
-
 impl TrainDialog {
     pub fn add_scan(&mut self, path: PathBuf) {
         if !self.scans.contains(&path) {
@@ -132,7 +123,7 @@ impl TrainDialog {
         device: DeviceChoice,
         open_scan: Option<&Path>,
         running: Option<&RunningJob>,
-    ) -> Option<TrainAction> {
+    ) -> Option<Request> {
         if !self.open {
             return None;
         }
@@ -163,7 +154,7 @@ impl TrainDialog {
                 if replace {
                     self.history.clear();
                     self.finished = None;
-                    action = Some(TrainAction::Start(Box::new(self.request(device, true))));
+                    action = Some(Request::Train(Box::new(self.request(device, true))));
                 }
             }
         }
@@ -176,7 +167,7 @@ impl TrainDialog {
         device: DeviceChoice,
         open_scan: Option<&Path>,
         running: Option<&RunningJob>,
-    ) -> Option<TrainAction> {
+    ) -> Option<Request> {
         let mut action = None;
         ui.horizontal(|ui| {
             ui.label("Training data:");
@@ -295,12 +286,12 @@ impl TrainDialog {
             } else {
                 self.history.clear();
                 self.finished = None;
-                action = Some(TrainAction::Start(Box::new(self.request(device, false))));
+                action = Some(Request::Train(Box::new(self.request(device, false))));
             }
         }
         if let Some(job) = running {
             if crate::gui::views::job_progress(ui, job) {
-                action = Some(TrainAction::Cancel(job.id));
+                action = Some(Request::Cancel(job.id));
             }
         }
         if !self.history.is_empty() {
@@ -319,7 +310,7 @@ impl TrainDialog {
                 100.0 * accuracy
             ));
             if ui.button("Use this model").clicked() {
-                action = Some(TrainAction::UseModel(path.clone()));
+                action = Some(Request::RunModel(path.clone()));
             }
         }
         action
@@ -342,30 +333,4 @@ fn history_plot(ui: &mut egui::Ui, history: &[EpochMetrics]) {
             plot.line(Line::new("train accuracy", series(|m| m.train_accuracy)));
             plot.line(Line::new("validation accuracy", series(|m| m.val_accuracy)));
         });
-}
-
-/// The training job: simulate (if asked), read the labelled scans, train, save the model and its
-/// card. `on_epoch` receives each epoch's metrics. Returns the model file and its test-split
-/// accuracy.
-pub fn run(
-    request: &TrainRequest,
-    progress: &Progress,
-    on_epoch: &mut dyn FnMut(&EpochMetrics),
-) -> polarmap_core::Result<(PathBuf, f64)> {
-    let mut job = TrainJob::new(
-        request.scans.clone(),
-        request.config.clone(),
-        request.device,
-        request.out.clone(),
-    );
-    job.overwrite = request.overwrite;
-    if let Some((name, dir)) = &request.preset {
-        // Refuse an existing model before spending minutes on the simulation.
-        job.check_writable()?;
-        job.scans =
-            polarmap_sim::job::run_preset(name, dir, false, false, progress, |_, _, _, _| {})?;
-        job.simulated = Some((name.clone(), dir.clone()));
-    }
-    let files = job.run(progress, &mut |_| {}, on_epoch)?;
-    Ok((files.model, files.trained.test_accuracy))
 }

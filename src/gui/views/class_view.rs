@@ -1,35 +1,43 @@
 //! The class map in the colours of DESIGN.md, with a legend of per-class counts and percentages,
-//! confidence as transparency (optional) and candidate defects outlined.
+//! confidence as transparency (optional) and candidate defects outlined. The map's images come
+//! rendered from the task that made the map.
 
-use super::image_view::{self, Linked, Mapping, ViewResponse};
-use polarmap_core::classes::Class;
+use super::{image_view, Texture, View, ViewContext};
 use crate::gui::data::{ClassSource, SourceKind};
-use polarmap_core::maps::DefectCluster;
-use eframe::egui::{self, Color32, ColorImage, Stroke, TextureHandle, TextureOptions};
+use crate::gui::request::Request;
+use eframe::egui::{self, Color32, Stroke};
+use polarmap_core::classes::Class;
+use serde::{Deserialize, Serialize};
 
-#[derive(Default)]
+#[derive(Serialize, Deserialize)]
+#[serde(default)]
 pub struct ClassView {
-    texture: Option<(bool, TextureHandle)>,
+    /// The model's score of its class as opacity.
+    pub show_confidence: bool,
+    /// Outline the candidate defects.
+    pub show_defects: bool,
+    /// The map shown first on every scan opened (the model's, or the ground truth).
+    pub preferred: SourceKind,
+    #[serde(skip)]
+    texture: Texture,
 }
 
-impl ClassView {
-    pub fn invalidate(&mut self) {
-        self.texture = None;
+impl Default for ClassView {
+    fn default() -> Self {
+        ClassView {
+            show_confidence: false,
+            show_defects: true,
+            preferred: SourceKind::Model,
+            texture: Texture::default(),
+        }
     }
+}
 
-    #[allow(clippy::too_many_arguments)]
-    pub fn ui(
-        &mut self,
-        ui: &mut egui::Ui,
-        show_confidence: &mut bool,
-        show_defects: &mut bool,
-        (shown, available): (&mut SourceKind, [bool; 2]),
-        classes: Option<&ClassSource>,
-        defects: &[DefectCluster],
-        linked: &mut Linked,
-        height: f32,
-        overlay: impl FnOnce(&egui::Painter, &Mapping),
-    ) -> ViewResponse {
+impl View for ClassView {
+    fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut ViewContext<'_>) {
+        let data = ctx.data;
+        let classes = data.and_then(|d| d.classes()).map(|c| &**c);
+        let available = data.map_or([false; 2], |d| [d.prediction.is_some(), d.truth.is_some()]);
         let has_confidence = classes.is_some_and(|c| c.map.confidence.is_some());
         ui.horizontal_wrapped(|ui| {
             ui.strong("Class map");
@@ -47,81 +55,60 @@ impl ClassView {
                     })
                     .clicked()
                 {
-                    *shown = kind;
+                    self.preferred = kind;
+                    ctx.requests.push(Request::ShowSource(kind));
                 }
             }
             ui.add_enabled(
                 has_confidence,
-                egui::Checkbox::new(show_confidence, "confidence"),
+                egui::Checkbox::new(&mut self.show_confidence, "confidence"),
             )
             .on_disabled_hover_text("this class map has no confidence (ground truth)")
             .on_hover_text("transparency = the model's score of its class");
-            ui.checkbox(show_defects, "defects");
+            ui.checkbox(&mut self.show_defects, "defects");
         });
-        let use_confidence = *show_confidence && has_confidence;
-        if let Some(source) = classes {
-            if self
-                .texture
-                .as_ref()
-                .is_none_or(|(c, _)| *c != use_confidence)
-            {
-                self.texture = Some((use_confidence, texture(ui.ctx(), source, use_confidence)));
-            }
-        }
-        let tex = self.texture.as_ref().map(|(_, t)| t);
-        let outline = *show_defects;
-        let out = image_view::show(ui, "class map", tex, linked, height, |painter, mapping| {
-            if outline {
-                for (i, d) in defects.iter().enumerate() {
-                    let at = mapping.pixel_center(d.center_row, d.center_col);
-                    let radius = ((d.pixels as f32).sqrt() * 0.6 + 1.0) * mapping.scale;
-                    painter.circle_stroke(at, radius, Stroke::new(2.0, Color32::BLACK));
-                    painter.circle_stroke(at, radius + 1.5, Stroke::new(1.5, Color32::WHITE));
-                    painter.text(
-                        at + egui::vec2(radius, -radius),
-                        egui::Align2::LEFT_BOTTOM,
-                        format!("{}", i + 1),
-                        egui::FontId::proportional(11.0),
-                        Color32::WHITE,
-                    );
+        let image = classes.map(|c| match (&c.images.confidence, self.show_confidence) {
+            (Some(confidence), true) => confidence,
+            _ => &c.images.plain,
+        });
+        let texture = self.texture.of(ui.ctx(), "class map", image);
+        let outline = self.show_defects;
+        let (defects, regions) = (ctx.defects, super::draw_regions(ctx.regions));
+        let out = image_view::show(
+            ui,
+            "class map",
+            texture,
+            ctx.linked,
+            ctx.view_height,
+            |painter, mapping| {
+                if outline {
+                    for (i, d) in defects.iter().enumerate() {
+                        let at = mapping.pixel_center(d.center_row, d.center_col);
+                        let radius = ((d.pixels as f32).sqrt() * 0.6 + 1.0) * mapping.scale;
+                        painter.circle_stroke(at, radius, Stroke::new(2.0, Color32::BLACK));
+                        painter.circle_stroke(at, radius + 1.5, Stroke::new(1.5, Color32::WHITE));
+                        painter.text(
+                            at + egui::vec2(radius, -radius),
+                            egui::Align2::LEFT_BOTTOM,
+                            format!("{}", i + 1),
+                            egui::FontId::proportional(11.0),
+                            Color32::WHITE,
+                        );
+                    }
                 }
-            }
-            overlay(painter, mapping);
-        });
+                regions(painter, mapping);
+            },
+        );
+        if let Some(region) = out.region {
+            ctx.requests.push(Request::AddRegion(region));
+        }
         match classes {
             Some(source) => legend(ui, source),
             None => {
                 ui.label("No class map yet: run a model (Models menu), or open a scan whose sidecar has labels.");
             }
         }
-        out
     }
-}
-
-fn texture(ctx: &egui::Context, source: &ClassSource, confidence: bool) -> TextureHandle {
-    let (rows, cols) = source.map.dim();
-    let colours = polarmap_core::export::class_pixels(&source.map.classes);
-    let mut alpha: Vec<u8> = match (&source.map.confidence, confidence) {
-        (Some(conf), true) => conf
-            .iter()
-            .map(|&c| (c.clamp(0.0, 1.0) * 255.0).round() as u8)
-            .collect(),
-        _ => vec![255; rows * cols],
-    };
-    // Pixels a running model has not reached yet stay empty.
-    for a in alpha.iter_mut().skip(source.done) {
-        *a = 0;
-    }
-    let pixels = colours
-        .iter()
-        .zip(alpha)
-        .map(|(&[r, g, b], a)| Color32::from_rgba_unmultiplied(r, g, b, a))
-        .collect();
-    ctx.load_texture(
-        "class map",
-        ColorImage::new([cols, rows], pixels),
-        TextureOptions::NEAREST,
-    )
 }
 
 /// One row per class: swatch, name, count, percent.
@@ -147,7 +134,10 @@ fn legend(ui: &mut egui::Ui, source: &ClassSource) {
         .spacing([8.0, 2.0])
         .show(ui, |ui| {
             for (i, class) in Class::ALL.into_iter().enumerate() {
-                super::swatch(ui, super::colour32(polarmap_core::colour::class_colour(class)));
+                super::swatch(
+                    ui,
+                    super::colour32(polarmap_core::colour::class_colour(class)),
+                );
                 ui.label(class.name());
                 ui.label(format!("{}", totals.counts[i]));
                 ui.label(format!("{:.1} %", 100.0 * fractions[i]));

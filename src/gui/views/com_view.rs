@@ -1,73 +1,76 @@
 //! The CoM vector field as a colour-wheel map (hue = direction, brightness = magnitude), with
-//! decimated arrows and a colour-wheel legend; the descan can be removed or left in.
+//! decimated arrows and a colour-wheel legend; the descan can be removed or left in. The maps and
+//! the wheel are rendered by the pattern pass's task.
 
-use super::image_view::{self, Linked, Mapping, ViewResponse};
+use super::image_view::{self, Mapping};
+use super::{Texture, View, ViewContext};
+use crate::gui::request::Request;
+use eframe::egui::{self, Color32, Pos2, Stroke, TextureHandle, Vec2};
 use polarmap_core::analysis::ComField;
 use polarmap_core::classes::Class;
-use eframe::egui::{self, Color32, Pos2, Stroke, TextureHandle, Vec2};
+use serde::{Deserialize, Serialize};
 
+#[derive(Serialize, Deserialize)]
+#[serde(default)]
 pub struct ComView {
-    texture: Option<(bool, TextureHandle)>,
-    wheel: Option<TextureHandle>,
+    /// Show the CoM with the descan removed (else as measured from the detector centre).
+    pub descan_removed: bool,
+    /// Draw decimated arrows over the map.
     pub arrows: bool,
+    #[serde(skip)]
+    texture: Texture,
+    #[serde(skip)]
+    wheel: Texture,
 }
 
 impl Default for ComView {
     fn default() -> Self {
         ComView {
-            texture: None,
-            wheel: None,
+            descan_removed: true,
             arrows: true,
+            texture: Texture::default(),
+            wheel: Texture::default(),
         }
     }
 }
 
-impl ComView {
-    pub fn invalidate(&mut self) {
-        self.texture = None;
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    pub fn ui(
-        &mut self,
-        ui: &mut egui::Ui,
-        descan_removed: &mut bool,
-        fields: Option<(&ComField, &ComField)>,
-        linked: &mut Linked,
-        height: f32,
-        overlay: impl FnOnce(&egui::Painter, &Mapping),
-    ) -> ViewResponse {
+impl View for ComView {
+    fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut ViewContext<'_>) {
         ui.horizontal(|ui| {
             ui.strong("CoM field");
-            ui.checkbox(descan_removed, "descan removed");
+            ui.checkbox(&mut self.descan_removed, "descan removed");
             ui.checkbox(&mut self.arrows, "arrows");
         });
-        let field = fields.map(|(removed, raw)| if *descan_removed { removed } else { raw });
-        if let Some(field) = field {
-            if self
-                .texture
-                .as_ref()
-                .is_none_or(|(d, _)| d != descan_removed)
-            {
-                let (rows, cols) = field.dim();
-                let pixels = polarmap_core::export::com_pixels(field);
-                let tex = super::rgb_texture(ui.ctx(), "com", cols, rows, &pixels);
-                self.texture = Some((*descan_removed, tex));
-            }
-        }
-        let tex = self.texture.as_ref().map(|(_, t)| t);
+        let analysis = ctx.data.and_then(|d| d.analysis.as_deref());
+        let (field, image) = match analysis {
+            Some(a) if self.descan_removed => (Some(&a.com_descan), Some(&a.images.com_descan)),
+            Some(a) => (Some(&a.com_raw), Some(&a.images.com_raw)),
+            None => (None, None),
+        };
+        let texture = self.texture.of(ui.ctx(), "com", image);
         let arrows = self.arrows;
-        let out = image_view::show(ui, "CoM field", tex, linked, height, |painter, mapping| {
-            if let (true, Some(field)) = (arrows, field) {
-                draw_arrows(painter, mapping, field);
-            }
-            overlay(painter, mapping);
-        });
-        if self.wheel.is_none() {
-            self.wheel = Some(wheel_texture(ui.ctx()));
+        let regions = super::draw_regions(ctx.regions);
+        let out = image_view::show(
+            ui,
+            "CoM field",
+            texture,
+            ctx.linked,
+            ctx.view_height,
+            |painter, mapping| {
+                if let (true, Some(field)) = (arrows, field) {
+                    draw_arrows(painter, mapping, field);
+                }
+                regions(painter, mapping);
+            },
+        );
+        if let Some(region) = out.region {
+            ctx.requests.push(Request::AddRegion(region));
         }
+        let wheel = self
+            .wheel
+            .of(ui.ctx(), "colour wheel", analysis.map(|a| &a.images.wheel));
         ui.horizontal(|ui| {
-            if let Some(wheel) = &self.wheel {
+            if let Some(wheel) = wheel {
                 wheel_legend(ui, wheel);
             }
             if let Some(field) = field {
@@ -78,7 +81,6 @@ impl ComView {
                 ));
             }
         });
-        out
     }
 }
 
@@ -118,23 +120,6 @@ fn draw_arrows(painter: &egui::Painter, mapping: &Mapping, field: &ComField) {
         let d = Vec2::new(v.x, -v.y) / longest * spacing * 0.9;
         painter.arrow(at - d / 2.0, d, stroke);
     }
-}
-
-fn wheel_texture(ctx: &egui::Context) -> TextureHandle {
-    let n = 64;
-    let half = (n as f64 - 1.0) / 2.0;
-    let pixels: Vec<[u8; 3]> = (0..n * n)
-        .map(|i| {
-            let (r, c) = (i / n, i % n);
-            let (dx, dy) = ((c as f64 - half) / half, (half - r as f64) / half);
-            if dx.hypot(dy) > 1.0 {
-                [24, 24, 24]
-            } else {
-                polarmap_core::colour::vector_colour(dx, dy, 1.0)
-            }
-        })
-        .collect();
-    super::rgb_texture(ctx, "colour wheel", n, n, &pixels)
 }
 
 /// The colour wheel with the class names at their directions.

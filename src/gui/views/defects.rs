@@ -1,31 +1,32 @@
-//! Candidate defects (`maps::find_defects`): ranked list, adjustable threshold, click to zoom.
+//! Candidate defects (`maps::find_defects`): ranked list, adjustable search, click to zoom. The
+//! panel keeps the search settings; the search runs as a task whenever they or the class map
+//! change, and its results are app state (`state::DefectResults`).
 
-use polarmap_core::maps::{DefectCluster, DefectSearch};
+use super::{View, ViewContext};
 use eframe::egui;
+use polarmap_core::maps::DefectSearch;
+use serde::{Deserialize, Serialize};
 
-pub struct Defects {
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DefectsPanel {
     pub search: DefectSearch,
     /// Search with the lattice period (scan pixels per unit cell) when known.
     pub use_period: bool,
     pub period: [usize; 2],
-    pub found: Vec<DefectCluster>,
-    /// The settings `found` was computed with (None: not computed for this class map).
-    pub computed: Option<(DefectSearch, bool, [usize; 2])>,
 }
 
-impl Default for Defects {
+impl Default for DefectsPanel {
     fn default() -> Self {
-        Defects {
+        DefectsPanel {
             search: DefectSearch::default(),
             use_period: false,
             period: [8, 8],
-            found: Vec::new(),
-            computed: None,
         }
     }
 }
 
-impl Defects {
+impl DefectsPanel {
     /// The settings to search with.
     pub fn effective_search(&self) -> DefectSearch {
         DefectSearch {
@@ -33,18 +34,10 @@ impl Defects {
             ..self.search
         }
     }
+}
 
-    pub fn is_stale(&self) -> bool {
-        self.computed != Some((self.search, self.use_period, self.period))
-    }
-
-    pub fn mark_computed(&mut self, found: Vec<DefectCluster>) {
-        self.found = found;
-        self.computed = Some((self.search, self.use_period, self.period));
-    }
-
-    /// Returns the index of a clicked candidate.
-    pub fn ui(&mut self, ui: &mut egui::Ui, has_map: bool) -> Option<usize> {
+impl View for DefectsPanel {
+    fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut ViewContext<'_>) {
         ui.add(
             egui::Slider::new(&mut self.search.threshold, 0.05..=1.0)
                 .text("threshold")
@@ -71,20 +64,21 @@ impl Defects {
             )
             .on_hover_text("unit cell, scan columns");
         });
-        if !has_map {
+        if !ctx.data.is_some_and(|d| d.classes().is_some()) {
             ui.label("Candidate defects need a class map.");
-            return None;
+            return;
         }
-        if self.found.is_empty() {
+        let defects = ctx.defects;
+        if defects.is_empty() {
             ui.label("No candidate defects at this threshold.");
-            return None;
+            return;
         }
         let mut clicked = None;
         egui::ScrollArea::vertical()
             .id_salt("defect list")
             .max_height(180.0)
             .show(ui, |ui| {
-                for (i, d) in self.found.iter().enumerate() {
+                for (i, d) in defects.iter().enumerate() {
                     let text = format!(
                         "#{} at ({:.1}, {:.1}): {} px, {}, score {:.2}",
                         i + 1,
@@ -95,10 +89,14 @@ impl Defects {
                         d.score
                     );
                     if ui.selectable_label(false, text).clicked() {
-                        clicked = Some(i);
+                        clicked = Some(d);
                     }
                 }
             });
-        clicked
+        if let Some(d) = clicked {
+            let (r, c) = (d.center_row, d.center_col);
+            ctx.linked.zoom_to(r, c, 4.0);
+            ctx.linked.selected = Some([r.round() as usize, c.round() as usize]);
+        }
     }
 }

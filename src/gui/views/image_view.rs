@@ -3,8 +3,8 @@
 //! row+1)` in image units; regions use pixel-centre coordinates (centre of (r, c) at (r, c)), as
 //! `maps::Region` does.
 
-use polarmap_core::maps::Region;
 use eframe::egui::{self, Color32, Pos2, Rect, Sense, Stroke, TextureHandle, Vec2};
+use polarmap_core::maps::Region;
 use serde::{Deserialize, Serialize};
 
 /// Zoom and pan shared by the linked views.

@@ -1,12 +1,17 @@
 //! The pattern inspector: the diffraction pattern of the selected (or hovered) pixel, log or
 //! linear, with the virtual detector rings (drag them to change the radii), the pattern's CoM and
-//! the model's crop box; the pixel's class and its 8 class scores as a bar chart.
+//! the model's crop box; the pixel's class and its 8 class scores as a bar chart. Patterns come
+//! rendered from the pattern loader (`tasks::patterns`).
 
+use super::image_view::Linked;
+use super::{Texture, View, ViewContext};
+use crate::gui::request::Request;
+use crate::gui::tasks::patterns::PatternImages;
+use eframe::egui::{self, Color32, Pos2, Rect, Sense, Stroke, Vec2};
+use egui_plot::{Bar, BarChart, Plot, PlotPoint, Text};
 use polarmap_core::analysis::DetectorGeometry;
 use polarmap_core::classes::Class;
-use crate::gui::data::Dataset;
-use eframe::egui::{self, Color32, ColorImage, Pos2, Rect, Sense, Stroke, TextureHandle, Vec2};
-use egui_plot::{Bar, BarChart, Plot, PlotPoint, Text};
+use serde::{Deserialize, Serialize};
 
 /// The crop box a model sees, in detector pixels (row, col of the centre; side length).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -15,17 +20,23 @@ pub struct CropBox {
     pub side: f64,
 }
 
+#[derive(Serialize, Deserialize)]
+#[serde(default)]
 pub struct Inspector {
     pub log_scale: bool,
     /// Show the hovered pixel while the pointer is over a view (else only the selected one).
     pub follow_hover: bool,
-    /// The pattern on screen: generation, pixel, values.
-    pattern: Option<(u64, [usize; 2], Vec<f32>)>,
-    texture: Option<TextureHandle>,
-    texture_key: Option<(u64, [usize; 2], bool)>,
+    /// The pattern on screen: generation, pixel, images.
+    #[serde(skip)]
+    pattern: Option<(u64, [usize; 2], PatternImages)>,
+    #[serde(skip)]
+    texture: Texture,
+    #[serde(skip)]
     pub error: Option<String>,
     /// The detector geometry being edited (applied to the pass when the user lets go).
+    #[serde(skip)]
     pub edit: Option<DetectorGeometry>,
+    #[serde(skip)]
     dragging_ring: Option<usize>,
 }
 
@@ -35,8 +46,7 @@ impl Default for Inspector {
             log_scale: true,
             follow_hover: true,
             pattern: None,
-            texture: None,
-            texture_key: None,
+            texture: Texture::default(),
             error: None,
             edit: None,
             dragging_ring: None,
@@ -44,18 +54,10 @@ impl Default for Inspector {
     }
 }
 
-/// What the inspector asks the app to do.
-#[derive(Default)]
-pub struct InspectorResponse {
-    /// New virtual detectors to run the pass with.
-    pub apply_geometry: Option<DetectorGeometry>,
-}
-
 impl Inspector {
+    /// Forgets the pattern and the edits (a new dataset).
     pub fn reset(&mut self) {
         self.pattern = None;
-        self.texture = None;
-        self.texture_key = None;
         self.error = None;
         self.edit = None;
     }
@@ -65,38 +67,48 @@ impl Inspector {
         self.pattern.as_ref().map(|(_, p, _)| *p)
     }
 
+    /// The pixel to inspect: hovered (when following the pointer) or selected.
+    pub fn pixel(&self, linked: &Linked) -> Option<[usize; 2]> {
+        let hovered = linked.hovered.filter(|_| self.follow_hover);
+        hovered.or(linked.selected)
+    }
+
     pub fn set_pattern(
         &mut self,
         generation: u64,
         pixel: [usize; 2],
-        frame: Result<Vec<f32>, String>,
+        images: Result<PatternImages, String>,
     ) {
-        match frame {
-            Ok(values) => {
-                self.pattern = Some((generation, pixel, values));
+        match images {
+            Ok(images) => {
+                self.pattern = Some((generation, pixel, images));
                 self.error = None;
             }
             Err(e) => self.error = Some(e),
         }
     }
+}
 
-    pub fn ui(
-        &mut self,
-        ui: &mut egui::Ui,
-        data: &Dataset,
-        pixel: Option<[usize; 2]>,
-        crop: Option<CropBox>,
-    ) -> InspectorResponse {
-        let mut out = InspectorResponse::default();
+impl View for Inspector {
+    fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut ViewContext<'_>) {
+        let Some(data) = ctx.data else { return };
         ui.horizontal(|ui| {
             ui.heading("Pattern");
             ui.checkbox(&mut self.log_scale, "log");
             ui.checkbox(&mut self.follow_hover, "follow pointer");
         });
-        let Some([row, col]) = pixel else {
+        let Some([row, col]) = self.pixel(ctx.linked) else {
             ui.label("Click a pixel on any view (arrow keys move the selection).");
-            return out;
+            return;
         };
+        let crop = data
+            .prediction
+            .as_ref()
+            .and_then(|p| p.input)
+            .map(|(g, size)| CropBox {
+                center: g.center,
+                side: size as f64 * g.scale,
+            });
         let shown = data.classes();
         let class = shown.and_then(|c| c.class_at([row, col]));
         match class {
@@ -140,19 +152,14 @@ impl Inspector {
                 .filter(|(g, _, _)| *g == data.generation));
         let [det_rows, det_cols] = data.scan().frame_shape();
         let geometry = self.edit.unwrap_or(data.geometry);
-        if let Some((generation, shown, values)) = current {
-            let key = (*generation, *shown, self.log_scale);
-            if self.texture_key != Some(key) || self.texture.is_none() {
-                self.texture = Some(pattern_texture(
-                    ui.ctx(),
-                    values,
-                    det_rows,
-                    det_cols,
-                    self.log_scale,
-                ));
-                self.texture_key = Some(key);
+        let image = current.map(|(_, _, images)| {
+            if self.log_scale {
+                &images.log
+            } else {
+                &images.linear
             }
-        }
+        });
+        let texture = self.texture.of(ui.ctx(), "pattern", image).cloned();
         let side = ui.available_width().min(320.0);
         let (response, painter) = ui.allocate_painter(Vec2::splat(side), Sense::drag());
         response.widget_info(|| {
@@ -165,7 +172,7 @@ impl Inspector {
             rect.min,
             Vec2::new(det_cols as f32 * scale, det_rows as f32 * scale),
         );
-        if let Some(t) = &self.texture {
+        if let Some(t) = &texture {
             painter.image(
                 t.id(),
                 image_rect,
@@ -243,7 +250,9 @@ impl Inspector {
             }
         }
         if response.drag_stopped() && self.dragging_ring.take().is_some() {
-            out.apply_geometry = self.edit;
+            if let Some(g) = self.edit {
+                ctx.requests.push(Request::ApplyGeometry(g));
+            }
         }
         ui.label("BF: blue ring; ADF: orange; CoM: red cross; model crop: green box.");
 
@@ -290,7 +299,9 @@ impl Inspector {
             .add_enabled(pending, egui::Button::new("Apply radii"))
             .clicked()
         {
-            out.apply_geometry = self.edit;
+            if let Some(g) = self.edit {
+                ctx.requests.push(Request::ApplyGeometry(g));
+            }
         }
 
         // The model's class scores for this pixel.
@@ -308,44 +319,7 @@ impl Inspector {
                 ui.label("Class scores appear here once a model has run on this pixel.");
             }
         }
-        out
     }
-}
-
-fn pattern_texture(
-    ctx: &egui::Context,
-    values: &[f32],
-    rows: usize,
-    cols: usize,
-    log: bool,
-) -> TextureHandle {
-    let lo = values.iter().copied().fold(f32::INFINITY, f32::min);
-    let map = |v: f32| {
-        let v = if v.is_finite() { v - lo } else { 0.0 };
-        if log {
-            v.max(0.0).ln_1p()
-        } else {
-            v.max(0.0)
-        }
-    };
-    let hi = values.iter().map(|&v| map(v)).fold(0f32, f32::max);
-    let pixels = values
-        .iter()
-        .map(|&v| {
-            let g = if hi > 0.0 {
-                (map(v) / hi * 255.0) as u8
-            } else {
-                0
-            };
-            Color32::from_gray(g)
-        })
-        .collect();
-    let image = if values.len() == rows * cols {
-        ColorImage::new([cols, rows], pixels)
-    } else {
-        ColorImage::filled([1, 1], Color32::BLACK)
-    };
-    ctx.load_texture("pattern", image, egui::TextureOptions::NEAREST)
 }
 
 fn scores_chart(ui: &mut egui::Ui, scores: &[f32]) {

@@ -1,5 +1,7 @@
-//! The panels of the main window, one file each; `image_view` holds what the three linked views
-//! share (zoom, pan, selection, region tools).
+//! The panels of the main window, one file each. Every view is a [`View`]: it owns its toggles
+//! (kept between runs through serde; what it caches is `#[serde(skip)]`) and draws from one
+//! [`ViewContext`], asking for work through `ctx.requests`. `image_view` holds what the three
+//! linked views share (zoom, pan, selection, region tools).
 
 pub mod class_view;
 pub mod com_view;
@@ -10,24 +12,175 @@ pub mod model_panel;
 pub mod regions;
 pub mod virtual_image;
 
+use crate::gui::data::Dataset;
+use crate::gui::request::Request;
+use crate::gui::state::AppState;
+use crate::gui::tasks::{RunningJob, Tasks};
 use eframe::egui::{self, Color32, ColorImage, TextureHandle, TextureOptions};
+use image_view::{Linked, Mapping, Tool, ViewTransform};
+use polarmap_core::maps::DefectCluster;
+use regions::RegionEntry;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::Arc;
 
-/// A texture from row-major RGB pixels, shown without smoothing (one scan pixel, one square).
-pub fn rgb_texture(
-    ctx: &egui::Context,
-    name: &str,
-    width: usize,
-    height: usize,
-    pixels: &[[u8; 3]],
-) -> TextureHandle {
-    let image = ColorImage::new(
-        [width, height],
-        pixels
-            .iter()
-            .map(|&[r, g, b]| Color32::from_rgb(r, g, b))
-            .collect(),
-    );
-    ctx.load_texture(name, image, TextureOptions::NEAREST)
+/// A panel of the window.
+pub trait View {
+    fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut ViewContext<'_>);
+}
+
+/// What every view may read and change this frame, and where it leaves its requests.
+pub struct ViewContext<'a> {
+    /// The dataset on screen.
+    pub data: Option<&'a Dataset>,
+    /// The scan being opened, if any.
+    pub opening: Option<&'a Path>,
+    /// Zoom, pan, selected and hovered pixel, drawing tool: shared by the image views.
+    pub linked: &'a mut Linked,
+    pub regions: &'a [RegionEntry],
+    pub defects: &'a [DefectCluster],
+    /// The inference job, while one runs.
+    pub inference: Option<&'a RunningJob>,
+    /// Height of each of the three image views.
+    pub view_height: f32,
+    /// What the views ask the app to do (carried out after the frame is drawn).
+    pub requests: Vec<Request>,
+}
+
+impl<'a> ViewContext<'a> {
+    pub fn new(state: &'a mut AppState, tasks: &'a Tasks) -> ViewContext<'a> {
+        ViewContext {
+            data: state.data.as_ref(),
+            opening: state.opening.as_ref().map(|o| o.path.as_path()),
+            linked: &mut state.linked,
+            regions: &state.regions.entries,
+            defects: &state.defects.found,
+            inference: tasks.predict.running().first(),
+            view_height: 120.0,
+            requests: Vec::new(),
+        }
+    }
+}
+
+/// Every view of the window; what they keep between runs is serialised as one value.
+#[derive(Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Views {
+    pub virtual_image: virtual_image::VirtualView,
+    pub com: com_view::ComView,
+    pub classes: class_view::ClassView,
+    pub inspector: inspector::Inspector,
+    pub model: model_panel::ModelPanel,
+    pub regions: regions::RegionsPanel,
+    pub defects: defects::DefectsPanel,
+}
+
+impl Views {
+    /// The tool bar and the three linked image views side by side.
+    pub fn central(&mut self, ui: &mut egui::Ui, ctx: &mut ViewContext<'_>) {
+        tool_bar(ui, ctx.linked);
+        if ctx.data.is_none() {
+            ui.centered_and_justified(|ui| {
+                ui.label(match ctx.opening {
+                    Some(p) => format!("Opening {}…", p.display()),
+                    None => "Open a scan: File > Open, or drop a file here.".into(),
+                });
+            });
+            return;
+        }
+        ctx.view_height = (ui.available_height() - 230.0)
+            .max(120.0)
+            .min(ui.available_width() / 3.0);
+        ui.columns(3, |cols| {
+            self.virtual_image.ui(&mut cols[0], ctx);
+            self.com.ui(&mut cols[1], ctx);
+            self.classes.ui(&mut cols[2], ctx);
+        });
+    }
+
+    /// Inspector, model, regions and candidate defects, one under the other.
+    pub fn side(&mut self, ui: &mut egui::Ui, ctx: &mut ViewContext<'_>) {
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            if ctx.data.is_some() {
+                self.inspector.ui(ui, ctx);
+            }
+            ui.separator();
+            egui::CollapsingHeader::new("Model")
+                .default_open(true)
+                .show(ui, |ui| self.model.ui(ui, ctx));
+            ui.separator();
+            egui::CollapsingHeader::new("Regions")
+                .default_open(true)
+                .show(ui, |ui| self.regions.ui(ui, ctx));
+            egui::CollapsingHeader::new("Candidate defects")
+                .default_open(true)
+                .show(ui, |ui| self.defects.ui(ui, ctx));
+        });
+    }
+}
+
+fn tool_bar(ui: &mut egui::Ui, linked: &mut Linked) {
+    ui.horizontal(|ui| {
+        ui.label("Tool:");
+        for t in Tool::ALL {
+            if ui.selectable_label(linked.tool == t, t.name()).clicked() {
+                linked.tool = t;
+                linked.drawing.clear();
+            }
+        }
+        ui.separator();
+        if ui
+            .button("Fit")
+            .on_hover_text("show the whole scan")
+            .clicked()
+        {
+            let (r, c) = linked.dims;
+            linked.transform = ViewTransform::fit(r, c);
+        }
+        ui.label("scroll: zoom, right-drag: pan, arrows: move selection");
+    });
+}
+
+/// Draws the regions' outlines on an image view.
+pub fn draw_regions(regions: &[RegionEntry]) -> impl Fn(&egui::Painter, &Mapping) + '_ {
+    move |painter: &egui::Painter, mapping: &Mapping| {
+        for e in regions {
+            image_view::draw_region(painter, mapping, &e.region, Color32::WHITE);
+        }
+    }
+}
+
+/// A texture of an image rendered off the UI thread: uploaded when the image changes, never
+/// computed here.
+#[derive(Default)]
+pub struct Texture {
+    image: Option<Arc<ColorImage>>,
+    handle: Option<TextureHandle>,
+}
+
+impl Texture {
+    /// The texture of `image` (uploaded if it is not the one uploaded last); None forgets it.
+    pub fn of(
+        &mut self,
+        ctx: &egui::Context,
+        name: &str,
+        image: Option<&Arc<ColorImage>>,
+    ) -> Option<&TextureHandle> {
+        match image {
+            Some(image) => {
+                if !self.image.as_ref().is_some_and(|i| Arc::ptr_eq(i, image)) {
+                    self.handle =
+                        Some(ctx.load_texture(name, image.clone(), TextureOptions::NEAREST));
+                    self.image = Some(image.clone());
+                }
+            }
+            None => {
+                self.image = None;
+                self.handle = None;
+            }
+        }
+        self.handle.as_ref()
+    }
 }
 
 /// `[r, g, b]` as an egui colour.
@@ -42,7 +195,7 @@ pub fn swatch(ui: &mut egui::Ui, colour: Color32) {
 }
 
 /// A running job's progress bar with a Cancel button; true when Cancel was clicked.
-pub fn job_progress(ui: &mut egui::Ui, job: &crate::gui::jobs::RunningJob) -> bool {
+pub fn job_progress(ui: &mut egui::Ui, job: &RunningJob) -> bool {
     let p = &job.progress;
     let text = match p.total() {
         0 => job.label.clone(),
@@ -59,4 +212,75 @@ pub fn job_progress(ui: &mut egui::Ui, job: &crate::gui::jobs::RunningJob) -> bo
             .clicked()
     })
     .inner
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eframe::Storage;
+    use polarmap_core::maps::DefectSearch;
+    use polarmap_core::models::DeviceChoice;
+    use std::collections::HashMap;
+
+    /// eframe's storage, in memory.
+    #[derive(Default)]
+    struct Memory(HashMap<String, String>);
+
+    impl eframe::Storage for Memory {
+        fn get_string(&self, key: &str) -> Option<String> {
+            self.0.get(key).cloned()
+        }
+        fn set_string(&mut self, key: &str, value: String) {
+            self.0.insert(key.to_string(), value);
+        }
+        fn remove_string(&mut self, key: &str) {
+            self.0.remove(key);
+        }
+        fn flush(&mut self) {}
+    }
+
+    /// The views' toggles survive a save and a restart (through eframe's storage, as RON);
+    /// what they cache does not travel.
+    #[test]
+    fn view_toggles_persist_and_caches_do_not() {
+        let mut views = Views::default();
+        views.virtual_image.kind = virtual_image::VirtualKind::Bf;
+        views.com.descan_removed = false;
+        views.com.arrows = false;
+        views.classes.show_confidence = true;
+        views.classes.show_defects = false;
+        views.classes.preferred = crate::gui::data::SourceKind::Truth;
+        views.inspector.log_scale = false;
+        views.inspector.follow_hover = false;
+        views.model.device = DeviceChoice::Cpu;
+        views.model.selected = Some("transient.pmm".into());
+        views.defects.search = DefectSearch {
+            threshold: 0.35,
+            ..DefectSearch::default()
+        };
+        views.defects.use_period = true;
+        views.defects.period = [4, 6];
+
+        let mut storage = Memory::default();
+        eframe::set_value(&mut storage, "views", &views);
+        let back: Views = eframe::get_value(&storage, "views").unwrap();
+        assert_eq!(back.virtual_image.kind, virtual_image::VirtualKind::Bf);
+        assert!(!back.com.descan_removed && !back.com.arrows);
+        assert!(back.classes.show_confidence && !back.classes.show_defects);
+        assert_eq!(back.classes.preferred, crate::gui::data::SourceKind::Truth);
+        assert!(!back.inspector.log_scale && !back.inspector.follow_hover);
+        assert_eq!(back.model.device, DeviceChoice::Cpu);
+        assert_eq!(back.model.selected, None, "the selection is not a toggle");
+        assert_eq!(back.defects.search.threshold, 0.35);
+        assert_eq!(
+            (back.defects.use_period, back.defects.period),
+            (true, [4, 6])
+        );
+
+        // Settings written by an older version (fields missing) fall back to the defaults.
+        storage.set_string("views", "(com: (arrows: false))".into());
+        let old: Views = eframe::get_value(&storage, "views").unwrap();
+        assert!(!old.com.arrows && old.com.descan_removed);
+        assert_eq!(old.virtual_image.kind, virtual_image::VirtualKind::Adf);
+    }
 }

@@ -2,30 +2,33 @@
 //! the selected model's card, where networks run (auto / GPU / CPU), and the running inference
 //! with its progress and cancel button.
 
+use super::{View, ViewContext};
 use crate::gui::file_name;
-use crate::gui::jobs::RunningJob;
+use crate::gui::request::Request;
+use eframe::egui;
 use polarmap_core::models::card::ModelCard;
 use polarmap_core::models::DeviceChoice;
-use eframe::egui;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-#[derive(Default)]
+#[derive(Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ModelPanel {
+    /// Where networks run (inference here, training in the train dialog).
+    pub device: DeviceChoice,
     /// Model files listed: the shipped ones, then those picked, typed or trained.
+    #[serde(skip)]
     pub models: Vec<PathBuf>,
-    /// The model the class map comes from (or will).
+    /// The model the class map comes from (or will); the one remembered between runs is the
+    /// app's `Settings::model`, set once a model has worked.
+    #[serde(skip)]
     pub selected: Option<PathBuf>,
     /// The selected model's card, read when the selection changes.
+    #[serde(skip)]
     card: Option<(PathBuf, Result<ModelCard, String>)>,
     /// A model path typed by hand.
+    #[serde(skip)]
     pub typed: String,
-}
-
-/// What the panel asks the app to do.
-pub enum ModelAction {
-    /// Run this model over the open scan (it becomes the selected one).
-    Run(PathBuf),
-    Cancel(u64),
 }
 
 impl ModelPanel {
@@ -64,13 +67,16 @@ impl ModelPanel {
         self.card.as_ref().map(|(_, c)| c)
     }
 
-    pub fn ui(
-        &mut self,
-        ui: &mut egui::Ui,
-        device: &mut DeviceChoice,
-        has_scan: bool,
-        running: Option<&RunningJob>,
-    ) -> Option<ModelAction> {
+    /// Selects `path` (listing it if new).
+    pub fn select(&mut self, path: PathBuf) {
+        self.add(path.clone());
+        self.selected = Some(path);
+    }
+}
+
+impl View for ModelPanel {
+    fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut ViewContext<'_>) {
+        let has_scan = ctx.data.is_some();
         let mut action = None;
         ui.label("Models (click one to run it on the scan):");
         for path in &self.models {
@@ -80,7 +86,7 @@ impl ModelPanel {
                 .on_hover_text(path.display().to_string())
                 .clicked()
             {
-                action = Some(ModelAction::Run(path.clone()));
+                action = Some(Request::RunModel(path.clone()));
             }
         }
         if self.models.is_empty() {
@@ -92,7 +98,7 @@ impl ModelPanel {
                     .add_filter("polarmap models", &[polarmap_core::models::file::EXTENSION])
                     .pick_file()
                 {
-                    action = Some(ModelAction::Run(p));
+                    action = Some(Request::RunModel(p));
                 }
             }
         });
@@ -103,7 +109,7 @@ impl ModelPanel {
                 .labelled_by(label.id);
             let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             if (ui.button("Use").clicked() || enter) && !self.typed.trim().is_empty() {
-                action = Some(ModelAction::Run(PathBuf::from(self.typed.trim())));
+                action = Some(Request::RunModel(PathBuf::from(self.typed.trim())));
             }
         });
         ui.horizontal(|ui| {
@@ -113,7 +119,7 @@ impl ModelPanel {
                 (DeviceChoice::Gpu, "gpu"),
                 (DeviceChoice::Cpu, "cpu"),
             ] {
-                ui.radio_value(device, choice, name)
+                ui.radio_value(&mut self.device, choice, name)
                     .on_hover_text("where networks run (PCA+kNN always runs on the CPU)");
             }
             let can_run = has_scan && self.selected.is_some();
@@ -121,12 +127,12 @@ impl ModelPanel {
                 .add_enabled(can_run, egui::Button::new("Run model"))
                 .clicked()
             {
-                action = self.selected.clone().map(ModelAction::Run);
+                action = self.selected.clone().map(Request::RunModel);
             }
         });
-        if let Some(job) = running {
+        if let Some(job) = ctx.inference {
             if super::job_progress(ui, job) {
-                action = Some(ModelAction::Cancel(job.id));
+                action = Some(Request::Cancel(job.id));
             }
         }
         if let Some(card) = self.card() {
@@ -139,7 +145,7 @@ impl ModelPanel {
                     }
                 });
         }
-        action
+        ctx.requests.extend(action);
     }
 }
 

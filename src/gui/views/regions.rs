@@ -1,10 +1,12 @@
 //! Regions drawn on the views (rectangles, lassos, polygons): each with its majority class,
 //! class histogram, mean CoM and mean confidence, as `maps::ClassMap::stats` computes them.
 
+use super::{View, ViewContext};
+use crate::gui::request::Request;
+use eframe::egui::{self, Color32};
 use polarmap_core::classes::Class;
 use polarmap_core::maps::{Region, RegionStats};
-use eframe::egui::{self, Color32};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RegionEntry {
@@ -43,13 +45,6 @@ pub struct Regions {
     next_id: u64,
 }
 
-/// What the list asks the app to do.
-pub enum RegionAction {
-    Remove(u64),
-    ZoomTo(u64),
-    ClearAll,
-}
-
 impl Regions {
     pub fn add(&mut self, region: Region) -> u64 {
         self.next_id += 1;
@@ -70,13 +65,24 @@ impl Regions {
         self.entries.clear();
     }
 
-    pub fn ui(&self, ui: &mut egui::Ui) -> Option<RegionAction> {
-        let mut action = None;
-        if self.entries.is_empty() {
+    pub fn remove(&mut self, id: u64) {
+        self.entries.retain(|e| e.id != id);
+    }
+}
+
+/// The list of regions (the regions themselves are app state: `state::AppState::regions`).
+#[derive(Default, Serialize, Deserialize)]
+pub struct RegionsPanel {}
+
+impl View for RegionsPanel {
+    fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut ViewContext<'_>) {
+        if ctx.regions.is_empty() {
             ui.label("Draw a rectangle, lasso or polygon on any view (tools above the views).");
-            return None;
+            return;
         }
-        for entry in &self.entries {
+        let mut action = None;
+        let mut zoom_to = None;
+        for entry in ctx.regions {
             ui.horizontal(|ui| {
                 ui.label(entry.summary());
                 if ui
@@ -84,14 +90,14 @@ impl Regions {
                     .on_hover_text("zoom the views to this region")
                     .clicked()
                 {
-                    action = Some(RegionAction::ZoomTo(entry.id));
+                    zoom_to = Some(&entry.region);
                 }
                 if ui
                     .small_button("remove")
                     .on_hover_text(format!("remove {}", entry.name()))
                     .clicked()
                 {
-                    action = Some(RegionAction::Remove(entry.id));
+                    action = Some(Request::RemoveRegion(entry.id));
                 }
             });
             if let Some(s) = &entry.stats {
@@ -110,9 +116,19 @@ impl Regions {
             ui.add_space(4.0);
         }
         if ui.button("Remove all regions").clicked() {
-            action = Some(RegionAction::ClearAll);
+            action = Some(Request::ClearRegions);
         }
-        action
+        ctx.requests.extend(action);
+        if let Some(region) = zoom_to {
+            let px = region.pixels(ctx.linked.dims);
+            if !px.is_empty() {
+                let n = px.len() as f64;
+                let (sr, sc) = px
+                    .iter()
+                    .fold((0.0, 0.0), |(a, b), &(r, c)| (a + r as f64, b + c as f64));
+                ctx.linked.zoom_to(sr / n, sc / n, 2.0);
+            }
+        }
     }
 }
 

@@ -1,10 +1,13 @@
 //! The virtual image view: bright field, annular dark field or total intensity per pattern, from
-//! the per-pattern pass.
+//! the per-pattern pass (images rendered by the pass's task).
 
-use super::image_view::{self, Linked, ViewResponse};
+use super::{image_view, Texture, View, ViewContext};
+use crate::gui::data::AnalysisImages;
+use crate::gui::request::Request;
+use eframe::egui::{self, ColorImage};
 use polarmap_core::analysis::PatternMaps;
-use eframe::egui::{self, TextureHandle};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum VirtualKind {
@@ -31,49 +34,59 @@ impl VirtualKind {
             VirtualKind::Sum => &maps.sum,
         }
     }
-}
 
-#[derive(Default)]
-pub struct VirtualView {
-    texture: Option<(VirtualKind, TextureHandle)>,
-}
-
-impl VirtualView {
-    /// Forgets the texture (a new pass or dataset).
-    pub fn invalidate(&mut self) {
-        self.texture = None;
+    pub fn image(self, images: &AnalysisImages) -> &Arc<ColorImage> {
+        match self {
+            VirtualKind::Bf => &images.bf,
+            VirtualKind::Adf => &images.adf,
+            VirtualKind::Sum => &images.sum,
+        }
     }
+}
 
-    pub fn ui(
-        &mut self,
-        ui: &mut egui::Ui,
-        kind: &mut VirtualKind,
-        maps: Option<&PatternMaps>,
-        linked: &mut Linked,
-        height: f32,
-        overlay: impl FnOnce(&egui::Painter, &image_view::Mapping),
-    ) -> ViewResponse {
+#[derive(Serialize, Deserialize)]
+#[serde(default)]
+pub struct VirtualView {
+    /// Which virtual detector is shown.
+    pub kind: VirtualKind,
+    #[serde(skip)]
+    texture: Texture,
+}
+
+impl Default for VirtualView {
+    fn default() -> Self {
+        VirtualView {
+            kind: VirtualKind::Adf,
+            texture: Texture::default(),
+        }
+    }
+}
+
+impl View for VirtualView {
+    fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut ViewContext<'_>) {
         ui.horizontal(|ui| {
             ui.strong("Virtual image");
             for k in VirtualKind::ALL {
-                ui.selectable_value(kind, k, k.name());
+                ui.selectable_value(&mut self.kind, k, k.name());
             }
         });
-        if let Some(maps) = maps {
-            if self.texture.as_ref().is_none_or(|(k, _)| k != kind) {
-                let values = kind.values(maps);
-                let (rows, cols) = values.dim();
-                let pixels = polarmap_core::export::grey_pixels(values.as_slice().unwrap_or(&[]));
-                if pixels.len() == rows * cols {
-                    let tex = super::rgb_texture(ui.ctx(), "virtual", cols, rows, &pixels);
-                    self.texture = Some((*kind, tex));
-                }
-            }
+        let analysis = ctx.data.and_then(|d| d.analysis.as_deref());
+        let image = analysis.map(|a| self.kind.image(&a.images));
+        let texture = self.texture.of(ui.ctx(), "virtual", image);
+        let out = image_view::show(
+            ui,
+            "virtual image",
+            texture,
+            ctx.linked,
+            ctx.view_height,
+            super::draw_regions(ctx.regions),
+        );
+        if let Some(region) = out.region {
+            ctx.requests.push(Request::AddRegion(region));
         }
-        let tex = self.texture.as_ref().map(|(_, t)| t);
-        let out = image_view::show(ui, "virtual image", tex, linked, height, overlay);
-        if let Some(maps) = maps {
-            let values = kind.values(maps);
+        if let Some(a) = analysis {
+            let maps = &a.maps;
+            let values = self.kind.values(maps);
             let (lo, hi) = values
                 .iter()
                 .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
@@ -81,7 +94,7 @@ impl VirtualView {
                 });
             ui.label(format!(
                 "{}: {:.4} to {:.4}; BF r <= {:.1} px, ADF {:.1}–{:.1} px",
-                kind.name(),
+                self.kind.name(),
                 lo,
                 hi,
                 maps.geometry.bf_radius,
@@ -89,6 +102,5 @@ impl VirtualView {
                 maps.geometry.adf_outer
             ));
         }
-        out
     }
 }

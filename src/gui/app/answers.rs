@@ -1,0 +1,121 @@
+//! Routing of the tasks' typed answers to the state, the views and the dialogs.
+
+use super::PolarmapApp;
+use crate::gui::data::ClassSource;
+use crate::gui::tasks::{self, Event};
+
+impl PolarmapApp {
+    /// Routes the tasks' answers: to the state, the views, the dialogs.
+    pub(super) fn poll(&mut self) {
+        for answer in self.tasks.open.poll() {
+            match answer.event {
+                Event::Done(opened) => {
+                    let shown = self.views.classes.preferred;
+                    if self
+                        .state
+                        .install(answer.job, answer.generation, opened, shown)
+                    {
+                        self.installed();
+                    }
+                }
+                Event::Failed(e) => self.state.open_ended(answer.job, Some(e)),
+                Event::Cancelled => self.state.open_ended(answer.job, None),
+                Event::Partial(_) => {}
+            }
+        }
+        for event in self.state.accept(self.tasks.analyse.poll(), true) {
+            if let Event::Done(result) = event {
+                self.state.set_analysis(result);
+                self.views.inspector.edit = None;
+                self.refresh_regions();
+            }
+        }
+        for event in self.state.accept(self.tasks.labels.poll(), true) {
+            if let Event::Done(Some(truth)) = event {
+                self.classes_arrived(truth);
+            }
+        }
+        for event in self.state.accept(self.tasks.predict.poll(), true) {
+            if let Event::Partial(map) | Event::Done(map) = event {
+                self.classes_arrived(map);
+            }
+        }
+        for event in self.state.accept(self.tasks.regions.poll(), true) {
+            if let Event::Done(stats) = event {
+                self.state.set_region_stats(stats);
+            }
+        }
+        for event in self.state.accept(self.tasks.defects.poll(), true) {
+            if let Event::Done(found) = event {
+                self.state.defects.found = found;
+            }
+        }
+        for event in self.state.accept(self.tasks.export.poll(), false) {
+            if let Event::Done(path) = event {
+                self.state.notice = Some(format!("wrote {}", path.display()));
+            }
+        }
+        for event in self.state.accept(self.tasks.train.poll(), false) {
+            match event {
+                Event::Partial(epoch) => self.dialogs.train.history.push(epoch),
+                Event::Done(t) => {
+                    let accuracy = 100.0 * t.test_accuracy;
+                    let path = t.path.display();
+                    self.state.notice = Some(format!(
+                        "trained {path}: test-split accuracy {accuracy:.1} %"
+                    ));
+                    self.views.model.add(t.path.clone());
+                    self.dialogs.train.finished = Some((t.path, t.test_accuracy));
+                }
+                _ => {}
+            }
+        }
+        for event in self.state.accept(self.tasks.simulate.poll(), false) {
+            if let Event::Done(paths) = event {
+                self.state.notice = Some(format!("simulated {} scan(s)", paths.len()));
+                paths
+                    .iter()
+                    .for_each(|p| self.dialogs.train.add_scan(p.clone()));
+                if let Some(first) = paths.first() {
+                    self.open(first.clone());
+                }
+            }
+        }
+        if let Some(answer) = self.tasks.patterns.poll() {
+            if Some(answer.generation) == self.state.current() {
+                let inspector = &mut self.views.inspector;
+                inspector.set_pattern(answer.generation, answer.pixel, answer.images);
+            }
+        }
+    }
+
+    /// A new dataset is on screen: its pass, labels and the selected model start at once.
+    fn installed(&mut self) {
+        self.views.inspector.reset();
+        self.requested_pattern = None;
+        self.tasks.cancel_dataset();
+        self.start_analysis();
+        if let Some(d) = &self.state.data {
+            tasks::classes::start_labels(&mut self.tasks.labels, d);
+        }
+        self.start_prediction();
+    }
+
+    fn classes_arrived(&mut self, source: ClassSource) {
+        let change = self.state.set_classes(source);
+        if change.model_worked {
+            // Remembered for the next start only once it has worked.
+            self.state.settings.model = self.views.model.selected.clone();
+        }
+        if change.map_changed {
+            self.map_changed();
+        }
+    }
+
+    /// The complete class map on screen was replaced: its defects and region statistics are
+    /// redone.
+    pub(super) fn map_changed(&mut self) {
+        self.tasks.defects.cancel_all();
+        self.refresh_regions();
+    }
+}

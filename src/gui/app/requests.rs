@@ -1,0 +1,109 @@
+//! Routing of requests (from views, menus, dialogs, input) to tasks and state changes, and the
+//! task starts they lead to.
+
+use super::PolarmapApp;
+use crate::gui::dialogs::export::ExportRequest;
+use crate::gui::request::Request;
+use crate::gui::tasks;
+
+impl PolarmapApp {
+    pub(super) fn handle(&mut self, request: Request) {
+        match request {
+            Request::Open(path) => self.open(path),
+            Request::RunModel(path) => self.run_model(path),
+            Request::Cancel(id) => self.tasks.cancel(id),
+            Request::ShowSource(kind) => {
+                if self.state.show_source(kind) {
+                    self.map_changed();
+                }
+            }
+            Request::AddRegion(region) => {
+                let id = self.state.regions.add(region.clone());
+                if let Some(d) = &self.state.data {
+                    tasks::maps::start_region(&mut self.tasks.regions, d, id, region);
+                }
+            }
+            Request::RemoveRegion(id) => self.state.regions.remove(id),
+            Request::ClearRegions => self.state.regions.clear(),
+            Request::ApplyGeometry(geometry) => {
+                if let Some(d) = &mut self.state.data {
+                    d.geometry = geometry;
+                }
+                self.start_analysis();
+            }
+            Request::SetCalibration(c) => {
+                if self.state.set_calibration(c) {
+                    self.start_analysis();
+                }
+            }
+            Request::Export(request) => self.start_export(request),
+            Request::Train(r) => {
+                tasks::train::start(&mut self.tasks.train, *r, self.state.generation)
+            }
+            Request::Simulate(r) => {
+                tasks::simulate::start(&mut self.tasks.simulate, r, self.state.generation)
+            }
+        }
+    }
+
+    pub(super) fn start_analysis(&mut self) {
+        if let Some(d) = &self.state.data {
+            tasks::analyse::start(&mut self.tasks.analyse, d);
+        }
+    }
+
+    pub(super) fn start_prediction(&mut self) {
+        let (Some(d), Some(model)) = (&self.state.data, self.views.model.selected.clone()) else {
+            return;
+        };
+        let device = self.views.model.device;
+        tasks::classes::start_prediction(&mut self.tasks.predict, d, model, device);
+    }
+
+    pub(super) fn refresh_regions(&mut self) {
+        let Some(d) = &self.state.data else { return };
+        for e in &self.state.regions.entries {
+            tasks::maps::start_region(&mut self.tasks.regions, d, e.id, e.region.clone());
+        }
+    }
+
+    /// Searches the class map on screen for defects whenever it or the settings changed.
+    pub(super) fn maybe_start_defects(&mut self) {
+        let search = self.views.defects.effective_search();
+        let Some(d) = &self.state.data else { return };
+        if self.state.defects.started == Some(search) || self.tasks.defects.is_running() {
+            return;
+        }
+        if tasks::maps::start_defects(&mut self.tasks.defects, d, search) {
+            self.state.defects.started = Some(search);
+        }
+    }
+
+    fn start_export(&mut self, request: ExportRequest) {
+        let Some(d) = &self.state.data else {
+            self.state
+                .error("nothing to export: no scan is open".into());
+            return;
+        };
+        let shown = tasks::export::Shown {
+            virtual_kind: self.views.virtual_image.kind,
+            descan_removed: self.views.com.descan_removed,
+            regions: &self.state.regions.entries,
+        };
+        tasks::export::start(&mut self.tasks.export, request, d, shown);
+    }
+
+    /// Asks the loader for the inspected pixel's pattern, once per pixel.
+    pub(super) fn request_pattern(&mut self) {
+        let Some(d) = &self.state.data else { return };
+        let Some(pixel) = self.views.inspector.pixel(&self.state.linked) else {
+            return;
+        };
+        if self.requested_pattern != Some((d.generation, pixel)) {
+            self.requested_pattern = Some((d.generation, pixel));
+            self.tasks
+                .patterns
+                .request(d.generation, d.scan().clone(), pixel);
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! What the views, menus and dialogs ask the app to do. They never start work themselves: they
+//! return requests, and the app routes each one (`app.rs`) to a task or a state change.
+
+use crate::gui::data::SourceKind;
+use crate::gui::dialogs::export::ExportRequest;
+use crate::gui::dialogs::simulate::SimulateRequest;
+use crate::gui::dialogs::train::TrainRequest;
+use polarmap_core::analysis::DetectorGeometry;
+use polarmap_core::maps::Region;
+use polarmap_core::Calibration;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub enum Request {
+    /// Open a scan (it replaces the one on screen once it has opened).
+    Open(PathBuf),
+    /// Run this model file over the open scan; it becomes the selected model.
+    RunModel(PathBuf),
+    /// Cancel the job with this id.
+    Cancel(u64),
+    /// Show the model's class map or the ground truth.
+    ShowSource(SourceKind),
+    /// A region drawn on a view.
+    AddRegion(Region),
+    RemoveRegion(u64),
+    ClearRegions,
+    /// Run the pattern pass with these virtual detectors.
+    ApplyGeometry(DetectorGeometry),
+    /// The calibration as edited by the user.
+    SetCalibration(Calibration),
+    Export(ExportRequest),
+    Train(Box<TrainRequest>),
+    Simulate(SimulateRequest),
+}

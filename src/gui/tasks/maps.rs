@@ -1,0 +1,65 @@
+//! Statistics of the maps on screen: per-region class statistics and mean CoM
+//! (`ClassMap::stats`), and the candidate defect search (`maps::find_defects`).
+
+use super::Worker;
+use crate::gui::data::Dataset;
+use polarmap_core::analysis::ComField;
+use polarmap_core::maps::{DefectCluster, DefectSearch, Region, RegionStats};
+
+/// One region's statistics.
+pub struct RegionAnswer {
+    pub region_id: u64,
+    /// None while there is no complete class map.
+    pub stats: Option<RegionStats>,
+    pub mean_com: Option<[f64; 2]>,
+}
+
+/// Computes the statistics of region `id` over the class map and CoM field on screen.
+pub fn start_region(worker: &mut Worker<RegionAnswer>, data: &Dataset, id: u64, region: Region) {
+    let classes = data.classes().filter(|c| c.is_complete()).cloned();
+    let analysis = data.analysis.clone();
+    worker.spawn_alongside(
+        format!("statistics of region {id}"),
+        data.generation,
+        move |_, _| {
+            Ok(RegionAnswer {
+                region_id: id,
+                stats: classes.as_ref().map(|c| c.map.stats(Some(&region))),
+                mean_com: analysis
+                    .as_ref()
+                    .and_then(|a| region_mean_com(&a.com_descan, &region)),
+            })
+        },
+    );
+}
+
+/// Searches the complete class map on screen for candidate defects (a search still running is
+/// cancelled). Returns false when there is no complete map to search.
+pub fn start_defects(
+    worker: &mut Worker<Vec<DefectCluster>>,
+    data: &Dataset,
+    search: DefectSearch,
+) -> bool {
+    let Some(classes) = data.classes().filter(|c| c.is_complete()).cloned() else {
+        return false;
+    };
+    worker.spawn(
+        "searching candidate defects",
+        data.generation,
+        move |_, _| Ok(polarmap_core::maps::find_defects(&classes.map, &search)),
+    );
+    true
+}
+
+/// Mean CoM vector (x, y) over a region's pixels.
+pub fn region_mean_com(com: &ComField, region: &Region) -> Option<[f64; 2]> {
+    let pixels = region.pixels(com.dim());
+    if pixels.is_empty() {
+        return None;
+    }
+    let n = pixels.len() as f64;
+    let (sx, sy) = pixels.iter().fold((0.0, 0.0), |(sx, sy), &ix| {
+        (sx + com.x[ix] as f64, sy + com.y[ix] as f64)
+    });
+    Some([sx / n, sy / n])
+}
