@@ -26,9 +26,28 @@ fn main() -> ExitCode {
             }
         }
     }
-    #[cfg(not(feature = "gui"))]
-    let _ = &args;
-    polarmap::cli::main()
+    report_panics_with(&args);
+    // Every error about user input is an error value naming the file; a panic is a bug (in
+    // polarmap or in a decoder it uses). It is reported with the command line, which names the
+    // files it was reading, and the command ends with status 70 (EX_SOFTWARE).
+    std::panic::catch_unwind(polarmap::cli::main).unwrap_or(ExitCode::from(70))
+}
+
+/// Prefixes the panic message with what was running, so the report names the input files.
+fn report_panics_with(args: &[OsString]) {
+    let command: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let command = command.join(" ");
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        eprintln!(
+            "error: internal error while running `polarmap {command}`: this is a bug in polarmap \
+             or in a file decoder it uses (please report it with the input files)"
+        );
+        default_hook(info);
+    }));
 }
 
 /// `polarmap`, `polarmap gui [PATH]` and `polarmap PATH` open the desktop app; the inner option
