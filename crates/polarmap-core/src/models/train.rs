@@ -9,12 +9,12 @@ use super::input::{prepare_batch, InputSpec};
 use super::nets::{rows_of, to_tensor, Architecture, Head, NetClassifier, NetSettings, Network};
 use super::pca_knn::PcaKnn;
 use super::{Classifier, DeviceChoice};
-use crate::session::Session;
 use crate::classes::Class;
 use crate::error::{Error, Result};
 use crate::preprocess::{magnitude_filter, Augmentation};
 use crate::progress::Progress;
 use crate::scan::Scan;
+use crate::session::Session;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
@@ -555,8 +555,17 @@ fn train_net(
         data.select(&test_rows),
     );
 
+    if size < architecture.min_size() {
+        return Err(Error::invalid(format!(
+            "{} takes inputs of at least {}x{} pixels, not {size}x{size}",
+            architecture.name(),
+            architecture.min_size(),
+            architecture.min_size()
+        )));
+    }
     autodiff.seed(config.seed);
-    let mut net = Network::new(architecture, head, size, &autodiff);
+    // Drawn on the CPU backend whatever the device: a GPU run starts where a CPU run does.
+    let mut net = Network::initial(architecture, head, size, config.seed, &autodiff)?;
     if let Some(weights) = &config.init_weights {
         net = super::nets::import::load_pytorch(net, weights)?.0;
     }

@@ -35,6 +35,16 @@ impl Architecture {
     pub fn from_name(name: &str) -> Option<Architecture> {
         Self::ALL.into_iter().find(|a| a.name() == name)
     }
+
+    /// The smallest input side the network takes: Conv's two pools leave a feature map,
+    /// VGG16's five 2×2 max-pools need 32; ResNet50's padded strides take any size.
+    pub fn min_size(self) -> usize {
+        match self {
+            Self::Conv => 12,
+            Self::Vgg16 => VGG16_MIN_SIZE,
+            Self::Resnet50 => 1,
+        }
+    }
 }
 
 // One encoder per network, made once: the size difference between variants costs nothing.
@@ -61,6 +71,16 @@ impl Encoder {
             Encoder::Conv(e) => e.forward(x),
             Encoder::Vgg16(e) => e.forward(x),
             Encoder::Resnet50(e) => e.forward(x),
+        }
+    }
+
+    /// The part that PyTorch weights fill: VGG16's and ResNet50's globally average-pooled
+    /// convolutional features (before the projection), the whole of the paper's CNN.
+    pub fn backbone(&self, x: Tensor<4>) -> Tensor<2> {
+        match self {
+            Encoder::Conv(e) => e.forward(x),
+            Encoder::Vgg16(e) => e.backbone(x),
+            Encoder::Resnet50(e) => e.backbone(x),
         }
     }
 }
@@ -169,11 +189,37 @@ const VGG16: [usize; 18] = [
     64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0,
 ];
 
+/// torchvision's index in `features` of each VGG16 conv layer, in order (a ReLU follows each
+/// conv and takes the next index; a max-pool takes one): 0, 2, 5, 7, 10, 12, 14, 17, ...
+pub fn vgg16_torchvision_indices() -> Vec<usize> {
+    let mut indices = Vec::new();
+    let mut at = 0;
+    for &c in VGG16.iter() {
+        if c > 0 {
+            indices.push(at);
+            at += 2;
+        } else {
+            at += 1;
+        }
+    }
+    indices
+}
+
+/// The smallest input side VGG16 takes (five 2×2 max-pools).
+pub const VGG16_MIN_SIZE: usize = 32;
+
 impl Vgg16Encoder {
     pub fn new(device: &Device) -> Vgg16Encoder {
+        Self::with_width(64, device)
+    }
+
+    /// VGG16 with `width` channels in its first layer (64: the real one) and the others scaled
+    /// alike; smaller widths keep the layer structure and names (tests, fixtures).
+    pub fn with_width(width: usize, device: &Device) -> Vgg16Encoder {
         let mut features = Vec::new();
         let mut cin = 1;
         for &cout in VGG16.iter().filter(|&&c| c > 0) {
+            let cout = (cout * width / 64).max(1);
             features.push(conv(cin, cout, 3, 1, 1, true, device));
             cin = cout;
         }
@@ -181,12 +227,17 @@ impl Vgg16Encoder {
             features,
             pool: max_pool(2, 2, 0),
             gap: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
-            projection: Projection::new(512, device),
+            projection: Projection::new(cin, device),
             relu: Relu::new(),
         }
     }
 
-    pub fn forward(&self, mut x: Tensor<4>) -> Tensor<2> {
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.projection.forward(self.backbone(x))
+    }
+
+    /// The globally average-pooled output of the conv layers.
+    pub fn backbone(&self, mut x: Tensor<4>) -> Tensor<2> {
         let mut layers = self.features.iter();
         for &c in VGG16.iter() {
             x = match c {
@@ -197,7 +248,7 @@ impl Vgg16Encoder {
                 },
             };
         }
-        self.projection.forward(self.gap.forward(x).flatten(1, 3))
+        self.gap.forward(x).flatten(1, 3)
     }
 }
 
@@ -268,7 +319,15 @@ pub struct ResNet50Encoder {
 
 impl ResNet50Encoder {
     pub fn new(device: &Device) -> ResNet50Encoder {
-        let mut cin = 64;
+        Self::with_width(64, device)
+    }
+
+    /// ResNet50 with `width` stem channels (64: the real one) and the stages scaled alike
+    /// (`width`, 2×, 4×, 8× bottleneck widths); smaller widths keep the layer structure and
+    /// names (tests, fixtures).
+    pub fn with_width(width: usize, device: &Device) -> ResNet50Encoder {
+        let width = width.max(1);
+        let mut cin = width;
         let mut stage = |blocks: usize, width: usize, stride: usize| -> Vec<Bottleneck> {
             (0..blocks)
                 .map(|b| {
@@ -280,26 +339,31 @@ impl ResNet50Encoder {
                 .collect()
         };
         let (layer1, layer2, layer3, layer4) = (
-            stage(3, 64, 1),
-            stage(4, 128, 2),
-            stage(6, 256, 2),
-            stage(3, 512, 2),
+            stage(3, width, 1),
+            stage(4, 2 * width, 2),
+            stage(6, 4 * width, 2),
+            stage(3, 8 * width, 2),
         );
         ResNet50Encoder {
-            conv1: conv(1, 64, 7, 2, 3, false, device),
-            bn1: BatchNormConfig::new(64).init(device),
+            conv1: conv(1, width, 7, 2, 3, false, device),
+            bn1: BatchNormConfig::new(width).init(device),
             maxpool: max_pool(3, 2, 1),
             layer1,
             layer2,
             layer3,
             layer4,
             gap: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
-            projection: Projection::new(2048, device),
+            projection: Projection::new(32 * width, device),
             relu: Relu::new(),
         }
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.projection.forward(self.backbone(x))
+    }
+
+    /// The globally average-pooled output of `layer4`.
+    pub fn backbone(&self, x: Tensor<4>) -> Tensor<2> {
         let mut x = self
             .maxpool
             .forward(self.relu.forward(self.bn1.forward(self.conv1.forward(x))));
@@ -312,6 +376,6 @@ impl ResNet50Encoder {
         {
             x = block.forward(x);
         }
-        self.projection.forward(self.gap.forward(x).flatten(1, 3))
+        self.gap.forward(x).flatten(1, 3)
     }
 }

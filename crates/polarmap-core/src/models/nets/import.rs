@@ -3,6 +3,7 @@
 //! encoder's, and a 3-channel (RGB) first convolution is summed over its channels, the usual way
 //! of giving an ImageNet network a 1-channel input.
 
+use super::encoders::vgg16_torchvision_indices;
 use super::Network;
 use crate::error::{Error, Result};
 use burn::store::{bridge, ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter, PytorchStore};
@@ -24,14 +25,27 @@ pub struct Imported {
 }
 
 /// `net` with the weights of the PyTorch file at `path` loaded into it. Keys are torchvision's
-/// (`features.N`, `conv1`, `bn1`, `layerK.N.convM`, `downsample.0|1`, or the paper CNN's
-/// `conv1..3`, `fc`), with or without an `encoder.` prefix. A file that matches no parameter,
+/// (VGG16's `features.N` with torchvision's indices 0, 2, 5, 7, 10, ...; ResNet50's `conv1`,
+/// `bn1`, `layerK.N.convM`, `layerK.N.bnM`, `downsample.0|1`), or the paper CNN's (`conv1..3`,
+/// `fc`), with or without an `encoder.` prefix. A file that matches no parameter,
 /// or whose shapes do not fit, is an error naming it.
 pub fn load_pytorch(mut net: Network, path: &Path) -> Result<(Network, Imported)> {
     let mut store = PytorchStore::from_file(path)
         .with_key_remapping(r"^(?:module\.)?(?:encoder\.)?", "encoder.")
         .with_key_remapping(r"\.downsample\.0\.", ".downsample.conv.")
         .with_key_remapping(r"\.downsample\.1\.", ".downsample.bn.");
+    // torchvision's VGG16 `features` is one Sequential of convs, ReLUs and max-pools, so its
+    // convs sit at 0, 2, 5, 7, 10, ...; the encoder holds the 13 convs alone, at 0..12. The
+    // remappings apply in turn to each key, so they go in ascending order: a key renamed to n
+    // never meets the rule for torchvision index n (which came earlier, as n < its source).
+    for (ours, theirs) in vgg16_torchvision_indices().into_iter().enumerate() {
+        if ours != theirs {
+            store = store.with_key_remapping(
+                format!(r"^encoder\.features\.{theirs}\."),
+                format!("encoder.features.{ours}."),
+            );
+        }
+    }
     let tensors = store
         .get_all_tensors()
         .map_err(|e| Error::format(path, format!("not a readable PyTorch weight file: {e}")))?

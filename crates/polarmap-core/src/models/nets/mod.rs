@@ -90,12 +90,44 @@ pub struct Network {
     pub head: Linear,
 }
 
+/// burn's CPU backend has one random generator per process, which every thread draws from:
+/// networks are made under this lock, so that a seeded start is not drawn into by another
+/// thread between the seed and the last weight.
+static CPU_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 impl Network {
+    /// A randomly initialised network (burn's generator: seed it for a reproducible one, or use
+    /// [`Network::initial`]).
     pub fn new(architecture: Architecture, head: Head, size: usize, device: &Device) -> Network {
+        let _rng = CPU_RNG.lock().unwrap_or_else(|e| e.into_inner());
+        Self::build(architecture, head, size, device)
+    }
+
+    fn build(architecture: Architecture, head: Head, size: usize, device: &Device) -> Network {
         Network {
             encoder: Encoder::new(architecture, size, device),
             head: LinearConfig::new(encoders::FEATURES, head.outputs()).init(device),
         }
+    }
+
+    /// The initial weights of a training run with `seed`, on `device`. They are drawn on the CPU
+    /// backend whatever the device, so one seed gives one start on every device (a GPU run then
+    /// differs from a CPU run by rounding only), and whatever other threads draw.
+    pub fn initial(
+        architecture: Architecture,
+        head: Head,
+        size: usize,
+        seed: u64,
+        device: &Device,
+    ) -> Result<Network> {
+        let start = {
+            let _rng = CPU_RNG.lock().unwrap_or_else(|e| e.into_inner());
+            let cpu = Device::flex();
+            cpu.seed(seed);
+            Self::build(architecture, head, size, &cpu).to_bytes(DType::F32)?
+        };
+        Network::new(architecture, head, size, device)
+            .with_bytes(Path::new("initial weights"), &start)
     }
 
     /// Raw head outputs for a `[B, S·S]` batch of inputs: logits, tanh'd vectors or embeddings.
@@ -119,8 +151,11 @@ impl Network {
                 p.map(|t| t.cast(dtype))
             }
         }
+        // `valid()`, not `clone()`: a clone shares BatchNorm's running statistics (a
+        // `RunningState` is mapped in place), so casting a clone would turn this network's own
+        // statistics to `dtype`; `valid()` gives them fresh storage.
         let bytes = self
-            .clone()
+            .valid()
             .map(&mut Cast(dtype))
             .into_record()
             .into_bytes()
@@ -193,10 +228,14 @@ impl NetClassifier {
             }
         }
         let size = file.header.input.size;
-        if settings.architecture == Architecture::Conv && size < 12 {
+        if size < settings.architecture.min_size() {
             return Err(Error::format(
                 path,
-                format!("input size {size} is too small for Conv"),
+                format!(
+                    "input size {size} is too small for {} (at least {})",
+                    settings.architecture.name(),
+                    settings.architecture.min_size()
+                ),
             ));
         }
         let device = device.device()?;
