@@ -4,7 +4,6 @@
 //! cargo run --release --example net_throughput -- models/conv-cls.pmm [--batch 128] [--batches 40] [--device cpu]
 
 use anyhow::{Context, Result};
-use clap::ValueEnum;
 use ndarray::Array2;
 use polarmap_core::models::{self, DeviceChoice};
 use std::path::PathBuf;
@@ -24,7 +23,11 @@ fn main() -> Result<()> {
             "--batch" => batch = value()?.parse()?,
             "--batches" => batches = value()?.parse()?,
             "--device" => {
-                device = DeviceChoice::from_str(&value()?, true).map_err(anyhow::Error::msg)?
+                let name = value()?;
+                device = DeviceChoice::ALL
+                    .into_iter()
+                    .find(|d| d.name() == name)
+                    .with_context(|| format!("--device takes auto, gpu or cpu, not {name}"))?;
             }
             _ => model = Some(PathBuf::from(arg)),
         }

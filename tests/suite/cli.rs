@@ -239,3 +239,74 @@ fn a_closed_output_pipe_ends_quietly() {
         out.status
     );
 }
+
+/// `polarmap train …` runs the command line even where a folder named `train` exists (the word is
+/// a subcommand, never a path to open in the window).
+#[test]
+fn a_subcommand_is_never_taken_for_a_path() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in ["train", "predict", "info", "com"] {
+        std::fs::create_dir(dir.path().join(command)).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_polarmap"))
+            .arg(command)
+            .current_dir(dir.path())
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{command}: {stderr}");
+        assert!(
+            stderr.contains(&format!("Usage: polarmap {command}")),
+            "{command} was not parsed as a subcommand: {stderr}"
+        );
+    }
+}
+
+/// A copy of the binary run from elsewhere, with no checkout beside it, finds its demo scan and
+/// shipped models: they are embedded and written into the user's data folder, byte for byte.
+#[test]
+fn an_installed_binary_finds_its_demo_and_models_anywhere() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tmp.path().join("bin/polarmap");
+    std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_polarmap"), &bin).unwrap();
+    let (work, data) = (tmp.path().join("elsewhere"), tmp.path().join("data"));
+    std::fs::create_dir_all(&work).unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(&bin)
+            .args(args)
+            .current_dir(&work)
+            .env("XDG_DATA_HOME", &data)
+            .env_remove("POLARMAP_MODELS")
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .output()
+            .unwrap()
+    };
+    // No display: `polarmap` alone prints the command-line demo on the embedded demo scan.
+    let demo = run(&[]);
+    let stdout = String::from_utf8_lossy(&demo.stdout);
+    assert!(demo.status.success(), "{}", String::from_utf8_lossy(&demo.stderr));
+    assert!(stdout.contains("CoM over 32x32 positions"), "{stdout}");
+    let installed: Vec<_> = std::fs::read_dir(data.join("polarmap")).unwrap().flatten().collect();
+    assert_eq!(installed.len(), 1, "one install folder per version and content");
+    let root = installed[0].path();
+    let checkout = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for file in ["assets/demo.npy", "assets/demo.meta.json", "models/pca-knn.pmm"] {
+        assert_eq!(
+            std::fs::read(root.join(file)).unwrap(),
+            std::fs::read(checkout.join(file)).unwrap(),
+            "{file}"
+        );
+    }
+    // The default model is the embedded one.
+    let demo_scan = root.join("assets/demo.npy");
+    let out = run(&["predict", demo_scan.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["model_file"].as_str().unwrap(),
+        root.join("models/pca-knn.pmm").to_str().unwrap()
+    );
+}

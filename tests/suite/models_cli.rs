@@ -118,7 +118,8 @@ fn train_then_predict_writes_model_card_and_maps() {
         assert_eq!((image.width(), image.height()), (8, 8));
         let rows = std::fs::read_to_string(&csv).unwrap();
         assert_eq!(rows.lines().count(), 65);
-        assert!(rows.starts_with("row,col,class,score_RM"));
+        // The one prediction CSV layout (the GUI writes the same).
+        assert!(rows.starts_with("row,col,class,index,score_RM,"));
     }
     // PCA + kNN on its own training scans recovers the class of the scan.
     let (ok, stdout, _) = polarmap(&[
