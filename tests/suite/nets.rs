@@ -259,15 +259,24 @@ fn torchvision_resnet50_weights_land_at_torchvisions_layer_names() {
 
 /// Trains one tiny Conv (Cls) model on the CPU backend and one on a wgpu adapter (lavapipe on a
 /// machine without a GPU: CI installs it), from the same initial weights, and compares what
-/// they learned and predict. Fails, saying why, when this machine has no wgpu adapter at all.
+/// they learned and predict. Without any wgpu adapter it fails, saying why, where
+/// `POLARMAP_REQUIRE_WGPU=1` (CI, which installs lavapipe); elsewhere it says it did not run.
 #[test]
 fn wgpu_trains_and_predicts_as_the_cpu_backend_does() {
-    let gpu = DeviceChoice::Gpu.resolve().unwrap_or_else(|e| {
-        panic!(
-            "the GPU (burn-wgpu) path needs a wgpu adapter, and none was found: {e}\n\
-             Install Mesa's lavapipe (Debian: apt-get install mesa-vulkan-drivers libvulkan1)."
-        )
-    });
+    let gpu = match DeviceChoice::Gpu.resolve() {
+        Ok(gpu) => gpu,
+        Err(e) => {
+            let why = format!(
+                "the GPU (burn-wgpu) path needs a wgpu adapter, and none was found: {e}\n\
+                 Install Mesa's lavapipe (Debian: apt-get install mesa-vulkan-drivers libvulkan1)."
+            );
+            if std::env::var_os("POLARMAP_REQUIRE_WGPU").is_some_and(|v| v == "1") {
+                panic!("{why}");
+            }
+            eprintln!("NOT RUN: {why}");
+            return;
+        }
+    };
     eprintln!("wgpu device: {}", gpu.description);
     assert!(matches!(gpu.placement, Placement::Wgpu(_)));
 
