@@ -64,7 +64,7 @@ impl View for DefectsPanel {
             )
             .on_hover_text("unit cell, scan columns");
         });
-        if !ctx.data.is_some_and(|d| d.classes().is_some()) {
+        if ctx.data.is_none_or(|d| d.classes().is_none()) {
             ui.label("Candidate defects need a class map.");
             return;
         }
