@@ -40,7 +40,12 @@ pub struct TrainedFiles {
 
 impl TrainJob {
     /// A job with the default checkpoint folder `OUT.checkpoint`.
-    pub fn new(scans: Vec<PathBuf>, config: TrainConfig, device: DeviceChoice, out: PathBuf) -> Self {
+    pub fn new(
+        scans: Vec<PathBuf>,
+        config: TrainConfig,
+        device: DeviceChoice,
+        out: PathBuf,
+    ) -> Self {
         TrainJob {
             checkpoint: Some(out.with_extension("checkpoint")),
             scans,

@@ -702,7 +702,7 @@ fn batch_tensor(
 /// class means of the same outputs, as its loss is.
 fn correct(head: Head, outputs: &[Vec<f32>], labels: &[usize]) -> usize {
     let prototypes = if head == Head::Proto {
-        class_means(outputs, labels)
+        super::nets::heads::class_means(outputs, labels)
     } else {
         Vec::new()
     };
@@ -738,25 +738,6 @@ fn evaluate(
     Ok((loss_sum / n, right as f64 / n))
 }
 
-/// Class means of embeddings (a zero vector for a class with no pattern).
-fn class_means(embeddings: &[Vec<f32>], labels: &[usize]) -> Vec<Vec<f32>> {
-    let width = embeddings.first().map_or(0, Vec::len);
-    let mut sums = vec![vec![0f64; width]; Class::COUNT];
-    let mut counts = [0usize; Class::COUNT];
-    for (e, &l) in embeddings.iter().zip(labels) {
-        counts[l] += 1;
-        sums[l].iter_mut().zip(e).for_each(|(s, v)| *s += *v as f64);
-    }
-    sums.into_iter()
-        .zip(counts)
-        .map(|(s, n)| {
-            s.into_iter()
-                .map(|v| (v / n.max(1) as f64) as f32)
-                .collect()
-        })
-        .collect()
-}
-
 /// The prototype head's class prototypes: validation-set class means of the embeddings.
 fn class_prototypes(net: &Network, val: &LabelledInputs, device: &Device) -> Result<Vec<Vec<f32>>> {
     let mut embeddings = Vec::with_capacity(val.len());
@@ -775,7 +756,7 @@ fn class_prototypes(net: &Network, val: &LabelledInputs, device: &Device) -> Res
             Class::ALL[missing]
         )));
     }
-    Ok(class_means(&embeddings, &val.labels))
+    Ok(super::nets::heads::class_means(&embeddings, &val.labels))
 }
 
 const CKPT_STATE: &str = "state.json";

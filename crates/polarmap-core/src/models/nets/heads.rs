@@ -1,13 +1,76 @@
-//! The three heads' training losses, and their decoding into class scores.
+//! The three heads — classification (Cls), regression (Reg) and prototype (Proto) — in one
+//! place: their output width, training loss, and decoding into class scores.
 
 use crate::classes::Class;
+use crate::models::Prediction;
 use burn::prelude::*;
 use burn::tensor::activation::{log_softmax, softmax};
+use serde::{Deserialize, Serialize};
 
 /// Width of the prototype head's embedding.
 pub const EMBEDDING: usize = 128;
 /// Width of the circular soft target (in classes).
 pub const PROTO_SIGMA: f64 = 1.25;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Head {
+    /// Linear → 8 logits, cross-entropy.
+    Cls,
+    /// Linear → 2, tanh, MSE against the class unit vector; decoded by angle.
+    Reg,
+    /// Linear → 128-d embedding, circular soft-target prototype loss; nearest prototype.
+    Proto,
+}
+
+impl Head {
+    pub const ALL: [Head; 3] = [Head::Cls, Head::Reg, Head::Proto];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Head::Cls => "cls",
+            Head::Reg => "reg",
+            Head::Proto => "proto",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Head> {
+        Self::ALL.into_iter().find(|h| h.name() == name)
+    }
+
+    /// Training loss of a batch of head outputs.
+    pub fn loss(self, outputs: Tensor<2>, labels: &[usize]) -> Tensor<1> {
+        match self {
+            Head::Cls => cross_entropy(outputs, labels),
+            Head::Reg => regression(outputs, labels),
+            Head::Proto => prototype(outputs, labels),
+        }
+    }
+
+    /// Class and scores of one pattern's head output (prototypes for the prototype head).
+    pub fn decode(self, output: &[f32], prototypes: &[Vec<f32>]) -> (Class, [f32; Class::COUNT]) {
+        match self {
+            Head::Cls => {
+                let max = output.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+                let exp: Vec<f32> = output.iter().map(|v| (v - max).exp()).collect();
+                let total: f32 = exp.iter().sum();
+                let scores = std::array::from_fn(|k| exp[k] / total);
+                (Prediction::from_scores(scores, None).class, scores)
+            }
+            Head::Reg => regression_scores([output[0], output[1]]),
+            Head::Proto => prototype_scores(output, prototypes),
+        }
+    }
+
+    /// Width of the head's linear layer.
+    pub fn outputs(self) -> usize {
+        match self {
+            Head::Cls => Class::COUNT,
+            Head::Reg => 2,
+            Head::Proto => EMBEDDING,
+        }
+    }
+}
 
 /// Circular distance between class indices (0..=4).
 fn circular(a: usize, b: usize) -> usize {
@@ -172,6 +235,25 @@ fn softmax_array(logits: [f64; Class::COUNT]) -> [f32; Class::COUNT] {
     let exp = logits.map(|l| (l - max).exp());
     let total: f64 = exp.iter().sum();
     exp.map(|e| (e / total) as f32)
+}
+
+/// Class means of embeddings (a zero vector for a class with no pattern).
+pub fn class_means(embeddings: &[Vec<f32>], labels: &[usize]) -> Vec<Vec<f32>> {
+    let width = embeddings.first().map_or(0, Vec::len);
+    let mut sums = vec![vec![0f64; width]; Class::COUNT];
+    let mut counts = [0usize; Class::COUNT];
+    for (e, &l) in embeddings.iter().zip(labels) {
+        counts[l] += 1;
+        sums[l].iter_mut().zip(e).for_each(|(s, v)| *s += *v as f64);
+    }
+    sums.into_iter()
+        .zip(counts)
+        .map(|(s, n)| {
+            s.into_iter()
+                .map(|v| (v / n.max(1) as f64) as f32)
+                .collect()
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -3,11 +3,12 @@
 //! model file with half-precision weights.
 
 pub mod encoders;
-pub mod loss;
+pub mod heads;
 
 pub mod import;
 
 pub use encoders::{Architecture, Encoder};
+pub use heads::Head;
 
 use super::file::{ModelFile, ModelHeader};
 use super::{Classifier, DeviceChoice, Prediction};
@@ -23,65 +24,6 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 pub const BACKEND: &str = "burn";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Head {
-    /// Linear → 8 logits, cross-entropy.
-    Cls,
-    /// Linear → 2, tanh, MSE against the class unit vector; decoded by angle.
-    Reg,
-    /// Linear → 128-d embedding, circular soft-target prototype loss; nearest prototype.
-    Proto,
-}
-
-impl Head {
-    pub const ALL: [Head; 3] = [Head::Cls, Head::Reg, Head::Proto];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Head::Cls => "cls",
-            Head::Reg => "reg",
-            Head::Proto => "proto",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Head> {
-        Self::ALL.into_iter().find(|h| h.name() == name)
-    }
-
-    /// Training loss of a batch of head outputs.
-    pub fn loss(self, outputs: Tensor<2>, labels: &[usize]) -> Tensor<1> {
-        match self {
-            Head::Cls => loss::cross_entropy(outputs, labels),
-            Head::Reg => loss::regression(outputs, labels),
-            Head::Proto => loss::prototype(outputs, labels),
-        }
-    }
-
-    /// Class and scores of one pattern's head output (prototypes for the prototype head).
-    pub fn decode(self, output: &[f32], prototypes: &[Vec<f32>]) -> (Class, [f32; Class::COUNT]) {
-        match self {
-            Head::Cls => {
-                let max = output.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-                let exp: Vec<f32> = output.iter().map(|v| (v - max).exp()).collect();
-                let total: f32 = exp.iter().sum();
-                let scores = std::array::from_fn(|k| exp[k] / total);
-                (Prediction::from_scores(scores, None).class, scores)
-            }
-            Head::Reg => loss::regression_scores([output[0], output[1]]),
-            Head::Proto => loss::prototype_scores(output, prototypes),
-        }
-    }
-
-    fn outputs(self) -> usize {
-        match self {
-            Head::Cls => Class::COUNT,
-            Head::Reg => 2,
-            Head::Proto => loss::EMBEDDING,
-        }
-    }
-}
 
 /// Encoder + head.
 #[derive(Module, Debug)]
@@ -218,7 +160,7 @@ impl NetClassifier {
             .map_err(|e| Error::format(path, format!("network settings are not valid: {e}")))?;
         if settings.head == Head::Proto {
             let ok = settings.prototypes.as_ref().is_some_and(|p| {
-                p.len() == Class::COUNT && p.iter().all(|v| v.len() == loss::EMBEDDING)
+                p.len() == Class::COUNT && p.iter().all(|v| v.len() == heads::EMBEDDING)
             });
             if !ok {
                 return Err(Error::format(
