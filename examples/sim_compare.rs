@@ -20,10 +20,10 @@ use std::time::Instant;
 
 use polarmap_core::classes::Class;
 use polarmap_core::export::write_npy_f32;
+use polarmap_core::Progress;
 use polarmap_sim::{
     crystal::KNN_A, ASite, DetectorSpec, Perovskite, ProbeParams, ScanSpec, SimParams, Simulation,
 };
-use polarmap_core::Progress;
 
 fn parse_dims<const N: usize>(s: &str, what: &str) -> [usize; N] {
     let v: Vec<usize> = s

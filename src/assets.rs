@@ -10,24 +10,50 @@ use std::sync::OnceLock;
 /// The embedded files, by their path relative to the install folder.
 const FILES: &[(&str, &[u8])] = &[
     ("assets/demo.npy", include_bytes!("../assets/demo.npy")),
-    ("assets/demo.meta.json", include_bytes!("../assets/demo.meta.json")),
-    ("assets/demo_labels.npy", include_bytes!("../assets/demo_labels.npy")),
-    ("models/pca-knn.pmm", include_bytes!("../models/pca-knn.pmm")),
-    ("models/pca-knn.card.json", include_bytes!("../models/pca-knn.card.json")),
-    ("models/conv-cls.pmm", include_bytes!("../models/conv-cls.pmm")),
-    ("models/conv-cls.card.json", include_bytes!("../models/conv-cls.card.json")),
-    ("models/conv-proto.pmm", include_bytes!("../models/conv-proto.pmm")),
-    ("models/conv-proto.card.json", include_bytes!("../models/conv-proto.card.json")),
+    (
+        "assets/demo.meta.json",
+        include_bytes!("../assets/demo.meta.json"),
+    ),
+    (
+        "assets/demo_labels.npy",
+        include_bytes!("../assets/demo_labels.npy"),
+    ),
+    (
+        "models/pca-knn.pmm",
+        include_bytes!("../models/pca-knn.pmm"),
+    ),
+    (
+        "models/pca-knn.card.json",
+        include_bytes!("../models/pca-knn.card.json"),
+    ),
+    (
+        "models/conv-cls.pmm",
+        include_bytes!("../models/conv-cls.pmm"),
+    ),
+    (
+        "models/conv-cls.card.json",
+        include_bytes!("../models/conv-cls.card.json"),
+    ),
+    (
+        "models/conv-proto.pmm",
+        include_bytes!("../models/conv-proto.pmm"),
+    ),
+    (
+        "models/conv-proto.card.json",
+        include_bytes!("../models/conv-proto.card.json"),
+    ),
 ];
 
 /// A short fingerprint of the embedded content (FNV-1a over every file), so that a binary with
 /// other models never reads an older binary's copies.
 fn fingerprint() -> u64 {
-    FILES.iter().fold(0xcbf2_9ce4_8422_2325, |h, (name, bytes)| {
-        name.bytes()
-            .chain(bytes.iter().copied())
-            .fold(h, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
-    })
+    FILES
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325, |h, (name, bytes)| {
+            name.bytes()
+                .chain(bytes.iter().copied())
+                .fold(h, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
+        })
 }
 
 /// Writes the embedded files into `root` (those already there with the right size are kept);

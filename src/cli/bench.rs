@@ -1,12 +1,12 @@
 //! `polarmap bench`: the paper's protocol on labelled scans (library: `polarmap_bench`).
 
 use super::with_progress_bar;
+use anyhow::{Context, Result};
+use clap::Args;
 use polarmap_bench::{self as bench, datasets, Plan};
 use polarmap_core::models::train::{ModelKind, Preprocessing};
 use polarmap_core::models::DeviceChoice;
 use polarmap_core::progress::Progress;
-use anyhow::{Context, Result};
-use clap::Args;
 use std::path::PathBuf;
 
 #[derive(Args)]

@@ -4,13 +4,13 @@
 mod bench;
 mod models;
 
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use polarmap_core::analysis::{pixel_stats, ComField, ScanRotation};
 use polarmap_core::export;
 use polarmap_core::progress::Progress;
 use polarmap_core::scan::{Calibration, DType, Endian, OpenOptions, RawLayout};
 use polarmap_core::session::{ComResult, DescanChoice, RotationChoice, Session};
-use anyhow::{bail, Context, Result};
-use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -209,7 +209,6 @@ struct InfoArgs {
     #[arg(long)]
     stats: bool,
 }
-
 
 #[derive(Args)]
 struct ComArgs {

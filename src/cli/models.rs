@@ -1,14 +1,14 @@
 //! `polarmap train` and `polarmap predict`.
 
 use super::{with_progress_bar, OpenArgs};
+use anyhow::{bail, Context, Result};
+use clap::Args;
 use polarmap_core::colour::class_colour;
 use polarmap_core::export;
 use polarmap_core::models::job::TrainJob;
 use polarmap_core::models::train::{self, ModelKind, Preprocessing, TrainConfig};
 use polarmap_core::models::{self, DeviceChoice, ScanPredictions};
 use polarmap_core::progress::Progress;
-use anyhow::{bail, Context, Result};
-use clap::Args;
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
@@ -168,7 +168,12 @@ pub fn predict(args: PredictArgs, progress: &Progress) -> Result<()> {
         write_class_png(png, predictions, args.scale, args.overwrite)?;
     }
     if let Some(csv) = &args.csv {
-        export::write_classes_csv(csv, &predictions.classes, Some(&predictions.scores), args.overwrite)?;
+        export::write_classes_csv(
+            csv,
+            &predictions.classes,
+            Some(&predictions.scores),
+            args.overwrite,
+        )?;
     }
     let summary = evaluation.summary(&model_file);
     if args.json {

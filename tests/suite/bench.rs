@@ -4,11 +4,11 @@
 //! from a planted cluster to the recorded vacancy.
 
 use ndarray::Array2;
-use polarmap_core::analysis::ComField;
 use polarmap_bench::defects::{locate, DefectTruth};
 use polarmap_bench::protocol::Inputs;
 use polarmap_bench::tables::{self, mean_std, Cell, Row, Table};
 use polarmap_bench::{self as bench, datasets, Plan};
+use polarmap_core::analysis::ComField;
 use polarmap_core::classes::Class;
 use polarmap_core::maps::ClassMap;
 use polarmap_core::models::train::{ModelKind, Preprocessing, TrainConfig};
@@ -122,9 +122,12 @@ fn run(plan: &Plan, inputs: &Inputs, out: &Path) -> bench::BenchResults {
 /// Accuracy of the model file at `model` on the labelled scan at `scan`, computed here.
 fn independent_accuracy(model: &Path, scan: &Path) -> f64 {
     let model = models::load(model, DeviceChoice::Cpu).unwrap();
-    let session = polarmap_core::Session::open(scan, &Default::default(), &Progress::new()).unwrap();
+    let session =
+        polarmap_core::Session::open(scan, &Default::default(), &Progress::new()).unwrap();
     let truth = session.labels().unwrap().expect("a labelled scan");
-    let p = session.predict(model.as_ref(), &Progress::new(), |_, _| {}).unwrap();
+    let p = session
+        .predict(model.as_ref(), &Progress::new(), |_, _| {})
+        .unwrap();
     let right = p.classes.iter().zip(&truth).filter(|(a, b)| a == b).count();
     right as f64 / truth.len() as f64
 }

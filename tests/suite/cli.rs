@@ -1,6 +1,5 @@
 //! The `polarmap` binary end to end: outputs, JSON keys, and clear errors on bad input.
 
-
 use crate::common::polarmap;
 use polarmap_core::scan::{npy, DType};
 use std::path::Path;
@@ -287,13 +286,28 @@ fn an_installed_binary_finds_its_demo_and_models_anywhere() {
     // No display: `polarmap` alone prints the command-line demo on the embedded demo scan.
     let demo = run(&[]);
     let stdout = String::from_utf8_lossy(&demo.stdout);
-    assert!(demo.status.success(), "{}", String::from_utf8_lossy(&demo.stderr));
+    assert!(
+        demo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
     assert!(stdout.contains("CoM over 32x32 positions"), "{stdout}");
-    let installed: Vec<_> = std::fs::read_dir(data.join("polarmap")).unwrap().flatten().collect();
-    assert_eq!(installed.len(), 1, "one install folder per version and content");
+    let installed: Vec<_> = std::fs::read_dir(data.join("polarmap"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(
+        installed.len(),
+        1,
+        "one install folder per version and content"
+    );
     let root = installed[0].path();
     let checkout = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    for file in ["assets/demo.npy", "assets/demo.meta.json", "models/pca-knn.pmm"] {
+    for file in [
+        "assets/demo.npy",
+        "assets/demo.meta.json",
+        "models/pca-knn.pmm",
+    ] {
         assert_eq!(
             std::fs::read(root.join(file)).unwrap(),
             std::fs::read(checkout.join(file)).unwrap(),
@@ -303,7 +317,11 @@ fn an_installed_binary_finds_its_demo_and_models_anywhere() {
     // The default model is the embedded one.
     let demo_scan = root.join("assets/demo.npy");
     let out = run(&["predict", demo_scan.to_str().unwrap(), "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         v["model_file"].as_str().unwrap(),

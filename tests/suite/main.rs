@@ -1,11 +1,11 @@
 //! The integration tests, one binary: every module links the whole stack once, not once per file.
 
-mod common;
-mod crosscheck;
 mod analysis;
 mod bench;
 mod blockfile;
 mod cli;
+mod common;
+mod crosscheck;
 mod gui;
 mod hdf5;
 mod mib;

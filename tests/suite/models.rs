@@ -450,7 +450,9 @@ fn every_shipped_model_loads_and_classifies_the_demo() {
             models::card::ModelCard::path_for(&path).exists(),
             "{path:?} has no card"
         );
-        let p = demo.predict(model.as_ref(), &Progress::new(), |_, _| {}).unwrap();
+        let p = demo
+            .predict(model.as_ref(), &Progress::new(), |_, _| {})
+            .unwrap();
         assert_eq!(p.classes.len(), demo.scan().n_frames(), "{path:?}");
         for row in p.scores.lanes(ndarray::Axis(2)) {
             let sum: f32 = row.iter().sum();

@@ -1,7 +1,6 @@
 //! `polarmap train` and `polarmap predict` end to end on small simulated scans: a model file and
 //! its card are written, predictions come back as PNG, CSV and JSON, and bad input is an error.
 
-
 use crate::common::polarmap;
 use std::path::{Path, PathBuf};
 

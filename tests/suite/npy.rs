@@ -48,7 +48,9 @@ fn numpy_files_open_with_every_value() {
 
 #[test]
 fn fortran_order_is_refused_clearly() {
-    let err = polarmap_core::open(data("fortran.npy")).unwrap_err().to_string();
+    let err = polarmap_core::open(data("fortran.npy"))
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("fortran.npy") && err.contains("Fortran"),
         "{err}"

@@ -3,11 +3,11 @@
 
 use ndarray::Array4;
 use polarmap_core::classes::Class;
+use polarmap_core::Progress;
 use polarmap_sim::{
     simulate_scan, ASite, Crystal, DetectorSpec, Engine, FrozenPhonons, Perovskite, ProbeParams,
     ScanSpec, SimParams, Simulation,
 };
-use polarmap_core::Progress;
 
 const A: f64 = 3.95;
 

@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use ndarray::Array4;
 use polarmap_core::classes::Class;
+use polarmap_core::{Error, Progress};
 use polarmap_sim::{
     simulate_scan, ASite, Crystal, DetectorSpec, FrozenPhonons, Grid, Multislice, Perovskite,
     ProbeParams, ScanSpec, SimParams, Simulation, Specimen,
 };
-use polarmap_core::{Error, Progress};
 
 const A: f64 = 3.95;
 

@@ -1,7 +1,9 @@
 //! TIFF readers against files written by tifffile (`scripts/make_tiff_testdata.py`; the values
 //! pinned here are the formulas that script prints).
 
-use polarmap_core::scan::tiff::{write_frame_tiff, write_pages_tiff, write_tiff_folder, TiffFolder};
+use polarmap_core::scan::tiff::{
+    write_frame_tiff, write_pages_tiff, write_tiff_folder, TiffFolder,
+};
 use polarmap_core::scan::{open, open_with, DType, FrameBuffer, FrameRef, OpenOptions, Scan};
 use proptest::prelude::*;
 use rayon::prelude::*;

@@ -4,17 +4,17 @@
 //! the true vacancy site that the simulation recorded in the scan's sidecar
 //! (`simulation.defect.scan_position`).
 
+use ndarray::Array2;
 use polarmap_core::analysis::ComField;
 use polarmap_core::error::{Error, Result};
 use polarmap_core::maps::{
     anomaly_scores, com_anomaly_scores, defect_clusters, joint_scores, ClassMap, DefectCluster,
     DefectSearch,
 };
-use polarmap_core::session::Session;
-use polarmap_core::models::{Classifier};
+use polarmap_core::models::Classifier;
 use polarmap_core::progress::Progress;
 use polarmap_core::scan::Sidecar;
-use ndarray::Array2;
+use polarmap_core::session::Session;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 

@@ -1,13 +1,13 @@
 //! One trained model on one labelled scan: pixel accuracy against the labels, the majority class,
 //! the class distribution, and the predicted map.
 
+use ndarray::Array2;
 use polarmap_core::classes::Class;
 use polarmap_core::error::{Error, Result};
 use polarmap_core::maps::{agreement, majority_of, ClassMap};
 use polarmap_core::models::Classifier;
-use polarmap_core::session::Session;
 use polarmap_core::progress::Progress;
-use ndarray::Array2;
+use polarmap_core::session::Session;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 

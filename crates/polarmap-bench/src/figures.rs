@@ -6,11 +6,11 @@
 use super::evaluate::vote;
 use super::protocol::{BenchResults, RunResult};
 use super::tables::mean_std;
+use ndarray::Array2;
 use polarmap_core::canvas::{text_width, Canvas, LEGEND_ENTRY};
 use polarmap_core::classes::Class;
 use polarmap_core::colour::class_colour;
 use polarmap_core::models::train::{ModelKind, Preprocessing};
-use ndarray::Array2;
 
 const BACKGROUND: [u8; 3] = [0, 0, 0];
 const GRID: [u8; 3] = [70, 70, 70];

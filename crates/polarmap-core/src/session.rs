@@ -3,8 +3,8 @@
 //! each hold a [`Session`] and call its steps; none of them re-implements one.
 
 use crate::analysis::{
-    find_scan_rotation, pattern_pass, ComField, Descan, DetectorGeometry, PatternMaps,
-    RotationFit, ScanRotation, Survey, SURVEY_FRAMES,
+    find_scan_rotation, pattern_pass, ComField, Descan, DetectorGeometry, PatternMaps, RotationFit,
+    ScanRotation, Survey, SURVEY_FRAMES,
 };
 use crate::classes::Class;
 use crate::error::{Error, Result};
@@ -191,7 +191,11 @@ impl Session {
     }
 
     /// The per-pattern pass: sum, CoM, virtual BF and ADF of every pattern.
-    pub fn features(&self, geometry: &DetectorGeometry, progress: &Progress) -> Result<PatternMaps> {
+    pub fn features(
+        &self,
+        geometry: &DetectorGeometry,
+        progress: &Progress,
+    ) -> Result<PatternMaps> {
         pattern_pass(&self.scan, geometry, progress)
     }
 
@@ -253,7 +257,12 @@ impl Session {
     pub fn com_field(&self, progress: &Progress) -> Result<ComField> {
         let maps = self.features(&self.default_detectors(), progress)?;
         Ok(self
-            .com(&maps, DescanChoice::Plane, RotationChoice::Calibration, progress)?
+            .com(
+                &maps,
+                DescanChoice::Plane,
+                RotationChoice::Calibration,
+                progress,
+            )?
             .field)
     }
 

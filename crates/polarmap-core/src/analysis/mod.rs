@@ -25,4 +25,3 @@ pub use survey::Survey;
 /// opens in well under a second. The same survey serves the CoM pass, the model's crop and
 /// training.
 pub const SURVEY_FRAMES: usize = 512;
-
