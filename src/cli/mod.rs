@@ -450,7 +450,7 @@ fn info(args: InfoArgs, progress: &Progress) -> Result<()> {
     let (scan, survey) = (session.scan(), session.survey());
     let stats = if args.stats {
         Some(with_progress_bar(progress, || {
-            pixel_stats(&scan, progress)
+            pixel_stats(scan, progress)
         })?)
     } else {
         None
