@@ -449,9 +449,7 @@ fn info(args: InfoArgs, progress: &Progress) -> Result<()> {
     let session = args.open.session(&args.path, progress)?;
     let (scan, survey) = (session.scan(), session.survey());
     let stats = if args.stats {
-        Some(with_progress_bar(progress, || {
-            pixel_stats(scan, progress)
-        })?)
+        Some(with_progress_bar(progress, || pixel_stats(scan, progress))?)
     } else {
         None
     };
