@@ -8,7 +8,7 @@ use crate::analysis::{
 };
 use crate::classes::Class;
 use crate::error::{Error, Result};
-use crate::maps::{agreement, find_defects, ClassMap, DefectCluster, DefectSearch};
+use crate::maps::{agreement, find_defects, ClassMap, DefectSearch};
 use crate::models::{predict_scan, Classifier, Prediction, ScanPredictions};
 use crate::progress::Progress;
 use crate::scan::{OpenOptions, Scan};
@@ -89,15 +89,12 @@ impl Evaluation {
         ClassMap::new(truth.clone()).stats(None).majority
     }
 
-    /// Candidate defect clusters of the class map (neighbourhood search, default settings).
-    pub fn defects(&self) -> Vec<DefectCluster> {
-        find_defects(&self.class_map(), &DefectSearch::default())
-    }
-
     /// The scan-level answer as JSON: majority class, distribution, confidence, candidate
     /// defects, and the accuracy against the labels (what `polarmap predict --json` prints).
     pub fn summary(&self, model_file: &Path) -> serde_json::Value {
-        let stats = self.class_map().stats(None);
+        let map = self.class_map();
+        let stats = map.stats(None);
+        let defects = find_defects(&map, &DefectSearch::default());
         let distribution: serde_json::Map<String, serde_json::Value> = Class::ALL
             .iter()
             .zip(stats.fractions())
@@ -112,7 +109,7 @@ impl Evaluation {
             "mean_confidence": stats.mean_confidence,
             "accuracy_vs_labels": self.accuracy,
             "labelled_majority_class": self.labelled_majority().map(|c| c.name()),
-            "defects": self.defects().iter().take(10).collect::<Vec<_>>(),
+            "defects": defects.iter().take(10).collect::<Vec<_>>(),
         })
     }
 }
