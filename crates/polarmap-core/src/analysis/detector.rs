@@ -203,6 +203,43 @@ impl VirtualDetector {
     }
 }
 
+impl std::str::FromStr for VirtualDetector {
+    type Err = String;
+
+    /// `annulus:INNER:OUTER` or `sector:INNER:OUTER:FROM:TO` (pixels; degrees counter-clockwise
+    /// from +x, y up), the form the command line takes.
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        let mut parts = text.split(':');
+        let kind = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let numbers: Vec<f64> = parts
+            .map(|p| {
+                p.trim()
+                    .parse::<f64>()
+                    .map_err(|_| format!("'{p}' is not a number in '{text}'"))
+            })
+            .collect::<std::result::Result<_, _>>()?;
+        let detector = match (kind.as_str(), numbers.as_slice()) {
+            ("annulus", &[inner, outer]) => VirtualDetector::Annulus {
+                inner,
+                outer,
+                sector: None,
+            },
+            ("sector", &[inner, outer, from, to]) => VirtualDetector::Annulus {
+                inner,
+                outer,
+                sector: Some([from, to]),
+            },
+            _ => {
+                return Err(format!(
+                    "'{text}' is not a virtual detector: use annulus:INNER:OUTER or \
+                     sector:INNER:OUTER:FROM:TO (pixels, degrees)"
+                ))
+            }
+        };
+        Ok(detector)
+    }
+}
+
 /// Columns with distance ≤ radius on a row `dr` away from the centre.
 fn closed_disk_range(dr: f64, center_col: f64, radius: f64, cols: usize) -> ColRange {
     let h2 = radius * radius - dr * dr;
@@ -281,6 +318,29 @@ mod tests {
         assert!(!quads[0].contains(center, 20, 20));
         assert!(quads[3].contains(center, 20, 20));
         assert!(quads[1].contains(center, 10, 12));
+    }
+
+    #[test]
+    fn parses_the_command_line_forms() {
+        assert_eq!(
+            "annulus:2:10".parse::<VirtualDetector>(),
+            Ok(VirtualDetector::Annulus {
+                inner: 2.0,
+                outer: 10.0,
+                sector: None
+            })
+        );
+        assert_eq!(
+            "Sector: 0 : 12.5 : 90 : 180".parse::<VirtualDetector>(),
+            Ok(VirtualDetector::Annulus {
+                inner: 0.0,
+                outer: 12.5,
+                sector: Some([90.0, 180.0])
+            })
+        );
+        for bad in ["annulus:2", "ring:1:2", "sector:1:2:x:4", ""] {
+            assert!(bad.parse::<VirtualDetector>().is_err(), "{bad}");
+        }
     }
 
     #[test]
