@@ -151,6 +151,23 @@ impl Domains {
         }
     }
 
+    /// The JSON `predict --json` reports: domains, walls without their points, wall length per
+    /// kind.
+    pub fn summary(&self) -> serde_json::Value {
+        let [deg180, deg90, other] = self.wall_lengths();
+        serde_json::json!({
+            "domains": self.domains,
+            "walls": self.walls.iter().map(|w| serde_json::json!({
+                "domains": w.domains,
+                "kind": w.kind.name(),
+                "angle_deg": w.angle_deg,
+                "length_px": w.length_px,
+            })).collect::<Vec<_>>(),
+            "wall_length_px": {"180°": deg180, "90°": deg90, "other": other},
+            "unassigned_pixels": self.unassigned,
+        })
+    }
+
     /// Total wall length (pixel edges) per kind: 180°, 90°, other.
     pub fn wall_lengths(&self) -> [usize; 3] {
         let mut out = [0; 3];

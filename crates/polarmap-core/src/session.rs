@@ -7,6 +7,7 @@ use crate::analysis::{
     RotationFit, ScanRotation, Survey, VirtualDetector, SURVEY_FRAMES,
 };
 use crate::classes::Class;
+use crate::domains::{DomainSettings, Domains};
 use crate::error::{Error, Result};
 use crate::maps::{agreement, find_defects, ClassMap, DefectSearch};
 use crate::models::{predict_scan, Classifier, Prediction, ScanPredictions};
@@ -110,6 +111,7 @@ impl Evaluation {
             "accuracy_vs_labels": self.accuracy,
             "labelled_majority_class": self.labelled_majority().map(|c| c.name()),
             "defects": defects.iter().take(10).collect::<Vec<_>>(),
+            "domains": Domains::find(&map.classes, None, DomainSettings::default()).summary(),
         })
     }
 }
