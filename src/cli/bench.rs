@@ -194,14 +194,20 @@ fn transfer(args: BenchArgs, progress: &Progress) -> Result<()> {
         let started = std::time::Instant::now();
         let mut last = std::time::Instant::now();
         let entries = with_progress_bar(progress, || {
-            transfer::make(dir, args.side, &args.only, progress, |k, n, name, cached| {
-                if k > 0 {
-                    eprintln!("    {:.1} s", last.elapsed().as_secs_f64());
-                }
-                last = std::time::Instant::now();
-                let what = if cached { "cached" } else { "simulating" };
-                eprintln!("[{}/{n}] {name} ({what})", k + 1);
-            })
+            transfer::make(
+                dir,
+                args.side,
+                &args.only,
+                progress,
+                |k, n, name, cached| {
+                    if k > 0 {
+                        eprintln!("    {:.1} s", last.elapsed().as_secs_f64());
+                    }
+                    last = std::time::Instant::now();
+                    let what = if cached { "cached" } else { "simulating" };
+                    eprintln!("[{}/{n}] {name} ({what})", k + 1);
+                },
+            )
         })?;
         let made = entries.iter().filter(|e| e.seconds.is_some()).count();
         eprintln!(

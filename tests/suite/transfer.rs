@@ -72,8 +72,14 @@ fn a_tiny_suite_holds_the_conditions_its_manifest_names() {
     let per = shape[2] * shape[3];
     let total: f32 = dosed[..per].iter().sum();
     let expected: f32 = ideal[..per].iter().sum::<f32>() * 5e3;
-    assert!((total - expected).abs() < 5.0 * expected.sqrt() + 0.05 * expected, "{total} vs {expected}");
-    assert_eq!(meta(dir.path(), "dose-5e3-RD-s201").extra["simulation"]["acquisition"]["dose_per_pattern"], 5e3);
+    assert!(
+        (total - expected).abs() < 5.0 * expected.sqrt() + 0.05 * expected,
+        "{total} vs {expected}"
+    );
+    assert_eq!(
+        meta(dir.path(), "dose-5e3-RD-s201").extra["simulation"]["acquisition"]["dose_per_pattern"],
+        5e3
+    );
     // Made from the reference's ideal patterns: identical to simulating the job again.
     let job = transfer::scans(2)
         .into_iter()
@@ -84,7 +90,9 @@ fn a_tiny_suite_holds_the_conditions_its_manifest_names() {
     job.run_to_npy(&direct, false, &Progress::new()).unwrap();
     assert_eq!(frames(&direct).1, dosed);
     assert_eq!(
-        Sidecar::read(&dir.path().join("direct.meta.json")).unwrap().extra["simulation"],
+        Sidecar::read(&dir.path().join("direct.meta.json"))
+            .unwrap()
+            .extra["simulation"],
         meta(dir.path(), "dose-5e3-RD-s201").extra["simulation"]
     );
     std::fs::remove_file(&direct).unwrap();
@@ -114,7 +122,10 @@ fn a_tiny_suite_holds_the_conditions_its_manifest_names() {
     // Unpolarised: no labels, no displacement.
     let u = meta(dir.path(), "unpolarised-s211");
     assert!(u.labels_text.is_none());
-    assert_eq!(u.extra["simulation"]["displacement_a"], serde_json::json!([0.0, 0.0, 0.0]));
+    assert_eq!(
+        u.extra["simulation"]["displacement_a"],
+        serde_json::json!([0.0, 0.0, 0.0])
+    );
     assert_eq!(u.extra["transfer"]["class"], serde_json::Value::Null);
 
     let found = transfer::find(dir.path()).unwrap();
@@ -132,8 +143,14 @@ fn a_tiny_suite_holds_the_conditions_its_manifest_names() {
 fn the_report_aggregates_what_the_session_predicts() {
     let dir = tempfile::tempdir().unwrap();
     let made = dir.path().join("made");
-    transfer::make(&made, 4, &["reference-RD-s201".into()], &Progress::new(), |_, _, _, _| {})
-        .unwrap();
+    transfer::make(
+        &made,
+        4,
+        &["reference-RD-s201".into()],
+        &Progress::new(),
+        |_, _, _, _| {},
+    )
+    .unwrap();
     let source = made.join("reference-RD-s201.npy");
     let suite = dir.path().join("suite");
     std::fs::create_dir_all(&suite).unwrap();
@@ -141,31 +158,52 @@ fn the_report_aggregates_what_the_session_predicts() {
     for (name, label) in [("a-RD", Some("RD")), ("a-LU", Some("LU")), ("u", None)] {
         std::fs::copy(&source, suite.join(format!("{name}.npy"))).unwrap();
         sidecar.labels_text = label.map(String::from);
-        let condition = if label.is_some() { "known" } else { "unpolarised" };
+        let condition = if label.is_some() {
+            "known"
+        } else {
+            "unpolarised"
+        };
         sidecar.extra.insert(
             "transfer".into(),
             serde_json::json!({"condition": condition, "changed": "test", "class": label,
                                "seed": 1, "simulator": "polarmap", "nuisances": []}),
         );
-        sidecar.write(&suite.join(format!("{name}.meta.json"))).unwrap();
+        sidecar
+            .write(&suite.join(format!("{name}.meta.json")))
+            .unwrap();
     }
-    let model_path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "models", "pca-knn.pmm"].iter().collect();
+    let model_path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "models", "pca-knn.pmm"]
+        .iter()
+        .collect();
     let model = models::load(&model_path, DeviceChoice::Cpu).unwrap();
     let session = Session::open(&source, &Default::default(), &Progress::new()).unwrap();
-    let p = session.predict(model.as_ref(), &Progress::new(), |_, _| {}).unwrap();
+    let p = session
+        .predict(model.as_ref(), &Progress::new(), |_, _| {})
+        .unwrap();
     let n = p.classes.len() as f64;
     let frac = |c: Class| p.classes.iter().filter(|&&k| k == c).count() as f64 / n;
     let (rd, lu) = (frac(Class::RD), frac(Class::LU));
 
-    let (results, found) =
-        transfer::run(&[model_path], &suite, DeviceChoice::Cpu, &Progress::new(), &mut |_| {}).unwrap();
+    let (results, found) = transfer::run(
+        &[model_path],
+        &suite,
+        DeviceChoice::Cpu,
+        &Progress::new(),
+        &mut |_| {},
+    )
+    .unwrap();
     let rows = transfer::condition_rows(&results[0], &found);
     let known = rows.iter().find(|r| r.condition == "known").unwrap();
     assert_eq!((known.scans, known.labelled), (2, 2));
     assert!((known.accuracy_mean.unwrap() - (rd + lu) / 2.0).abs() < 1e-12);
     assert!((known.accuracy_std.unwrap() - (rd - lu).abs() / 2.0).abs() < 1e-12);
     assert!((known.accuracy_min.unwrap() - rd.min(lu)).abs() < 1e-12);
-    let majority = results[0].scans.iter().find(|s| s.scan == "u").unwrap().majority;
+    let majority = results[0]
+        .scans
+        .iter()
+        .find(|s| s.scan == "u")
+        .unwrap()
+        .majority;
     let right = [Class::RD, Class::LU]
         .iter()
         .filter(|&&c| majority == Some(c))
@@ -180,14 +218,24 @@ fn the_report_aggregates_what_the_session_predicts() {
     let out = dir.path().join("out");
     let files = transfer::write_report(&results, &found, &out).unwrap();
     let md = std::fs::read_to_string(&files[0]).unwrap();
-    assert!(md.contains(&format!("| polarmap | known | test | {right}/2 | {:.1} ± {:.1} |", 100.0 * (rd + lu) / 2.0, 100.0 * (rd - lu).abs() / 2.0)), "{md}");
+    assert!(
+        md.contains(&format!(
+            "| polarmap | known | test | {right}/2 | {:.1} ± {:.1} |",
+            100.0 * (rd + lu) / 2.0,
+            100.0 * (rd - lu).abs() / 2.0
+        )),
+        "{md}"
+    );
     assert!(md.contains("| u |"), "{md}");
     let csv = std::fs::read_to_string(&files[1]).unwrap();
     assert_eq!(csv.lines().count(), 4);
 
     // A scan whose labels disagree with its transfer tag is refused.
     let mut bad = Sidecar::read(&suite.join("a-RD.meta.json")).unwrap();
-    bad.extra.insert("transfer".into(), serde_json::json!({"condition": "x", "class": "MU"}));
+    bad.extra.insert(
+        "transfer".into(),
+        serde_json::json!({"condition": "x", "class": "MU"}),
+    );
     bad.write(&suite.join("a-RD.meta.json")).unwrap();
     let found = transfer::find(&suite).unwrap();
     let f: &Found = found.iter().find(|f| f.name == "a-RD").unwrap();

@@ -70,17 +70,37 @@ fn one_at_a_time(side: usize) -> Vec<(&'static str, &'static str, Nuisance)> {
     let seed = ONE_AT_A_TIME_SEED;
     let across = 5.0 / (side.max(2) - 1) as f64;
     vec![
-        ("dose-5e3", "5×10³ e⁻ per pattern (Poisson)", Nuisance::Dose(5e3)),
-        ("dose-2e4", "2×10⁴ e⁻ per pattern (Poisson)", Nuisance::Dose(2e4)),
-        ("descan-constant", "descan (+3, −4) px (5 px)", Nuisance::Descan([3.0, -4.0])),
+        (
+            "dose-5e3",
+            "5×10³ e⁻ per pattern (Poisson)",
+            Nuisance::Dose(5e3),
+        ),
+        (
+            "dose-2e4",
+            "2×10⁴ e⁻ per pattern (Poisson)",
+            Nuisance::Dose(2e4),
+        ),
+        (
+            "descan-constant",
+            "descan (+3, −4) px (5 px)",
+            Nuisance::Descan([3.0, -4.0]),
+        ),
         (
             "descan-linear",
             "descan growing to 5 px across the scan (rows: +col, cols: −row)",
             Nuisance::DescanGradient([[0.0, across], [-across, 0.0]]),
         ),
         ("blur-2px", "detector blur σ = 2 px", Nuisance::Blur(2.0)),
-        ("thickness-10nm", "10 nm thick (25 cells)", Nuisance::ThicknessNm(10.0)),
-        ("thickness-60nm", "60 nm thick (152 cells)", Nuisance::ThicknessNm(60.0)),
+        (
+            "thickness-10nm",
+            "10 nm thick (25 cells)",
+            Nuisance::ThicknessNm(10.0),
+        ),
+        (
+            "thickness-60nm",
+            "60 nm thick (152 cells)",
+            Nuisance::ThicknessNm(60.0),
+        ),
         ("cells-2x2", "2×2-cell periodic box", Nuisance::Lateral(2)),
         ("cells-8x8", "8×8-cell periodic box", Nuisance::Lateral(8)),
         (
@@ -101,12 +121,36 @@ fn one_at_a_time(side: usize) -> Vec<(&'static str, &'static str, Nuisance)> {
         ),
         ("defocus+100", "defocus +100 Å", Nuisance::Defocus(100.0)),
         ("defocus-100", "defocus −100 Å", Nuisance::Defocus(-100.0)),
-        ("convergence-20", "20 mrad convergence", Nuisance::Convergence(20.0)),
-        ("convergence-30", "30 mrad convergence", Nuisance::Convergence(30.0)),
-        ("camera-0.7", "camera length: 0.7× mrad per pixel", Nuisance::CameraScale(0.7)),
-        ("camera-1.3", "camera length: 1.3× mrad per pixel", Nuisance::CameraScale(1.3)),
-        ("sampling-0.02", "0.02 Å real-space sampling", Nuisance::Sampling(0.02)),
-        ("sampling-0.06", "0.06 Å real-space sampling", Nuisance::Sampling(0.06)),
+        (
+            "convergence-20",
+            "20 mrad convergence",
+            Nuisance::Convergence(20.0),
+        ),
+        (
+            "convergence-30",
+            "30 mrad convergence",
+            Nuisance::Convergence(30.0),
+        ),
+        (
+            "camera-0.7",
+            "camera length: 0.7× mrad per pixel",
+            Nuisance::CameraScale(0.7),
+        ),
+        (
+            "camera-1.3",
+            "camera length: 1.3× mrad per pixel",
+            Nuisance::CameraScale(1.3),
+        ),
+        (
+            "sampling-0.02",
+            "0.02 Å real-space sampling",
+            Nuisance::Sampling(0.02),
+        ),
+        (
+            "sampling-0.06",
+            "0.06 Å real-space sampling",
+            Nuisance::Sampling(0.06),
+        ),
         (
             "phonons",
             "frozen phonons: 4 configurations, σ 0.08 Å",
@@ -116,7 +160,11 @@ fn one_at_a_time(side: usize) -> Vec<(&'static str, &'static str, Nuisance)> {
                 seed,
             },
         ),
-        ("tilt-5mrad", "specimen tilt (4, 3) mrad", Nuisance::Tilt([4.0, 3.0])),
+        (
+            "tilt-5mrad",
+            "specimen tilt (4, 3) mrad",
+            Nuisance::Tilt([4.0, 3.0]),
+        ),
     ]
 }
 
@@ -563,7 +611,9 @@ pub fn markdown(results: &ModelResults, found: &[Found]) -> String {
 
 /// Per-scan CSV of every model.
 pub fn csv(all: &[ModelResults]) -> String {
-    let mut out = String::from("model,scan,simulator,condition,truth,majority,majority_right,accuracy,mean_confidence");
+    let mut out = String::from(
+        "model,scan,simulator,condition,truth,majority,majority_right,accuracy,mean_confidence",
+    );
     for c in Class::ALL {
         out.push_str(&format!(",frac_{c}"));
     }

@@ -203,7 +203,9 @@ impl Job {
         check_writable(&meta, overwrite)?;
         self.validate()?;
         if self.counts_u16 {
-            return Err(Error::invalid("acquire_from writes float32 intensities only"));
+            return Err(Error::invalid(
+                "acquire_from writes float32 intensities only",
+            ));
         }
         let source = polarmap_io::scan::open(ideal)?;
         let shape = self.frame_shape();

@@ -160,8 +160,14 @@ impl Ranges {
         // Total change across the scan within ±d on each axis, split over rows and columns.
         let (rows, cols) = (scan[0].max(2) - 1, scan[1].max(2) - 1);
         let gradient = [
-            [u([-d, d]) / 2.0 / rows as f64, u([-d, d]) / 2.0 / cols as f64],
-            [u([-d, d]) / 2.0 / rows as f64, u([-d, d]) / 2.0 / cols as f64],
+            [
+                u([-d, d]) / 2.0 / rows as f64,
+                u([-d, d]) / 2.0 / cols as f64,
+            ],
+            [
+                u([-d, d]) / 2.0 / rows as f64,
+                u([-d, d]) / 2.0 / cols as f64,
+            ],
         ];
         let blur = u(self.blur_px);
         let thickness = u(self.thickness_nm);
@@ -269,7 +275,13 @@ mod tests {
         assert_eq!(r.draw(5, [32, 32]), r.draw(5, [32, 32]));
         assert_ne!(r.draw(5, [32, 32]), r.draw(6, [32, 32]));
         for seed in 0..200 {
-            let job = job_with("x", Some(Class::RD), seed, [32, 32], &r.draw(seed, [32, 32]));
+            let job = job_with(
+                "x",
+                Some(Class::RD),
+                seed,
+                [32, 32],
+                &r.draw(seed, [32, 32]),
+            );
             let dose = job.acquisition.dose_per_pattern.unwrap();
             assert!((5e3..=1e5).contains(&dose));
             let corners = [(0, 0), (0, 31), (31, 0), (31, 31)].map(|(a, b)| {
