@@ -189,7 +189,7 @@ pub fn scans(side: usize) -> Vec<SuiteScan> {
             job,
         });
     };
-    let reference = "none: 4×4×50 cells (20 nm), K/Na 50/50, 24 mrad, 0.05 Å, no noise";
+    let reference = "none: 4×4×51 cells (20 nm), K/Na 50/50, 24 mrad, 0.05 Å, no noise";
     for seed in REFERENCE_SEEDS {
         for &c in &Class::ALL {
             push("reference", reference, Some(c), seed, Vec::new());
@@ -331,41 +331,41 @@ pub fn make(
             sidecar.write(&meta)?;
             Some(started.elapsed().as_secs_f64())
         };
-        entries.push(ManifestEntry {
+        let entry = ManifestEntry {
             name: scan.job.name.clone(),
             file: format!("{}.npy", scan.job.name),
             condition: scan.condition.clone(),
             class: scan.class,
             seed: scan.seed,
             seconds,
-        });
+        };
+        // After every scan, so that an interrupted make keeps the times of what it made.
+        record(dir, side, &entry)?;
+        entries.push(entry);
     }
+    Ok(entries)
+}
+
+/// Adds `entry` to `dir/manifest.json`, keeping the time an earlier make recorded for a scan
+/// that is now cached.
+fn record(dir: &Path, side: usize, entry: &ManifestEntry) -> Result<()> {
     let manifest = dir.join("manifest.json");
-    let previous: Vec<ManifestEntry> = if manifest.is_file() {
-        super::cache::read_json::<serde_json::Value>(&manifest)
-            .ok()
-            .and_then(|v| serde_json::from_value(v["scans"].clone()).ok())
-            .unwrap_or_default()
+    let mut scans: Vec<ManifestEntry> = if manifest.is_file() {
+        let v: serde_json::Value = super::cache::read_json(&manifest)?;
+        serde_json::from_value(v["scans"].clone())
+            .map_err(|e| Error::format(&manifest, format!("not a suite manifest: {e}")))?
     } else {
         Vec::new()
     };
-    // Keep the recorded time of scans made by an earlier run.
-    let mut merged = previous;
-    for e in &entries {
-        match merged.iter_mut().find(|p| p.name == e.name) {
-            Some(p) => {
-                if e.seconds.is_some() {
-                    *p = e.clone();
-                }
-            }
-            None => merged.push(e.clone()),
-        }
+    match scans.iter_mut().find(|p| p.name == entry.name) {
+        Some(p) if entry.seconds.is_some() => *p = entry.clone(),
+        Some(_) => {}
+        None => scans.push(entry.clone()),
     }
     write_json(
         &manifest,
-        &json!({"side": side, "simulator": "polarmap", "scans": merged}),
-    )?;
-    Ok(entries)
+        &json!({"side": side, "simulator": "polarmap", "scans": scans}),
+    )
 }
 
 /// A labelled-or-not scan of the suite found on disk, with its `transfer` tag.
