@@ -11,6 +11,21 @@ use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct BenchArgs {
+    /// Which bench: `paper` (train model rows and evaluate, the paper's protocol) or
+    /// `transfer` (the shipped or given model files over the transfer suite in --data-dir;
+    /// docs/transfer.md).
+    #[arg(long, default_value = "paper", value_parser = ["paper", "transfer"])]
+    pub suite: String,
+    /// With --suite transfer: simulate the suite's polarmap scans into --data-dir first
+    /// (scans already there are kept).
+    #[arg(long)]
+    pub make: bool,
+    /// With --suite transfer --make: probe positions per side of each scan (the suite: 16).
+    #[arg(long, default_value_t = 16)]
+    pub side: usize,
+    /// With --suite transfer --make: only the scans whose names contain one of these.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
     /// Labelled training scans or folders of them; default: the `paper-train` preset's scans in
     /// --data-dir.
     #[arg(long, num_args = 1..)]
@@ -31,7 +46,7 @@ pub struct BenchArgs {
     #[arg(long, short, default_value = "bench-out")]
     pub out: PathBuf,
     /// Model rows, comma-separated (pca, conv-cls, …, resnet50-proto); default: all ten, or the
-    /// quick set.
+    /// quick set. With --suite transfer: model files (default: the shipped models).
     #[arg(long, value_delimiter = ',')]
     pub models: Vec<String>,
     /// Preprocessing configurations, comma-separated; default: all three, or none with --quick.
@@ -123,6 +138,9 @@ impl BenchArgs {
 }
 
 pub fn bench(args: BenchArgs, progress: &Progress) -> Result<()> {
+    if args.suite == "transfer" {
+        return transfer(args, progress);
+    }
     let plan = args.plan()?;
     let inputs = args.inputs()?;
     eprintln!(
@@ -163,6 +181,58 @@ pub fn bench(args: BenchArgs, progress: &Progress) -> Result<()> {
     }
     if !results.defect_scans.is_empty() {
         println!("{}", bench::tables::defect_table(&results));
+    }
+    eprintln!("wrote {} files into {}", written.len(), args.out.display());
+    Ok(())
+}
+
+/// `--suite transfer`: optionally simulate the suite, then every model over it.
+fn transfer(args: BenchArgs, progress: &Progress) -> Result<()> {
+    use polarmap_bench::transfer;
+    let dir = &args.data_dir;
+    if args.make {
+        let started = std::time::Instant::now();
+        let mut last = std::time::Instant::now();
+        let entries = with_progress_bar(progress, || {
+            transfer::make(
+                dir,
+                args.side,
+                &args.only,
+                progress,
+                |k, n, name, cached| {
+                    if k > 0 {
+                        eprintln!("    {:.1} s", last.elapsed().as_secs_f64());
+                    }
+                    last = std::time::Instant::now();
+                    let what = if cached { "cached" } else { "simulating" };
+                    eprintln!("[{}/{n}] {name} ({what})", k + 1);
+                },
+            )
+        })?;
+        let made = entries.iter().filter(|e| e.seconds.is_some()).count();
+        eprintln!(
+            "suite: {} scans in {} ({made} simulated) in {:.0} s",
+            entries.len(),
+            dir.display(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let models: Vec<PathBuf> = if args.models.is_empty() {
+        polarmap_core::models::list_models(&polarmap_core::models::shipped_dir())
+    } else {
+        args.models.iter().map(PathBuf::from).collect()
+    };
+    if models.is_empty() {
+        anyhow::bail!("no model files to run (give --models A.pmm,B.pmm)");
+    }
+    let (results, found) = with_progress_bar(progress, || {
+        transfer::run(&models, dir, args.device, progress, &mut |l| {
+            eprintln!("{l}")
+        })
+    })?;
+    let written = transfer::write_report(&results, &found, &args.out)?;
+    for m in &results {
+        println!("{}", transfer::markdown(m, &found));
     }
     eprintln!("wrote {} files into {}", written.len(), args.out.display());
     Ok(())

@@ -64,7 +64,7 @@ enum Command {
 
 #[derive(Args)]
 struct SimulateArgs {
-    /// A preset: quick, paper-train, wide-train, seeds-train, paper-tests, paper-defect, demo (writes into
+    /// A preset: quick, paper-train, wide-train, seeds-train, dr-train, paper-tests, paper-defect, demo (writes into
     /// --out-dir).
     #[arg(long)]
     preset: Option<String>,
@@ -138,6 +138,13 @@ struct SimulateArgs {
     /// Constant descan shift of the patterns, ROW COL in detector pixels.
     #[arg(long, num_args = 2, value_names = ["ROW", "COL"], allow_negative_numbers = true)]
     descan: Option<Vec<f64>>,
+    /// Descan gradient: change of the shift per scan row and per scan column, DROW/DR DROW/DC
+    /// DCOL/DR DCOL/DC in detector pixels per scan pixel.
+    #[arg(long, num_args = 4, value_names = ["DROW_DR", "DROW_DC", "DCOL_DR", "DCOL_DC"], allow_negative_numbers = true)]
+    descan_gradient: Option<Vec<f64>>,
+    /// Specimen tilt off the zone axis, TX TY in mrad (image frame, x right, y up).
+    #[arg(long, num_args = 2, value_names = ["TX", "TY"], allow_negative_numbers = true)]
+    tilt: Option<Vec<f64>>,
     /// Seed of the A-site occupation, phonons and noise.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -763,6 +770,12 @@ fn simulate(args: SimulateArgs, progress: &Progress) -> Result<()> {
     job.acquisition.blur_px = args.blur;
     if let Some(d) = &args.descan {
         job.acquisition.descan_px = [d[0], d[1]];
+    }
+    if let Some(g) = &args.descan_gradient {
+        job.acquisition.descan_gradient = [[g[0], g[1]], [g[2], g[3]]];
+    }
+    if let Some(t) = &args.tilt {
+        job.params.tilt_mrad = [t[0], t[1]];
     }
     job.acquisition.seed = args.seed;
     job.counts_u16 = args.counts;

@@ -18,3 +18,4 @@ mod simulate;
 mod simulate_cli;
 mod smoke;
 mod tiff;
+mod transfer;

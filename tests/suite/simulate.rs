@@ -512,3 +512,117 @@ fn every_preset_has_unique_names_and_seeds_train_has_four_unseen_crystals_per_cl
     let rd: Vec<_> = jobs.iter().filter(|j| j.class == Some(Class::RD)).collect();
     assert_ne!(species(rd[0]), species(rd[1]));
 }
+
+/// A specimen tilt θ (tilted propagator) is, for the diffraction intensities, the untilted
+/// propagator through a sheared specimen whose slice n sits n·Δz·tan θ further along the lean.
+/// With the lean an exact number of grid pixels per slice the shear is exact on the grid, so
+/// the two agree to rounding; +1 px in x and −2 px in y per slice pin both axes and both signs.
+#[test]
+fn specimen_tilt_equals_the_sheared_specimen() {
+    let crystal = knn_k(Some(Class::RD), [0.0; 3], [2, 2, 4]);
+    let mut p = params();
+    let scan = ScanSpec::over_cells(3, 3, [2, 2], A);
+    let grid = p
+        .engine
+        .grid(crystal.extent[0], crystal.extent[1], p.sampling_a)
+        .unwrap();
+    let dz = crystal.slice_thickness;
+    let lean = [grid.dx(), -2.0 * grid.dy()]; // Å per slice, x right and y up
+    let sheared = Crystal {
+        atoms: crystal
+            .atoms
+            .iter()
+            .map(|a| {
+                let s = (a.pos[2] / dz).floor();
+                let mut b = *a;
+                b.pos[0] += s * lean[0];
+                b.pos[1] += s * lean[1];
+                b
+            })
+            .collect(),
+        ..crystal.clone()
+    };
+    let straight = simulate_scan(&sheared, &p, &scan, &Progress::new())
+        .unwrap()
+        .data;
+    p.tilt_mrad = lean.map(|l| (l / dz).atan() * 1e3);
+    let tilted = simulate_scan(&crystal, &p, &scan, &Progress::new())
+        .unwrap()
+        .data;
+    let d = rel_diff(&tilted, &straight, |i| i);
+    assert!(d < 1e-4, "tilted vs sheared: {d}");
+    // The opposite tilt is a different specimen: the test can tell the signs apart.
+    p.tilt_mrad = p.tilt_mrad.map(|t| -t);
+    let opposite = simulate_scan(&crystal, &p, &scan, &Progress::new())
+        .unwrap()
+        .data;
+    assert!(rel_diff(&opposite, &straight, |i| i) > 1e-2);
+}
+
+/// Zero tilt leaves every pattern bit for bit as before; in vacuum a tilt changes nothing
+/// (a specimen tilt moves no disk); a tilt along x keeps the mirror y → −y of an undisplaced
+/// crystal, so its scan-mean CoM lies along x, and one along y along y.
+#[test]
+fn specimen_tilt_zero_vacuum_and_mirror_symmetry() {
+    let crystal = knn_k(None, [0.0; 3], [2, 2, 6]);
+    // 5×5 positions: off the symmetric sites (on them every CoM vanishes), and a set the
+    // mirror y → −y maps onto itself.
+    let scan = ScanSpec::over_cells(5, 5, [2, 2], A);
+    let mut p = params();
+    let base = simulate_scan(&crystal, &p, &scan, &Progress::new())
+        .unwrap()
+        .data;
+    p.tilt_mrad = [0.0, 0.0];
+    let zero = simulate_scan(&crystal, &p, &scan, &Progress::new())
+        .unwrap()
+        .data;
+    assert_eq!(base, zero);
+
+    let vacuum = Crystal {
+        atoms: Vec::new(),
+        ..crystal.clone()
+    };
+    let v0 = simulate_scan(&vacuum, &params(), &scan, &Progress::new())
+        .unwrap()
+        .data;
+    p.tilt_mrad = [12.0, -7.0];
+    let v1 = simulate_scan(&vacuum, &p, &scan, &Progress::new())
+        .unwrap()
+        .data;
+    assert!(rel_diff(&v1, &v0, |i| i) < 1e-5);
+
+    let mean_com = |tilt: [f64; 2]| {
+        let p = SimParams {
+            tilt_mrad: tilt,
+            ..params()
+        };
+        let data = simulate_scan(&crystal, &p, &scan, &Progress::new())
+            .unwrap()
+            .data;
+        let c = com(&data);
+        let n = c.len() as f64;
+        [
+            c.iter().map(|v| v[0]).sum::<f64>() / n,
+            c.iter().map(|v| v[1]).sum::<f64>() / n,
+        ]
+    };
+    let largest = com(&base)
+        .iter()
+        .map(|v| v[0].hypot(v[1]))
+        .fold(0.0, f64::max);
+    let [x0, y0] = mean_com([0.0, 0.0]);
+    assert!(
+        x0.abs() < 1e-3 * largest && y0.abs() < 1e-3 * largest,
+        "{x0} {y0}"
+    );
+    let [x, y] = mean_com([20.0, 0.0]);
+    assert!(
+        x.abs() > 1e-2 * largest && y.abs() < 1e-3 * largest,
+        "tilt x: {x} {y}"
+    );
+    let [x, y] = mean_com([0.0, 20.0]);
+    assert!(
+        y.abs() > 1e-2 * largest && x.abs() < 1e-3 * largest,
+        "tilt y: {x} {y}"
+    );
+}

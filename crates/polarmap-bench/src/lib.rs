@@ -11,7 +11,9 @@
 //! - [`evaluate`]: one trained model on one labelled scan;
 //! - [`protocol`]: the loop over runs;
 //! - [`report`], with [`tables`] and [`figures`]: what is written from the results;
-//! - [`defects`]: the defect study (distance from the top-ranked cluster to the true vacancy).
+//! - [`defects`]: the defect study (distance from the top-ranked cluster to the true vacancy);
+//! - [`transfer`]: the transfer suite (scans no model trains on, one nuisance at a time, all
+//!   randomised, and from abTEM) and its per-scan and per-condition report.
 
 pub mod cache;
 pub mod datasets;
@@ -22,6 +24,7 @@ pub mod plan;
 pub mod protocol;
 pub mod report;
 pub mod tables;
+pub mod transfer;
 
 pub use datasets::TestSet;
 pub use plan::{Plan, RunKey, PAPER_SEEDS};

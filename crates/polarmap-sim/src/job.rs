@@ -135,10 +135,13 @@ impl Job {
                 "sampling_a": self.params.sampling_a,
                 "engine": format!("{:?}", self.params.engine),
                 "defocus_a": self.params.probe.defocus_a,
+                "convergence_mrad": self.params.probe.convergence_mrad,
+                "tilt_mrad": self.params.tilt_mrad,
                 "cs_a": self.params.probe.cs_a,
                 "detector_pixels": self.params.detector.pixels,
                 "detector_max_mrad": self.params.detector.max_mrad,
                 "frozen_phonons": self.params.phonons.as_ref().map(|p| p.configurations),
+                "phonon_sigma_a": self.params.phonons.as_ref().map(|p| p.sigma_a),
                 "acquisition": self.acquisition,
                 "seed": c.seed,
                 "defect": c.vacancy.map(|v| json!({
@@ -187,6 +190,84 @@ impl Job {
         })?;
         out.flush().map_err(|e| Error::io(path, e))?;
         self.sidecar(sim.slices, sim.thickness_a).write(&meta)
+    }
+
+    /// Writes the job into `path` (`.npy`, float32) and its sidecar from the ideal patterns of a
+    /// job that differs from this one only in its acquisition and was simulated without any
+    /// (`ideal`, as [`Job::run_to_npy`] wrote it): the acquisition effects are applied to those
+    /// patterns exactly as a simulation applies them, so the result equals simulating this job,
+    /// at the cost of reading a file.
+    pub fn acquire_from(&self, ideal: &Path, path: &Path, overwrite: bool) -> Result<()> {
+        let meta = path.with_extension("meta.json");
+        check_writable(path, overwrite)?;
+        check_writable(&meta, overwrite)?;
+        self.validate()?;
+        if self.counts_u16 {
+            return Err(Error::invalid(
+                "acquire_from writes float32 intensities only",
+            ));
+        }
+        let source = polarmap_io::scan::open(ideal)?;
+        let shape = self.frame_shape();
+        if source.scan_shape() != [self.scan.rows, self.scan.cols] || source.frame_shape() != shape
+        {
+            return Err(Error::format(
+                ideal,
+                format!(
+                    "holds {:?} patterns of {:?} pixels, the job wants {:?} of {:?}",
+                    source.scan_shape(),
+                    source.frame_shape(),
+                    [self.scan.rows, self.scan.cols],
+                    shape
+                ),
+            ));
+        }
+        let sidecar = polarmap_io::scan::Sidecar::find_for(ideal)?
+            .ok_or_else(|| Error::format(ideal, "has no sidecar (NAME.meta.json)"))?;
+        let sim = &sidecar.extra.get("simulation").cloned().unwrap_or_default();
+        let (slices, thickness) = match (sim["slices"].as_u64(), sim["thickness_a"].as_f64()) {
+            (Some(s), Some(t)) => (s as usize, t),
+            _ => {
+                return Err(Error::format(
+                    ideal,
+                    "sidecar lacks simulation.slices / simulation.thickness_a",
+                ))
+            }
+        };
+        let recorded: Option<Acquisition> = serde_json::from_value(sim["acquisition"].clone()).ok();
+        let ideal_acquisition = |a: Acquisition| {
+            a == Acquisition {
+                seed: a.seed,
+                ..Acquisition::default()
+            }
+        };
+        if !recorded.is_some_and(ideal_acquisition) {
+            return Err(Error::format(
+                ideal,
+                "is not ideal: its patterns already carry acquisition effects",
+            ));
+        }
+        let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        out.write_all(&npy::header_bytes(
+            DType::F32,
+            &[self.scan.rows, self.scan.cols, shape[0], shape[1]],
+        ))
+        .map_err(|e| Error::io(path, e))?;
+        for r in 0..self.scan.rows {
+            let row: Vec<Vec<f32>> = (0..self.scan.cols)
+                .into_par_iter()
+                .map(|c| {
+                    let mut p = source.frame_f32(r, c)?;
+                    self.acquisition.apply(&mut p, shape, r, c);
+                    Ok(p)
+                })
+                .collect::<Result<_>>()?;
+            let bytes: Vec<u8> = row.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
+            out.write_all(&bytes).map_err(|e| Error::io(path, e))?;
+        }
+        out.flush().map_err(|e| Error::io(path, e))?;
+        self.sidecar(slices, thickness).write(&meta)
     }
 
     /// Simulates the job into a folder of one TIFF per probe position (`NAME_00000.tif`, …,
@@ -258,11 +339,12 @@ impl Job {
 }
 
 /// Names of the presets.
-pub const PRESETS: [&str; 7] = [
+pub const PRESETS: [&str; 8] = [
     "quick",
     "paper-train",
     "wide-train",
     "seeds-train",
+    "dr-train",
     "paper-tests",
     "paper-defect",
     "demo",
@@ -277,6 +359,11 @@ const MODELS_WINDOW: super::detector::DetectorSpec = super::detector::DetectorSp
 /// The A-site seeds of the `seeds-train` crystals (the other presets use 0, the held-out sets of
 /// `bench/make_test_sets.sh` 7).
 const SEEDS_TRAIN_CRYSTALS: [u64; 4] = [11, 12, 13, 14];
+
+/// Scans per class of `dr-train`; scan k of class c has seed `DR_TRAIN_FIRST_SEED + 8k + c`
+/// (disjoint from every other preset's and from the transfer suite's seeds, 201–299).
+pub const DR_TRAIN_PER_CLASS: u64 = 6;
+pub const DR_TRAIN_FIRST_SEED: u64 = 1001;
 
 /// The jobs of a preset.
 ///
@@ -294,6 +381,11 @@ const SEEDS_TRAIN_CRYSTALS: [u64; 4] = [11, 12, 13, 14];
 ///   over 2×2 cells, the 64-px ±15 mrad window: as many patterns as one 64×64 scan, from four
 ///   crystals. Trained on one crystal per class, the networks learn that crystal's A-site
 ///   pattern and fail on other specimens.
+/// - `dr-train`: domain randomisation. The 8 classes × [`DR_TRAIN_PER_CLASS`] scans, each with
+///   every nuisance of [`crate::nuisance::Ranges`] drawn from its own seed (dose, descan, blur,
+///   thickness 10–60 nm, 2×2–8×8 cells, K/Na arrangement, defocus, convergence, camera length,
+///   sampling, phonons, tilt), 32×32 positions over 2×2 cells, a 96-px detector at the models'
+///   0.469 mrad/px before the camera-length change.
 /// - `paper-tests`: 1S–7S of PAPER-NOTES.md (class, lateral cells, thickness), 128×128 positions
 ///   over 2×2 cells.
 /// - `paper-defect`: RD, 4×4×50 cells with one oxygen vacancy (Nb relaxed 0.4/0.3/0.1 Å),
@@ -343,6 +435,15 @@ pub fn preset(name: &str) -> Result<Vec<Job>> {
                 job.crystal.seed = seed;
                 job.acquisition.seed = seed;
                 job
+            })
+            .collect(),
+        "dr-train" => (0..DR_TRAIN_PER_CLASS)
+            .flat_map(|k| Class::ALL.iter().map(move |&c| (k, c)))
+            .map(|(k, c)| {
+                let seed = DR_TRAIN_FIRST_SEED + 8 * k + c.index() as u64;
+                let scan = [32, 32];
+                let draw = crate::nuisance::Ranges::default().draw(seed, scan);
+                crate::nuisance::job_with(&format!("dr-{c}-s{seed}"), Some(c), seed, scan, &draw)
             })
             .collect(),
         "paper-tests" => [

@@ -21,6 +21,7 @@ pub mod detector;
 pub mod grid;
 pub mod job;
 pub mod multislice;
+pub mod nuisance;
 pub mod potential;
 pub mod prism;
 pub mod probe;
@@ -132,6 +133,11 @@ pub struct SimParams {
     pub phonons: Option<FrozenPhonons>,
     /// Plain multislice (default) or the PRISM S-matrix fast path.
     pub engine: Engine,
+    /// Small specimen tilt off the zone axis, (θx, θy) mrad in the image frame: the specimen at
+    /// depth z is shifted laterally by z·tan θ (a tilted propagator; see [`Specimen::tilt_mrad`]).
+    /// A beam tilt β is the same relative geometry as a specimen tilt −β plus a rigid shift of
+    /// the pattern by β (the acquisition's descan), so it needs no parameter of its own.
+    pub tilt_mrad: [f64; 2],
 }
 
 impl Default for SimParams {
@@ -145,6 +151,7 @@ impl Default for SimParams {
             detector: DetectorSpec::default(),
             phonons: None,
             engine: Engine::Multislice,
+            tilt_mrad: [0.0, 0.0],
         }
     }
 }
@@ -223,7 +230,8 @@ impl Simulation {
                     &displaced
                 }
             };
-            let specimen = Specimen::build(c, grid, dz, params.probe.energy_kev, progress)?;
+            let specimen = Specimen::build(c, grid, dz, params.probe.energy_kev, progress)?
+                .with_tilt(params.tilt_mrad);
             engines.push(Multislice::new(Arc::new(specimen), params.probe)?);
         }
         let prism = match params.engine {

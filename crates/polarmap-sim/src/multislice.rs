@@ -24,6 +24,10 @@ pub struct Specimen {
     pub slice_thickness: f64,
     /// How many distinct transmission functions were computed.
     pub distinct: usize,
+    /// Specimen tilt (θx, θy) in mrad, image frame: the columns lean so that the specimen at
+    /// depth z sits laterally shifted by z·(tan θx, tan θy) (x right, y up). Applied in the
+    /// propagator ([`Multislice::new`]); (0, 0) for a zone-axis specimen.
+    pub tilt_mrad: [f64; 2],
 }
 
 impl Specimen {
@@ -77,7 +81,14 @@ impl Specimen {
             slices,
             slice_thickness,
             distinct: built.len(),
+            tilt_mrad: [0.0, 0.0],
         })
+    }
+
+    /// The same specimen tilted by (θx, θy) mrad (see [`Specimen::tilt_mrad`]).
+    pub fn with_tilt(mut self, tilt_mrad: [f64; 2]) -> Specimen {
+        self.tilt_mrad = tilt_mrad;
+        self
     }
 
     pub fn thickness(&self) -> f64 {
@@ -93,8 +104,9 @@ pub struct Multislice {
     specimen: Arc<Specimen>,
     fft: Fft2,
     /// Fresnel propagator for one slice times the band-limit aperture, divided by N (so that an
-    /// inverse FFT afterwards restores the normalisation). Unshifted, transposed layout
-    /// (`[kc · rows + kr]`).
+    /// inverse FFT afterwards restores the normalisation); for a tilted specimen times the phase
+    /// ramp that shifts the wave against the specimen by one slice's lean. Unshifted, transposed
+    /// layout (`[kc · rows + kr]`).
     propagator: Vec<Complex32>,
     /// Band-limit aperture divided by N (last slice: intensity only), transposed layout.
     aperture: Vec<f32>,
@@ -121,16 +133,28 @@ impl Multislice {
         let n = grid.len() as f64;
         let dz = specimen.slice_thickness;
         let pi = std::f64::consts::PI;
+        // Small specimen tilt (Kirkland 2010, eq. 6.99): P(k) = exp(−iπλΔz k² + 2πiΔz k·tan θ).
+        // The ramp moves the wave by −Δz·tan θ per slice, i.e. each slice sits Δz·tan θ further
+        // along the lean than the one above it. Rows carry −k_y, hence the sign of the y term.
+        let [tx, ty] = specimen.tilt_mrad.map(|t| (t * 1e-3).tan());
+        if !(tx.is_finite() && ty.is_finite()) {
+            return Err(polarmap_io::Error::invalid(format!(
+                "specimen tilt must be finite, got {:?} mrad",
+                specimen.tilt_mrad
+            )));
+        }
         let mut propagator = vec![Complex32::new(0.0, 0.0); grid.len()];
         let mut aperture = vec![0f32; grid.len()];
         for (r, &qy) in qr.iter().enumerate() {
             for (c, &qx) in qc.iter().enumerate() {
-                let i = r * grid.cols + c;
-                if mask[i] {
+                // Both arrays are read in the transposed layout of `forward_transposed`.
+                let t = c * grid.rows + r;
+                if mask[r * grid.cols + c] {
                     let k2 = qx * qx + qy * qy;
-                    propagator[i] =
-                        Complex32::from_polar((1.0 / n) as f32, (-pi * lambda * dz * k2) as f32);
-                    aperture[i] = (1.0 / n) as f32;
+                    let ramp = 2.0 * pi * dz * (qx * tx - qy * ty);
+                    let phase = -pi * lambda * dz * k2 + ramp;
+                    propagator[t] = Complex32::from_polar((1.0 / n) as f32, phase as f32);
+                    aperture[t] = (1.0 / n) as f32;
                 }
             }
         }

@@ -1,0 +1,312 @@
+//! Nuisances: everything about a scan that is not its polarization — dose, descan, detector
+//! blur, thickness, lateral supercell, A-site arrangement, defocus, convergence, camera length,
+//! real-space sampling, frozen phonons, specimen tilt — as changes to a [`Job`], one at a time
+//! or all drawn at random from [`Ranges`] (domain randomisation). The transfer suite
+//! (`polarmap bench --suite transfer`) and the `dr-train` preset both build their jobs here, so
+//! that the conditions a model is tested under and those it can be trained under are the same
+//! definitions.
+
+use super::crystal::ASite;
+use super::job::{cells_for_thickness_nm, Job};
+use super::{Engine, FrozenPhonons};
+use polarmap_io::classes::Class;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+/// One change to a job.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Nuisance {
+    /// Poisson counting noise at this many electrons per pattern.
+    Dose(f64),
+    /// Constant descan shift (row, col), detector pixels.
+    Descan([f64; 2]),
+    /// Descan varying linearly over the scan: `[[d_row/d_r, d_row/d_c], [d_col/d_r,
+    /// d_col/d_c]]`, pixels per scan pixel.
+    DescanGradient([[f64; 2]; 2]),
+    /// Gaussian detector blur, σ in detector pixels.
+    Blur(f64),
+    /// Specimen thickness, nm (rounded to whole unit cells).
+    ThicknessNm(f64),
+    /// Lateral supercell, n×n unit cells (the periodic box the wave sees).
+    Lateral(usize),
+    /// A-site occupation and the seed of its random arrangement.
+    ASite { a_site: ASite, seed: u64 },
+    /// Probe defocus, Å (positive: focus inside the specimen).
+    Defocus(f64),
+    /// Probe convergence semi-angle, mrad.
+    Convergence(f64),
+    /// Camera length: detector angle per pixel times this factor (same pixel count, so the
+    /// detector spans a proportionally wider or narrower angle; the sidecar records the true
+    /// mrad per pixel).
+    CameraScale(f64),
+    /// Real-space sampling, Å per pixel.
+    Sampling(f64),
+    /// Frozen phonons: configurations, σ per axis in Å, seed.
+    Phonons {
+        configurations: usize,
+        sigma_a: f64,
+        seed: u64,
+    },
+    /// Specimen tilt off the zone axis, (θx, θy) mrad.
+    Tilt([f64; 2]),
+    /// No Nb displacement: the job loses its class (no labels).
+    Unpolarised,
+}
+
+impl Nuisance {
+    /// Applies the change to `job`.
+    pub fn apply(&self, job: &mut Job) {
+        match *self {
+            Nuisance::Dose(d) => job.acquisition.dose_per_pattern = Some(d),
+            Nuisance::Descan(d) => job.acquisition.descan_px = d,
+            Nuisance::DescanGradient(g) => job.acquisition.descan_gradient = g,
+            Nuisance::Blur(s) => job.acquisition.blur_px = Some(s),
+            Nuisance::ThicknessNm(nm) => job.crystal.cells[2] = cells_for_thickness_nm(nm),
+            Nuisance::Lateral(n) => {
+                job.crystal.cells[0] = n;
+                job.crystal.cells[1] = n;
+            }
+            Nuisance::ASite { a_site, seed } => {
+                job.crystal.a_site = a_site;
+                job.crystal.seed = seed;
+            }
+            Nuisance::Defocus(df) => job.params.probe.defocus_a = df,
+            Nuisance::Convergence(a) => job.params.probe.convergence_mrad = a,
+            Nuisance::CameraScale(f) => job.params.detector.max_mrad *= f,
+            Nuisance::Sampling(s) => job.params.sampling_a = s,
+            Nuisance::Phonons {
+                configurations,
+                sigma_a,
+                seed,
+            } => job.params.phonons = Some(FrozenPhonons::new(configurations, sigma_a, seed)),
+            Nuisance::Tilt(t) => job.params.tilt_mrad = t,
+            Nuisance::Unpolarised => {
+                job.class = None;
+                job.crystal.b_shift = [0.0; 3];
+            }
+        }
+    }
+}
+
+/// The ranges of issue 19 that [`Ranges::draw`] samples.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Ranges {
+    /// Electrons per pattern, drawn log-uniformly.
+    pub dose: [f64; 2],
+    /// Largest constant descan per axis, and largest change of the descan across the scan
+    /// (linear part), detector pixels.
+    pub descan_px: f64,
+    /// Detector blur σ, pixels.
+    pub blur_px: [f64; 2],
+    pub thickness_nm: [f64; 2],
+    /// Lateral supercell n×n, n inclusive.
+    pub lateral: [usize; 2],
+    /// Fraction of K on the A sites (the rest Na), arranged at random.
+    pub k_fraction: [f64; 2],
+    pub defocus_a: [f64; 2],
+    pub convergence_mrad: [f64; 2],
+    pub camera_scale: [f64; 2],
+    pub sampling_a: [f64; 2],
+    /// Probability of frozen phonons, their configurations and σ range (Å).
+    pub phonon_probability: f64,
+    pub phonon_configurations: usize,
+    pub phonon_sigma_a: [f64; 2],
+    /// Largest specimen tilt, mrad (direction uniform).
+    pub tilt_mrad: f64,
+}
+
+impl Default for Ranges {
+    /// Issue 19's ranges: dose 5×10³–10⁵ e⁻, descan up to ±5 px (constant and linear), blur
+    /// σ 0–2 px, 10–60 nm, 2×2 to 8×8 cells, K fraction 0.3–0.7, defocus ±100 Å, 20–30 mrad,
+    /// camera length ±30 %, sampling 0.02–0.06 Å, phonons half the time (3 configurations,
+    /// σ 0.05–0.10 Å), tilt up to 8 mrad.
+    fn default() -> Self {
+        Ranges {
+            dose: [5e3, 1e5],
+            descan_px: 5.0,
+            blur_px: [0.0, 2.0],
+            thickness_nm: [10.0, 60.0],
+            lateral: [2, 8],
+            k_fraction: [0.3, 0.7],
+            defocus_a: [-100.0, 100.0],
+            convergence_mrad: [20.0, 30.0],
+            camera_scale: [0.7, 1.3],
+            sampling_a: [0.02, 0.06],
+            phonon_probability: 0.5,
+            phonon_configurations: 3,
+            phonon_sigma_a: [0.05, 0.10],
+            tilt_mrad: 8.0,
+        }
+    }
+}
+
+impl Ranges {
+    /// Every nuisance drawn at random from `seed` for a scan of `scan` = [rows, cols] positions
+    /// (the linear descan changes by at most ±`descan_px` across it). Reproducible.
+    pub fn draw(&self, seed: u64, scan: [usize; 2]) -> Vec<Nuisance> {
+        let mut rng = StdRng::seed_from_u64(seed ^ 0x7472_616e_7366_6572);
+        let mut u = |r: [f64; 2]| {
+            if r[1] > r[0] {
+                rng.random_range(r[0]..r[1])
+            } else {
+                r[0]
+            }
+        };
+        let d = self.descan_px;
+        let dose = (u([self.dose[0].ln(), self.dose[1].ln()])).exp();
+        let descan = [u([-d, d]), u([-d, d])];
+        // Total change across the scan within ±d on each axis, split over rows and columns.
+        let (rows, cols) = (scan[0].max(2) - 1, scan[1].max(2) - 1);
+        let gradient = [
+            [
+                u([-d, d]) / 2.0 / rows as f64,
+                u([-d, d]) / 2.0 / cols as f64,
+            ],
+            [
+                u([-d, d]) / 2.0 / rows as f64,
+                u([-d, d]) / 2.0 / cols as f64,
+            ],
+        ];
+        let blur = u(self.blur_px);
+        let thickness = u(self.thickness_nm);
+        let lateral = u([self.lateral[0] as f64, self.lateral[1] as f64 + 1.0]).floor() as usize;
+        let k_fraction = u(self.k_fraction);
+        let defocus = u(self.defocus_a);
+        let convergence = u(self.convergence_mrad);
+        let camera = u(self.camera_scale);
+        let sampling = u(self.sampling_a);
+        let phonons = u([0.0, 1.0]) < self.phonon_probability;
+        let sigma = u(self.phonon_sigma_a);
+        let (tilt, azimuth) = (u([0.0, self.tilt_mrad]), u([0.0, std::f64::consts::TAU]));
+        let mut out = vec![
+            Nuisance::Dose(dose),
+            Nuisance::Descan(descan),
+            Nuisance::DescanGradient(gradient),
+            Nuisance::Blur(blur),
+            Nuisance::ThicknessNm(thickness),
+            Nuisance::Lateral(lateral.clamp(self.lateral[0], self.lateral[1])),
+            Nuisance::ASite {
+                a_site: ASite::Random {
+                    first: super::crystal::Z_K,
+                    second: super::crystal::Z_NA,
+                    fraction_first: k_fraction,
+                },
+                seed,
+            },
+            Nuisance::Defocus(defocus),
+            Nuisance::Convergence(convergence),
+            Nuisance::CameraScale(camera),
+            Nuisance::Sampling(sampling),
+            Nuisance::Tilt([tilt * azimuth.cos(), tilt * azimuth.sin()]),
+        ];
+        if phonons {
+            out.push(Nuisance::Phonons {
+                configurations: self.phonon_configurations,
+                sigma_a: sigma,
+                seed,
+            });
+        }
+        out
+    }
+}
+
+/// The reference every nuisance is applied to: KNN, `class` (None: unpolarised), 4×4×50 cells
+/// (20 nm; wide enough that the periodic box does not shape the pattern), K/Na 50/50 from
+/// `seed`, 200 kV, 24 mrad, 0.05 Å, `scan` positions over 2×2 cells, a 96-px detector at the
+/// models' 0.469 mrad/px (±22.5 mrad: the models' ±15 mrad window with room for descan and
+/// camera length), no noise; acquisition seeded from `seed`.
+pub fn reference_job(name: &str, class: Option<Class>, seed: u64, scan: [usize; 2]) -> Job {
+    let mut job = Job::knn(
+        name,
+        class,
+        [4, 4, cells_for_thickness_nm(20.0)],
+        scan,
+        [2, 2],
+    );
+    job.params.detector.pixels = 96;
+    job.params.detector.max_mrad = 22.5;
+    job.crystal.seed = seed;
+    job.acquisition.seed = seed;
+    job
+}
+
+/// `reference_job` with `nuisances` applied in order and the faster exact engine chosen.
+pub fn job_with(
+    name: &str,
+    class: Option<Class>,
+    seed: u64,
+    scan: [usize; 2],
+    nuisances: &[Nuisance],
+) -> Job {
+    let mut job = reference_job(name, class, seed, scan);
+    for n in nuisances {
+        n.apply(&mut job);
+    }
+    job.params.engine = fastest_exact_engine(&job);
+    job
+}
+
+/// PRISM without interpolation (exact) when its plane waves are fewer than the probe positions,
+/// else plain multislice: both cost about one multislice per plane wave or per position.
+pub fn fastest_exact_engine(job: &Job) -> Engine {
+    let lambda = job.params.probe.wavelength_a();
+    let k = job.params.probe.convergence_mrad * 1e-3 / lambda;
+    let [w, h] = [
+        job.crystal.cells[0] as f64 * job.crystal.a,
+        job.crystal.cells[1] as f64 * job.crystal.a,
+    ];
+    let beams = std::f64::consts::PI * k * k * w * h;
+    if beams < job.scan.len() as f64 {
+        Engine::Prism { interpolation: 1 }
+    } else {
+        Engine::Multislice
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_are_reproducible_and_inside_the_ranges() {
+        let r = Ranges::default();
+        assert_eq!(r.draw(5, [32, 32]), r.draw(5, [32, 32]));
+        assert_ne!(r.draw(5, [32, 32]), r.draw(6, [32, 32]));
+        for seed in 0..200 {
+            let job = job_with(
+                "x",
+                Some(Class::RD),
+                seed,
+                [32, 32],
+                &r.draw(seed, [32, 32]),
+            );
+            let dose = job.acquisition.dose_per_pattern.unwrap();
+            assert!((5e3..=1e5).contains(&dose));
+            let corners = [(0, 0), (0, 31), (31, 0), (31, 31)].map(|(a, b)| {
+                let s = job.acquisition.shift_at(a, b);
+                s[0].abs().max(s[1].abs())
+            });
+            assert!(corners.iter().all(|&s| s <= 10.0 + 1e-9), "{corners:?}");
+            assert!((2..=8).contains(&job.crystal.cells[0]));
+            let nm = job.crystal.cells[2] as f64 * job.crystal.a / 10.0;
+            assert!((9.8..=60.2).contains(&nm), "{nm}");
+            let p = &job.params;
+            assert!((-100.0..=100.0).contains(&p.probe.defocus_a));
+            assert!((20.0..=30.0).contains(&p.probe.convergence_mrad));
+            assert!((0.02..=0.06).contains(&p.sampling_a));
+            let scale = p.detector.mrad_per_px() / (22.5 * 2.0 / 96.0);
+            assert!((0.7..=1.3).contains(&scale), "{scale}");
+            assert!(p.tilt_mrad[0].hypot(p.tilt_mrad[1]) <= 8.0);
+            assert_eq!(job.class, Some(Class::RD));
+        }
+    }
+
+    #[test]
+    fn unpolarised_removes_the_displacement_and_the_label() {
+        let job = job_with("u", Some(Class::RM), 1, [4, 4], &[Nuisance::Unpolarised]);
+        assert_eq!(job.class, None);
+        assert_eq!(job.crystal.b_shift, [0.0; 3]);
+    }
+}
