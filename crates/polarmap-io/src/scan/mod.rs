@@ -5,6 +5,7 @@
 
 pub mod blockfile;
 mod calibration;
+pub mod dm;
 mod frame;
 pub mod hdf5;
 mod mapped;
@@ -156,6 +157,10 @@ fn open_source(path: &Path, options: &OpenOptions, sidecar: Option<&Sidecar>) ->
     if magic.starts_with(b"IMGBLO") {
         return blockfile::open(path);
     }
+    // Gatan DigitalMicrograph (readers-dm).
+    if dm::is_dm_magic(&magic) || matches!(extension(path).as_str(), "dm3" | "dm4") {
+        return dm::open(path);
+    }
     if let Some(layout) = raw_layout {
         return raw::open(path, &layout);
     }
@@ -204,6 +209,14 @@ fn open_source(path: &Path, options: &OpenOptions, sidecar: Option<&Sidecar>) ->
             &magic[..magic.len().min(8)]
         ),
     ))
+}
+
+/// The file's extension in lower case ("" if none).
+fn extension(path: &Path) -> String {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase()
 }
 
 /// The first bytes of a file, for format detection.
