@@ -10,11 +10,14 @@ mod frame;
 pub mod hdf5;
 mod mapped;
 pub mod mib;
+pub mod mrc;
 pub mod npy;
 mod parallel;
 mod raw;
+mod series;
 mod sidecar;
 pub mod tiff;
+pub mod tvips;
 
 pub use calibration::Calibration;
 pub use frame::{Accumulator, DType, Endian, FrameBuffer, FrameRef, FrameVisitor, Pixel};
@@ -161,6 +164,12 @@ fn open_source(path: &Path, options: &OpenOptions, sidecar: Option<&Sidecar>) ->
     if dm::is_dm_magic(&magic) || matches!(extension(path).as_str(), "dm3" | "dm4") {
         return dm::open(path);
     }
+    // MRC (Direct Electron) and TVIPS (readers-dm).
+    match extension(path).as_str() {
+        "mrc" | "mrcs" => return mrc::open(path, shape_given),
+        "tvips" => return tvips::open(path),
+        _ => {}
+    }
     if let Some(layout) = raw_layout {
         return raw::open(path, &layout);
     }
@@ -205,7 +214,7 @@ fn open_source(path: &Path, options: &OpenOptions, sidecar: Option<&Sidecar>) ->
         path,
         format!(
             "unknown format (extension '{ext}', first bytes {:02x?}); supported: .npy, raw binary with a \
-             sidecar layout, TIFF folder, multi-page TIFF, Merlin .mib, HDF5/EMD, blockfile .blo",
+             sidecar layout, TIFF folder, multi-page TIFF, Merlin .mib, HDF5/EMD, blockfile .blo, Gatan .dm3/.dm4, MRC, TVIPS",
             &magic[..magic.len().min(8)]
         ),
     ))
