@@ -183,6 +183,10 @@ fn open_source(path: &Path, options: &OpenOptions, sidecar: Option<&Sidecar>) ->
         .to_ascii_lowercase();
     if ext == "hdr" && magic.starts_with(mib::HDR_MAGIC) {
         // A Merlin acquisition header: open the .mib it describes.
+        // Its frames may be in several files (readers-dm).
+        if let Some(opened) = mib::open_hdr_series(path, shape_given)? {
+            return Ok(opened);
+        }
         let mib_path = mib::mib_path_for_hdr(path)?;
         if !read_magic(&mib_path)?.starts_with(mib::MAGIC) {
             return Err(Error::format(
