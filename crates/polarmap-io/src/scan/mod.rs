@@ -160,6 +160,9 @@ fn open_source(path: &Path, options: &OpenOptions, sidecar: Option<&Sidecar>) ->
     if magic.starts_with(b"IMGBLO") {
         return blockfile::open(path);
     }
+    if let Some(layout) = raw_layout {
+        return raw::open(path, &layout);
+    }
     // Gatan DigitalMicrograph (readers-dm).
     if dm::is_dm_magic(&magic) || matches!(extension(path).as_str(), "dm3" | "dm4") {
         return dm::open(path);
@@ -170,17 +173,10 @@ fn open_source(path: &Path, options: &OpenOptions, sidecar: Option<&Sidecar>) ->
         "tvips" => return tvips::open(path),
         _ => {}
     }
-    if let Some(layout) = raw_layout {
-        return raw::open(path, &layout);
-    }
     if tiff::has_tiff_extension(path) {
         return tiff::open_pages(path);
     }
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let ext = extension(path);
     if ext == "hdr" && magic.starts_with(mib::HDR_MAGIC) {
         // A Merlin acquisition header: open the .mib it describes.
         // Its frames may be in several files (readers-dm).
