@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
         Some(at) => (&data[..at], Some(&data[at + 1..])),
         None => (data, None),
     };
-    let parts = polarmap_fuzz::split(mibs, &[b"\n%PART\n"; 3]);
+    let parts = polarmap_fuzz::split(mibs, &[b"\n%PART\n".as_slice(); 3]);
     for (i, p) in parts.iter().enumerate() {
         polarmap_fuzz::write(dir, &format!("a{}.mib", i + 1), p);
     }

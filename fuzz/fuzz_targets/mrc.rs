@@ -7,7 +7,7 @@ use polarmap_io::scan::{mrc, OpenOptions};
 fuzz_target!(|data: &[u8]| {
     let _ = mrc::parse_header(data);
     let dir = polarmap_fuzz::workdir("mrc");
-    let parts = polarmap_fuzz::split(data, &[b"\n%INFO\n", b"\n%CSV\n"]);
+    let parts = polarmap_fuzz::split(data, &[b"\n%INFO\n".as_slice(), b"\n%CSV\n"]);
     let path = polarmap_fuzz::write(dir, "x_movie.mrc", parts[0]);
     for (part, name) in parts[1..].iter().zip(["x_info.txt", "x_scan_coordinates.csv"]) {
         polarmap_fuzz::write(dir, name, part);

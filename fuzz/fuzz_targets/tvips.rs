@@ -7,7 +7,7 @@ use polarmap_io::scan::{tvips, OpenOptions};
 fuzz_target!(|data: &[u8]| {
     let _ = tvips::parse_header(data);
     let dir = polarmap_fuzz::workdir("tvips");
-    let parts = polarmap_fuzz::split(data, &[b"\n%PART\n"; 3]);
+    let parts = polarmap_fuzz::split(data, &[b"\n%PART\n".as_slice(); 3]);
     let paths: Vec<_> = parts
         .iter()
         .enumerate()

@@ -965,6 +965,32 @@ mod tests {
         assert!(err.contains("overflows") || err.contains("ends"), "{err}");
     }
 
+    /// Zero-size dimensions, and a `Data` array that does not hold the dimensions' pixels,
+    /// are errors naming the file.
+    #[test]
+    fn zero_dims_and_lying_sizes_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("z.dm4");
+        write_ramp(&path, [2, 3, 4, 5]);
+        let bytes = std::fs::read(&path).unwrap();
+        // The Dimensions group's four u32 values: det_x 5, det_y 4, scan_x 3, scan_y 2.
+        let dims = bytes.windows(10).position(|w| w == b"Dimensions").unwrap();
+        let value = |k: usize| dims + 10 + 8 + 10 + k * (3 + 8 + 4 + 16 + 4) + 3 + 8 + 4 + 16;
+        assert_eq!(bytes[value(0)], 5);
+        assert_eq!(bytes[value(3)], 2);
+        for (k, v, word) in [
+            (0, 0u32, "non-empty"),
+            (3, 0, "non-empty"),
+            (2, 4, "not the"),
+        ] {
+            let mut bad = bytes.clone();
+            bad[value(k)..value(k) + 4].copy_from_slice(&v.to_le_bytes());
+            std::fs::write(&path, &bad).unwrap();
+            let err = crate::scan::open(&path).err().unwrap().to_string();
+            assert!(err.contains("z.dm4") && err.contains(word), "{k}: {err}");
+        }
+    }
+
     /// A 4D file without the C-order tag is refused (its pixels are interleaved).
     #[test]
     fn interleaved_4d_is_refused() {
