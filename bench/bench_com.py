@@ -74,8 +74,11 @@ def libertem_com(path, kind, nav, cy, cx, repeat, threads=False):
 
     # The inline executor runs in this process; the threaded one spreads partitions over the cores.
     ctx = Context.make_with("threads") if threads else Context(executor=InlineJobExecutor())
-    if kind in ("mib", "mrc"):
+    if kind == "mib":
         ds = ctx.load(kind, path=path, nav_shape=nav)
+    elif kind == "mrc":
+        det = int(round(2 * cy + 1))
+        ds = ctx.load(kind, path=path, nav_shape=nav, sig_shape=(det, det))
     elif kind == "dm4":
         ds = ctx.load("dm", path=path)
     else:

@@ -640,7 +640,7 @@ fn first_sequence(path: &Path) -> Option<u64> {
 /// The files of a multi-file acquisition (`NAME1.mib`, `NAME2.mib`...: the Merlin software's
 /// "images per file" setting) that `prefix` names, in acquisition order: every `.mib` in `dir`
 /// named `prefix` + digits, ordered by the sequence number of its first frame (as LiberTEM
-/// orders them). Fewer than two, or two starting at the same number: `None`. That the numbers
+/// orders them). None found, or two starting at the same number: `None`. That the numbers
 /// run on from file to file without a gap is checked when the frames are counted.
 fn series_candidates(dir: &Path, prefix: &str) -> Option<Vec<(u64, PathBuf)>> {
     let mut found = Vec::new();
@@ -673,7 +673,7 @@ fn series_candidates(dir: &Path, prefix: &str) -> Option<Vec<(u64, PathBuf)>> {
     // Files that start at the same number are separate acquisitions that happen to share a
     // name (e.g. `scan_128.mib`, `scan_256.mib`), not the parts of one.
     let distinct = found.windows(2).all(|w| w[0].0 != w[1].0);
-    (found.len() >= 2 && distinct).then_some(found)
+    (!found.is_empty() && distinct).then_some(found)
 }
 
 /// `stem` without its trailing digits.
@@ -691,6 +691,7 @@ pub fn open(path: &Path, shape_given: bool) -> Result<Opened> {
     let series = (prefix.len() < stem.len())
         .then(|| series_candidates(dir, prefix))
         .flatten()
+        .filter(|files| files.len() >= 2)
         .filter(|files| files.iter().any(|(_, p)| p.file_name() == path.file_name()));
     match series {
         Some(files) => open_series(&files, &dir.join(format!("{prefix}.hdr")), shape_given),
@@ -708,8 +709,8 @@ pub fn open(path: &Path, shape_given: bool) -> Result<Opened> {
     }
 }
 
-/// Opens the acquisition a `.hdr` describes whose frames are in several files
-/// `STEM1.mib`, `STEM2.mib`...; `None` if there are no such files, or a single `STEM.mib`.
+/// Opens the acquisition a `.hdr` describes whose frames are in numbered files `STEM1.mib`,
+/// `STEM2.mib`... (one or more); `None` if there are none, or there is a `STEM.mib`.
 pub fn open_hdr_series(hdr: &Path, shape_given: bool) -> Result<Option<Opened>> {
     if mib_path_for_hdr(hdr).is_ok() {
         return Ok(None);
