@@ -801,8 +801,10 @@ fn multi_file_acquisition_reads_as_the_whole() {
     for open_as in ["acq.hdr", "acq2.mib"] {
         let joined = open(dir.path().join(open_as)).unwrap();
         assert_eq!(joined.shape(), original.shape(), "{open_as}");
+        assert_eq!(joined.n_frames(), 8);
+        let cols = original.scan_shape()[1];
         for i in 0..8 {
-            let (r, c) = (i / 4, i % 4);
+            let (r, c) = (i / cols, i % cols);
             assert_eq!(
                 joined.frame_f32(r, c).unwrap(),
                 original.frame_f32(r, c).unwrap(),
