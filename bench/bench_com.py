@@ -75,7 +75,12 @@ def libertem_com(path, kind, nav, cy, cx, repeat, threads=False):
     # The inline executor runs in this process; the threaded one spreads partitions over the cores.
     ctx = Context.make_with("threads") if threads else Context(executor=InlineJobExecutor())
     if kind == "mib":
-        ds = ctx.load("mib", path=path, nav_shape=nav)
+        ds = ctx.load(kind, path=path, nav_shape=nav)
+    elif kind == "mrc":
+        det = int(round(2 * cy + 1))
+        ds = ctx.load(kind, path=path, nav_shape=nav, sig_shape=(det, det))
+    elif kind == "dm4":
+        ds = ctx.load("dm", path=path)
     else:
         ds = ctx.load("npy", path=path)
     udf = CoMUDF.with_params(cy=cy, cx=cx)
@@ -97,13 +102,17 @@ def main():
     ap.add_argument("--scan", type=int, default=128)
     ap.add_argument("--det", type=int, default=256)
     ap.add_argument("--repeat", type=int, default=3)
+    # mrc: the same scan written by mrcfile; dm4: by crates/polarmap-io/examples/write_dm4.rs
+    # (docs/formats.md says how); both must already exist in --data.
+    ap.add_argument("--kinds", default="npy,mib", help="comma-separated: npy, mib, mrc, dm4")
     a = ap.parse_args()
     stem = os.path.join(a.data, f"scan{a.scan}_det{a.det}")
-    if not os.path.exists(stem + ".mib"):
+    kinds = a.kinds.split(",")
+    if any(k in ("npy", "mib") and not os.path.exists(f"{stem}.{k}") for k in kinds):
         subprocess.run([sys.executable, os.path.join(HERE, "make_data.py"), a.data,
                         "--scan", str(a.scan), "--det", str(a.det)], check=True)
     exe = polarmap_binary()
-    files = {"npy": stem + ".npy", "mib": stem + ".mib"}
+    files = {kind: f"{stem}.{kind}" for kind in kinds}
     rows = []
     import numpy as np
 
@@ -117,6 +126,7 @@ def main():
         out = f"/tmp/polarmap_bench_com_{kind}.npy"
         com_s, stdout, com_mem = best(
             lambda: run_measured([exe, "com", path, "--json", "--descan", "none",
+                                  "--scan-shape", f"{a.scan}x{a.scan}",
                                   "--out", out, "--overwrite"]), a.repeat)
         summary = json.loads(stdout)
         pass_s = summary["pass_seconds"]

@@ -17,6 +17,7 @@ set -euo pipefail
 seconds=${1:-60}
 shift || true
 io_targets=(npy raw_sidecar sidecar tiff_pages tiff_folder mib hdf5 blockfile)
+io_targets+=(dm mrc tvips mib_series) # readers-dm
 model_targets=(model_header model_load)
 if [ $# -gt 0 ]; then targets=("$@"); else targets=("${io_targets[@]}" "${model_targets[@]}"); fi
 
@@ -74,6 +75,29 @@ if [ -f "$merlin_zip" ] && command -v unzip > /dev/null; then
     done
     rm -rf "$tmp"
 fi
+
+# readers-dm: Gatan, Direct Electron MRC (+ _info.txt + CSV), TVIPS series, Merlin series.
+seed dm "$shared"/gatan/test-1.dm3 "$shared"/gatan/test-2.dm4 "$shared"/gatan/test-12.dm4 \
+    "$shared"/gatan/EELS_SI.dm4 "$root"/tests/data/dm/*.dm4
+mkdir -p corpus/mrc corpus/tvips corpus/mib_series
+for de in 20241021_00405 ROI_Random_Scan Custom; do
+    if [ -f "$shared/mrc/${de}_movie.mrc" ]; then
+        { cat "$shared/mrc/${de}_movie.mrc"; printf '\n%%INFO\n'
+          grep -E '^(Scan|Instrument Acc|Specimen|Diffraction)' "$shared/mrc/${de}_info.txt"
+          if [ -f "$shared/mrc/${de}_scan_coordinates.csv" ]; then
+              printf '\n%%CSV\n'; cat "$shared/mrc/${de}_scan_coordinates.csv"; fi
+        } > "corpus/mrc/seed-$de"
+    fi
+done
+if [ -f "$shared/tvips/test_tvips_2345_split_000.tvips" ]; then
+    { cat "$shared"/tvips/test_tvips_2345_split_000.tvips; printf '\n%%PART\n'
+      cat "$shared"/tvips/test_tvips_2345_split_001.tvips; printf '\n%%PART\n'
+      cat "$shared"/tvips/test_tvips_2345_split_002.tvips; } > corpus/tvips/seed-split
+fi
+seed tvips "$shared"/tvips/test_tvips_2233_000.tvips
+{ mib_header 1 U08 6; head -c 16 /dev/zero; printf '\n%%PART\n'; mib_header 2 U08 6; head -c 16 /dev/zero
+  printf '\nHDR,\t\nFrames in Acquisition (Number):\t2\nFrames per Trigger (Number):\t2\nEnd\t'
+} > corpus/mib_series/seed-two-parts
 
 # --- build --------------------------------------------------------------------------------------
 want_model=false

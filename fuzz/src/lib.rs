@@ -55,3 +55,21 @@ pub fn read_some(scan: &Scan) {
     // Out of range is an error, never a panic.
     assert!(scan.frame(n, &mut buf).is_err());
 }
+
+/// `data` cut at the first occurrence of each separator in turn (the separators removed): one
+/// part more than separators found.
+pub fn split<'a>(data: &'a [u8], separators: &[&[u8]]) -> Vec<&'a [u8]> {
+    let mut parts = Vec::new();
+    let mut rest = data;
+    for sep in separators {
+        match rest.windows(sep.len()).position(|w| w == *sep) {
+            Some(at) => {
+                parts.push(&rest[..at]);
+                rest = &rest[at + sep.len()..];
+            }
+            None => break,
+        }
+    }
+    parts.push(rest);
+    parts
+}

@@ -6,6 +6,7 @@ mod blockfile;
 mod cli;
 mod common;
 mod crosscheck;
+mod dm_mrc_tvips;
 mod gui;
 mod hdf5;
 mod mib;

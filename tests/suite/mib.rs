@@ -782,3 +782,34 @@ fn synthetic_raw_decodes_to_the_original() {
     assert!(checked > 0, "no *_synthRAW.mib in {}", dir.display());
     eprintln!("{checked} synthetic RAW files decode to their originals");
 }
+
+/// A real 4x2 acquisition cut into `acq1.mib` (3 frames), `acq2.mib` (3), `acq3.mib` (2) with
+/// `acq.hdr`, as the Merlin software splits one with "images per file": opened from the `.hdr`
+/// or any part, it is the original scan frame for frame.
+#[test]
+fn multi_file_acquisition_reads_as_the_whole() {
+    let dir = common::unzip_testdata(ZIPS[1]);
+    let whole = dir.path().join("001_4x2_6bit.mib");
+    let original = open(&whole).unwrap();
+    let bytes = std::fs::read(&whole).unwrap();
+    let stride = bytes.len() / 8;
+    for (part, frames) in [(1, 0..3), (2, 3..6), (3, 6..8)] {
+        let name = dir.path().join(format!("acq{part}.mib"));
+        std::fs::write(&name, &bytes[frames.start * stride..frames.end * stride]).unwrap();
+    }
+    std::fs::copy(whole.with_extension("hdr"), dir.path().join("acq.hdr")).unwrap();
+    for open_as in ["acq.hdr", "acq2.mib"] {
+        let joined = open(dir.path().join(open_as)).unwrap();
+        assert_eq!(joined.shape(), original.shape(), "{open_as}");
+        assert_eq!(joined.n_frames(), 8);
+        let cols = original.scan_shape()[1];
+        for i in 0..8 {
+            let (r, c) = (i / cols, i % cols);
+            assert_eq!(
+                joined.frame_f32(r, c).unwrap(),
+                original.frame_f32(r, c).unwrap(),
+                "{open_as}: frame {i}"
+            );
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! Compares a scan opened by polarmap with the values an independent reader (h5py, RosettaSciIO)
-//! found, as written by `scripts/crosscheck_hdf5_blo.py` to `tests/data/crosscheck_hdf5_blo.json`.
+//! found, as written by `scripts/crosscheck_hdf5_blo.py` to `tests/data/crosscheck_hdf5_blo.json`
+//! (and `scripts/crosscheck_dm_mrc_tvips.py` to `tests/data/crosscheck_dm_mrc_tvips.json`).
 #![allow(dead_code)]
 
 use polarmap_core::scan::{FrameBuffer, FrameRef, FrameVisitor, Pixel, Scan};
@@ -7,7 +8,14 @@ use serde_json::Value;
 use std::path::Path;
 
 pub fn expected(key: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/crosscheck_hdf5_blo.json");
+    expected_in("crosscheck_hdf5_blo.json", key)
+}
+
+/// The entry `key` of `tests/data/{json}`.
+pub fn expected_in(json: &str, key: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(json);
     let text = std::fs::read_to_string(&path).expect("read crosscheck JSON");
     let all: Value = serde_json::from_str(&text).expect("parse crosscheck JSON");
     all.get(key)
@@ -41,7 +49,12 @@ fn as_usizes(v: &Value) -> Vec<usize> {
 
 /// Every frame read, all statistics compared with the independent reader's.
 pub fn assert_matches(scan: &Scan, key: &str) {
-    let e = expected(key);
+    assert_matches_in("crosscheck_hdf5_blo.json", scan, key)
+}
+
+/// [`assert_matches`] against the entry `key` of `tests/data/{json}`.
+pub fn assert_matches_in(json: &str, scan: &Scan, key: &str) {
+    let e = expected_in(json, key);
     let shape = as_usizes(&e["shape"]);
     assert_eq!(scan.shape().to_vec(), shape, "{key}: shape");
     let dtype = e["dtype"]

@@ -763,7 +763,7 @@ pub fn electron_wavelength_a(kv: f64) -> f64 {
 
 /// Length unit → factor to Å, for the spellings these writers use (`A`, `Å`, `nm`, Prismatic's
 /// `[n_m]`, …).
-fn length_to_a(units: &str) -> Option<f64> {
+pub(super) fn length_to_a(units: &str) -> Option<f64> {
     match normalize_units(units).as_str() {
         "a" | "å" | "angstrom" | "angstroms" | "ang" => Some(1.0),
         "nm" => Some(10.0),

@@ -563,9 +563,8 @@ fn decode_raw<'a>(g: &RawGeometry, bytes: &[u8], scratch: &'a mut FrameBuffer) -
     }
 }
 
-/// Opens a `.mib`. `shape_given`: the caller (options or sidecar) gives the scan shape, so a
-/// `.hdr` that disagrees with the file is not an error.
-pub fn open(path: &Path, shape_given: bool) -> Result<Opened> {
+/// Maps one `.mib` file and checks that its frames are uniform.
+fn open_file(path: &Path) -> Result<MibFrames> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     // SAFETY: read-only map; see MappedFrames::open.
@@ -628,8 +627,155 @@ pub fn open(path: &Path, shape_given: bool) -> Result<Opened> {
         }
     }
 
+    Ok(frames)
+}
+
+/// The sequence number of the first frame of `path` (header field 2), if it is a `.mib`.
+fn first_sequence(path: &Path) -> Option<u64> {
+    use std::io::Read;
+    let mut head = [0u8; 32];
+    let file = std::fs::File::open(path).ok()?;
+    let n = file.take(32).read(&mut head).ok()?;
+    let head = head.get(..n)?;
+    if !head.starts_with(MAGIC) {
+        return None;
+    }
+    std::str::from_utf8(head)
+        .ok()?
+        .split(',')
+        .nth(1)?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The files of a multi-file acquisition (`NAME1.mib`, `NAME2.mib`...: the Merlin software's
+/// "images per file" setting) that `prefix` names, in acquisition order: every `.mib` in `dir`
+/// named `prefix` + digits, ordered by the sequence number of its first frame (as LiberTEM
+/// orders them). None found, or two starting at the same number: `None`. That the numbers
+/// run on from file to file without a gap is checked when the frames are counted.
+fn series_candidates(dir: &Path, prefix: &str) -> Option<Vec<(u64, PathBuf)>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    })
+    .ok()?
+    .flatten()
+    {
+        let path = entry.path();
+        let ext_ok = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("mib"));
+        let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        let numbered = stem
+            .strip_prefix(prefix)
+            .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()));
+        if ext_ok && numbered {
+            if let Some(seq) = first_sequence(&path) {
+                found.push((seq, path));
+            }
+        }
+    }
+    found.sort();
+    // Files that start at the same number are separate acquisitions that happen to share a
+    // name (e.g. `scan_128.mib`, `scan_256.mib`), not the parts of one.
+    let distinct = found.windows(2).all(|w| w[0].0 != w[1].0);
+    (!found.is_empty() && distinct).then_some(found)
+}
+
+/// `stem` without its trailing digits.
+fn strip_digits(stem: &str) -> &str {
+    stem.trim_end_matches(|c: char| c.is_ascii_digit())
+}
+
+/// Opens a `.mib`, or the multi-file acquisition it belongs to. `shape_given`: the caller
+/// (options or sidecar) gives the scan shape, so a `.hdr` that disagrees with the file is not
+/// an error.
+pub fn open(path: &Path, shape_given: bool) -> Result<Opened> {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    let dir = path.parent().unwrap_or(Path::new(""));
+    let prefix = strip_digits(stem);
+    let series = (prefix.len() < stem.len())
+        .then(|| series_candidates(dir, prefix))
+        .flatten()
+        .filter(|files| files.len() >= 2)
+        .filter(|files| files.iter().any(|(_, p)| p.file_name() == path.file_name()));
+    match series {
+        Some(files) => open_series(&files, &dir.join(format!("{prefix}.hdr")), shape_given),
+        None => {
+            let frames = open_file(path)?;
+            let count = frames.count;
+            with_hdr(
+                Opened::new("mib", frames),
+                path,
+                hdr_path_for(path),
+                count,
+                shape_given,
+            )
+        }
+    }
+}
+
+/// Opens the acquisition a `.hdr` describes whose frames are in numbered files `STEM1.mib`,
+/// `STEM2.mib`... (one or more); `None` if there are none, or there is a `STEM.mib`.
+pub fn open_hdr_series(hdr: &Path, shape_given: bool) -> Result<Option<Opened>> {
+    if mib_path_for_hdr(hdr).is_ok() {
+        return Ok(None);
+    }
+    let stem = hdr.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    let dir = hdr.parent().unwrap_or(Path::new(""));
+    series_candidates(dir, stem)
+        .map(|files| open_series(&files, hdr, shape_given))
+        .transpose()
+}
+
+/// Joins `files` (sorted by first sequence number) when their sequence numbers run on.
+fn open_series(files: &[(u64, PathBuf)], hdr: &Path, shape_given: bool) -> Result<Opened> {
+    let mut parts: Vec<Box<dyn FrameSource>> = Vec::new();
+    let mut paths = Vec::new();
+    let mut next = files[0].0;
+    for (seq, path) in files {
+        if *seq != next {
+            return Err(Error::format(
+                path,
+                format!(
+                    "is part of a multi-file Merlin acquisition, but its first frame is number                      {seq} where the files before it end at {}: a file is missing or belongs to                      another acquisition",
+                    next.saturating_sub(1)
+                ),
+            ));
+        }
+        let frames = open_file(path)?;
+        next = seq.saturating_add(frames.count as u64);
+        parts.push(Box::new(frames));
+        paths.push(path.clone());
+    }
+    let joined = super::series::SeriesFrames::new(&paths, parts)?;
+    let count = joined.frame_count();
+    let hdr = Some(hdr.to_path_buf()).filter(|p| p.is_file());
+    with_hdr(
+        Opened::new("mib", joined),
+        &paths[0],
+        hdr,
+        count,
+        shape_given,
+    )
+}
+
+/// Takes the scan shape from the `.hdr`, if any.
+fn with_hdr(
+    mut opened: Opened,
+    path: &Path,
+    hdr: Option<PathBuf>,
+    count: usize,
+    shape_given: bool,
+) -> Result<Opened> {
     let mut scan_shape = None;
-    if let Some(hdr_path) = hdr_path_for(path) {
+    if let Some(hdr_path) = hdr {
         let bytes = std::fs::read(&hdr_path).map_err(|e| Error::io(&hdr_path, e))?;
         if bytes.starts_with(HDR_MAGIC) {
             let hdr = HdrFile::parse(&bytes);
@@ -649,7 +795,6 @@ pub fn open(path: &Path, shape_given: bool) -> Result<Opened> {
             }
         }
     }
-    let mut opened = Opened::new("mib", frames);
     opened.scan_shape = scan_shape;
     Ok(opened)
 }
@@ -934,5 +1079,46 @@ mod tests {
             Some([2, 4])
         );
         assert_eq!(hdr("HDR,\t\nFrames per Trigger (Number):\tx\nEnd"), None);
+    }
+
+    /// A 4x3 scan split over three files as the Merlin software writes it with 4 images per
+    /// file (`acq1.mib`... with `acq.hdr`): opened from any part or the `.hdr`, it is the scan.
+    #[test]
+    fn multi_file_acquisition_is_joined() {
+        let dir = tempfile::tempdir().unwrap();
+        let whole = dir.path().join("whole.mib");
+        let frames: Vec<Vec<u16>> = (0..12)
+            .map(|f| (0..6).map(|p| (f * 10 + p) as u16).collect())
+            .collect();
+        write_mib_u16(&whole, [2, 3], Some([4, 3]), &frames).unwrap();
+        let bytes = std::fs::read(&whole).unwrap();
+        let stride = bytes.len() / 12;
+        for part in 0..3 {
+            let name = dir.path().join(format!("acq{}.mib", part + 1));
+            std::fs::write(&name, &bytes[part * 4 * stride..(part + 1) * 4 * stride]).unwrap();
+        }
+        std::fs::copy(whole.with_extension("hdr"), dir.path().join("acq.hdr")).unwrap();
+        for open_as in ["acq1.mib", "acq3.mib", "acq.hdr"] {
+            let scan = crate::scan::open(dir.path().join(open_as)).unwrap();
+            assert_eq!(scan.shape(), [4, 3, 2, 3], "{open_as}");
+            for (i, f) in frames.iter().enumerate() {
+                let want: Vec<f32> = f.iter().map(|&v| v as f32).collect();
+                assert_eq!(scan.frame_f32(i / 3, i % 3).unwrap(), want, "{open_as} {i}");
+            }
+        }
+        // A missing middle part is an error naming the file after the gap.
+        std::fs::remove_file(dir.path().join("acq2.mib")).unwrap();
+        let err = crate::scan::open(dir.path().join("acq1.mib"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("acq3.mib") && err.contains("missing"), "{err}");
+        // Separate acquisitions sharing a name (both start at frame 1) open on their own.
+        std::fs::remove_file(dir.path().join("acq.hdr")).unwrap();
+        std::fs::write(dir.path().join("acq2.mib"), &bytes[..4 * stride]).unwrap();
+        std::fs::remove_file(dir.path().join("acq3.mib")).unwrap();
+        std::fs::copy(dir.path().join("acq2.mib"), dir.path().join("acq3.mib")).unwrap();
+        let scan = crate::scan::open(dir.path().join("acq3.mib")).unwrap();
+        assert_eq!(scan.n_frames(), 4);
     }
 }

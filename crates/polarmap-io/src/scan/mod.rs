@@ -5,15 +5,19 @@
 
 pub mod blockfile;
 mod calibration;
+pub mod dm;
 mod frame;
 pub mod hdf5;
 mod mapped;
 pub mod mib;
+pub mod mrc;
 pub mod npy;
 mod parallel;
 mod raw;
+mod series;
 mod sidecar;
 pub mod tiff;
+pub mod tvips;
 
 pub use calibration::Calibration;
 pub use frame::{Accumulator, DType, Endian, FrameBuffer, FrameRef, FrameVisitor, Pixel};
@@ -159,16 +163,26 @@ fn open_source(path: &Path, options: &OpenOptions, sidecar: Option<&Sidecar>) ->
     if let Some(layout) = raw_layout {
         return raw::open(path, &layout);
     }
+    // Gatan DigitalMicrograph (readers-dm).
+    if dm::is_dm_magic(&magic) || matches!(extension(path).as_str(), "dm3" | "dm4") {
+        return dm::open(path);
+    }
+    // MRC (Direct Electron) and TVIPS (readers-dm).
+    match extension(path).as_str() {
+        "mrc" | "mrcs" => return mrc::open(path, shape_given),
+        "tvips" => return tvips::open(path),
+        _ => {}
+    }
     if tiff::has_tiff_extension(path) {
         return tiff::open_pages(path);
     }
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let ext = extension(path);
     if ext == "hdr" && magic.starts_with(mib::HDR_MAGIC) {
         // A Merlin acquisition header: open the .mib it describes.
+        // Its frames may be in several files (readers-dm).
+        if let Some(opened) = mib::open_hdr_series(path, shape_given)? {
+            return Ok(opened);
+        }
         let mib_path = mib::mib_path_for_hdr(path)?;
         if !read_magic(&mib_path)?.starts_with(mib::MAGIC) {
             return Err(Error::format(
@@ -200,10 +214,18 @@ fn open_source(path: &Path, options: &OpenOptions, sidecar: Option<&Sidecar>) ->
         path,
         format!(
             "unknown format (extension '{ext}', first bytes {:02x?}); supported: .npy, raw binary with a \
-             sidecar layout, TIFF folder, multi-page TIFF, Merlin .mib, HDF5/EMD, blockfile .blo",
+             sidecar layout, TIFF folder, multi-page TIFF, Merlin .mib, HDF5/EMD, blockfile .blo, Gatan .dm3/.dm4, MRC, TVIPS",
             &magic[..magic.len().min(8)]
         ),
     ))
+}
+
+/// The file's extension in lower case ("" if none).
+fn extension(path: &Path) -> String {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase()
 }
 
 /// The first bytes of a file, for format detection.
