@@ -7,6 +7,7 @@ mod cli;
 mod common;
 mod crosscheck;
 mod dm_mrc_tvips;
+mod domains;
 mod gui;
 mod hdf5;
 mod mib;
