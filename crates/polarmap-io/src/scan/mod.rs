@@ -3,6 +3,7 @@
 //!
 //! [`open`] picks the reader from the file's content and extension.
 
+pub mod bitshuffle;
 pub mod blockfile;
 mod calibration;
 mod frame;
