@@ -1,5 +1,6 @@
 //! Compares a scan opened by polarmap with the values an independent reader (h5py, RosettaSciIO)
-//! found, as written by `scripts/crosscheck_hdf5_blo.py` to `tests/data/crosscheck_hdf5_blo.json`.
+//! found, as written by `scripts/crosscheck_hdf5_blo.py` to `tests/data/crosscheck_hdf5_blo.json`
+//! and `scripts/crosscheck_dectris_velox.py` to `tests/data/crosscheck_dectris_velox.json`.
 #![allow(dead_code)]
 
 use polarmap_core::scan::{FrameBuffer, FrameRef, FrameVisitor, Pixel, Scan};
@@ -7,7 +8,12 @@ use serde_json::Value;
 use std::path::Path;
 
 pub fn expected(key: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/crosscheck_hdf5_blo.json");
+    expected_in("crosscheck_hdf5_blo.json", key)
+}
+
+/// Entry `key` of the cross-check JSON `file` in tests/data (one per script under scripts/).
+pub fn expected_in(file: &str, key: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(file);
     let text = std::fs::read_to_string(&path).expect("read crosscheck JSON");
     let all: Value = serde_json::from_str(&text).expect("parse crosscheck JSON");
     all.get(key)
@@ -41,7 +47,12 @@ fn as_usizes(v: &Value) -> Vec<usize> {
 
 /// Every frame read, all statistics compared with the independent reader's.
 pub fn assert_matches(scan: &Scan, key: &str) {
-    let e = expected(key);
+    assert_matches_in("crosscheck_hdf5_blo.json", scan, key)
+}
+
+/// [`assert_matches`] against the cross-check JSON `file`.
+pub fn assert_matches_in(file: &str, scan: &Scan, key: &str) {
+    let e = expected_in(file, key);
     let shape = as_usizes(&e["shape"]);
     assert_eq!(scan.shape().to_vec(), shape, "{key}: shape");
     let dtype = e["dtype"]

@@ -6,6 +6,7 @@
 pub mod bitshuffle;
 pub mod blockfile;
 mod calibration;
+pub mod dectris;
 mod frame;
 pub mod hdf5;
 mod mapped;
@@ -15,6 +16,7 @@ mod parallel;
 mod raw;
 mod sidecar;
 pub mod tiff;
+pub mod velox;
 
 pub use calibration::Calibration;
 pub use frame::{Accumulator, DType, Endian, FrameBuffer, FrameRef, FrameVisitor, Pixel};
