@@ -86,6 +86,18 @@ out["fei_example_tem_stack.emd"] = dict(
     dataset=f"/Data/Image/{key}/Data",
 )
 
+# Velox diffraction stack (tests/data/velox, Velox's layout written by h5py): rsciio's frames.
+path = os.path.join(ROOT, "tests", "data", "velox", "velox_diffraction_stack.emd")
+rs = read_emd(path, load_SI_image_stack=True)[0]
+data = np.asarray(rs["data"])
+with h5py.File(path, "r") as f:
+    raw = f["Data/Image/0123456789abcdef0123456789abcdef/Data"][()]
+assert np.array_equal(np.moveaxis(raw, 2, 0), data)
+out["velox_diffraction_stack.emd"] = summary(data[np.newaxis], "rsciio.emd (== h5py), frames as [1, N, h, w]")
+out["velox_diffraction_stack.emd:axes"] = [
+    {"name": a["name"], "size": a["size"], "scale": float(a["scale"]), "units": a["units"]} for a in rs["axes"]
+]
+
 print(json.dumps(out, indent=1))
 with open(os.path.join(ROOT, "tests", "data", "crosscheck_dectris_velox.json"), "w") as f:
     json.dump(out, f, indent=1)

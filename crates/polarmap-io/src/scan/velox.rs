@@ -367,3 +367,120 @@ impl FrameSource for VeloxFrames {
         Ok(scratch.decode(self.dtype, native, &raw))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{open as open_scan, open_with, FrameBuffer, OpenOptions};
+    use serde_json::Value;
+    use std::path::{Path, PathBuf};
+
+    fn velox(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/testdata/velox")
+            .join(name)
+    }
+
+    fn expected(key: &str) -> Value {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/data/crosscheck_dectris_velox.json");
+        let text = std::fs::read_to_string(path).unwrap();
+        serde_json::from_str::<Value>(&text).unwrap()[key].clone()
+    }
+
+    #[test]
+    fn stem_and_complex_images_are_refused_with_what_they_are() {
+        let e = open_scan(velox("fei_example_dpc_titles.emd"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("fei_example_dpc_titles.emd"), "{e}");
+        assert!(e.contains("without a 4D-STEM scan"), "{e}");
+        assert!(e.contains("STEM image") && e.contains("DF4"), "{e}");
+        assert!(e.contains("complex image"), "{e}");
+        let e = open_scan(velox("fei_example_complex_fft.emd"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("complex image (FFT or DPC result)"), "{e}");
+        // Named explicitly, a STEM image is still not a stack of camera frames.
+        let options = OpenOptions {
+            dataset: Some("/Data/Image/15c7bc815fc74329b0dbe36f041c17ed/Data".into()),
+            ..Default::default()
+        };
+        let e = open_with(velox("fei_example_dpc_titles.emd"), &options)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a stack of camera frames"), "{e}");
+    }
+
+    #[test]
+    fn camera_stack_is_refused_by_default_and_read_when_named() {
+        let path = velox("fei_example_tem_stack.emd");
+        let e = open_scan(&path).unwrap_err().to_string();
+        assert!(e.contains("real-space camera image stack"), "{e}");
+        assert!(e.contains("BM-Ceta"), "{e}");
+        let want = expected("fei_example_tem_stack.emd");
+        let options = OpenOptions {
+            dataset: Some(want["dataset"].as_str().unwrap().into()),
+            ..Default::default()
+        };
+        let scan = open_with(&path, &options).unwrap();
+        assert_eq!(scan.format(), "velox");
+        assert_eq!(scan.shape(), [1, 2, 3, 3]);
+        assert_eq!(scan.dtype().name(), want["dtype"].as_str().unwrap());
+        assert_eq!(scan.calibration.energy_kv, Some(300.0));
+        // Real-space frames: no angle per pixel.
+        assert_eq!(scan.calibration.mrad_per_px, None);
+        let mut scratch = FrameBuffer::new();
+        let mut sum = 0.0f64;
+        for i in 0..2 {
+            let f = scan.frame(i, &mut scratch).unwrap().to_f32_vec();
+            let s: f64 = f.iter().map(|&v| v as f64).sum();
+            assert_eq!(s, want["frame_sums"][i].as_f64().unwrap());
+            sum += s;
+        }
+        assert_eq!(sum, want["sum"].as_f64().unwrap());
+        for p in want["pixels"].as_array().unwrap() {
+            let i: Vec<usize> = p[0]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap() as usize)
+                .collect();
+            let f = scan.frame_f32(i[0], i[1]).unwrap();
+            assert_eq!(f[i[2] * 3 + i[3]] as f64, p[1].as_f64().unwrap(), "{i:?}");
+        }
+    }
+
+    #[test]
+    fn diffraction_stack_opens_by_default_with_its_calibration() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/data/velox/velox_diffraction_stack.emd");
+        let want = expected("velox_diffraction_stack.emd");
+        let scan = open_scan(&path).unwrap();
+        assert_eq!(scan.format(), "velox");
+        assert_eq!(scan.shape(), [1, 6, 16, 16]);
+        assert_eq!(scan.dtype().name(), "uint16");
+        // 2e8 1/m per pixel x 1.9687 pm at 300 kV = 0.394 mrad.
+        let mrad = scan.calibration.mrad_per_px.unwrap();
+        assert!((mrad - 2e8 * 0.019_687e-10 * 1e3).abs() < 1e-5, "{mrad}");
+        let mut total = 0.0f64;
+        for i in 0..6 {
+            let f = scan.frame_f32(0, i).unwrap();
+            let s: f64 = f.iter().map(|&v| v as f64).sum();
+            if i < 4 {
+                assert_eq!(s, want["frame_sums"][i].as_f64().unwrap(), "frame {i}");
+            }
+            total += s;
+        }
+        assert_eq!(total, want["sum"].as_f64().unwrap());
+        for p in want["pixels"].as_array().unwrap() {
+            let i: Vec<usize> = p[0]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap() as usize)
+                .collect();
+            let f = scan.frame_f32(i[0], i[1]).unwrap();
+            assert_eq!(f[i[2] * 16 + i[3]] as f64, p[1].as_f64().unwrap(), "{i:?}");
+        }
+    }
+}
