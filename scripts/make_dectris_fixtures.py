@@ -18,7 +18,9 @@ Fixtures (tests/data/dectris/, small):
 Big file for the speed measurement (not committed):
     python scripts/make_dectris_fixtures.py --big /var/tmp/dectris-big/big --frames 65536
 writes big_master.h5 + big_data_NNNNNN.h5 (uint32 192x192 bitshuffle-LZ4, 10000 frames per data
-file) and big.h5 (STEM Metadata, a square scan).
+file, --per-file to change) and big.h5 (STEM Metadata, a square scan). docs/formats.md used
+--frames 135424 (a 368x368 scan, 2.0 GiB), and --per-file 135424 for one data file that LiberTEM's
+HDF5 dataset (one dataset path) reads whole.
 
 Usage: python scripts/make_dectris_fixtures.py  (from the repository root)
 """
@@ -176,8 +178,9 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--big", help="base path of a big acquisition to write instead of the fixtures")
     p.add_argument("--frames", type=int, default=65536)
+    p.add_argument("--per-file", type=int, default=10000, help="frames per data file (--big)")
     a = p.parse_args()
     if a.big:
-        big(a.big, a.frames)
+        big(a.big, a.frames, a.per_file)
     else:
         small()

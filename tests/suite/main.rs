@@ -6,6 +6,7 @@ mod blockfile;
 mod cli;
 mod common;
 mod crosscheck;
+mod dectris;
 mod gui;
 mod hdf5;
 mod mib;
