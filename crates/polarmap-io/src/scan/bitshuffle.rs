@@ -151,6 +151,7 @@ fn unshuffle_blocks(
     let mut pos = 0usize;
     let mut first = 0usize;
     let mut planes = Vec::new();
+    let mut scratch = Vec::new();
     for (b, &len) in sizes.iter().enumerate() {
         let bytes = len * elem;
         let dst = &mut out[first * elem..first * elem + bytes];
@@ -176,14 +177,14 @@ fn unshuffle_blocks(
                         "bitshuffle block {b} decoded to {got} bytes, expected {bytes}"
                     ));
                 }
-                untranspose(&planes, dst, len, elem);
+                untranspose(&planes, dst, len, elem, &mut scratch);
             }
             None => {
                 let src = input.get(pos..pos + bytes).ok_or_else(|| {
                     format!("bitshuffle chunk is truncated in block {b} of {}", sizes.len())
                 })?;
                 pos += bytes;
-                untranspose(src, dst, len, elem);
+                untranspose(src, dst, len, elem, &mut scratch);
             }
         }
         first += len;
@@ -211,21 +212,76 @@ fn transpose8(mut x: u64) -> u64 {
     x
 }
 
-/// Undoes the bit transpose of one block of `n` elements (`n % 8 == 0`) of `elem` bytes.
-fn untranspose(planes: &[u8], out: &mut [u8], n: usize, elem: usize) {
+/// Undoes the bit transpose of one block of `n` elements (`n % 8 == 0`) of `elem` bytes: bit
+/// planes → byte planes (`elem` runs of `n` bytes, byte `j` of every element), then the byte planes
+/// interleaved into elements. `scratch` holds the byte planes for `elem > 1`.
+fn untranspose(planes: &[u8], out: &mut [u8], n: usize, elem: usize, scratch: &mut Vec<u8>) {
     debug_assert!(n % 8 == 0 && planes.len() == n * elem && out.len() == n * elem);
     let row = n / 8;
-    for j in 0..elem {
-        // The eight planes of byte j: bits 0..8 of that byte for every element.
-        let base = j * 8 * row;
-        for g in 0..row {
+    if elem == 1 {
+        bit_planes_to_bytes(planes, out, row);
+        return;
+    }
+    scratch.resize(n * elem, 0);
+    for (src, dst) in planes
+        .chunks_exact(8 * row)
+        .zip(scratch.chunks_exact_mut(n))
+    {
+        bit_planes_to_bytes(src, dst, row);
+    }
+    interleave(scratch, out, n, elem);
+}
+
+/// Eight bit planes of `row` bytes (plane `k`: bit `k` of `8·row` bytes) → those `8·row` bytes.
+fn bit_planes_to_bytes(src: &[u8], dst: &mut [u8], row: usize) {
+    let word = |k: usize, at: usize| {
+        u64::from_le_bytes(src[k * row + at..k * row + at + 8].try_into().expect("8 bytes"))
+    };
+    // 64 bytes at a time: one u64 from each plane, byte-transposed so that word s gathers the
+    // eight planes' bits of bytes 8s..8s+8, then bit-transposed into those bytes.
+    let wide = row / 8;
+    for (g, out) in dst[..wide * 64].chunks_exact_mut(64).enumerate() {
+        let p: [u64; 8] = std::array::from_fn(|k| word(k, g * 8));
+        for (s, out) in out.chunks_exact_mut(8).enumerate() {
             let mut x = 0u64;
-            for k in 0..8 {
-                x |= (planes[base + k * row + g] as u64) << (8 * k);
+            for (k, &pk) in p.iter().enumerate() {
+                x |= ((pk >> (8 * s)) & 0xff) << (8 * k);
             }
-            let x = transpose8(x).to_le_bytes();
-            for (t, &byte) in x.iter().enumerate() {
-                out[(g * 8 + t) * elem + j] = byte;
+            out.copy_from_slice(&transpose8(x).to_le_bytes());
+        }
+    }
+    for g in wide * 8..row {
+        let mut x = 0u64;
+        for k in 0..8 {
+            x |= (src[k * row + g] as u64) << (8 * k);
+        }
+        dst[g * 8..g * 8 + 8].copy_from_slice(&transpose8(x).to_le_bytes());
+    }
+}
+
+/// Byte planes (`elem` runs of `n` bytes) → `n` elements of `elem` bytes.
+fn interleave(planes: &[u8], out: &mut [u8], n: usize, elem: usize) {
+    match elem {
+        2 => {
+            let (b0, b1) = planes.split_at(n);
+            for ((o, &a), &b) in out.chunks_exact_mut(2).zip(b0).zip(b1) {
+                o.copy_from_slice(&[a, b]);
+            }
+        }
+        4 => {
+            let (b0, rest) = planes.split_at(n);
+            let (b1, rest) = rest.split_at(n);
+            let (b2, b3) = rest.split_at(n);
+            for ((((o, &a), &b), &c), &d) in out.chunks_exact_mut(4).zip(b0).zip(b1).zip(b2).zip(b3)
+            {
+                o.copy_from_slice(&[a, b, c, d]);
+            }
+        }
+        _ => {
+            for (j, plane) in planes.chunks_exact(n).enumerate() {
+                for (i, &b) in plane.iter().enumerate() {
+                    out[i * elem + j] = b;
+                }
             }
         }
     }
@@ -300,7 +356,7 @@ mod tests {
         #[test]
         fn fast_untranspose_matches_the_definition(
             elem in prop::sample::select(vec![1usize, 2, 4, 8]),
-            groups in 1usize..40,
+            groups in 1usize..80,
             seed in any::<u64>(),
         ) {
             let n = groups * 8;
@@ -309,7 +365,7 @@ mod tests {
                 state ^= state << 13; state ^= state >> 7; state ^= state << 17; state as u8
             }).collect();
             let mut out = vec![0u8; n * elem];
-            untranspose(&planes, &mut out, n, elem);
+            untranspose(&planes, &mut out, n, elem, &mut Vec::new());
             prop_assert_eq!(&out, &untranspose_naive(&planes, n, elem));
             prop_assert_eq!(transpose_naive(&out, n, elem), planes);
         }

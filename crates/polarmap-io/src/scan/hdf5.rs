@@ -120,7 +120,7 @@ pub(super) fn open_file(path: &Path, cache_bytes: Option<usize>) -> Result<Hdf5F
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
     let options = file_options(cache_bytes)
-        .with_external_link_resolver(Arc::new(LinkedFiles::new(folder, path, cache_bytes)));
+        .with_external_link_resolver(Arc::new(LinkedFiles::new(folder, path)));
     Hdf5File::open_with_options(path, options).map_err(|e| match e {
         hdf5_reader::error::Error::Io(io) => Error::io(path, io),
         other => Error::format(path, format!("not a readable HDF5 file: {other}")),
@@ -145,16 +145,14 @@ fn file_options(cache_bytes: Option<usize>) -> hdf5_reader::OpenOptions {
 struct LinkedFiles {
     folder: PathBuf,
     from: PathBuf,
-    cache_bytes: Option<usize>,
     opened: Mutex<Vec<(String, Hdf5File)>>,
 }
 
 impl LinkedFiles {
-    fn new(folder: PathBuf, from: &Path, cache_bytes: Option<usize>) -> Self {
+    fn new(folder: PathBuf, from: &Path) -> Self {
         LinkedFiles {
             folder,
             from: from.to_path_buf(),
-            cache_bytes,
             opened: Mutex::new(Vec::new()),
         }
     }
@@ -179,7 +177,10 @@ impl hdf5_reader::ExternalLinkResolver for LinkedFiles {
             )));
         }
         let target = self.folder.join(relative);
-        let file = Hdf5File::open_with_options(&target, file_options(self.cache_bytes)).map_err(
+        // The linked files' own chunk caches stay empty: their readers (Dectris data files, one
+        // chunk per frame) keep decoded blocks themselves, and a cache per file would grow with
+        // the number of files (64 MiB each by default).
+        let file = Hdf5File::open_with_options(&target, file_options(Some(0))).map_err(
             |e| {
                 H5Error::InvalidData(format!(
                     "{} links to data file {}, which cannot be opened: {e}",
@@ -688,6 +689,13 @@ impl SlicedFrames {
             capacity,
             cache: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Reads `frames` frames per hyperslab instead of a block of ~8 MiB (at least 1, at most a
+    /// scan row).
+    pub(super) fn with_block(mut self, frames: usize) -> Self {
+        self.block = frames.clamp(1, self.row_len().max(1));
+        self
     }
 
     /// Frames per scan row (the whole stack for 3D data).
