@@ -13,7 +13,9 @@ pub fn expected(key: &str) -> Value {
 
 /// Entry `key` of the cross-check JSON `file` in tests/data (one per script under scripts/).
 pub fn expected_in(file: &str, key: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(file);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(file);
     let text = std::fs::read_to_string(&path).expect("read crosscheck JSON");
     let all: Value = serde_json::from_str(&text).expect("parse crosscheck JSON");
     all.get(key)

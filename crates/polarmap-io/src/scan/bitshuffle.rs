@@ -36,9 +36,11 @@ pub fn registry() -> FilterRegistry {
     let mut registry = FilterRegistry::new();
     registry.register(
         FILTER_ID,
-        Box::new(|filter: &FilterDescription, data: &[u8], element_size: usize| {
-            decode(&filter.client_data, data, element_size).map_err(H5Error::DecompressionError)
-        }),
+        Box::new(
+            |filter: &FilterDescription, data: &[u8], element_size: usize| {
+                decode(&filter.client_data, data, element_size).map_err(H5Error::DecompressionError)
+            },
+        ),
     );
     registry
 }
@@ -47,11 +49,9 @@ pub fn registry() -> FilterRegistry {
 /// bitshuffle version, element size, block size, compression]`); `element_size`: the dataset's.
 pub fn decode(cd_values: &[u32], data: &[u8], element_size: usize) -> Result<Vec<u8>, String> {
     let elem = match cd_values.get(2) {
-        Some(&s) if s as usize != element_size && element_size != 0 => {
-            return Err(format!(
-                "bitshuffle chunk declares {s}-byte elements, the dataset has {element_size}-byte ones"
-            ))
-        }
+        Some(&s) if s as usize != element_size && element_size != 0 => return Err(format!(
+            "bitshuffle chunk declares {s}-byte elements, the dataset has {element_size}-byte ones"
+        )),
         Some(&s) => s as usize,
         None => element_size,
     };
@@ -93,9 +93,12 @@ fn be_u32(data: &[u8], at: usize) -> Option<u32> {
 }
 
 fn decode_lz4(data: &[u8], elem: usize) -> Result<Vec<u8>, String> {
-    let header = data
-        .get(..12)
-        .ok_or_else(|| format!("bitshuffle chunk of {} bytes has no 12-byte header", data.len()))?;
+    let header = data.get(..12).ok_or_else(|| {
+        format!(
+            "bitshuffle chunk of {} bytes has no 12-byte header",
+            data.len()
+        )
+    })?;
     let total = u64::from_be_bytes(header[..8].try_into().expect("8 bytes"));
     let block_bytes = u32::from_be_bytes(header[8..12].try_into().expect("4 bytes")) as usize;
     // LZ4 cannot expand a block more than ~255 times: a larger size is a lie, and must not
@@ -134,7 +137,9 @@ fn unshuffle_blocks(
     lz4: Option<()>,
 ) -> Result<(), String> {
     if block == 0 || block % 8 != 0 {
-        return Err(format!("bitshuffle block of {block} elements is not a multiple of 8"));
+        return Err(format!(
+            "bitshuffle block of {block} elements is not a multiple of 8"
+        ));
     }
     if out.len() % elem != 0 {
         return Err(format!(
@@ -158,7 +163,10 @@ fn unshuffle_blocks(
         match lz4 {
             Some(()) => {
                 let size = be_u32(input, pos).ok_or_else(|| {
-                    format!("bitshuffle chunk is truncated before block {b} of {}", sizes.len())
+                    format!(
+                        "bitshuffle chunk is truncated before block {b} of {}",
+                        sizes.len()
+                    )
                 })? as usize;
                 pos += 4;
                 let compressed = input.get(pos..pos.saturating_add(size)).ok_or_else(|| {
@@ -181,7 +189,10 @@ fn unshuffle_blocks(
             }
             None => {
                 let src = input.get(pos..pos + bytes).ok_or_else(|| {
-                    format!("bitshuffle chunk is truncated in block {b} of {}", sizes.len())
+                    format!(
+                        "bitshuffle chunk is truncated in block {b} of {}",
+                        sizes.len()
+                    )
                 })?;
                 pos += bytes;
                 untranspose(src, dst, len, elem, &mut scratch);
@@ -235,7 +246,11 @@ fn untranspose(planes: &[u8], out: &mut [u8], n: usize, elem: usize, scratch: &m
 /// Eight bit planes of `row` bytes (plane `k`: bit `k` of `8·row` bytes) → those `8·row` bytes.
 fn bit_planes_to_bytes(src: &[u8], dst: &mut [u8], row: usize) {
     let word = |k: usize, at: usize| {
-        u64::from_le_bytes(src[k * row + at..k * row + at + 8].try_into().expect("8 bytes"))
+        u64::from_le_bytes(
+            src[k * row + at..k * row + at + 8]
+                .try_into()
+                .expect("8 bytes"),
+        )
     };
     // 64 bytes at a time: one u64 from each plane, byte-transposed so that word s gathers the
     // eight planes' bits of bytes 8s..8s+8, then bit-transposed into those bytes.
@@ -421,7 +436,11 @@ mod tests {
         let block = default_block(elem);
         assert_eq!(block, 4096);
         let mut chunk = transpose_naive(&values[..block * elem], block, elem);
-        chunk.extend(transpose_naive(&values[block * elem..(block + 24) * elem], 24, elem));
+        chunk.extend(transpose_naive(
+            &values[block * elem..(block + 24) * elem],
+            24,
+            elem,
+        ));
         chunk.extend(&values[(block + 24) * elem..]);
         assert_eq!(decode(&[0, 4, 2, 0, 0], &chunk, elem).unwrap(), values);
     }

@@ -313,9 +313,8 @@ mod tests {
 
     /// The independent readers' values (scripts/crosscheck_dectris_velox.py).
     fn expected(key: &str) -> Value {
-        let text =
-            std::fs::read_to_string(repo().join("tests/data/crosscheck_dectris_velox.json"))
-                .unwrap();
+        let text = std::fs::read_to_string(repo().join("tests/data/crosscheck_dectris_velox.json"))
+            .unwrap();
         serde_json::from_str::<Value>(&text).unwrap()[key].clone()
     }
 
@@ -435,7 +434,10 @@ mod tests {
             scan_shape: Some([4, 4]),
             ..Default::default()
         };
-        assert_eq!(open_with(&master, &options).unwrap().shape(), [4, 4, 24, 24]);
+        assert_eq!(
+            open_with(&master, &options).unwrap().shape(),
+            [4, 4, 24, 24]
+        );
     }
 
     #[test]
@@ -489,7 +491,9 @@ mod timing {
     #[test]
     #[ignore]
     fn big_master() {
-        let Ok(path) = std::env::var("POLARMAP_BIG") else { return };
+        let Ok(path) = std::env::var("POLARMAP_BIG") else {
+            return;
+        };
         let t = Instant::now();
         let scan = open(&path).unwrap();
         eprintln!("open {:.3} s", t.elapsed().as_secs_f64());
@@ -504,6 +508,9 @@ mod timing {
         for i in 0..20000 {
             scan.frame(i, &mut b).unwrap();
         }
-        eprintln!("20000 sequential frames {:.3} s (1 thread)", t.elapsed().as_secs_f64());
+        eprintln!(
+            "20000 sequential frames {:.3} s (1 thread)",
+            t.elapsed().as_secs_f64()
+        );
     }
 }

@@ -159,7 +159,10 @@ impl LinkedFiles {
 }
 
 impl hdf5_reader::ExternalLinkResolver for LinkedFiles {
-    fn resolve_external_link(&self, filename: &str) -> hdf5_reader::error::Result<Option<Hdf5File>> {
+    fn resolve_external_link(
+        &self,
+        filename: &str,
+    ) -> hdf5_reader::error::Result<Option<Hdf5File>> {
         use hdf5_reader::error::Error as H5Error;
         let mut opened = self.opened.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((_, f)) = opened.iter().find(|(n, _)| n == filename) {
@@ -180,15 +183,13 @@ impl hdf5_reader::ExternalLinkResolver for LinkedFiles {
         // The linked files' own chunk caches stay empty: their readers (Dectris data files, one
         // chunk per frame) keep decoded blocks themselves, and a cache per file would grow with
         // the number of files (64 MiB each by default).
-        let file = Hdf5File::open_with_options(&target, file_options(Some(0))).map_err(
-            |e| {
-                H5Error::InvalidData(format!(
-                    "{} links to data file {}, which cannot be opened: {e}",
-                    self.from.display(),
-                    target.display()
-                ))
-            },
-        )?;
+        let file = Hdf5File::open_with_options(&target, file_options(Some(0))).map_err(|e| {
+            H5Error::InvalidData(format!(
+                "{} links to data file {}, which cannot be opened: {e}",
+                self.from.display(),
+                target.display()
+            ))
+        })?;
         opened.push((filename.to_string(), file.clone()));
         Ok(Some(file))
     }

@@ -198,7 +198,9 @@ pub fn open(path: &Path, file: &Hdf5File, options: &OpenOptions) -> Result<Opene
             let wanted = format!("/{}", name.trim_start_matches('/'));
             let image = images
                 .iter()
-                .find(|i| i.dataset_path == wanted || i.dataset_path.trim_end_matches("/Data") == wanted)
+                .find(|i| {
+                    i.dataset_path == wanted || i.dataset_path.trim_end_matches("/Data") == wanted
+                })
                 .ok_or_else(|| {
                     Error::format(
                         path,
@@ -247,7 +249,10 @@ pub fn open(path: &Path, file: &Hdf5File, options: &OpenOptions) -> Result<Opene
         .map(|&d| usize::try_from(d).unwrap_or(usize::MAX))
         .collect();
     let [h, w, n] = dims[..] else {
-        return Err(Error::format(path, format!("{} is not 3D", image.dataset_path)));
+        return Err(Error::format(
+            path,
+            format!("{} is not 3D", image.dataset_path),
+        ));
     };
     h.checked_mul(w)
         .and_then(|p| p.checked_mul(dtype.size()))
