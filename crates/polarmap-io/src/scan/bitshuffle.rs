@@ -49,9 +49,11 @@ pub fn registry() -> FilterRegistry {
 /// bitshuffle version, element size, block size, compression]`); `element_size`: the dataset's.
 pub fn decode(cd_values: &[u32], data: &[u8], element_size: usize) -> Result<Vec<u8>, String> {
     let elem = match cd_values.get(2) {
-        Some(&s) if s as usize != element_size && element_size != 0 => return Err(format!(
+        Some(&s) if s as usize != element_size && element_size != 0 => {
+            return Err(format!(
             "bitshuffle chunk declares {s}-byte elements, the dataset has {element_size}-byte ones"
-        )),
+        ))
+        }
         Some(&s) => s as usize,
         None => element_size,
     };

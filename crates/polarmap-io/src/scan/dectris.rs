@@ -12,7 +12,7 @@
 //! companion the scan shape is unknown, as for any file that does not say it (1×N unless the
 //! caller or a sidecar gives it).
 
-use super::hdf5::{attr_f64, h5err, map_dtype, open_file, SlicedFrames};
+use super::hdf5::{attr_f64, h5err, map_dtype, open_file, SlicedFrames, FRAMES_PER_CHUNK_READ};
 use super::{Calibration, DType, FrameBuffer, FrameRef, FrameSource, OpenOptions, Opened};
 use crate::error::{Error, Result};
 use hdf5_reader::{Dataset, Hdf5File};
@@ -124,7 +124,7 @@ pub fn open(path: &Path, file: &Hdf5File, options: &OpenOptions) -> Result<Opene
                 frame_shape,
                 n,
             )
-            .with_block(BLOCK_FRAMES),
+            .with_block(FRAMES_PER_CHUNK_READ),
         });
         count = count.checked_add(n).ok_or_else(|| {
             Error::format(path, "the data files hold more frames than can be counted")
@@ -198,12 +198,6 @@ fn part_layout(path: &Path, link: &str, dataset: &Dataset) -> Result<(usize, DTy
         )),
     }
 }
-
-/// Frames per hyperslab read. Each read costs a chunk-index lookup (~4 ms for a 10 000-chunk
-/// data file, measured with the `timing` test below), each frame its decoding (~1 ms for 192×192
-/// uint32): 16 frames keep the lookup small in a sequential pass while a survey's spread frames
-/// (512 of them) decode 16× rather than 56× (the 8 MiB default block) what they use.
-const BLOCK_FRAMES: usize = 16;
 
 /// `<base>.h5` beside `<base>_master.h5`.
 fn companion_path(master: &Path) -> Option<PathBuf> {
