@@ -114,12 +114,15 @@ fn decode_lz4(data: &[u8], elem: usize) -> Result<Vec<u8>, String> {
         ));
     }
     let total = total as usize;
-    if total % elem != 0 {
+    if !total.is_multiple_of(elem) {
         return Err(format!(
             "bitshuffle chunk of {total} bytes is not a whole number of {elem}-byte elements"
         ));
     }
-    if block_bytes == 0 || block_bytes % elem != 0 || (block_bytes / elem) % 8 != 0 {
+    if block_bytes == 0
+        || !block_bytes.is_multiple_of(elem)
+        || !(block_bytes / elem).is_multiple_of(8)
+    {
         return Err(format!(
             "bitshuffle block size {block_bytes} bytes is not a multiple of 8 {elem}-byte elements"
         ));
@@ -138,12 +141,12 @@ fn unshuffle_blocks(
     block: usize,
     lz4: Option<()>,
 ) -> Result<(), String> {
-    if block == 0 || block % 8 != 0 {
+    if block == 0 || !block.is_multiple_of(8) {
         return Err(format!(
             "bitshuffle block of {block} elements is not a multiple of 8"
         ));
     }
-    if out.len() % elem != 0 {
+    if !out.len().is_multiple_of(elem) {
         return Err(format!(
             "bitshuffle chunk of {} bytes is not a whole number of {elem}-byte elements",
             out.len()
@@ -229,7 +232,7 @@ fn transpose8(mut x: u64) -> u64 {
 /// planes → byte planes (`elem` runs of `n` bytes, byte `j` of every element), then the byte planes
 /// interleaved into elements. `scratch` holds the byte planes for `elem > 1`.
 fn untranspose(planes: &[u8], out: &mut [u8], n: usize, elem: usize, scratch: &mut Vec<u8>) {
-    debug_assert!(n % 8 == 0 && planes.len() == n * elem && out.len() == n * elem);
+    debug_assert!(n.is_multiple_of(8) && planes.len() == n * elem && out.len() == n * elem);
     let row = n / 8;
     if elem == 1 {
         bit_planes_to_bytes(planes, out, row);
