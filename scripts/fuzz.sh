@@ -18,6 +18,7 @@ seconds=${1:-60}
 shift || true
 io_targets=(npy raw_sidecar sidecar tiff_pages tiff_folder mib hdf5 blockfile)
 io_targets+=(dm mrc tvips mib_series) # readers-dm
+io_targets+=(dectris velox bitshuffle) # readers-hdf5
 model_targets=(model_header model_load)
 if [ $# -gt 0 ]; then targets=("$@"); else targets=("${io_targets[@]}" "${model_targets[@]}"); fi
 
@@ -50,6 +51,35 @@ seed tiff_folder "$root"/tests/data/tiff/folder/img_1.tif "$root"/tests/data/tif
 seed hdf5 "$root"/tests/data/*.h5 "$root"/tests/data/*.emd "$shared"/other/py4DSTEM_size2x3x4x5.h5 \
     "$shared"/other/Si100_4D.emd "$shared"/arina/test_00.h5
 seed blockfile "$shared"/other/test1.blo
+# --- Dectris, Velox, bitshuffle seeds ---
+seed velox "$root"/tests/data/velox/*.emd "$shared"/velox/*.emd
+u32le() { # u32le N: N as 4 little-endian bytes
+    printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 & 255)) $(($1 >> 8 & 255)) \
+        $(($1 >> 16 & 255)) $(($1 >> 24 & 255)))"
+}
+dectris_seed() { # dectris_seed NAME MASTER DATA [COMPANION]: the dectris target's input layout
+    local name=$1 master=$2 data=$3 companion=${4:-}
+    [ -f "$master" ] && [ -f "$data" ] || return 0
+    mkdir -p corpus/dectris
+    { u32le "$(stat -c %s "$master")"; cat "$master"; u32le "$(stat -c %s "$data")"; cat "$data"
+      if [ -n "$companion" ]; then cat "$companion"; fi; } > "corpus/dectris/seed-$name"
+}
+dd="$root/tests/data/dectris"
+dectris_seed arina "$dd/arina_bslz4_master.h5" "$dd/arina_bslz4_data_000001.h5" "$dd/arina_bslz4.h5"
+for b in eiger_lz4 eiger_deflate eiger_bs_raw; do
+    dectris_seed "$b" "$dd/${b}_master.h5" "$dd/${b}_data_000001.h5"
+done
+dectris_seed test_00 "$shared/arina/test_00_master.h5" "$shared/arina/test_00_data_000001.h5" \
+    "$shared/arina/test_00.h5"
+mkdir -p corpus/bitshuffle
+# A real chunk: the arina fixture's first, found by its header (2304 decoded bytes, 8192-byte
+# blocks), after the byte that selects 4-byte elements with LZ4; and a whole uncompressed file.
+at=$(grep -obUaP '\x00{6}\x09\x00\x00\x00\x20\x00' "$dd/arina_bslz4_data_000001.h5" | head -1 | cut -d: -f1)
+if [ -n "$at" ]; then
+    { printf '\x06'; tail -c +$((at + 1)) "$dd/arina_bslz4_data_000001.h5" | head -c 1500; } \
+        > corpus/bitshuffle/seed-arina-chunk
+fi
+{ printf '\x01'; cat "$dd/eiger_bs_raw_data_000001.h5"; } > corpus/bitshuffle/seed-raw-file
 seed model_header "$root"/fuzz/seeds/model/*.pmm
 seed model_load "$root"/fuzz/seeds/model/*.pmm
 mkdir -p corpus/raw_sidecar corpus/sidecar corpus/mib

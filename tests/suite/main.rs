@@ -6,6 +6,7 @@ mod blockfile;
 mod cli;
 mod common;
 mod crosscheck;
+mod dectris;
 mod dm_mrc_tvips;
 mod domains;
 mod gui;

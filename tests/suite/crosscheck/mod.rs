@@ -1,6 +1,7 @@
 //! Compares a scan opened by polarmap with the values an independent reader (h5py, RosettaSciIO)
 //! found, as written by `scripts/crosscheck_hdf5_blo.py` to `tests/data/crosscheck_hdf5_blo.json`
-//! (and `scripts/crosscheck_dm_mrc_tvips.py` to `tests/data/crosscheck_dm_mrc_tvips.json`).
+//! (and `scripts/crosscheck_dm_mrc_tvips.py` to `tests/data/crosscheck_dm_mrc_tvips.json`,
+//! `scripts/crosscheck_dectris_velox.py` to `tests/data/crosscheck_dectris_velox.json`).
 #![allow(dead_code)]
 
 use polarmap_core::scan::{FrameBuffer, FrameRef, FrameVisitor, Pixel, Scan};

@@ -3,8 +3,10 @@
 //!
 //! [`open`] picks the reader from the file's content and extension.
 
+pub mod bitshuffle;
 pub mod blockfile;
 mod calibration;
+pub mod dectris;
 pub mod dm;
 mod frame;
 pub mod hdf5;
@@ -18,6 +20,7 @@ mod series;
 mod sidecar;
 pub mod tiff;
 pub mod tvips;
+pub mod velox;
 
 pub use calibration::Calibration;
 pub use frame::{Accumulator, DType, Endian, FrameBuffer, FrameRef, FrameVisitor, Pixel};

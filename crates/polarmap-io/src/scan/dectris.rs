@@ -1,0 +1,510 @@
+//! Dectris acquisitions (ARINA, EIGER, QUADRO): a NeXus master file `<base>_master.h5` whose
+//! `entry/data/data_000001`, `data_000002`, … are external links to data files
+//! `<base>_data_NNNNNN.h5`, each holding `entry/data/data` as `(frames, rows, cols)` in chunks of
+//! one frame, compressed with bitshuffle + LZ4 (filter 32008, decoded by [`super::bitshuffle`]),
+//! plain LZ4 (32004) or deflate. The frames of all data files, in link-name order, form the scan.
+//!
+//! Calibration from the master's `entry/instrument/detector`: `x_pixel_size` / `detector_distance`
+//! gives mrad per pixel, `detectorSpecific/photon_energy` the beam energy (electron detectors store
+//! the beam energy there). The master does not store the scan shape: the ARINA software writes it,
+//! with the scan step, camera length and high tension, into a companion `<base>.h5` (group
+//! `STEM Metadata`: `NumPixelsX` columns, `NumPixelsY` rows, `Pixel Size` in nm). Without the
+//! companion the scan shape is unknown, as for any file that does not say it (1×N unless the
+//! caller or a sidecar gives it).
+
+use super::hdf5::{attr_f64, h5err, map_dtype, open_file, SlicedFrames, FRAMES_PER_CHUNK_READ};
+use super::{Calibration, DType, FrameBuffer, FrameRef, FrameSource, OpenOptions, Opened};
+use crate::error::{Error, Result};
+use hdf5_reader::{Dataset, Hdf5File};
+use std::path::{Path, PathBuf};
+
+/// The master's group of links to the data files.
+const DATA_GROUP: &str = "/entry/data";
+const DETECTOR: &str = "/entry/instrument/detector";
+
+/// Whether `name` is a Dectris data link: `data_` and six digits.
+fn is_data_link(name: &str) -> bool {
+    name.strip_prefix("data_")
+        .is_some_and(|d| d.len() == 6 && d.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Whether an opened HDF5 file is a Dectris master: an `/entry/data` group with `data_NNNNNN`
+/// members, beside an `/entry/instrument/detector` group. Resolving the links opens the data
+/// files; a missing one is an error naming it.
+pub fn is_master(path: &Path, file: &Hdf5File) -> Result<bool> {
+    if file.group(DETECTOR).is_err() {
+        return Ok(false);
+    }
+    let Ok(group) = file.group(DATA_GROUP) else {
+        return Ok(false);
+    };
+    let (_, datasets) = group
+        .member_names()
+        .map_err(|e| h5err(path, &format!("group {DATA_GROUP}"), e))?;
+    Ok(datasets.iter().any(|n| is_data_link(n)))
+}
+
+/// One data file's frames.
+struct Part {
+    first: usize,
+    frames: SlicedFrames,
+}
+
+/// Frames of every data file, concatenated.
+struct DectrisFrames {
+    parts: Vec<Part>,
+    count: usize,
+    dtype: DType,
+    frame_shape: [usize; 2],
+}
+
+impl FrameSource for DectrisFrames {
+    fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    fn frame_count(&self) -> usize {
+        self.count
+    }
+
+    fn frame_shape(&self) -> [usize; 2] {
+        self.frame_shape
+    }
+
+    fn frame<'a>(&'a self, index: usize, scratch: &'a mut FrameBuffer) -> Result<FrameRef<'a>> {
+        let k = self.parts.partition_point(|p| p.first <= index) - 1;
+        let part = &self.parts[k];
+        part.frames.frame(index - part.first, scratch)
+    }
+}
+
+/// Opens a Dectris master file (see the module documentation).
+pub fn open(path: &Path, file: &Hdf5File, options: &OpenOptions) -> Result<Opened> {
+    let group = file
+        .group(DATA_GROUP)
+        .map_err(|e| h5err(path, &format!("group {DATA_GROUP}"), e))?;
+    let (_, mut names) = group
+        .member_names()
+        .map_err(|e| h5err(path, &format!("group {DATA_GROUP}"), e))?;
+    names.retain(|n| is_data_link(n));
+    names.sort();
+    let mut parts = Vec::with_capacity(names.len());
+    let mut count = 0usize;
+    let mut layout: Option<(DType, [usize; 2])> = None;
+    for name in &names {
+        let link = format!("{DATA_GROUP}/{name}");
+        let dataset = file
+            .dataset(&link)
+            .map_err(|e| h5err(path, &format!("data link {link}"), e))?;
+        let (n, dtype, frame_shape) = part_layout(path, &link, &dataset)?;
+        match layout {
+            None => layout = Some((dtype, frame_shape)),
+            Some(l) if l != (dtype, frame_shape) => {
+                return Err(Error::format(
+                    path,
+                    format!(
+                        "{link} holds {}x{} frames of {dtype}, the data before it {}x{} frames of \
+                         {}: the data files do not belong to one acquisition",
+                        frame_shape[0], frame_shape[1], l.1[0], l.1[1], l.0
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+        let shape = vec![n, frame_shape[0], frame_shape[1]];
+        parts.push(Part {
+            first: count,
+            frames: SlicedFrames::new(
+                path,
+                file.clone(),
+                dataset,
+                link,
+                dtype,
+                shape,
+                frame_shape,
+                n,
+            )
+            .with_block(FRAMES_PER_CHUNK_READ),
+        });
+        count = count.checked_add(n).ok_or_else(|| {
+            Error::format(path, "the data files hold more frames than can be counted")
+        })?;
+    }
+    let Some((dtype, frame_shape)) = layout else {
+        return Err(Error::format(
+            path,
+            format!("is a Dectris master file without data links in {DATA_GROUP}"),
+        ));
+    };
+    if count == 0 {
+        return Err(Error::format(
+            path,
+            "the Dectris data files hold no frames (acquisition stopped before the first?)",
+        ));
+    }
+
+    let mut calibration = master_calibration(file);
+    let companion = companion_path(path).and_then(|p| StemMetadata::read(&p));
+    let mut scan_shape = None;
+    if let Some(meta) = &companion {
+        let pixel = scalar(file, &format!("{DETECTOR}/x_pixel_size")).and_then(positive);
+        calibration = calibration.or(&meta.calibration(pixel));
+        if let Some([r, c]) = meta.scan_shape() {
+            if r.checked_mul(c) == Some(count) {
+                scan_shape = Some([r, c]);
+            } else if options.scan_shape.is_none() {
+                return Err(Error::format(
+                    path,
+                    format!(
+                        "{} gives a {r}x{c} scan but the data files hold {count} frames \
+                         (interrupted acquisition?); give the scan shape explicitly",
+                        meta.path.display()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(Opened {
+        format: "dectris",
+        source: Box::new(DectrisFrames {
+            parts,
+            count,
+            dtype,
+            frame_shape,
+        }),
+        scan_shape,
+        calibration,
+    })
+}
+
+/// Frames, element type and frame shape of one linked `(frames, rows, cols)` dataset.
+fn part_layout(path: &Path, link: &str, dataset: &Dataset) -> Result<(usize, DType, [usize; 2])> {
+    let (dtype, _) = map_dtype(dataset.dtype()).map_err(|name| {
+        Error::format(
+            path,
+            format!("{link} holds {name} elements; Dectris detectors write unsigned integers"),
+        )
+    })?;
+    let shape: Vec<usize> = dataset
+        .shape()
+        .iter()
+        .map(|&d| usize::try_from(d).unwrap_or(usize::MAX))
+        .collect();
+    match *shape.as_slice() {
+        [n, h, w] if h > 0 && w > 0 => Ok((n, dtype, [h, w])),
+        _ => Err(Error::format(
+            path,
+            format!("{link} has shape {shape:?}; a Dectris data file holds (frames, rows, cols)"),
+        )),
+    }
+}
+
+/// `<base>.h5` beside `<base>_master.h5`.
+fn companion_path(master: &Path) -> Option<PathBuf> {
+    let name = master.file_name()?.to_str()?;
+    let base = name.strip_suffix("_master.h5")?;
+    Some(master.with_file_name(format!("{base}.h5")))
+}
+
+/// A dataset's value as f64, for the master's scalar fields.
+fn scalar(file: &Hdf5File, path: &str) -> Option<f64> {
+    let ds = file.dataset(path).ok()?;
+    if ds.shape().iter().product::<u64>() != 1 {
+        return None;
+    }
+    let v = match ds.dtype() {
+        hdf5_reader::Datatype::FloatingPoint { size: 4, .. } => {
+            *ds.read_array::<f32>().ok()?.iter().next()? as f64
+        }
+        hdf5_reader::Datatype::FloatingPoint { size: 8, .. } => {
+            *ds.read_array::<f64>().ok()?.iter().next()?
+        }
+        _ => return None,
+    };
+    v.is_finite().then_some(v)
+}
+
+fn positive(v: f64) -> Option<f64> {
+    (v.is_finite() && v > 0.0).then_some(v)
+}
+
+/// What the master says: beam energy, and the angle a pixel subtends at the detector distance.
+fn master_calibration(file: &Hdf5File) -> Calibration {
+    let energy_kv = scalar(file, &format!("{DETECTOR}/detectorSpecific/photon_energy"))
+        .and_then(positive)
+        .map(|ev| ev / 1e3);
+    let pixel = scalar(file, &format!("{DETECTOR}/x_pixel_size")).and_then(positive);
+    let distance = scalar(file, &format!("{DETECTOR}/detector_distance")).and_then(positive);
+    Calibration {
+        energy_kv,
+        mrad_per_px: match (pixel, distance) {
+            (Some(p), Some(d)) => positive(p / d * 1e3),
+            _ => None,
+        },
+        ..Calibration::default()
+    }
+}
+
+/// The ARINA software's `STEM Metadata` companion file.
+struct StemMetadata {
+    path: PathBuf,
+    attrs: Vec<hdf5_reader::Attribute>,
+}
+
+impl StemMetadata {
+    /// Best effort: a missing or unreadable companion leaves the scan shape unknown.
+    fn read(path: &Path) -> Option<StemMetadata> {
+        if !path.is_file() {
+            return None;
+        }
+        let file = open_file(path, None).ok()?;
+        let attrs = file.group("/STEM Metadata").ok()?.attributes().ok()?;
+        Some(StemMetadata {
+            path: path.to_path_buf(),
+            attrs,
+        })
+    }
+
+    fn scan_shape(&self) -> Option<[usize; 2]> {
+        let dim = |name: &str| {
+            attr_f64(&self.attrs, name)
+                .filter(|&v| v >= 1.0 && v.fract() == 0.0 && v < 1e9)
+                .map(|v| v as usize)
+        };
+        Some([dim("NumPixelsY")?, dim("NumPixelsX")?])
+    }
+
+    /// `pixel_m`: the detector's pixel size from the master, for camera length → mrad per pixel.
+    fn calibration(&self, pixel_m: Option<f64>) -> Calibration {
+        Calibration {
+            energy_kv: attr_f64(&self.attrs, "High Tension")
+                .and_then(positive)
+                .map(|v| v / 1e3),
+            scan_step_a: attr_f64(&self.attrs, "Pixel Size")
+                .and_then(positive)
+                .map(|nm| nm * 10.0),
+            mrad_per_px: attr_f64(&self.attrs, "Camera Length")
+                .and_then(positive)
+                .and_then(|l| positive(pixel_m? / l * 1e3)),
+            ..Calibration::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{open as open_scan, open_with, FrameBuffer, OpenOptions};
+    use super::*;
+    use serde_json::Value;
+
+    fn repo() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    }
+
+    fn fixture(name: &str) -> PathBuf {
+        repo().join("tests/data/dectris").join(name)
+    }
+
+    /// The independent readers' values (scripts/crosscheck_dectris_velox.py).
+    fn expected(key: &str) -> Value {
+        let text = std::fs::read_to_string(repo().join("tests/data/crosscheck_dectris_velox.json"))
+            .unwrap();
+        serde_json::from_str::<Value>(&text).unwrap()[key].clone()
+    }
+
+    /// Every pixel summed, every probe compared, exactly (integer counts).
+    fn assert_matches(scan: &super::super::Scan, key: &str) {
+        let e = expected(key);
+        let shape: Vec<usize> = e["shape"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as usize)
+            .collect();
+        assert_eq!(scan.shape().to_vec(), shape, "{key}");
+        assert_eq!(scan.dtype().name(), e["dtype"].as_str().unwrap(), "{key}");
+        let [_, cols, _, w] = scan.shape();
+        let mut scratch = FrameBuffer::new();
+        let mut sum = 0.0;
+        let mut frames = Vec::new();
+        for i in 0..scan.n_frames() {
+            let f = scan.frame(i, &mut scratch).unwrap().to_f32_vec();
+            let s: f64 = f.iter().map(|&v| v as f64).sum();
+            if i < 4 {
+                assert_eq!(s, e["frame_sums"][i].as_f64().unwrap(), "{key} frame {i}");
+            }
+            sum += s;
+            frames.push(f);
+        }
+        assert_eq!(sum, e["sum"].as_f64().unwrap(), "{key}");
+        for p in e["pixels"].as_array().unwrap() {
+            let idx: Vec<usize> = p[0]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap() as usize)
+                .collect();
+            let got = frames[idx[0] * cols + idx[1]][idx[2] * w + idx[3]];
+            assert_eq!(got as f64, p[1].as_f64().unwrap(), "{key} pixel {idx:?}");
+        }
+    }
+
+    #[test]
+    fn arina_bitshuffle_lz4_over_two_data_files_with_companion_metadata() {
+        let scan = open_scan(fixture("arina_bslz4_master.h5")).unwrap();
+        assert_eq!(scan.format(), "dectris");
+        assert_eq!(scan.shape(), [3, 4, 24, 24]);
+        assert_eq!(scan.dtype(), DType::U32);
+        assert_matches(&scan, "arina_bslz4_master.h5");
+        let c = scan.calibration;
+        // Master: 100 um pixels at 0.1 m → 1 mrad; photon_energy 300 keV; companion: 0.25 nm.
+        assert!((c.mrad_per_px.unwrap() - 1.0).abs() < 1e-12);
+        assert_eq!(c.energy_kv, Some(300.0));
+        assert_eq!(c.scan_step_a, Some(2.5));
+    }
+
+    #[test]
+    fn eiger_plain_lz4_deflate_and_uncompressed_bitshuffle() {
+        for base in ["eiger_lz4", "eiger_deflate", "eiger_bs_raw"] {
+            let scan = open_scan(fixture(&format!("{base}_master.h5"))).unwrap();
+            assert_eq!(scan.dtype(), DType::U16, "{base}");
+            // No companion: the scan shape is not in the files.
+            assert_eq!(scan.scan_shape(), [1, 6], "{base}");
+            assert_matches(&scan, &format!("{base}_master.h5"));
+            assert!((scan.calibration.mrad_per_px.unwrap() - 0.5).abs() < 1e-12);
+            assert_eq!(scan.calibration.energy_kv, Some(200.0));
+        }
+    }
+
+    #[test]
+    fn real_arina_acquisition_opens_with_its_calibration() {
+        let master = repo().join("../shared/testdata/arina/test_00_master.h5");
+        let scan = open_scan(&master).unwrap();
+        assert_eq!(scan.format(), "dectris");
+        assert_matches(&scan, "test_00_master.h5");
+        let c = scan.calibration;
+        // Detector distance 0 in the master: the companion's camera length 0.115 m instead.
+        assert!((c.mrad_per_px.unwrap() - 0.1 / 0.115).abs() < 1e-9);
+        assert_eq!(c.energy_kv, Some(300.0));
+        assert!((c.scan_step_a.unwrap() - 1.391_520_6).abs() < 1e-6);
+    }
+
+    /// Copies the named fixture files into a fresh folder.
+    fn copy(names: &[&str]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for n in names {
+            std::fs::copy(fixture(n), dir.path().join(n)).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn missing_data_file_is_an_error_naming_it() {
+        let dir = copy(&["arina_bslz4_master.h5", "arina_bslz4_data_000001.h5"]);
+        let e = open_scan(dir.path().join("arina_bslz4_master.h5"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("arina_bslz4_data_000002.h5"), "{e}");
+        assert!(e.contains("arina_bslz4_master.h5"), "{e}");
+    }
+
+    #[test]
+    fn companion_disagreeing_with_the_frames_needs_an_explicit_shape() {
+        // The first data file (8 frames) under both names: 16 frames, the companion says 3x4.
+        let dir = copy(&[
+            "arina_bslz4_master.h5",
+            "arina_bslz4_data_000001.h5",
+            "arina_bslz4.h5",
+        ]);
+        let master = dir.path().join("arina_bslz4_master.h5");
+        std::fs::copy(
+            fixture("arina_bslz4_data_000001.h5"),
+            dir.path().join("arina_bslz4_data_000002.h5"),
+        )
+        .unwrap();
+        let e = open_scan(&master).unwrap_err().to_string();
+        assert!(e.contains("3x4") && e.contains("16 frames"), "{e}");
+        let options = OpenOptions {
+            scan_shape: Some([4, 4]),
+            ..Default::default()
+        };
+        assert_eq!(
+            open_with(&master, &options).unwrap().shape(),
+            [4, 4, 24, 24]
+        );
+    }
+
+    #[test]
+    fn corrupt_data_files_are_errors_not_panics() {
+        let data = std::fs::read(fixture("arina_bslz4_data_000002.h5")).unwrap();
+        let dir = copy(&["arina_bslz4_master.h5", "arina_bslz4_data_000001.h5"]);
+        let target = dir.path().join("arina_bslz4_data_000002.h5");
+        let master = dir.path().join("arina_bslz4_master.h5");
+        // Cut at many places, and flip bytes through the chunks: every outcome is an Ok scan
+        // whose frames read or fail cleanly, or an error; never a panic.
+        let mut failures = 0;
+        for step in 1..24 {
+            let mut bytes = data.clone();
+            let at = bytes.len() * step / 24;
+            if step % 2 == 0 {
+                bytes.truncate(at);
+            } else {
+                for b in &mut bytes[at..(at + 64).min(data.len())] {
+                    *b ^= 0x5a;
+                }
+            }
+            std::fs::write(&target, &bytes).unwrap();
+            match open_scan(&master) {
+                Err(e) => {
+                    failures += 1;
+                    assert!(e.to_string().contains("arina_bslz4"), "{e}");
+                }
+                Ok(scan) => {
+                    let mut scratch = FrameBuffer::new();
+                    for i in 0..scan.n_frames() {
+                        if let Err(e) = scan.frame(i, &mut scratch) {
+                            failures += 1;
+                            assert!(e.to_string().contains("arina_bslz4"), "{e}");
+                        }
+                    }
+                }
+            }
+        }
+        assert!(failures > 0);
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    use super::super::{open, FrameBuffer};
+    use std::time::Instant;
+
+    /// Times opening, 512 spread frames and a sequential run on a big acquisition:
+    /// `POLARMAP_BIG=/path/big_master.h5 cargo test --release -p polarmap-io --lib timing --
+    /// --ignored --nocapture` (write one with `scripts/make_dectris_fixtures.py --big`).
+    #[test]
+    #[ignore]
+    fn big_master() {
+        let Ok(path) = std::env::var("POLARMAP_BIG") else {
+            return;
+        };
+        let t = Instant::now();
+        let scan = open(&path).unwrap();
+        eprintln!("open {:.3} s", t.elapsed().as_secs_f64());
+        let mut b = FrameBuffer::new();
+        let t = Instant::now();
+        let n = scan.n_frames();
+        for i in 0..512 {
+            scan.frame(i * (n / 512), &mut b).unwrap();
+        }
+        eprintln!("512 spread frames {:.3} s", t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        for i in 0..20000 {
+            scan.frame(i, &mut b).unwrap();
+        }
+        eprintln!(
+            "20000 sequential frames {:.3} s (1 thread)",
+            t.elapsed().as_secs_f64()
+        );
+    }
+}
