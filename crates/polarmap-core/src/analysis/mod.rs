@@ -1,6 +1,7 @@
 //! Analysis of a scan: the per-pattern pass (sum, CoM, virtual BF/ADF), the mean pattern, BF disk
 //! detection, descan and the detector-to-scan rotation.
 
+pub mod centrosymmetry;
 pub mod com;
 pub mod descan;
 pub mod detector;
@@ -11,6 +12,7 @@ pub mod rotation;
 pub mod stats;
 pub mod survey;
 
+pub use centrosymmetry::PolarizationSignal;
 pub use com::{ComField, Descan, ScanRotation};
 pub use descan::{paper_global_com, Plane};
 pub use detector::DetectorGeometry;
