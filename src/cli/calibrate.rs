@@ -68,7 +68,10 @@ pub fn calibrate(args: CalibrateArgs, progress: &Progress) -> Result<()> {
     let mut file = ModelFile::read(&args.model)?;
     let model = models::load(&args.model, args.device)?;
     let open = |paths: &[PathBuf]| -> Result<Vec<Session>> {
-        paths.iter().map(|p| args.open.session(p, progress)).collect()
+        paths
+            .iter()
+            .map(|p| args.open.session(p, progress))
+            .collect()
     };
     let (fit, held_out) = (open(&args.scans)?, open(&args.eval)?);
     let calibration = with_progress_bar(progress, || {

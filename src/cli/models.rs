@@ -225,7 +225,11 @@ fn print_summary(s: &serde_json::Value) {
     }
     if let Some(c) = s["mean_confidence"].as_f64() {
         let calibrated = s["calibrated"].as_bool() == Some(true);
-        let how = if calibrated { "calibrated" } else { "not calibrated" };
+        let how = if calibrated {
+            "calibrated"
+        } else {
+            "not calibrated"
+        };
         println!("mean confidence: {c:.3} ({how})");
     }
     if let Some(o) = s["ood"]["scan"].as_f64() {

@@ -40,9 +40,14 @@ fn unpolarised_scan_is_undetermined_and_polarised_ones_are_not() {
     assert!(shipped.len() >= 3, "{shipped:?}");
     for file in &shipped {
         let model = models::load(file, DeviceChoice::Cpu).unwrap();
-        let e = none.evaluate(model.as_ref(), &Progress::new(), |_, _| {}).unwrap();
+        let e = none
+            .evaluate(model.as_ref(), &Progress::new(), |_, _| {})
+            .unwrap();
         let signal = e.predictions.signal.expect("the survey finds the disk");
-        assert!(signal.applicable && !signal.detected, "{file:?}: {signal:?}");
+        assert!(
+            signal.applicable && !signal.detected,
+            "{file:?}: {signal:?}"
+        );
         assert_eq!(e.predictions.undetermined(), 256, "{file:?}");
         let summary = e.summary(file);
         assert_eq!(summary["majority_class"], serde_json::Value::Null);
@@ -56,7 +61,10 @@ fn unpolarised_scan_is_undetermined_and_polarised_ones_are_not() {
                 .evaluate(model.as_ref(), &Progress::new(), |_, _| {})
                 .unwrap();
             let signal = e.predictions.signal.unwrap();
-            assert!(signal.detected && signal.p_value < 1e-6, "{class}: {signal:?}");
+            assert!(
+                signal.detected && signal.p_value < 1e-6,
+                "{class}: {signal:?}"
+            );
             let outcome = e.summary(file)["outcome"].as_str().unwrap().to_string();
             assert!(!outcome.contains("no polarization signal"), "{outcome}");
             // With the signal test alone (no probability threshold: the shipped models are not
@@ -96,7 +104,10 @@ fn calibration_is_fitted_stored_and_used() {
         .collect();
     let shipped = models::shipped_dir().join(models::DEFAULT_MODEL);
     let model = models::load(&shipped, DeviceChoice::Cpu).unwrap();
-    assert!(model.header().confidence.is_none(), "shipped files predate calibration");
+    assert!(
+        model.header().confidence.is_none(),
+        "shipped files predate calibration"
+    );
     let fitted = calibrate(model.as_ref(), &scans[..1], &scans[1..], &Progress::new()).unwrap();
     assert_eq!(fitted.fit_before.patterns, 256);
     assert!(fitted.fit_after.nll <= fitted.fit_before.nll);
@@ -114,7 +125,9 @@ fn calibration_is_fitted_stored_and_used() {
     assert_eq!(calibrated.header().confidence.as_ref(), Some(&fitted));
 
     // Prediction uses it: the same classes, calibrated scores, OOD ≈ 1 on the fitting scan.
-    let raw = scans[0].evaluate(model.as_ref(), &Progress::new(), |_, _| {}).unwrap();
+    let raw = scans[0]
+        .evaluate(model.as_ref(), &Progress::new(), |_, _| {})
+        .unwrap();
     let cal = scans[0]
         .evaluate(calibrated.as_ref(), &Progress::new(), |_, _| {})
         .unwrap();
@@ -124,13 +137,17 @@ fn calibration_is_fitted_stored_and_used() {
     let ood = cal.predictions.ood.as_ref().unwrap();
     let mut sorted: Vec<f32> = ood.iter().copied().collect();
     sorted.sort_by(f32::total_cmp);
-    assert!((sorted[128] - 1.0).abs() < 0.05, "median OOD {}", sorted[128]);
+    assert!(
+        (sorted[128] - 1.0).abs() < 0.05,
+        "median OOD {}",
+        sorted[128]
+    );
     let scaling = fitted.scaling;
     for (r, c) in [(0, 0), (7, 9), (15, 15)] {
         let raw_scores: [f32; 8] = std::array::from_fn(|k| raw.predictions.scores[(r, c, k)]);
         let expected = scaling.apply(&raw_scores);
-        for k in 0..8 {
-            assert!((cal.predictions.scores[(r, c, k)] - expected[k]).abs() < 1e-6);
+        for (k, e) in expected.iter().enumerate() {
+            assert!((cal.predictions.scores[(r, c, k)] - e).abs() < 1e-6);
         }
     }
     // The CSV carries the determined mask and the OOD score.

@@ -154,7 +154,10 @@ impl Evaluation {
 fn ood_summary(ood: &Array2<f32>) -> serde_json::Value {
     let mut v: Vec<f32> = ood.iter().copied().collect();
     v.sort_by(f32::total_cmp);
-    let at = |q: f64| v.get(((v.len().max(1) - 1) as f64 * q).round() as usize).copied();
+    let at = |q: f64| {
+        v.get(((v.len().max(1) - 1) as f64 * q).round() as usize)
+            .copied()
+    };
     serde_json::json!({"scan": at(0.5), "p95": at(0.95), "max": v.last()})
 }
 

@@ -144,10 +144,7 @@ fn legend(ui: &mut egui::Ui, source: &ClassSource) {
                 ui.end_row();
             }
             if totals.undetermined > 0 || source.map.determined.is_some() {
-                super::swatch(
-                    ui,
-                    super::colour32(polarmap_core::colour::UNDETERMINED),
-                );
+                super::swatch(ui, super::colour32(polarmap_core::colour::UNDETERMINED));
                 ui.label("undetermined");
                 ui.label(format!("{}", totals.undetermined));
                 ui.label("left out");

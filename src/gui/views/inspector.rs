@@ -324,7 +324,11 @@ impl View for Inspector {
                         if let Some(o) = ood {
                             line += &format!(", OOD {o:.2}");
                         }
-                        line += if determined { ", determined" } else { ", undetermined" };
+                        line += if determined {
+                            ", determined"
+                        } else {
+                            ", undetermined"
+                        };
                     }
                     ui.label(line);
                 }

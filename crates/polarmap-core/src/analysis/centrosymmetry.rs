@@ -114,7 +114,10 @@ pub fn test(s: &ndarray::Array2<f64>, centre: [f64; 2], counts: bool) -> Polariz
     };
     // The symmetric part A(k) = (S(k) + S(2c − k)) / 2 where both lie on the detector.
     let a = |r: i64, k: i64| reflect(r, k).map(|ix| (s[[r as usize, k as usize]] + s[ix]) / 2.0);
-    let radius = c[0].min(c[1]).min(rows as f64 - 1.0 - c[0]).min(cols as f64 - 1.0 - c[1]);
+    let radius = c[0]
+        .min(c[1])
+        .min(rows as f64 - 1.0 - c[0])
+        .min(cols as f64 - 1.0 - c[1]);
     // Pixels in the test disc with their antisymmetric part D, variance S(k) + S(−k) and the
     // odd derivatives of A a sub-pixel shift δ of a symmetric pattern leaves in D:
     // D = −2(δ·∇)A − (δ·∇)³A/3 − …, linear in ∂r, ∂c, ∂rrr, ∂rrc, ∂rcc, ∂ccc of A.
@@ -177,10 +180,10 @@ pub fn test(s: &ndarray::Array2<f64>, centre: [f64; 2], counts: bool) -> Polariz
     let mut normal = [[0f64; TEMPLATES]; TEMPLATES];
     let mut rhs = [0f64; TEMPLATES];
     for p in &pixels {
-        for i in 0..TEMPLATES {
-            rhs[i] += p.templates[i] * p.d / p.var;
-            for j in 0..TEMPLATES {
-                normal[i][j] += p.templates[i] * p.templates[j] / p.var;
+        for (i, (row, ti)) in normal.iter_mut().zip(&p.templates).enumerate() {
+            rhs[i] += ti * p.d / p.var;
+            for (n, tj) in row.iter_mut().zip(&p.templates) {
+                *n += ti * tj / p.var;
             }
         }
     }
@@ -231,8 +234,9 @@ fn solve<const N: usize>(mut a: [[f64; N]; N], mut b: [f64; N]) -> Option<[f64; 
         b.swap(col, pivot);
         for row in col + 1..N {
             let f = a[row][col] / a[col][col];
-            for k in col..N {
-                a[row][k] -= f * a[col][k];
+            let pivot_row = a[col];
+            for (x, p) in a[row][col..].iter_mut().zip(&pivot_row[col..]) {
+                *x -= f * p;
             }
             b[row] -= f * b[col];
         }
@@ -249,7 +253,10 @@ fn solve<const N: usize>(mut a: [[f64; N]; N], mut b: [f64; N]) -> Option<[f64; 
 /// detector (infinite when `c` leaves no such disc).
 fn asymmetry(s: &ndarray::Array2<f64>, c: [f64; 2]) -> f64 {
     let (rows, cols) = s.dim();
-    let radius = c[0].min(c[1]).min(rows as f64 - 1.0 - c[0]).min(cols as f64 - 1.0 - c[1]);
+    let radius = c[0]
+        .min(c[1])
+        .min(rows as f64 - 1.0 - c[0])
+        .min(cols as f64 - 1.0 - c[1]);
     if radius < 2.0 {
         return f64::INFINITY;
     }
@@ -260,7 +267,10 @@ fn asymmetry(s: &ndarray::Array2<f64>, c: [f64; 2]) -> f64 {
             if dr.hypot(dc) >= radius {
                 continue;
             }
-            let (rr, kk) = ((2.0 * c[0] - r as f64) as usize, (2.0 * c[1] - k as f64) as usize);
+            let (rr, kk) = (
+                (2.0 * c[0] - r as f64) as usize,
+                (2.0 * c[1] - k as f64) as usize,
+            );
             let (a, b) = (s[[r, k]], s[[rr, kk]]);
             sum += (a - b).powi(2) / (a + b).max(1.0);
             n += 1;

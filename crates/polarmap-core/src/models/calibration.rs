@@ -243,7 +243,10 @@ mod tests {
             );
             let after = CalibrationQuality::measure(&fit, &scores, &predicted2, &labels);
             assert!(before.ece > 0.05, "{before:?}");
-            assert!(after.ece < 0.02 && after.ece < before.ece / 3.0, "{after:?}");
+            assert!(
+                after.ece < 0.02 && after.ece < before.ece / 3.0,
+                "{after:?}"
+            );
             assert!(after.nll < before.nll);
             assert_eq!(before.accuracy, after.accuracy, "the class never changes");
         }

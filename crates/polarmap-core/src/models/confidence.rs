@@ -48,9 +48,8 @@ impl ConfidenceModel {
     /// Checks a record read from a file.
     pub fn check(&self) -> std::result::Result<(), String> {
         let t = &self.scaling;
-        if !(t.temperature.is_finite() && t.temperature > 0.0)
-            || !(t.smoothing.is_finite() && t.smoothing >= 0.0)
-        {
+        let positive = t.temperature.is_finite() && t.temperature > 0.0;
+        if !(positive && t.smoothing.is_finite() && t.smoothing >= 0.0) {
             return Err(format!("calibration {t:?} is not valid"));
         }
         self.ood.as_ref().map_or(Ok(()), OodReference::check)

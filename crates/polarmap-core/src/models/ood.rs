@@ -102,7 +102,10 @@ impl OodReference {
         let width = self.centroids.iter().map(Vec::len).max().unwrap_or(0);
         if self.centroids.len() != Class::COUNT
             || width == 0
-            || self.centroids.iter().any(|c| !c.is_empty() && c.len() != width)
+            || self
+                .centroids
+                .iter()
+                .any(|c| !c.is_empty() && c.len() != width)
             || self.centroids.iter().flatten().any(|v| !v.is_finite())
         {
             return Err("the OOD reference needs 8 class centroids of one width".into());
