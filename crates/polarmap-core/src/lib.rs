@@ -9,6 +9,7 @@
 pub mod analysis;
 pub mod canvas;
 pub mod colour;
+pub mod domains;
 pub mod export;
 pub mod maps;
 pub mod models;
