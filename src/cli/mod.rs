@@ -2,6 +2,7 @@
 //! stop cleanly on Ctrl-C.
 
 mod bench;
+mod calibrate;
 mod models;
 
 use anyhow::{bail, Context, Result};
@@ -57,6 +58,8 @@ enum Command {
     Train(models::TrainArgs),
     /// Classify every pattern of a scan with a trained model.
     Predict(models::PredictArgs),
+    /// Fit a model's probability calibration and OOD reference on labelled scans.
+    Calibrate(calibrate::CalibrateArgs),
     /// The paper's benchmark: train model rows × preprocessing configs × seeds, evaluate on
     /// labelled test scans, write tables, figures and JSON (resumes from its output folder).
     Bench(bench::BenchArgs),
@@ -328,6 +331,7 @@ pub fn main() -> ExitCode {
         Some(Command::Simulate(args)) => simulate(args, &progress),
         Some(Command::Train(args)) => models::train(args, &progress),
         Some(Command::Predict(args)) => models::predict(args, &progress),
+        Some(Command::Calibrate(args)) => calibrate::calibrate(args, &progress),
         Some(Command::Bench(args)) => bench::bench(args, &progress),
         None => demo(&progress),
     };

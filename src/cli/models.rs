@@ -77,7 +77,7 @@ pub struct PredictArgs {
     /// Integer upscaling of the PNG.
     #[arg(long, default_value_t = 1)]
     pub scale: usize,
-    /// Rows of (row, col, class, 8 scores).
+    /// Rows of (row, col, class, 8 scores, determined, OOD score).
     #[arg(long)]
     pub csv: Option<PathBuf>,
     /// Print one JSON object (majority class, distribution, confidence, defects, model).
@@ -85,6 +85,8 @@ pub struct PredictArgs {
     pub json: bool,
     #[arg(long)]
     pub overwrite: bool,
+    #[command(flatten)]
+    pub determination: super::calibrate::DeterminationArgs,
 }
 
 pub fn train(args: TrainArgs, progress: &Progress) -> Result<()> {
@@ -159,7 +161,10 @@ pub fn predict(args: PredictArgs, progress: &Progress) -> Result<()> {
     }
     let model_file = model_path(args.model.as_deref())?;
     let model = models::load(&model_file, args.device)?;
-    let session = args.open.session(&args.path, progress)?;
+    let session = args
+        .open
+        .session(&args.path, progress)?
+        .with_determination(args.determination.rule());
     let evaluation = with_progress_bar(progress, || {
         session.evaluate(model.as_ref(), progress, |_, _| {})
     })?;
@@ -170,8 +175,9 @@ pub fn predict(args: PredictArgs, progress: &Progress) -> Result<()> {
     if let Some(csv) = &args.csv {
         export::write_classes_csv(
             csv,
-            &predictions.classes,
+            &predictions.class_map(),
             Some(&predictions.scores),
+            predictions.ood.as_ref(),
             args.overwrite,
         )?;
     }
@@ -204,8 +210,11 @@ fn print_summary(s: &serde_json::Value) {
         s["model_file"].as_str().unwrap_or("?")
     );
     println!(
-        "majority class: {}",
-        s["majority_class"].as_str().unwrap_or("-")
+        "majority class: {} ({}; {} of {} pixels undetermined)",
+        s["majority_class"].as_str().unwrap_or("-"),
+        s["outcome"].as_str().unwrap_or("?"),
+        s["undetermined_pixels"],
+        s["patterns"]
     );
     if let Some(d) = s["distribution"].as_object() {
         let parts: Vec<String> = d
@@ -215,7 +224,16 @@ fn print_summary(s: &serde_json::Value) {
         println!("distribution: {}", parts.join(", "));
     }
     if let Some(c) = s["mean_confidence"].as_f64() {
-        println!("mean confidence: {c:.3}");
+        let calibrated = s["calibrated"].as_bool() == Some(true);
+        let how = if calibrated {
+            "calibrated"
+        } else {
+            "not calibrated"
+        };
+        println!("mean confidence: {c:.3} ({how})");
+    }
+    if let Some(o) = s["ood"]["scan"].as_f64() {
+        println!("OOD score of the scan: {o:.2} (1 = like the calibration data)");
     }
     if let Some(a) = s["accuracy_vs_labels"].as_f64() {
         println!("accuracy against the scan's labels: {:.2} %", 100.0 * a);

@@ -2,7 +2,7 @@
 //! `tasks/` fill it in, the views read it).
 
 use eframe::egui::ColorImage;
-use ndarray::Array3;
+use ndarray::{Array2, Array3};
 use polarmap_core::analysis::{ComField, DetectorGeometry, PatternMaps};
 use polarmap_core::classes::Class;
 use polarmap_core::maps::{ClassMap, RegionStats};
@@ -94,6 +94,12 @@ pub struct ClassSource {
     pub input: Option<(InputGeometry, usize)>,
     /// The map as images, rendered where the map was made (a task thread).
     pub images: ClassImages,
+    /// Per-pixel OOD score (a finished, calibrated model).
+    pub ood: Option<Array2<f32>>,
+    /// Whether the scores are calibrated probabilities (a finished model).
+    pub calibrated: bool,
+    /// The scan's centrosymmetry test (a finished model).
+    pub signal: Option<polarmap_core::analysis::PolarizationSignal>,
 }
 
 impl ClassSource {
@@ -128,6 +134,9 @@ impl ClassSource {
             accuracy: None,
             input: None,
             images,
+            ood: None,
+            calibrated: false,
+            signal: None,
         }
     }
 
@@ -148,6 +157,14 @@ impl ClassSource {
             .get((row, col))
             .copied()
             .filter(|_| self.filled(pixel))
+    }
+
+    /// A pixel's OOD score and whether it is determined (None: no mask or not filled in).
+    pub fn determination_at(&self, pixel: [usize; 2]) -> Option<(Option<f32>, bool)> {
+        let [row, col] = pixel;
+        let determined = *self.map.determined.as_ref()?.get((row, col))?;
+        let ood = self.ood.as_ref().and_then(|o| o.get((row, col)).copied());
+        self.filled(pixel).then_some((ood, determined))
     }
 
     /// The model's 8 class scores at a pixel.

@@ -32,11 +32,19 @@ pub fn com(field: &polarmap_core::analysis::ComField) -> Arc<ColorImage> {
     rgb(cols, rows, &polarmap_core::export::com_pixels(field))
 }
 
-/// A class map in the class colours; with `confidence`, the model's score of its class as
-/// opacity. Pixels from `done` on (row-major; a model still running) stay transparent.
+/// A class map in the class colours, undetermined pixels grey; with `confidence`, the model's
+/// score of its class as opacity. Pixels from `done` on (row-major; a model still running) stay
+/// transparent.
 pub fn classes(map: &ClassMap, done: usize, confidence: bool) -> Arc<ColorImage> {
     let (rows, cols) = map.dim();
-    let colours = polarmap_core::export::class_pixels(&map.classes);
+    let mut colours = polarmap_core::export::class_pixels(&map.classes);
+    if let Some(determined) = &map.determined {
+        for (colour, &d) in colours.iter_mut().zip(determined) {
+            if !d {
+                *colour = polarmap_core::colour::UNDETERMINED;
+            }
+        }
+    }
     let alpha: Vec<u8> = match (&map.confidence, confidence) {
         (Some(conf), true) => conf
             .iter()

@@ -5,6 +5,7 @@ mod bench;
 mod blockfile;
 mod cli;
 mod common;
+mod confidence;
 mod crosscheck;
 mod dectris;
 mod dm_mrc_tvips;

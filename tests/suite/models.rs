@@ -180,7 +180,9 @@ fn net_learns(head: Head) {
             );
         }
     }
-    assert_eq!(b[0].embedding.is_some(), head == Head::Proto);
+    // The prototype head's embedding, else the encoder's 512 features (for the OOD score).
+    let width = if head == Head::Proto { 128 } else { 512 };
+    assert_eq!(b[0].embedding.as_ref().map(Vec::len), Some(width));
 }
 
 #[test]

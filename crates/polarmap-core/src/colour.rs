@@ -19,6 +19,9 @@ pub fn vector_colour(dx: f64, dy: f64, max_magnitude: f64) -> [u8; 3] {
     hsv_to_rgb(dy.atan2(dx).to_degrees().rem_euclid(360.0), 0.85, value)
 }
 
+/// Colour of an undetermined pixel: grey, which has no hue and so names no direction.
+pub const UNDETERMINED: [u8; 3] = [128, 128, 128];
+
 /// Colour of a class: the wheel at the class's angle.
 pub fn class_colour(class: Class) -> [u8; 3] {
     wheel(class.angle_deg().to_radians())

@@ -8,16 +8,19 @@ use std::path::Path;
 pub use polarmap_io::write::{check_writable, write_npy_f32};
 
 /// Writes a class map as CSV: one line per pixel, `row,col,class,index`, plus one column per
-/// class score when given (`scores` is `[rows, cols, 8]`).
+/// class score when given (`scores` is `[rows, cols, 8]`), `determined` (1 or 0) when the map
+/// has a determined mask, and `ood` (the pixel's OOD score) when given.
 pub fn write_classes_csv(
     path: &Path,
-    classes: &ndarray::Array2<crate::Class>,
+    map: &crate::maps::ClassMap,
     scores: Option<&ndarray::Array3<f32>>,
+    ood: Option<&ndarray::Array2<f32>>,
     overwrite: bool,
 ) -> Result<()> {
     check_writable(path, overwrite)?;
     let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
     let mut out = std::io::BufWriter::new(file);
+    let determined = map.determined.as_ref();
     let write = |out: &mut std::io::BufWriter<std::fs::File>| -> std::io::Result<()> {
         write!(out, "row,col,class,index")?;
         if scores.is_some() {
@@ -25,13 +28,25 @@ pub fn write_classes_csv(
                 write!(out, ",score_{}", c.name())?;
             }
         }
+        if determined.is_some() {
+            write!(out, ",determined")?;
+        }
+        if ood.is_some() {
+            write!(out, ",ood")?;
+        }
         writeln!(out)?;
-        for ((r, c), class) in classes.indexed_iter() {
+        for ((r, c), class) in map.classes.indexed_iter() {
             write!(out, "{r},{c},{},{}", class.name(), class.index())?;
             if let Some(s) = scores {
                 for k in 0..crate::Class::COUNT {
                     write!(out, ",{}", s[(r, c, k)])?;
                 }
+            }
+            if let Some(d) = determined {
+                write!(out, ",{}", d[(r, c)] as u8)?;
+            }
+            if let Some(o) = ood {
+                write!(out, ",{}", o[(r, c)])?;
             }
             writeln!(out)?;
         }

@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 pub struct ClassMap {
     pub classes: Array2<Class>,
     pub confidence: Option<Array2<f32>>,
+    /// Pixels whose class counts (`models::confidence::Determination`); all when None.
+    pub determined: Option<Array2<bool>>,
 }
 
 /// An area of the scan, in scan pixels (row, col).
@@ -78,17 +80,20 @@ fn point_in_polygon(vertices: &[[f64; 2]], row: f64, col: f64) -> bool {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RegionStats {
     pub pixels: usize,
-    /// Pixels per class, in class order.
+    /// Determined pixels per class, in class order.
     pub counts: [usize; Class::COUNT],
-    /// The most frequent class; ties go to the lower class index. None for an empty region.
+    /// The most frequent class among determined pixels; ties go to the lower class index. None
+    /// for an empty region or one with no determined pixel.
     pub majority: Option<Class>,
     pub mean_confidence: Option<f64>,
+    /// Pixels left out of `counts` and `majority` as undetermined.
+    pub undetermined: usize,
 }
 
 impl RegionStats {
-    /// Fraction of pixels per class.
+    /// Fraction of the determined pixels per class.
     pub fn fractions(&self) -> [f64; Class::COUNT] {
-        let n = self.pixels.max(1) as f64;
+        let n = (self.pixels - self.undetermined).max(1) as f64;
         self.counts.map(|c| c as f64 / n)
     }
 }
@@ -98,6 +103,7 @@ impl ClassMap {
         ClassMap {
             classes,
             confidence: None,
+            determined: None,
         }
     }
 
@@ -128,8 +134,13 @@ impl ClassMap {
     /// Statistics over the given pixels.
     pub fn stats_of(&self, pixels: &[(usize, usize)]) -> RegionStats {
         let mut counts = [0usize; Class::COUNT];
+        let mut undetermined = 0;
         for &ix in pixels {
-            counts[self.classes[ix].index()] += 1;
+            if self.determined.as_ref().is_none_or(|d| d[ix]) {
+                counts[self.classes[ix].index()] += 1;
+            } else {
+                undetermined += 1;
+            }
         }
         let majority = majority_of(&counts);
         let mean_confidence = self.confidence.as_ref().and_then(|conf| {
@@ -142,6 +153,7 @@ impl ClassMap {
             counts,
             majority,
             mean_confidence,
+            undetermined,
         }
     }
 }

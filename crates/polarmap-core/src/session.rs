@@ -10,6 +10,7 @@ use crate::classes::Class;
 use crate::domains::{DomainSettings, Domains};
 use crate::error::{Error, Result};
 use crate::maps::{agreement, find_defects, ClassMap, DefectSearch};
+use crate::models::confidence::Determination;
 use crate::models::{predict_scan, Classifier, Prediction, ScanPredictions};
 use crate::progress::Progress;
 use crate::scan::{OpenOptions, Scan};
@@ -90,7 +91,8 @@ impl Evaluation {
         ClassMap::new(truth.clone()).stats(None).majority
     }
 
-    /// The scan-level answer as JSON: majority class, distribution, confidence, candidate
+    /// The scan-level answer as JSON: majority class among determined pixels, distribution,
+    /// confidence, how many pixels were left undetermined and why, the OOD score, candidate
     /// defects, and the accuracy against the labels (what `polarmap predict --json` prints).
     pub fn summary(&self, model_file: &Path) -> serde_json::Value {
         let map = self.class_map();
@@ -101,19 +103,64 @@ impl Evaluation {
             .zip(stats.fractions())
             .map(|(c, f)| (c.name().to_string(), serde_json::json!(f)))
             .collect();
+        let p = &self.predictions;
+        let no_signal = p.signal.is_some_and(|s| !s.polarised());
+        let outcome = if no_signal && p.determination.require_signal {
+            "undetermined: no polarization signal (centrosymmetric mean pattern)"
+        } else if stats.majority.is_none() {
+            "undetermined: no pixel passed the thresholds"
+        } else {
+            "determined"
+        };
         serde_json::json!({
-            "model": self.predictions.model,
+            "model": p.model,
             "model_file": model_file.display().to_string(),
             "patterns": stats.pixels,
+            "outcome": outcome,
             "majority_class": stats.majority.map(|c| c.name()),
+            "determined_pixels": stats.pixels - stats.undetermined,
+            "undetermined_pixels": stats.undetermined,
             "distribution": distribution,
+            "calibrated": p.calibrated,
             "mean_confidence": stats.mean_confidence,
+            "ood": p.ood.as_ref().map(ood_summary),
+            "polarization_signal": p.signal,
+            "thresholds": p.determination,
             "accuracy_vs_labels": self.accuracy,
+            "accuracy_determined_vs_labels": self.accuracy_determined(),
             "labelled_majority_class": self.labelled_majority().map(|c| c.name()),
             "defects": defects.iter().take(10).collect::<Vec<_>>(),
             "domains": Domains::find(&map.classes, None, DomainSettings::default()).summary(),
         })
     }
+
+    /// Accuracy over the determined pixels only.
+    pub fn accuracy_determined(&self) -> Option<f64> {
+        let truth = self.truth.as_ref()?;
+        let p = &self.predictions;
+        if truth.dim() != p.classes.dim() {
+            return None;
+        }
+        let (mut right, mut n) = (0usize, 0usize);
+        for ((t, c), d) in truth.iter().zip(&p.classes).zip(&p.determined) {
+            if *d {
+                n += 1;
+                right += (t == c) as usize;
+            }
+        }
+        (n > 0).then(|| right as f64 / n as f64)
+    }
+}
+
+/// The per-scan OOD score (the median of the per-pixel scores) and its spread.
+fn ood_summary(ood: &Array2<f32>) -> serde_json::Value {
+    let mut v: Vec<f32> = ood.iter().copied().collect();
+    v.sort_by(f32::total_cmp);
+    let at = |q: f64| {
+        v.get(((v.len().max(1) - 1) as f64 * q).round() as usize)
+            .copied()
+    };
+    serde_json::json!({"scan": at(0.5), "p95": at(0.95), "max": v.last()})
 }
 
 /// An open scan and its survey (mean pattern, BF disk, global CoM), read once.
@@ -121,6 +168,7 @@ impl Evaluation {
 pub struct Session {
     scan: Arc<Scan>,
     survey: Arc<Survey>,
+    determination: Determination,
 }
 
 impl Session {
@@ -141,7 +189,14 @@ impl Session {
         Ok(Session {
             scan,
             survey: Arc::new(survey),
+            determination: Determination::default(),
         })
+    }
+
+    /// Sets when a predicted pixel counts as determined (thresholds on probability and OOD).
+    pub fn with_determination(mut self, determination: Determination) -> Session {
+        self.determination = determination;
+        self
     }
 
     pub fn scan(&self) -> &Arc<Scan> {
@@ -292,7 +347,14 @@ impl Session {
         progress: &Progress,
         on_batch: impl FnMut(usize, &[Prediction]),
     ) -> Result<ScanPredictions> {
-        predict_scan(&self.scan, &self.survey, model, progress, on_batch)
+        predict_scan(
+            &self.scan,
+            &self.survey,
+            model,
+            &self.determination,
+            progress,
+            on_batch,
+        )
     }
 
     /// Predicts and judges the predictions against the scan's labels.

@@ -80,6 +80,9 @@ pub fn start_prediction(
         );
         source.accuracy = evaluation.accuracy;
         source.input = Some(input);
+        source.ood = evaluation.predictions.ood;
+        source.calibrated = evaluation.predictions.calibrated;
+        source.signal = evaluation.predictions.signal;
         Ok(source)
     });
 }

@@ -72,7 +72,13 @@ pub fn start(worker: &mut Worker<PathBuf>, request: ExportRequest, data: &Datase
             }
             ExportKind::PredictionsCsv => {
                 let c = classes.ok_or_else(|| missing("there is no class map"))?;
-                files::write_classes_csv(&r.path, &c.map.classes, c.scores.as_ref(), r.overwrite)?;
+                files::write_classes_csv(
+                    &r.path,
+                    &c.map,
+                    c.scores.as_ref(),
+                    c.ood.as_ref(),
+                    r.overwrite,
+                )?;
             }
             ExportKind::PredictionsNpy => {
                 let c = classes.ok_or_else(|| missing("there is no class map"))?;

@@ -143,8 +143,33 @@ fn legend(ui: &mut egui::Ui, source: &ClassSource) {
                 ui.label(format!("{:.1} %", 100.0 * fractions[i]));
                 ui.end_row();
             }
+            if totals.undetermined > 0 || source.map.determined.is_some() {
+                super::swatch(ui, super::colour32(polarmap_core::colour::UNDETERMINED));
+                ui.label("undetermined");
+                ui.label(format!("{}", totals.undetermined));
+                ui.label("left out");
+                ui.end_row();
+            }
         });
-    if let Some(m) = totals.majority {
-        ui.label(format!("majority of the scan: {m}"));
+    match totals.majority {
+        Some(m) if totals.undetermined > 0 => ui.label(format!(
+            "majority of the scan: {m} (among {} determined pixels)",
+            totals.pixels - totals.undetermined
+        )),
+        Some(m) => ui.label(format!("majority of the scan: {m}")),
+        None if totals.pixels > 0 && totals.undetermined == totals.pixels => {
+            ui.label("majority of the scan: undetermined")
+        }
+        None => ui.label(""),
+    };
+    if source.signal.is_some_and(|s| !s.polarised()) {
+        ui.label("no polarization signal: the mean pattern is centrosymmetric within noise");
+    }
+    if source.is_complete() && source.kind == crate::gui::data::SourceKind::Model {
+        ui.label(if source.calibrated {
+            "percentages: determined pixels; confidence calibrated"
+        } else {
+            "percentages: determined pixels; confidence not calibrated"
+        });
     }
 }

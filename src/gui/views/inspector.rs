@@ -313,6 +313,25 @@ impl View for Inspector {
         match scores {
             Some((source, scores)) => {
                 ui.label(format!("Class scores of {}", source.source));
+                if let Some(class) = source.class_at([row, col]) {
+                    let kind = if source.calibrated {
+                        "probability"
+                    } else {
+                        "score (not calibrated)"
+                    };
+                    let mut line = format!("{class}: {kind} {:.2}", scores[class.index()]);
+                    if let Some((ood, determined)) = source.determination_at([row, col]) {
+                        if let Some(o) = ood {
+                            line += &format!(", OOD {o:.2}");
+                        }
+                        line += if determined {
+                            ", determined"
+                        } else {
+                            ", undetermined"
+                        };
+                    }
+                    ui.label(line);
+                }
                 scores_chart(ui, &scores);
             }
             None => {

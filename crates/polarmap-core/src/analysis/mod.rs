@@ -2,6 +2,7 @@
 //! the mean pattern, BF disk detection, descan, the detector-to-scan rotation and the integrated
 //! CoM/DPC images.
 
+pub mod centrosymmetry;
 pub mod com;
 pub mod descan;
 pub mod detector;
@@ -13,6 +14,7 @@ pub mod rotation;
 pub mod stats;
 pub mod survey;
 
+pub use centrosymmetry::PolarizationSignal;
 pub use com::{ComField, Descan, ScanRotation};
 pub use descan::{paper_global_com, Plane};
 pub use detector::{DetectorGeometry, VirtualDetector};

@@ -35,6 +35,9 @@ pub struct ModelHeader {
     /// How the model was made: data, preprocessing configuration, seed, epochs, command.
     #[serde(default)]
     pub training: serde_json::Value,
+    /// Probability calibration and OOD reference (`polarmap calibrate`); absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<super::confidence::ConfidenceModel>,
 }
 
 impl ModelHeader {
@@ -48,6 +51,7 @@ impl ModelHeader {
             classes: Class::ALL.iter().map(|c| c.name().to_string()).collect(),
             settings: serde_json::Value::Null,
             training: serde_json::Value::Null,
+            confidence: None,
         }
     }
 
@@ -110,6 +114,11 @@ impl ModelHeader {
                     ));
                 }
             }
+        }
+        if let Some(confidence) = &self.confidence {
+            confidence
+                .check()
+                .map_err(|m| Error::format(path, format!("the model's calibration: {m}")))?;
         }
         Ok(())
     }

@@ -7,12 +7,15 @@
 //! - [`pca_knn`]: PCA + kNN (linfa);
 //! - [`nets`]: the CNNs (burn), [`train`]: their training loop.
 
+pub mod calibration;
 pub mod card;
+pub mod confidence;
 pub mod device;
 pub mod file;
 pub mod input;
 pub mod job;
 pub mod nets;
+pub mod ood;
 pub mod pca_knn;
 pub mod predict;
 pub mod train;

@@ -1,6 +1,7 @@
 //! PCA + kNN (the paper's classical baseline): flatten the input, standardise each feature,
 //! project on 20 principal components (linfa-reduction), vote among the k = 5 nearest training
-//! patterns (linfa-nn k-d tree). Scores are the vote fractions.
+//! patterns (linfa-nn k-d tree). Scores are the vote fractions; the embedding is the pattern's
+//! principal components.
 //!
 //! Payload (little-endian f32 unless said): feature means [F], feature standard deviations [F],
 //! components [C×F], training embeddings [N×C], training labels u8 [N].
@@ -269,7 +270,11 @@ impl Classifier for PcaKnn {
                     votes[self.labels[*i] as usize] += 1.0;
                 }
                 let total = found.len().max(1) as f32;
-                Ok(Prediction::from_scores(votes.map(|v| v / total), None))
+                // The principal components are the model's embedding (for the OOD score).
+                Ok(Prediction::from_scores(
+                    votes.map(|v| v / total),
+                    Some(row.to_vec()),
+                ))
             })
             .collect()
     }

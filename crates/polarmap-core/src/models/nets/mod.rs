@@ -83,6 +83,24 @@ impl Network {
         }
     }
 
+    /// The encoder's features `[B, 512]` and the raw head outputs of a batch (the features are
+    /// the embedding the OOD score of the Cls and Reg heads is measured on).
+    pub fn forward_features(
+        &self,
+        inputs: Tensor<2>,
+        head: Head,
+        size: usize,
+    ) -> (Tensor<2>, Tensor<2>) {
+        let [batch, _] = inputs.dims();
+        let features = self.encoder.forward(inputs.reshape([batch, 1, size, size]));
+        let out = self.head.forward(features.clone());
+        let out = match head {
+            Head::Reg => out.tanh(),
+            Head::Cls | Head::Proto => out,
+        };
+        (features, out)
+    }
+
     /// The weights as burnpack bytes, in `dtype` (model files: F16, which halves them;
     /// checkpoints: F32, so that a resumed run continues exactly).
     pub fn to_bytes(&self, dtype: DType) -> Result<Vec<u8>> {
@@ -233,19 +251,41 @@ impl Classifier for NetClassifier {
         &self.header
     }
 
+    /// Embeddings: the prototype head's own embedding, else the encoder's features.
     fn predict(&self, batch: ArrayView2<f32>) -> Result<Vec<Prediction>> {
-        let outputs = self.outputs(batch)?;
+        let size = self.header.input.size;
+        if batch.ncols() != size * size {
+            return Err(Error::invalid(format!(
+                "the model takes {size}x{size} inputs, got rows of {} values",
+                batch.ncols()
+            )));
+        }
+        if batch.nrows() == 0 {
+            return Ok(Vec::new());
+        }
         let head = self.settings.head;
+        let (features, outputs) =
+            self.network
+                .forward_features(to_tensor(batch, &self.device), head, size);
+        let features = if head == Head::Proto {
+            None
+        } else {
+            Some(rows_of(features)?)
+        };
         let prototypes = self.settings.prototypes.as_deref().unwrap_or_default();
-        Ok(outputs
+        Ok(rows_of(outputs)?
             .into_iter()
-            .map(|out| {
+            .enumerate()
+            .map(|(i, out)| {
                 let (class, scores) = head.decode(&out, prototypes);
-                let embedding = (head == Head::Proto).then_some(out);
+                let embedding = match &features {
+                    Some(f) => f[i].clone(),
+                    None => out,
+                };
                 Prediction {
                     class,
                     scores,
-                    embedding,
+                    embedding: Some(embedding),
                 }
             })
             .collect())
