@@ -88,17 +88,26 @@ impl Default for Determination {
 }
 
 impl Determination {
-    /// The per-pixel mask: confident enough, in distribution, and a scan with a signal.
+    /// The per-pixel mask: confident enough, in distribution, and a scan with a signal. The
+    /// probability threshold applies to `calibrated` scores only: an uncalibrated model's scores
+    /// are not probabilities (Conv (Proto)'s stay below 0.5 even where it is right), so
+    /// thresholding them would call a right map undetermined.
     pub fn mask(
         &self,
         confidence: &Array2<f32>,
+        calibrated: bool,
         ood: Option<&Array2<f32>>,
         signal: Option<&PolarizationSignal>,
     ) -> Array2<bool> {
         let no_signal = self.require_signal && signal.is_some_and(|s| !s.polarised());
+        let min_probability = if calibrated {
+            self.min_probability
+        } else {
+            0.0
+        };
         Array2::from_shape_fn(confidence.dim(), |ix| {
             !no_signal
-                && confidence[ix] >= self.min_probability
+                && confidence[ix] >= min_probability
                 && ood.is_none_or(|o| o[ix] <= self.max_ood)
         })
     }

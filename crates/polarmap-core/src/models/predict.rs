@@ -102,7 +102,12 @@ pub fn predict_scan(
     let confidence = class_map_of(&classes, &scores)
         .confidence
         .expect("class_map_of gives confidence");
-    let determined = determination.mask(&confidence, ood.as_ref(), signal.as_ref());
+    let determined = determination.mask(
+        &confidence,
+        calibration.is_some(),
+        ood.as_ref(),
+        signal.as_ref(),
+    );
     Ok(ScanPredictions {
         classes,
         scores,
