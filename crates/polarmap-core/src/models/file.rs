@@ -35,6 +35,10 @@ pub struct ModelHeader {
     /// How the model was made: data, preprocessing configuration, seed, epochs, command.
     #[serde(default)]
     pub training: serde_json::Value,
+    /// How a trained model was adapted to a user's scan, for adapted models (absent in older
+    /// files, which stay readable, and in trained ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptation: Option<super::adapt::Adaptation>,
 }
 
 impl ModelHeader {
@@ -48,6 +52,7 @@ impl ModelHeader {
             classes: Class::ALL.iter().map(|c| c.name().to_string()).collect(),
             settings: serde_json::Value::Null,
             training: serde_json::Value::Null,
+            adaptation: None,
         }
     }
 
