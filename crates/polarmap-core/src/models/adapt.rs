@@ -5,9 +5,12 @@
 //! - **PCA + kNN**: their projections join the kNN reference set, each voting with the weight
 //!   k, so that a labelled pattern among a query's k nearest outvotes all the training points
 //!   there ([`PcaKnn::with_references`]).
-//! - **Prototype head**: each labelled class's prototype becomes the mean embedding of its
+//! - **Prototype head**: each labelled class's prototype moves to the mean embedding of its
 //!   labelled patterns; every other prototype moves by the count-weighted mean of those moves.
-//!   A scan unlike the training data (thicker, noisier, another crystal) shifts the embeddings of
+//!   Both are shrunk towards "no move" as a posterior mean with a prior worth
+//!   [`AdaptOptions::prior_patterns`] patterns: the embeddings of one class vary over the unit
+//!   cell (patterns between atom columns carry little polarization), so the mean of a handful of
+//!   labelled patterns is a noisy prototype. A scan unlike the training data (thicker, noisier, another crystal) shifts the embeddings of
 //!   all its patterns; the mean move of the labelled classes is the best estimate of that shift
 //!   for a class the user did not label, and moving it keeps the prototypes' relative geometry
 //!   (without the move, a class labelled alone would sit apart from the stale ones and could
@@ -84,7 +87,13 @@ pub struct AdaptOptions {
     /// k − 1 others).
     pub knn_weight: Option<f32>,
     /// Ridge towards the original head, relative to the largest curvature of the data term.
+    /// Along the mean feature direction (the largest curvature), a ridge r lets the fit move a
+    /// logit by about 1/r: 0.01 lets a confident trained model (logit gaps of ~30 on the demo)
+    /// be overruled by labels, 0.1 did not (measured, docs/transfer.md).
     pub ridge: f64,
+    /// Prototype head: the weight, in patterns, of the old prototypes against the labelled
+    /// means (and of "no shift" against the labelled classes' mean move).
+    pub prior_patterns: f64,
     /// Gradient steps of the last-layer fit.
     pub steps: usize,
     /// At most this many labelled patterns enter the last-layer fit (evenly spaced over the
@@ -96,7 +105,8 @@ impl Default for AdaptOptions {
     fn default() -> Self {
         AdaptOptions {
             knn_weight: None,
-            ridge: 0.1,
+            ridge: 0.01,
+            prior_patterns: 10.0,
             steps: 300,
             max_fit_patterns: 4096,
         }
@@ -251,10 +261,12 @@ pub fn adapt(
         Head::Proto => {
             let embeddings = batched(&inputs, progress, |rows| net.outputs(rows))?;
             let old = net.prototypes().unwrap_or_default();
-            let (prototypes, shift) = reestimate_prototypes(old, &embeddings, &class_indices);
+            let prior = options.prior_patterns.max(0.0);
+            let (prototypes, shift) =
+                reestimate_prototypes(old, &embeddings, &class_indices, prior);
             let header = header_with(record(
                 AdaptMethod::Prototypes,
-                serde_json::json!({"unlabelled_prototype_shift": shift}),
+                serde_json::json!({"prior_patterns": prior, "unlabelled_prototype_shift": shift}),
             ));
             Ok(Box::new(net.with_prototypes(prototypes, header)?))
         }
@@ -310,13 +322,15 @@ fn batched(
     Ok(out)
 }
 
-/// New prototypes: labelled classes at the mean of their labelled embeddings; the others moved
-/// by the count-weighted mean move of the labelled ones (see the module's comment). Returns the
-/// prototypes and the length of that common move.
+/// New prototypes (see the module's comment): the common move δ = Σₖ nₖ(mₖ − oldₖ) / (Σₖ nₖ +
+/// `prior`) of the labelled classes' means mₖ; a labelled class at (nₖ mₖ + `prior` (oldₖ + δ)) /
+/// (nₖ + `prior`), the others at oldₖ + δ. `prior` = 0 puts the labelled classes at their means.
+/// Returns the prototypes and the length of δ.
 pub fn reestimate_prototypes(
     old: &[Vec<f32>],
     embeddings: &[Vec<f32>],
     labels: &[usize],
+    prior: f64,
 ) -> (Vec<Vec<f32>>, f64) {
     let means = super::nets::heads::class_means(embeddings, labels);
     let mut counts = [0usize; Class::COUNT];
@@ -325,22 +339,20 @@ pub fn reestimate_prototypes(
     let total: usize = counts.iter().sum();
     let mut shift = vec![0f64; width];
     for k in (0..Class::COUNT).filter(|&k| counts[k] > 0) {
-        let w = counts[k] as f64 / total.max(1) as f64;
+        let w = counts[k] as f64 / (total as f64 + prior).max(1e-12);
         for (s, (m, o)) in shift.iter_mut().zip(means[k].iter().zip(&old[k])) {
             *s += w * (*m as f64 - *o as f64);
         }
     }
     let prototypes = (0..Class::COUNT)
         .map(|k| {
-            if counts[k] > 0 {
-                means[k].clone()
-            } else {
-                old[k]
-                    .iter()
-                    .zip(&shift)
-                    .map(|(o, s)| (*o as f64 + s) as f32)
-                    .collect()
-            }
+            let n = counts[k] as f64;
+            old[k]
+                .iter()
+                .zip(&shift)
+                .zip(&means[k])
+                .map(|((o, s), m)| ((n * *m as f64 + prior * (*o as f64 + s)) / (n + prior).max(1e-12)) as f32)
+                .collect()
         })
         .collect();
     let length = shift.iter().map(|s| s * s).sum::<f64>().sqrt();
@@ -594,7 +606,7 @@ mod tests {
         // Label two pixels of each class.
         let labelled: Vec<Vec<f32>> = pixels[..4].iter().map(|(v, _)| v.clone()).collect();
         let labels: Vec<usize> = pixels[..4].iter().map(|(_, k)| *k).collect();
-        let (new, _) = reestimate_prototypes(&old, &labelled, &labels);
+        let (new, _) = reestimate_prototypes(&old, &labelled, &labels, 0.0);
         for (v, k) in &pixels[4..] {
             assert_eq!(classify(&new, v), *k, "unlabelled pixel of class {k}");
         }
@@ -613,13 +625,21 @@ mod tests {
         // Class 0 labelled three times at (0, 1): moved by (0, 1); class 1 once at (1, -1):
         // moved by (0, -1). Weighted mean move: (0, 0.5).
         let embeddings = vec![vec![0.0, 1.0], vec![0.0, 1.0], vec![0.0, 1.0], vec![1.0, -1.0]];
-        let (new, shift) = reestimate_prototypes(&old, &embeddings, &[0, 0, 0, 1]);
+        let (new, shift) = reestimate_prototypes(&old, &embeddings, &[0, 0, 0, 1], 0.0);
         assert_eq!(new[0], vec![0.0, 1.0]);
         assert_eq!(new[1], vec![1.0, -1.0]);
         for k in 2..8 {
             assert_eq!(new[k], vec![k as f32, 0.5]);
         }
         assert!((shift - 0.5).abs() < 1e-12);
+        // A prior worth 4 patterns halves the common move (4 labels) and pulls the labelled
+        // prototypes towards the moved old ones: class 1, one label at (1, -1) against 4 at
+        // (1, 0.25), sits at (1, 0).
+        let (new, shift) = reestimate_prototypes(&old, &embeddings, &[0, 0, 0, 1], 4.0);
+        assert!((shift - 0.25).abs() < 1e-12);
+        assert!((new[1][1] - 0.0).abs() < 1e-6, "{:?}", new[1]);
+        assert!((new[0][1] - (3.0 + 4.0 * 0.25) / 7.0).abs() < 1e-6, "{:?}", new[0]);
+        assert_eq!(new[5], vec![5.0, 0.25]);
     }
 
     /// A toy Cls head on 3 features: W0 sends feature 0 to class 0 and feature 1 to class 1.
