@@ -3,16 +3,16 @@
 use super::{with_progress_bar, OpenArgs};
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use polarmap_core::classes::Class;
 use polarmap_core::colour::class_colour;
 use polarmap_core::export;
-use polarmap_core::models::job::TrainJob;
-use polarmap_core::models::train::{self, ModelKind, Preprocessing, TrainConfig};
-use polarmap_core::classes::Class;
 use polarmap_core::models::adapt::{self, AdaptOptions, RegionLabels};
 use polarmap_core::models::card::ModelCard;
+use polarmap_core::models::job::TrainJob;
+use polarmap_core::models::train::{self, ModelKind, Preprocessing, TrainConfig};
 use polarmap_core::models::{self, Classifier, DeviceChoice, ScanPredictions};
-use polarmap_core::session::{Evaluation, Session};
 use polarmap_core::progress::Progress;
+use polarmap_core::session::{Evaluation, Session};
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
@@ -220,7 +220,8 @@ pub fn predict(args: PredictArgs, progress: &Progress) -> Result<()> {
         )?;
         if let Some(out) = &args.save_adapted {
             model.save(out, args.overwrite)?;
-            let mut card = ModelCard::from_header(model.header(), adapt_command(&args, &model_file));
+            let mut card =
+                ModelCard::from_header(model.header(), adapt_command(&args, &model_file));
             card.metrics
                 .insert("adapted_scan".into(), report["accuracy"].clone());
             card.write(&ModelCard::path_for(out), args.overwrite)?;

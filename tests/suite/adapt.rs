@@ -18,7 +18,9 @@ fn demo() -> PathBuf {
 }
 
 fn shipped(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("models").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .join(name)
 }
 
 fn classes(session: &Session, model: &dyn Classifier) -> ndarray::Array2<Class> {
@@ -196,8 +198,14 @@ fn bad_labels_are_errors_naming_the_problem() {
     let dir = tempfile::tempdir().unwrap();
     let demo = demo();
     for (text, expected) in [
-        (r#"{"regions": [{"class": "XY", "region": {"kind": "pixels", "pixels": [[0, 0]]}}]}"#, "labels.json"),
-        (r#"{"regions": [{"class": "RD", "region": {"kind": "rect", "row0": 40, "col0": 0, "row1": 50, "col1": 4}}]}"#, "holds no pixel"),
+        (
+            r#"{"regions": [{"class": "XY", "region": {"kind": "pixels", "pixels": [[0, 0]]}}]}"#,
+            "labels.json",
+        ),
+        (
+            r#"{"regions": [{"class": "RD", "region": {"kind": "rect", "row0": 40, "col0": 0, "row1": 50, "col1": 4}}]}"#,
+            "holds no pixel",
+        ),
         (r#"{"regions": []}"#, "no labelled pixels"),
     ] {
         let labels = dir.path().join("labels.json");

@@ -788,7 +788,10 @@ fn labelling_a_region_and_adapting_the_model_moves_the_map_to_the_label() {
         let part = map.slice(ndarray::s![.., 8..16]);
         part.iter().filter(|&&c| c == Class::LM).count() as f64 / part.len() as f64
     };
-    assert!(lm_share(&before) < 0.05, "the default model sees no LM there");
+    assert!(
+        lm_share(&before) < 0.05,
+        "the default model sees no LM there"
+    );
     // A rectangle over columns 0-7 of the RM domain, then "this is LM".
     harness.get_by_label("Rectangle").click();
     harness.run();
@@ -800,11 +803,16 @@ fn labelling_a_region_and_adapting_the_model_moves_the_map_to_the_label() {
     );
     settle(&mut harness);
     assert_eq!(harness.state().state.regions.entries.len(), 1);
-    harness.get_by_label("—").scroll_to_me();
+    harness.get_by_label("class of Region 1").scroll_to_me();
     harness.run();
-    harness.get_by_label("—").click();
+    harness.get_by_label("class of Region 1").click();
     harness.run();
-    harness.get_all_by_label("LM").last().unwrap().click();
+    // The popup's entry (the class view's legend says "LM" too, further left).
+    let entry = harness
+        .get_all_by_label("LM")
+        .max_by(|a, b| a.rect().left().total_cmp(&b.rect().left()))
+        .unwrap();
+    entry.click();
     harness.run();
     assert_eq!(
         harness.state().state.regions.entries[0].label,

@@ -69,7 +69,10 @@ impl PolarmapApp {
         for event in self.state.accept(self.tasks.export.poll(), false) {
             if let Event::Done(path) = event {
                 self.state.notice = Some(format!("wrote {}", path.display()));
-                if path.extension().is_some_and(|e| e == models::file::EXTENSION) {
+                if path
+                    .extension()
+                    .is_some_and(|e| e == models::file::EXTENSION)
+                {
                     // A saved adapted model: listed with the others.
                     self.views.model.add(path);
                 }

@@ -91,7 +91,11 @@ impl PolarmapApp {
         let Some(adapted) = self.state.regions.adapted.clone() else {
             return;
         };
-        let scan = self.state.data.as_ref().map(|d| d.path.display().to_string());
+        let scan = self
+            .state
+            .data
+            .as_ref()
+            .map(|d| d.path.display().to_string());
         let label = format!("saving {}", crate::gui::file_name(&path));
         self.tasks
             .export

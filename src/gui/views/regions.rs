@@ -154,23 +154,25 @@ impl View for RegionsPanel {
                 }
             });
             ui.horizontal(|ui| {
-                ui.label("this is");
                 let shown = entry.label.map_or("—", Class::name);
-                egui::ComboBox::from_id_salt(("region label", entry.id))
-                    .selected_text(shown)
-                    .show_ui(ui, |ui| {
-                        if ui.selectable_label(entry.label.is_none(), "—").clicked() {
-                            action = Some(Request::LabelRegion(entry.id, None));
+                egui::ComboBox::new(
+                    ("region label", entry.id),
+                    format!("class of {}", entry.name()),
+                )
+                .selected_text(shown)
+                .show_ui(ui, |ui| {
+                    if ui.selectable_label(entry.label.is_none(), "—").clicked() {
+                        action = Some(Request::LabelRegion(entry.id, None));
+                    }
+                    for class in Class::ALL {
+                        let on = entry.label == Some(class);
+                        if ui.selectable_label(on, class.name()).clicked() {
+                            action = Some(Request::LabelRegion(entry.id, Some(class)));
                         }
-                        for class in Class::ALL {
-                            let on = entry.label == Some(class);
-                            if ui.selectable_label(on, class.name()).clicked() {
-                                action = Some(Request::LabelRegion(entry.id, Some(class)));
-                            }
-                        }
-                    })
-                    .response
-                    .on_hover_text("the class you know this region is (e.g. from HAADF)");
+                    }
+                })
+                .response
+                .on_hover_text("the class you know this region is (e.g. from HAADF)");
             });
             if let Some(s) = &entry.stats {
                 histogram(ui, s);
@@ -207,7 +209,12 @@ impl View for RegionsPanel {
 
 impl RegionsPanel {
     /// "Adapt model" (once a region is labelled) and "Save adapted model" (once adapted).
-    fn adaptation(&mut self, ui: &mut egui::Ui, ctx: &ViewContext<'_>, action: &mut Option<Request>) {
+    fn adaptation(
+        &mut self,
+        ui: &mut egui::Ui,
+        ctx: &ViewContext<'_>,
+        action: &mut Option<Request>,
+    ) {
         let labelled = ctx.regions.iter().filter(|e| e.label.is_some()).count();
         if labelled == 0 {
             ui.label("Say what class a region is to adapt the model to this scan.");
@@ -229,7 +236,9 @@ impl RegionsPanel {
             self.save_path = adapted.default_path().display().to_string();
         }
         ui.horizontal(|ui| {
-            ui.add(egui::TextEdit::singleline(&mut self.save_path).desired_width(220.0));
+            let label = ui.label("save to");
+            ui.add(egui::TextEdit::singleline(&mut self.save_path).desired_width(200.0))
+                .labelled_by(label.id);
             if ui.button("Save adapted model…").clicked() {
                 let path = PathBuf::from(self.save_path.trim());
                 let card = polarmap_core::models::card::ModelCard::path_for(&path);

@@ -351,7 +351,9 @@ pub fn reestimate_prototypes(
                 .iter()
                 .zip(&shift)
                 .zip(&means[k])
-                .map(|((o, s), m)| ((n * *m as f64 + prior * (*o as f64 + s)) / (n + prior).max(1e-12)) as f32)
+                .map(|((o, s), m)| {
+                    ((n * *m as f64 + prior * (*o as f64 + s)) / (n + prior).max(1e-12)) as f32
+                })
                 .collect()
         })
         .collect();
@@ -402,13 +404,16 @@ pub fn fit_last_layer(
         )));
     }
     // Features with a constant column for the bias: [n, f + 1]; parameters [(f + 1), m].
-    let x = Array2::from_shape_fn((n, f + 1), |(i, j)| {
-        if j < f {
-            features[i][j] as f64
-        } else {
-            1.0
-        }
-    });
+    let x = Array2::from_shape_fn(
+        (n, f + 1),
+        |(i, j)| {
+            if j < f {
+                features[i][j] as f64
+            } else {
+                1.0
+            }
+        },
+    );
     let theta0 = Array2::from_shape_fn((f + 1, m), |(j, k)| {
         if j < f {
             weight[j * m + k] as f64
@@ -421,7 +426,10 @@ pub fn fit_last_layer(
     let objective = |theta: &Array2<f64>| {
         let data = data_loss(&x, theta, labels, head);
         let d = theta - &theta0;
-        (data, data + 0.5 * lambda * d.iter().map(|v| v * v).sum::<f64>())
+        (
+            data,
+            data + 0.5 * lambda * d.iter().map(|v| v * v).sum::<f64>(),
+        )
     };
     let mut theta = theta0.clone();
     let (loss_before, mut current) = objective(&theta);
@@ -513,7 +521,12 @@ fn data_loss(x: &Array2<f64>, theta: &Array2<f64>, labels: &[usize], head: Head)
 }
 
 /// Gradient of [`data_loss`] with respect to θ.
-fn data_gradient(x: &Array2<f64>, theta: &Array2<f64>, labels: &[usize], head: Head) -> Array2<f64> {
+fn data_gradient(
+    x: &Array2<f64>,
+    theta: &Array2<f64>,
+    labels: &[usize],
+    head: Head,
+) -> Array2<f64> {
     let mut dz = x.dot(theta);
     for (mut row, &y) in dz.axis_iter_mut(Axis(0)).zip(labels) {
         match head {
@@ -601,7 +614,10 @@ mod tests {
             })
             .collect();
         let classify = |protos: &[Vec<f32>], v: &[f32]| prototype_scores(v, protos).0.index();
-        let wrong = pixels.iter().filter(|(v, k)| classify(&old, v) != *k).count();
+        let wrong = pixels
+            .iter()
+            .filter(|(v, k)| classify(&old, v) != *k)
+            .count();
         assert_eq!(wrong, 20, "the toy map starts wrong everywhere");
         // Label two pixels of each class.
         let labelled: Vec<Vec<f32>> = pixels[..4].iter().map(|(v, _)| v.clone()).collect();
@@ -612,9 +628,12 @@ mod tests {
         }
         // The labelled classes' prototypes are their labelled means; the others moved by the
         // mean move, so they keep their distances to each other.
-        let mean: Vec<f32> = (0..8).map(|j| (pixels[0].0[j] + pixels[2].0[j]) / 2.0).collect();
+        let mean: Vec<f32> = (0..8)
+            .map(|j| (pixels[0].0[j] + pixels[2].0[j]) / 2.0)
+            .collect();
         assert!(new[2].iter().zip(&mean).all(|(a, b)| (a - b).abs() < 1e-6));
-        let d = |a: &[f32], b: &[f32]| -> f32 { a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum() };
+        let d =
+            |a: &[f32], b: &[f32]| -> f32 { a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum() };
         assert!((d(&new[0], &new[7]) - d(&old[0], &old[7])).abs() < 1e-6);
         assert!(new[0] != old[0], "unlabelled prototypes follow the scan");
     }
@@ -624,7 +643,12 @@ mod tests {
         let old: Vec<Vec<f32>> = (0..8).map(|k| vec![k as f32, 0.0]).collect();
         // Class 0 labelled three times at (0, 1): moved by (0, 1); class 1 once at (1, -1):
         // moved by (0, -1). Weighted mean move: (0, 0.5).
-        let embeddings = vec![vec![0.0, 1.0], vec![0.0, 1.0], vec![0.0, 1.0], vec![1.0, -1.0]];
+        let embeddings = vec![
+            vec![0.0, 1.0],
+            vec![0.0, 1.0],
+            vec![0.0, 1.0],
+            vec![1.0, -1.0],
+        ];
         let (new, shift) = reestimate_prototypes(&old, &embeddings, &[0, 0, 0, 1], 0.0);
         assert_eq!(new[0], vec![0.0, 1.0]);
         assert_eq!(new[1], vec![1.0, -1.0]);
@@ -638,7 +662,11 @@ mod tests {
         let (new, shift) = reestimate_prototypes(&old, &embeddings, &[0, 0, 0, 1], 4.0);
         assert!((shift - 0.25).abs() < 1e-12);
         assert!((new[1][1] - 0.0).abs() < 1e-6, "{:?}", new[1]);
-        assert!((new[0][1] - (3.0 + 4.0 * 0.25) / 7.0).abs() < 1e-6, "{:?}", new[0]);
+        assert!(
+            (new[0][1] - (3.0 + 4.0 * 0.25) / 7.0).abs() < 1e-6,
+            "{:?}",
+            new[0]
+        );
         assert_eq!(new[5], vec![5.0, 0.25]);
     }
 
@@ -654,7 +682,13 @@ mod tests {
     fn decode(weight: &[f32], bias: &[f32], x: &[f32], head: Head) -> usize {
         let m = bias.len();
         let z: Vec<f32> = (0..m)
-            .map(|k| bias[k] + x.iter().enumerate().map(|(j, v)| v * weight[j * m + k]).sum::<f32>())
+            .map(|k| {
+                bias[k]
+                    + x.iter()
+                        .enumerate()
+                        .map(|(j, v)| v * weight[j * m + k])
+                        .sum::<f32>()
+            })
             .collect();
         head.decode(&z, &[]).0.index()
     }
@@ -674,7 +708,10 @@ mod tests {
             assert_eq!(decode(&fit.weight, &fit.bias, x, Head::Cls), 2, "{x:?}");
         }
         // A class-1 pattern, which the labels do not cover, keeps its class.
-        assert_eq!(decode(&fit.weight, &fit.bias, &[0.0, 1.0, 0.0], Head::Cls), 1);
+        assert_eq!(
+            decode(&fit.weight, &fit.bias, &[0.0, 1.0, 0.0], Head::Cls),
+            1
+        );
         // A larger ridge keeps the weights nearer the original.
         let stiff = fit_last_layer(&scan[..3], &labels, Head::Cls, &w0, &b0, 10.0, 300).unwrap();
         let dist = |w: &[f32]| -> f32 { w.iter().zip(&w0).map(|(a, b)| (a - b).powi(2)).sum() };
@@ -692,7 +729,11 @@ mod tests {
         let x = vec![vec![1.0, 0.0, 1.0]; 4];
         assert_eq!(decode(&w0, &b0, &x[0], Head::Reg), 0);
         let fit = fit_last_layer(&x, &[2; 4], Head::Reg, &w0, &b0, 0.1, 300).unwrap();
-        assert_eq!(decode(&fit.weight, &fit.bias, &x[0], Head::Reg), 2, "{fit:?}");
+        assert_eq!(
+            decode(&fit.weight, &fit.bias, &x[0], Head::Reg),
+            2,
+            "{fit:?}"
+        );
     }
 
     #[test]
@@ -712,7 +753,10 @@ mod tests {
                 let numeric = (data_loss(&x, &plus, &labels, head)
                     - data_loss(&x, &minus, &labels, head))
                     / (2.0 * h);
-                assert!((numeric - gv).abs() < 1e-6, "{head:?} {j},{k}: {numeric} vs {gv}");
+                assert!(
+                    (numeric - gv).abs() < 1e-6,
+                    "{head:?} {j},{k}: {numeric} vs {gv}"
+                );
             }
         }
     }
@@ -744,7 +788,10 @@ mod tests {
             pixels: vec![[1, 1]],
         };
         let err = conflict.pixels([4, 4]).unwrap_err().to_string();
-        assert!(err.contains("row 1, col 1") && err.contains("RD") && err.contains("RM"), "{err}");
+        assert!(
+            err.contains("row 1, col 1") && err.contains("RD") && err.contains("RM"),
+            "{err}"
+        );
         let err = labels.pixels([0, 0]).unwrap_err().to_string();
         assert!(err.contains("region 1"), "{err}");
         for bad in [

@@ -253,11 +253,8 @@ impl PcaKnn {
             )));
         }
         let added = self.project(inputs);
-        let embeddings = ndarray::concatenate(
-            Axis(0),
-            &[self.embeddings().view(), added.view()],
-        )
-        .map_err(|e| Error::invalid(format!("reference embeddings: {e}")))?;
+        let embeddings = ndarray::concatenate(Axis(0), &[self.embeddings().view(), added.view()])
+            .map_err(|e| Error::invalid(format!("reference embeddings: {e}")))?;
         let mut all_labels = self.labels.clone();
         all_labels.extend(labels.iter().map(|c| c.index() as u8));
         let settings = PcaKnnSettings {
@@ -416,9 +413,8 @@ mod tests {
     fn labelled_references_outvote_the_training_points_near_them() {
         let model = toy();
         // The user's scan: RM patterns that look like RD to the trained model.
-        let scan = Array2::from_shape_fn((10, 4), |(i, j)| {
-            [0.3 + 0.005 * i as f32, 0.7, 0.2, 0.2][j]
-        });
+        let scan =
+            Array2::from_shape_fn((10, 4), |(i, j)| [0.3 + 0.005 * i as f32, 0.7, 0.2, 0.2][j]);
         let before = model.predict(scan.view()).unwrap();
         assert!(before.iter().all(|p| p.class == Class::RD));
         let labelled = scan.slice(ndarray::s![..2, ..]);
