@@ -207,7 +207,7 @@ pub fn predict(args: PredictArgs, progress: &Progress) -> Result<()> {
         )?;
     }
     let mut summary = evaluation.summary(&model_file);
-    if let (Some((labels, base)), Some(labels_file)) = (&adapted, &args.adapt) {
+    if let Some((labels, base)) = &adapted {
         let report = adaptation_report(
             &args,
             &session,
@@ -215,7 +215,6 @@ pub fn predict(args: PredictArgs, progress: &Progress) -> Result<()> {
             labels,
             base.as_ref(),
             model.as_ref(),
-            labels_file,
             progress,
         )?;
         if let Some(out) = &args.save_adapted {
@@ -259,9 +258,9 @@ fn adaptation_report(
     labels: &[(usize, Class)],
     base: &dyn Classifier,
     adapted: &dyn Classifier,
-    labels_file: &Path,
     progress: &Progress,
 ) -> Result<serde_json::Value> {
+    let labels_file = args.adapt.as_deref().unwrap_or(Path::new("?"));
     let record = adapted
         .header()
         .adaptation

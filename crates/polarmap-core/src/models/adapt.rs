@@ -652,8 +652,8 @@ mod tests {
         let (new, shift) = reestimate_prototypes(&old, &embeddings, &[0, 0, 0, 1], 0.0);
         assert_eq!(new[0], vec![0.0, 1.0]);
         assert_eq!(new[1], vec![1.0, -1.0]);
-        for k in 2..8 {
-            assert_eq!(new[k], vec![k as f32, 0.5]);
+        for (k, p) in new.iter().enumerate().skip(2) {
+            assert_eq!(*p, vec![k as f32, 0.5]);
         }
         assert!((shift - 0.5).abs() < 1e-12);
         // A prior worth 4 patterns halves the common move (4 labels) and pulls the labelled
