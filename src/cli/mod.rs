@@ -6,7 +6,7 @@ mod models;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use polarmap_core::analysis::{pixel_stats, ComField, ScanRotation};
+use polarmap_core::analysis::{icom, idpc, pixel_stats, ComField, ScanRotation, VirtualDetector};
 use polarmap_core::export;
 use polarmap_core::progress::Progress;
 use polarmap_core::scan::{Calibration, DType, Endian, OpenOptions, RawLayout};
@@ -228,6 +228,26 @@ struct ComArgs {
     /// Write the virtual annular dark-field image as a (rows, cols) float32 .npy.
     #[arg(long)]
     adf_out: Option<PathBuf>,
+    /// Write the integrated CoM (iCoM: the projected potential up to a constant; Fourier
+    /// integration of the rotated CoM field) as a (rows, cols) float32 .npy.
+    #[arg(long)]
+    icom_out: Option<PathBuf>,
+    /// Write the integrated DPC (iDPC) of a four-quadrant detector over the BF disk as a
+    /// (rows, cols) float32 .npy.
+    #[arg(long)]
+    idpc_out: Option<PathBuf>,
+    /// An extra virtual detector, summed in the same pass: annulus:INNER:OUTER or
+    /// sector:INNER:OUTER:FROM:TO (pixels around the BF disk centre; degrees counter-clockwise
+    /// from +x, y up). Repeatable.
+    #[arg(long = "virtual", value_name = "SPEC")]
+    virtual_detectors: Vec<VirtualDetector>,
+    /// Extra virtual detectors from a JSON list (annuli, sectors and drawn masks, as the GUI
+    /// saves them).
+    #[arg(long, value_name = "FILE")]
+    virtual_json: Option<PathBuf>,
+    /// Write the extra virtual detectors' images as an (n, rows, cols) float32 .npy.
+    #[arg(long)]
+    virtual_out: Option<PathBuf>,
     /// Bright-field detector radius in pixels (default: the detected BF disk radius).
     #[arg(long)]
     bf: Option<f64>,
@@ -348,6 +368,11 @@ fn demo(progress: &Arc<Progress>) -> Result<()> {
             png: None,
             bf_out: None,
             adf_out: None,
+            icom_out: None,
+            idpc_out: None,
+            virtual_detectors: Vec::new(),
+            virtual_json: None,
+            virtual_out: None,
             bf: None,
             adf: None,
             descan: DescanChoice::Plane,
@@ -524,11 +549,34 @@ fn info(args: InfoArgs, progress: &Progress) -> Result<()> {
 }
 
 fn com(args: ComArgs, progress: &Progress) -> Result<()> {
-    for path in [&args.out, &args.png, &args.bf_out, &args.adf_out]
-        .into_iter()
-        .flatten()
+    for path in [
+        &args.out,
+        &args.png,
+        &args.bf_out,
+        &args.adf_out,
+        &args.icom_out,
+        &args.idpc_out,
+        &args.virtual_out,
+    ]
+    .into_iter()
+    .flatten()
     {
         export::check_writable(path, args.overwrite)?;
+    }
+    let mut detectors = args.virtual_detectors.clone();
+    if let Some(path) = &args.virtual_json {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading virtual detectors from {}", path.display()))?;
+        let listed: Vec<VirtualDetector> = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{}: not a JSON list of virtual detectors ({{\"kind\": \"annulus\", ...}})",
+                path.display()
+            )
+        })?;
+        detectors.extend(listed);
+    }
+    if !detectors.is_empty() && args.virtual_out.is_none() {
+        bail!("--virtual/--virtual-json need --virtual-out for their images");
     }
     let started = Instant::now();
     let session = args.open.session(&args.path, progress)?;
@@ -539,8 +587,15 @@ fn com(args: ComArgs, progress: &Progress) -> Result<()> {
         None => None,
     };
     let geometry = session.detectors(args.bf, adf)?;
+    // The iDPC's four quadrants go after the user's detectors, in the same pass.
+    let quadrants_at = detectors.len();
+    if args.idpc_out.is_some() {
+        detectors.extend(VirtualDetector::quadrants(0.0, geometry.bf_radius));
+    }
     let pass_start = Instant::now();
-    let maps = with_progress_bar(progress, || session.features(&geometry, progress))?;
+    let maps = with_progress_bar(progress, || {
+        session.features_with(&geometry, &detectors, progress)
+    })?;
     let pass_seconds = pass_start.elapsed().as_secs_f64();
     let rotation = match args.rotation.as_deref() {
         Some("auto") => RotationChoice::Auto,
@@ -580,6 +635,21 @@ fn com(args: ComArgs, progress: &Progress) -> Result<()> {
             let data: Vec<f32> = map.iter().copied().collect();
             export::write_npy_f32(path, &[rows, cols], &data, args.overwrite)?;
         }
+    }
+    if let Some(path) = &args.icom_out {
+        let data: Vec<f32> = icom(&field).iter().map(|&v| v as f32).collect();
+        export::write_npy_f32(path, &[rows, cols], &data, args.overwrite)?;
+    }
+    if let Some(path) = &args.idpc_out {
+        let q = &maps.virtual_images[quadrants_at..quadrants_at + 4];
+        let image = idpc([&q[0], &q[1], &q[2], &q[3]], rotation);
+        let data: Vec<f32> = image.iter().map(|&v| v as f32).collect();
+        export::write_npy_f32(path, &[rows, cols], &data, args.overwrite)?;
+    }
+    if let Some(path) = &args.virtual_out {
+        let images = &maps.virtual_images[..quadrants_at];
+        let data: Vec<f32> = images.iter().flat_map(|m| m.iter().copied()).collect();
+        export::write_npy_f32(path, &[images.len(), rows, cols], &data, args.overwrite)?;
     }
     let mean = field.mean();
     let summary = json!({

@@ -257,3 +257,117 @@ fn stats_match_direct_sums() {
     assert_eq!(stats.min, all.iter().cloned().fold(f64::MAX, f64::min));
     assert_eq!(stats.count, all.len() as u64);
 }
+
+/// The demo scan (a simulated KNN mosaic, 8 scan pixels per unit cell, the A-site column at
+/// scan pixel (0, 0)): extra virtual detectors against the fixed ones, and the iCoM image
+/// against where the atoms are.
+#[test]
+fn virtual_detectors_and_icom_on_the_demo_scan() {
+    use polarmap_core::analysis::{icom, idpc, pattern_pass_with, VirtualDetector};
+    use polarmap_core::session::{DescanChoice, RotationChoice, Session};
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo.npy");
+    let session = Session::open(&demo, &Default::default(), &Progress::new()).unwrap();
+    let g = session.default_detectors();
+    let [rows, cols] = session.scan().frame_shape();
+    // The BF disk drawn as a mask, the ADF annulus, and the annulus in four quadrants.
+    let bf_mask = VirtualDetector::Mask {
+        rows,
+        cols,
+        pixels: (0..rows * cols)
+            .map(|i| g.contains(i / cols, i % cols).0)
+            .collect(),
+    };
+    let ring = VirtualDetector::Annulus {
+        inner: g.adf_inner,
+        outer: g.adf_outer,
+        sector: None,
+    };
+    let mut detectors = vec![bf_mask, ring];
+    detectors.extend(VirtualDetector::quadrants(0.0, g.bf_radius));
+    let maps = pattern_pass_with(session.scan(), &g, &detectors, &Progress::new()).unwrap();
+    let v = &maps.virtual_images;
+    assert_eq!(v.len(), 6);
+    let close = |a: f32, b: f32| (a - b).abs() <= 1e-4 * b.abs().max(1.0);
+    for ((r, c), &bf) in maps.bf.indexed_iter() {
+        assert!(close(v[0][(r, c)], bf), "BF mask at ({r}, {c})");
+        assert!(
+            close(v[1][(r, c)], maps.adf[(r, c)]),
+            "ADF annulus at ({r}, {c})"
+        );
+        let quadrants: f32 = (2..6).map(|k| v[k][(r, c)]).sum();
+        // The quadrants of a segmented detector over the BF disk tile that disk.
+        assert!(
+            close(quadrants, bf),
+            "quadrants at ({r}, {c}): {quadrants} against {bf}"
+        );
+    }
+    // A detector that does not fit the patterns is refused, naming it.
+    let wrong = VirtualDetector::Mask {
+        rows: 3,
+        cols: 3,
+        pixels: vec![true; 9],
+    };
+    let err = pattern_pass_with(session.scan(), &g, &[wrong], &Progress::new()).unwrap_err();
+    assert!(err.to_string().contains("virtual detector 1"), "{err}");
+
+    // iCoM: the projected potential is highest on the atom columns (A sites at multiples of 8
+    // scan pixels, B–O columns at cell centres) and lowest between them (quarter-cell points).
+    let progress = Progress::new();
+    let com = session
+        .com(
+            &maps,
+            DescanChoice::Plane,
+            RotationChoice::Calibration,
+            &progress,
+        )
+        .unwrap();
+    let phase = icom(&com.field);
+    let (a_site, b_site, between) = (
+        lattice_mean(&phase, [0, 0]),
+        lattice_mean(&phase, [4, 4]),
+        lattice_mean(&phase, [2, 2]),
+    );
+    assert!(
+        a_site > between && b_site > between,
+        "A {a_site}, B–O {b_site}, between {between}"
+    );
+    // Segmented DPC over the BF disk deflects the way the CoM does (same sign and direction,
+    // not the same numbers: it is a difference of intensities, not a first moment), and its
+    // integral shows the same columns.
+    let q = [&v[2], &v[3], &v[4], &v[5]];
+    let dpc = polarmap_core::analysis::dpc_field(q).rotated(com.rotation);
+    let as_f64 = |a: &ndarray::Array2<f32>| a.mapv(f64::from);
+    let (cx, cy) = (
+        correlation(&as_f64(&dpc.x), &as_f64(&com.field.x)),
+        correlation(&as_f64(&dpc.y), &as_f64(&com.field.y)),
+    );
+    assert!(cx > 0.5 && cy > 0.5, "DPC against CoM: x {cx}, y {cy}");
+    let dpc_phase = idpc(q, com.rotation);
+    let (a, b, mid) = (
+        lattice_mean(&dpc_phase, [0, 0]),
+        lattice_mean(&dpc_phase, [4, 4]),
+        lattice_mean(&dpc_phase, [2, 2]),
+    );
+    assert!(a > mid && b > mid, "iDPC: A {a}, B–O {b}, between {mid}");
+}
+
+/// Mean of `image` over the demo's lattice (every 8 scan pixels) shifted by `offset`.
+fn lattice_mean(image: &ndarray::Array2<f64>, offset: [usize; 2]) -> f64 {
+    let (rows, cols) = image.dim();
+    let values: Vec<f64> = (offset[0]..rows)
+        .step_by(8)
+        .flat_map(|r| (offset[1]..cols).step_by(8).map(move |c| image[(r, c)]))
+        .collect();
+    values.iter().sum::<f64>() / values.len() as f64
+}
+
+fn correlation(a: &ndarray::Array2<f64>, b: &ndarray::Array2<f64>) -> f64 {
+    let (ma, mb) = (a.mean().unwrap(), b.mean().unwrap());
+    let (mut ab, mut aa, mut bb) = (0.0, 0.0, 0.0);
+    for (&x, &y) in a.iter().zip(b.iter()) {
+        ab += (x - ma) * (y - mb);
+        aa += (x - ma) * (x - ma);
+        bb += (y - mb) * (y - mb);
+    }
+    ab / (aa * bb).sqrt()
+}

@@ -94,6 +94,61 @@ fn three_d_array_reports_one_scan_row() {
 }
 
 #[test]
+fn com_writes_icom_idpc_and_virtual_detectors_from_one_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scan.npy");
+    write_disk_scan(&path);
+    let file = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let args = [
+        "com",
+        &file("scan.npy"),
+        "--descan",
+        "none",
+        "--adf",
+        "3",
+        "9",
+        "--adf-out",
+        &file("adf.npy"),
+        "--icom-out",
+        &file("icom.npy"),
+        "--idpc-out",
+        &file("idpc.npy"),
+        "--virtual",
+        "annulus:3:9",
+        "--virtual",
+        "sector:0:9:90:270",
+        "--virtual-out",
+        &file("virtual.npy"),
+    ];
+    let (ok, _, stderr) = polarmap(&args);
+    assert!(ok, "{stderr}");
+    let values = |name: &str| {
+        // A 2-D (or 3-D) .npy opens as one (or n) frames of a 1-row scan.
+        let scan = polarmap_core::open(Path::new(&file(name))).unwrap();
+        (0..scan.n_frames())
+            .flat_map(|i| scan.frame_f32(0, i).unwrap())
+            .collect::<Vec<f32>>()
+    };
+    // The annulus given as a virtual detector is the ADF detector with the same radii.
+    let (adf, virt) = (values("adf.npy"), values("virtual.npy"));
+    assert_eq!(virt.len(), 2 * adf.len());
+    for (a, v) in adf.iter().zip(&virt) {
+        assert!((a - v).abs() <= 1e-4 * a.abs().max(1.0), "{a} against {v}");
+    }
+    // The CoM x is ~(col − 2) px and y ~0, so its integral is (col − 2)²/2 less its mean
+    // (1.0) on every row; the iDPC of the same deflection has the same shape, lowest at col 2.
+    for row in values("icom.npy").chunks_exact(5) {
+        for (c, &v) in row.iter().enumerate() {
+            let expected = (c as f32 - 2.0).powi(2) / 2.0 - 1.0;
+            assert!((v - expected).abs() < 0.35, "iCoM {row:?}");
+        }
+    }
+    for row in values("idpc.npy").chunks_exact(5) {
+        assert!(row[0] > row[1] && row[1] > row[2] && row[4] > row[3] && row[3] > row[2]);
+    }
+}
+
+#[test]
 fn com_writes_outputs_and_never_overwrites_without_asking() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("scan.npy");

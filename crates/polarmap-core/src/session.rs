@@ -3,8 +3,8 @@
 //! each hold a [`Session`] and call its steps; none of them re-implements one.
 
 use crate::analysis::{
-    find_scan_rotation, pattern_pass, ComField, Descan, DetectorGeometry, PatternMaps, RotationFit,
-    ScanRotation, Survey, SURVEY_FRAMES,
+    find_scan_rotation, pattern_pass_with, ComField, Descan, DetectorGeometry, PatternMaps,
+    RotationFit, ScanRotation, Survey, VirtualDetector, SURVEY_FRAMES,
 };
 use crate::classes::Class;
 use crate::error::{Error, Result};
@@ -193,7 +193,18 @@ impl Session {
         geometry: &DetectorGeometry,
         progress: &Progress,
     ) -> Result<PatternMaps> {
-        pattern_pass(&self.scan, geometry, progress)
+        self.features_with(geometry, &[], progress)
+    }
+
+    /// [`Session::features`] with extra virtual detectors summed in the same pass
+    /// (`PatternMaps::virtual_images`, in their order).
+    pub fn features_with(
+        &self,
+        geometry: &DetectorGeometry,
+        detectors: &[VirtualDetector],
+        progress: &Progress,
+    ) -> Result<PatternMaps> {
+        pattern_pass_with(&self.scan, geometry, detectors, progress)
     }
 
     /// The paper's global CoM (row, col) of the survey's frames, measured on first use.

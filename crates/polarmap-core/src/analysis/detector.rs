@@ -76,6 +76,170 @@ impl DetectorGeometry {
     }
 }
 
+/// A virtual detector beyond the fixed BF/ADF pair, summed in the same pass over the data.
+/// Radii are in detector pixels around the BF disk centre ([`DetectorGeometry`]'s centre).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum VirtualDetector {
+    /// Pixels at distance in [inner, outer]; with `sector = [from, to]` (degrees, image frame:
+    /// counter-clockwise from +x with y up, so a detector segment reads like the CoM direction)
+    /// only those whose direction lies in [from, to) going counter-clockwise.
+    Annulus {
+        inner: f64,
+        outer: f64,
+        #[serde(default)]
+        sector: Option<[f64; 2]>,
+    },
+    /// Any set of pixels, e.g. a mask drawn on the mean pattern: `rows × cols`, row-major.
+    Mask {
+        rows: usize,
+        cols: usize,
+        pixels: Vec<bool>,
+    },
+}
+
+/// Per detector row, the column ranges a [`VirtualDetector`] covers.
+pub type MaskRanges = Vec<Vec<ColRange>>;
+
+impl VirtualDetector {
+    /// The four quadrants of a segmented DPC detector between `inner` and `outer` pixels, in
+    /// the order right-up (0–90°), left-up, left-down, right-down.
+    pub fn quadrants(inner: f64, outer: f64) -> [VirtualDetector; 4] {
+        [0.0, 90.0, 180.0, 270.0].map(|from| VirtualDetector::Annulus {
+            inner,
+            outer,
+            sector: Some([from, from + 90.0]),
+        })
+    }
+
+    /// Whether pixel (row, col) belongs to the detector centred on (center_row, center_col).
+    pub fn contains(&self, center: [f64; 2], row: usize, col: usize) -> bool {
+        match self {
+            VirtualDetector::Annulus {
+                inner,
+                outer,
+                sector,
+            } => {
+                let dy = -(row as f64 - center[0]);
+                let dx = col as f64 - center[1];
+                let d2 = dx * dx + dy * dy;
+                if d2 < inner * inner || d2 > outer * outer {
+                    return false;
+                }
+                match sector {
+                    None => true,
+                    Some([from, to]) => {
+                        let span = (to - from).clamp(0.0, 360.0);
+                        let angle = dy.atan2(dx).to_degrees();
+                        (angle - from).rem_euclid(360.0) < span
+                    }
+                }
+            }
+            VirtualDetector::Mask { cols, pixels, .. } => {
+                col < *cols && pixels.get(row * cols + col).copied().unwrap_or(false)
+            }
+        }
+    }
+
+    /// Checks the definition against a frame shape: finite, ordered radii; a mask of the
+    /// frame's size.
+    pub fn validate(&self, frame_shape: [usize; 2]) -> std::result::Result<(), String> {
+        match self {
+            VirtualDetector::Annulus {
+                inner,
+                outer,
+                sector,
+            } => {
+                if !(inner.is_finite() && outer.is_finite() && *inner >= 0.0 && outer >= inner) {
+                    return Err(format!(
+                        "annulus radii must be finite with 0 ≤ inner ≤ outer, got {inner}, {outer}"
+                    ));
+                }
+                if let Some([from, to]) = sector {
+                    if !(from.is_finite() && to.is_finite() && to > from) {
+                        return Err(format!(
+                            "sector angles must be finite with from < to, got {from}, {to}"
+                        ));
+                    }
+                }
+                Ok(())
+            }
+            VirtualDetector::Mask { rows, cols, pixels } => {
+                if [*rows, *cols] != frame_shape || pixels.len() != rows * cols {
+                    Err(format!(
+                        "mask is {rows}x{cols} with {} pixels; the patterns are {}x{}",
+                        pixels.len(),
+                        frame_shape[0],
+                        frame_shape[1]
+                    ))
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    /// The detector's pixels as column ranges per row, for the pass.
+    pub fn rasterise(&self, center: [f64; 2], frame_shape: [usize; 2]) -> MaskRanges {
+        let [rows, cols] = frame_shape;
+        (0..rows)
+            .map(|r| {
+                let mut ranges = Vec::new();
+                let mut start = None;
+                for c in 0..=cols {
+                    let inside = c < cols && self.contains(center, r, c);
+                    match (inside, start) {
+                        (true, None) => start = Some(c),
+                        (false, Some(s)) => {
+                            ranges.push((s, c));
+                            start = None;
+                        }
+                        _ => {}
+                    }
+                }
+                ranges
+            })
+            .collect()
+    }
+}
+
+impl std::str::FromStr for VirtualDetector {
+    type Err = String;
+
+    /// `annulus:INNER:OUTER` or `sector:INNER:OUTER:FROM:TO` (pixels; degrees counter-clockwise
+    /// from +x, y up), the form the command line takes.
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        let mut parts = text.split(':');
+        let kind = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let numbers: Vec<f64> = parts
+            .map(|p| {
+                p.trim()
+                    .parse::<f64>()
+                    .map_err(|_| format!("'{p}' is not a number in '{text}'"))
+            })
+            .collect::<std::result::Result<_, _>>()?;
+        let detector = match (kind.as_str(), numbers.as_slice()) {
+            ("annulus", &[inner, outer]) => VirtualDetector::Annulus {
+                inner,
+                outer,
+                sector: None,
+            },
+            ("sector", &[inner, outer, from, to]) => VirtualDetector::Annulus {
+                inner,
+                outer,
+                sector: Some([from, to]),
+            },
+            _ => {
+                return Err(format!(
+                    "'{text}' is not a virtual detector: use annulus:INNER:OUTER or \
+                     sector:INNER:OUTER:FROM:TO (pixels, degrees)"
+                ))
+            }
+        };
+        Ok(detector)
+    }
+}
+
 /// Columns with distance ≤ radius on a row `dr` away from the centre.
 fn closed_disk_range(dr: f64, center_col: f64, radius: f64, cols: usize) -> ColRange {
     let h2 = radius * radius - dr * dr;
@@ -129,6 +293,80 @@ fn subtract(outer: ColRange, inner: ColRange) -> [ColRange; 2] {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn quadrants_split_an_annulus_without_overlap_or_gap() {
+        let center = [15.3, 16.7];
+        let ring = VirtualDetector::Annulus {
+            inner: 3.0,
+            outer: 12.0,
+            sector: None,
+        };
+        let quads = VirtualDetector::quadrants(3.0, 12.0);
+        for r in 0..32 {
+            for c in 0..32 {
+                let n = quads.iter().filter(|q| q.contains(center, r, c)).count();
+                assert_eq!(
+                    n,
+                    usize::from(ring.contains(center, r, c)),
+                    "pixel ({r}, {c})"
+                );
+            }
+        }
+        // Quadrant 0 is right-up: x > 0 and y up (row above the centre).
+        assert!(quads[0].contains(center, 10, 20));
+        assert!(!quads[0].contains(center, 20, 20));
+        assert!(quads[3].contains(center, 20, 20));
+        assert!(quads[1].contains(center, 10, 12));
+    }
+
+    #[test]
+    fn parses_the_command_line_forms() {
+        assert_eq!(
+            "annulus:2:10".parse::<VirtualDetector>(),
+            Ok(VirtualDetector::Annulus {
+                inner: 2.0,
+                outer: 10.0,
+                sector: None
+            })
+        );
+        assert_eq!(
+            "Sector: 0 : 12.5 : 90 : 180".parse::<VirtualDetector>(),
+            Ok(VirtualDetector::Annulus {
+                inner: 0.0,
+                outer: 12.5,
+                sector: Some([90.0, 180.0])
+            })
+        );
+        for bad in ["annulus:2", "ring:1:2", "sector:1:2:x:4", ""] {
+            assert!(bad.parse::<VirtualDetector>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn masks_rasterise_to_their_runs_and_validate_their_size() {
+        let pixels = vec![
+            false, true, true, false, true, //
+            true, true, true, true, true, //
+        ];
+        let mask = VirtualDetector::Mask {
+            rows: 2,
+            cols: 5,
+            pixels,
+        };
+        assert_eq!(
+            mask.rasterise([0.0, 0.0], [2, 5]),
+            vec![vec![(1, 3), (4, 5)], vec![(0, 5)]]
+        );
+        assert!(mask.validate([2, 5]).is_ok());
+        assert!(mask.validate([5, 2]).unwrap_err().contains("2x5"));
+        let bad = VirtualDetector::Annulus {
+            inner: 5.0,
+            outer: f64::NAN,
+            sector: None,
+        };
+        assert!(bad.validate([8, 8]).is_err());
+    }
 
     proptest! {
         // The rasterised ranges select exactly the pixels the distance definition selects.

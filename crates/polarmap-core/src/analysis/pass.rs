@@ -1,7 +1,9 @@
 //! The per-pattern streaming pass: one read of every frame, in parallel, computing total
-//! intensity, the intensity-weighted centre of mass, and the virtual BF and ADF intensities.
+//! intensity, the intensity-weighted centre of mass, the virtual BF and ADF intensities and any
+//! further virtual detectors (annuli, sectors, drawn masks).
 
-use super::detector::{ColRange, DetectorGeometry, RowRanges};
+use super::detector::{ColRange, DetectorGeometry, MaskRanges, RowRanges, VirtualDetector};
+use crate::error::Error;
 use crate::error::Result;
 use crate::progress::Progress;
 use crate::scan::{Accumulator, FrameVisitor, Pixel, Scan};
@@ -18,29 +20,53 @@ pub struct PatternMaps {
     pub adf: Array2<f32>,
     /// The detectors used for `bf` and `adf`; the CoM of an empty pattern is set to its centre.
     pub geometry: DetectorGeometry,
+    /// One image per extra virtual detector, in the order they were given.
+    pub virtual_images: Vec<Array2<f32>>,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 struct FrameStats {
     sum: f32,
     com_row: f32,
     com_col: f32,
     bf: f32,
     adf: f32,
+    extra: Vec<f32>,
 }
 
-/// Runs the pass over every frame of `scan`. Errors (a frame that cannot be read, NaN/Inf in
-/// float data) name the file and the scan position.
+/// Runs the pass over every frame of `scan` with the BF/ADF pair only.
 pub fn pattern_pass(
     scan: &Scan,
     geometry: &DetectorGeometry,
     progress: &Progress,
 ) -> Result<PatternMaps> {
+    pattern_pass_with(scan, geometry, &[], progress)
+}
+
+/// Runs the pass over every frame of `scan`, summing `detectors` (centred on the geometry's
+/// centre) too. Errors (a frame that cannot be read, NaN/Inf in float data, a detector that does
+/// not fit the patterns) name the file and the scan position or the detector.
+pub fn pattern_pass_with(
+    scan: &Scan,
+    geometry: &DetectorGeometry,
+    detectors: &[VirtualDetector],
+    progress: &Progress,
+) -> Result<PatternMaps> {
     let [rows, cols, det_rows, det_cols] = scan.shape();
+    for (i, d) in detectors.iter().enumerate() {
+        d.validate([det_rows, det_cols])
+            .map_err(|why| Error::invalid(format!("virtual detector {}: {why}", i + 1)))?;
+    }
     let ranges = geometry.rasterise([det_rows, det_cols]);
+    let center = [geometry.center_row, geometry.center_col];
+    let extra: Vec<MaskRanges> = detectors
+        .iter()
+        .map(|d| d.rasterise(center, [det_rows, det_cols]))
+        .collect();
     let kernel = Kernel {
         width: det_cols,
         ranges: &ranges,
+        extra: &extra,
         center: [geometry.center_row as f32, geometry.center_col as f32],
     };
     let stats = scan.map_frames("reading patterns", progress, |index, frame| {
@@ -62,6 +88,12 @@ pub fn pattern_pass(
         bf: map(|s| s.bf),
         adf: map(|s| s.adf),
         geometry: *geometry,
+        virtual_images: (0..detectors.len())
+            .map(|k| {
+                Array2::from_shape_vec((rows, cols), stats.iter().map(|s| s.extra[k]).collect())
+                    .expect("one value per frame")
+            })
+            .collect(),
     })
 }
 
@@ -69,6 +101,7 @@ pub fn pattern_pass(
 struct Kernel<'a> {
     width: usize,
     ranges: &'a RowRanges,
+    extra: &'a [MaskRanges],
     center: [f32; 2],
 }
 
@@ -88,6 +121,7 @@ fn frame_stats<T: Pixel>(kernel: Kernel<'_>, pixels: &[T]) -> FrameStats {
     // Column sums give the column moment at the end: Σ c·I = Σ_c c · colsum[c].
     let mut column_sums = vec![T::Acc::default(); width];
     let (mut total, mut row_moment, mut bf, mut adf) = (0f64, 0f64, 0f64, 0f64);
+    let mut extra = vec![0f64; kernel.extra.len()];
     for (r, row) in pixels.chunks_exact(width).enumerate() {
         let sum = accumulate_row(row, &mut column_sums).to_f64();
         total += sum;
@@ -95,6 +129,11 @@ fn frame_stats<T: Pixel>(kernel: Kernel<'_>, pixels: &[T]) -> FrameStats {
         bf += range_sum(row, kernel.ranges.bf[r]).to_f64();
         let [a, b] = kernel.ranges.adf[r];
         adf += range_sum(row, a).to_f64() + range_sum(row, b).to_f64();
+        for (acc, detector) in extra.iter_mut().zip(kernel.extra) {
+            for &range in &detector[r] {
+                *acc += range_sum(row, range).to_f64();
+            }
+        }
     }
     let col_moment: f64 = column_sums
         .iter()
@@ -113,6 +152,7 @@ fn frame_stats<T: Pixel>(kernel: Kernel<'_>, pixels: &[T]) -> FrameStats {
         com_col,
         bf: bf as f32,
         adf: adf as f32,
+        extra: extra.into_iter().map(|v| v as f32).collect(),
     }
 }
 

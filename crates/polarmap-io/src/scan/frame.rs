@@ -272,11 +272,12 @@ impl FrameBuffer {
         if endian.is_native() {
             out.copy_from_slice(bytes);
         } else {
-            // One pass that reads and swaps; typed, so the compiler vectorises it.
+            // One pass that reads and swaps, typed and compiled per instruction set so that it
+            // vectorises (a byte shuffle per register).
             match dtype.size() {
-                2 => swap_into::<u16>(out, bytes, u16::swap_bytes),
-                4 => swap_into::<u32>(out, bytes, u32::swap_bytes),
-                8 => swap_into::<u64>(out, bytes, u64::swap_bytes),
+                2 => swap_into::<u16>(out, bytes),
+                4 => swap_into::<u32>(out, bytes),
+                8 => swap_into::<u64>(out, bytes),
                 _ => out.copy_from_slice(bytes),
             }
         }
@@ -284,15 +285,42 @@ impl FrameBuffer {
     }
 }
 
-/// Writes `bytes` (values of the non-native order) into the aligned `out` in native order.
-fn swap_into<T: Pod>(out: &mut [u8], bytes: &[u8], swap: fn(T) -> T) {
+/// Values whose byte order can be reversed.
+trait SwapBytes: Pod {
+    fn swapped(self) -> Self;
+}
+
+macro_rules! impl_swap_bytes {
+    ($($t:ty),*) => {$(
+        impl SwapBytes for $t {
+            #[inline(always)]
+            fn swapped(self) -> Self { self.swap_bytes() }
+        }
+    )*};
+}
+impl_swap_bytes!(u16, u32, u64);
+
+/// Writes `bytes` (values of the non-native order) into the aligned `out` in native order. A
+/// memory map's frames are usually aligned for their type; the unaligned path is the fallback.
+/// Profiled on a 2 GiB big-endian `.mib`: through a function pointer and unaligned reads this
+/// loop did not vectorise and cost twice the CoM kernel.
+#[multiversion::multiversion(targets("x86_64+avx2", "x86_64+ssse3", "aarch64+neon"))]
+fn swap_into<T: SwapBytes>(out: &mut [u8], bytes: &[u8]) {
     let out: &mut [T] = bytemuck::cast_slice_mut(out);
-    for (o, chunk) in out
-        .iter_mut()
-        .zip(bytes.chunks_exact(std::mem::size_of::<T>()))
-    {
-        let raw: T = bytemuck::pod_read_unaligned(chunk);
-        *o = swap(raw);
+    match bytemuck::try_cast_slice::<u8, T>(bytes) {
+        Ok(values) => {
+            for (o, &v) in out.iter_mut().zip(values) {
+                *o = v.swapped();
+            }
+        }
+        Err(_) => {
+            for (o, chunk) in out
+                .iter_mut()
+                .zip(bytes.chunks_exact(std::mem::size_of::<T>()))
+            {
+                *o = bytemuck::pod_read_unaligned::<T>(chunk).swapped();
+            }
+        }
     }
 }
 
@@ -325,6 +353,27 @@ mod tests {
         match frame {
             FrameRef::U16(p) => assert_eq!(p, &[0x0102, 0xff00]),
             other => panic!("wrong type {other:?}"),
+        }
+    }
+
+    #[test]
+    fn decode_swaps_aligned_and_unaligned_input_alike() {
+        let values: Vec<u16> = (0..1000u16).map(|v| v.wrapping_mul(257) ^ 0x1234).collect();
+        // One byte of padding in front, so that [1..] is misaligned wherever [0..] is aligned.
+        let mut storage = vec![0u8];
+        storage.extend(values.iter().flat_map(|v| v.to_be_bytes()));
+        storage.push(0);
+        let mut buf = FrameBuffer::new();
+        for start in [0, 1] {
+            let bytes = &storage[start..start + 2 * values.len()];
+            let expected: Vec<f32> = bytes
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]) as f32)
+                .collect();
+            assert_eq!(
+                buf.decode(DType::U16, Endian::Big, bytes).to_f32_vec(),
+                expected
+            );
         }
     }
 

@@ -56,7 +56,17 @@ impl MappedFrames {
     /// Maps `path` and checks that it is long enough for `layout`.
     pub fn open(path: &Path, layout: FrameLayout) -> Result<MappedFrames> {
         let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        // SAFETY: the map is read-only; a file shrunk by another process while mapped can fault,
+        // which every memory-mapping reader (NumPy's memmap included) accepts.
+        let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+        Self::from_map(path, map, layout)
+    }
+
+    /// Frames of `layout` in an existing map of `path` (a reader that has mapped the file to
+    /// parse its headers hands its map over: a second map of the same file would double the
+    /// kernel's page-table work on every pass). Checks that the map is long enough.
+    pub fn from_map(path: &Path, map: Mmap, layout: FrameLayout) -> Result<MappedFrames> {
+        let len = map.len();
         let overflow = || {
             Error::format(
                 path,
@@ -83,7 +93,7 @@ impl MappedFrames {
                 ),
             ));
         }
-        if (len as u128) < required as u128 {
+        if len < required {
             return Err(Error::format(
                 path,
                 format!(
@@ -92,9 +102,6 @@ impl MappedFrames {
                 ),
             ));
         }
-        // SAFETY: the map is read-only; a file shrunk by another process while mapped can fault,
-        // which every memory-mapping reader (NumPy's memmap included) accepts.
-        let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
         Ok(MappedFrames {
             path: path.to_path_buf(),
             map,
@@ -105,6 +112,11 @@ impl MappedFrames {
             stride: layout.stride,
             count: layout.count,
         })
+    }
+
+    /// The whole mapped file.
+    pub fn file_bytes(&self) -> &[u8] {
+        &self.map
     }
 
     pub fn path(&self) -> &Path {

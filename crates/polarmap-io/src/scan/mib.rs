@@ -389,7 +389,6 @@ pub fn mib_path_for_hdr(hdr: &Path) -> Result<PathBuf> {
 #[derive(Debug)]
 struct MibFrames {
     path: PathBuf,
-    map: Mmap,
     header: MibHeader,
     stride: usize,
     count: usize,
@@ -401,14 +400,22 @@ struct MibFrames {
 #[derive(Debug)]
 enum MibSource {
     Plain(MappedFrames),
-    Raw(RawGeometry),
+    Raw { map: Mmap, geometry: RawGeometry },
 }
 
 impl MibFrames {
+    /// The whole file, through its one memory map.
+    fn file_bytes(&self) -> &[u8] {
+        match &self.pixels {
+            MibSource::Plain(frames) => frames.file_bytes(),
+            MibSource::Raw { map, .. } => map,
+        }
+    }
+
     /// Checks that frame `index` starts with a frame header (the file is uniform).
     fn check_header(&self, index: usize) -> Result<()> {
         let start = index * self.stride;
-        match self.map.get(start..start + MAGIC.len()) {
+        match self.file_bytes().get(start..start + MAGIC.len()) {
             Some(m) if m == MAGIC => Ok(()),
             _ => Err(Error::format(
                 &self.path,
@@ -442,10 +449,9 @@ impl FrameSource for MibFrames {
         self.check_header(index)?;
         match &self.pixels {
             MibSource::Plain(frames) => frames.frame(index, scratch),
-            MibSource::Raw(geometry) => {
+            MibSource::Raw { map, geometry } => {
                 let start = index * self.stride + self.header.header_bytes;
-                let bytes = self
-                    .map
+                let bytes = map
                     .get(start..start + geometry.bytes)
                     .ok_or_else(|| Error::format(&self.path, "RAW frame lies past the file end"))?;
                 Ok(decode_raw(geometry, bytes, scratch))
@@ -454,10 +460,15 @@ impl FrameSource for MibFrames {
     }
 
     fn advise_sequential(&self) {
-        #[cfg(unix)]
-        let _ = self.map.advise(memmap2::Advice::Sequential);
-        if let MibSource::Plain(frames) = &self.pixels {
-            frames.advise_sequential();
+        match &self.pixels {
+            MibSource::Plain(frames) => frames.advise_sequential(),
+            // Only a hint; failure changes nothing but speed.
+            #[cfg(unix)]
+            MibSource::Raw { map, .. } => {
+                let _ = map.advise(memmap2::Advice::Sequential);
+            }
+            #[cfg(not(unix))]
+            MibSource::Raw { .. } => {}
         }
     }
 }
@@ -584,8 +595,9 @@ pub fn open(path: &Path, shape_given: bool) -> Result<Opened> {
     }
     let count = len / stride;
     let pixels = match header.pixels {
-        MibPixels::Plain(dtype) => MibSource::Plain(MappedFrames::open(
+        MibPixels::Plain(dtype) => MibSource::Plain(MappedFrames::from_map(
             path,
+            map,
             FrameLayout {
                 dtype,
                 endian: super::Endian::Big,
@@ -595,13 +607,13 @@ pub fn open(path: &Path, shape_given: bool) -> Result<Opened> {
                 count,
             },
         )?),
-        MibPixels::Raw => {
-            MibSource::Raw(header.raw_geometry().map_err(|m| Error::format(path, m))?)
-        }
+        MibPixels::Raw => MibSource::Raw {
+            geometry: header.raw_geometry().map_err(|m| Error::format(path, m))?,
+            map,
+        },
     };
     let frames = MibFrames {
         path: path.to_path_buf(),
-        map,
         header,
         stride,
         count,
