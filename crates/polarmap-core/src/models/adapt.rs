@@ -352,7 +352,12 @@ pub fn reestimate_prototypes(
                 .zip(&shift)
                 .zip(&means[k])
                 .map(|((o, s), m)| {
-                    ((n * *m as f64 + prior * (*o as f64 + s)) / (n + prior).max(1e-12)) as f32
+                    let moved = *o as f64 + s;
+                    if n == 0.0 {
+                        moved as f32
+                    } else {
+                        ((n * *m as f64 + prior * moved) / (n + prior)) as f32
+                    }
                 })
                 .collect()
         })
