@@ -3,12 +3,16 @@
 use super::{with_progress_bar, OpenArgs};
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use polarmap_core::classes::Class;
 use polarmap_core::colour::class_colour;
 use polarmap_core::export;
+use polarmap_core::models::adapt::{self, AdaptOptions, RegionLabels};
+use polarmap_core::models::card::ModelCard;
 use polarmap_core::models::job::TrainJob;
 use polarmap_core::models::train::{self, ModelKind, Preprocessing, TrainConfig};
-use polarmap_core::models::{self, DeviceChoice, ScanPredictions};
+use polarmap_core::models::{self, Classifier, DeviceChoice, ScanPredictions};
 use polarmap_core::progress::Progress;
+use polarmap_core::session::{Evaluation, Session};
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
@@ -83,6 +87,14 @@ pub struct PredictArgs {
     /// Print one JSON object (majority class, distribution, confidence, defects, model).
     #[arg(long)]
     pub json: bool,
+    /// Adapt the model to this scan first, from the labelled regions of a region-labels file
+    /// (docs/formats.md); the accuracy on labelled and unlabelled pixels is reported where the
+    /// scan has ground truth.
+    #[arg(long, value_name = "LABELS.json")]
+    pub adapt: Option<PathBuf>,
+    /// Write the adapted model here (its card beside it, NAME.card.json).
+    #[arg(long, value_name = "OUT.pmm", requires = "adapt")]
+    pub save_adapted: Option<PathBuf>,
     #[arg(long)]
     pub overwrite: bool,
     #[command(flatten)]
@@ -159,12 +171,31 @@ pub fn predict(args: PredictArgs, progress: &Progress) -> Result<()> {
     for p in [&args.png, &args.csv].into_iter().flatten() {
         export::check_writable(p, args.overwrite)?;
     }
+    if let Some(out) = &args.save_adapted {
+        export::check_writable(out, args.overwrite)?;
+        export::check_writable(&ModelCard::path_for(out), args.overwrite)?;
+    }
     let model_file = model_path(args.model.as_deref())?;
-    let model = models::load(&model_file, args.device)?;
+    let mut model = models::load(&model_file, args.device)?;
     let session = args
         .open
         .session(&args.path, progress)?
         .with_determination(args.determination.rule());
+    let mut adapted = None;
+    if let Some(labels_file) = &args.adapt {
+        let labels = RegionLabels::read(labels_file)?.pixels(session.scan().scan_shape())?;
+        let base = with_progress_bar(progress, || {
+            adapt::adapt(
+                model.as_ref(),
+                Some(&model_file),
+                &session,
+                &labels,
+                &AdaptOptions::default(),
+                progress,
+            )
+        })?;
+        adapted = Some((labels, std::mem::replace(&mut model, base)));
+    }
     let evaluation = with_progress_bar(progress, || {
         session.evaluate(model.as_ref(), progress, |_, _| {})
     })?;
@@ -181,7 +212,27 @@ pub fn predict(args: PredictArgs, progress: &Progress) -> Result<()> {
             args.overwrite,
         )?;
     }
-    let summary = evaluation.summary(&model_file);
+    let mut summary = evaluation.summary(&model_file);
+    if let Some((labels, base)) = &adapted {
+        let report = adaptation_report(
+            &args,
+            &session,
+            &evaluation,
+            labels,
+            base.as_ref(),
+            model.as_ref(),
+            progress,
+        )?;
+        if let Some(out) = &args.save_adapted {
+            model.save(out, args.overwrite)?;
+            let mut card =
+                ModelCard::from_header(model.header(), adapt_command(&args, &model_file));
+            card.metrics
+                .insert("adapted_scan".into(), report["accuracy"].clone());
+            card.write(&ModelCard::path_for(out), args.overwrite)?;
+        }
+        summary["adaptation"] = report;
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -201,6 +252,57 @@ pub fn write_class_png(
     Ok(export::write_png_rgb(
         path, cols, rows, &pixels, scale, overwrite,
     )?)
+}
+
+/// What an adaptation did: method, labelled pixels, and — where the scan has ground truth — the
+/// accuracy on the labelled and the unlabelled pixels before (the base model, run again) and
+/// after.
+fn adaptation_report(
+    args: &PredictArgs,
+    session: &Session,
+    evaluation: &Evaluation,
+    labels: &[(usize, Class)],
+    base: &dyn Classifier,
+    adapted: &dyn Classifier,
+    progress: &Progress,
+) -> Result<serde_json::Value> {
+    let labels_file = args.adapt.as_deref().unwrap_or(Path::new("?"));
+    let record = adapted
+        .header()
+        .adaptation
+        .clone()
+        .context("the adapted model does not record its adaptation")?;
+    let mut accuracy = serde_json::Value::Null;
+    if let Some(truth) = &evaluation.truth {
+        let before = with_progress_bar(progress, || session.predict(base, progress, |_, _| {}))?;
+        let split = |p: &ndarray::Array2<Class>| adapt::split_accuracy(truth, p, labels);
+        accuracy = serde_json::json!({
+            "before": split(&before.classes),
+            "after": split(&evaluation.predictions.classes),
+        });
+    }
+    Ok(serde_json::json!({
+        "labels_file": labels_file.display().to_string(),
+        "method": record.method.name(),
+        "labelled_pixels": record.labelled_pixels,
+        "details": record.details,
+        "accuracy": accuracy,
+        "saved": args.save_adapted.as_ref().map(|p| p.display().to_string()),
+    }))
+}
+
+/// The command that re-creates an adapted model (for its card).
+fn adapt_command(args: &PredictArgs, model_file: &Path) -> String {
+    let mut command = format!(
+        "polarmap predict {} --model {} --adapt {}",
+        args.path.display(),
+        model_file.display(),
+        args.adapt.as_deref().unwrap_or(Path::new("?")).display()
+    );
+    if let Some(out) = &args.save_adapted {
+        command += &format!(" --save-adapted {}", out.display());
+    }
+    command
 }
 
 fn print_summary(s: &serde_json::Value) {
@@ -237,6 +339,37 @@ fn print_summary(s: &serde_json::Value) {
     }
     if let Some(a) = s["accuracy_vs_labels"].as_f64() {
         println!("accuracy against the scan's labels: {:.2} %", 100.0 * a);
+    }
+    let adaptation = &s["adaptation"];
+    if let Some(method) = adaptation["method"].as_str() {
+        let counts: Vec<String> = adaptation["labelled_pixels"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        println!(
+            "adapted ({method}) to {} labelled pixels: {}",
+            adaptation["labels_file"].as_str().unwrap_or("?"),
+            counts.join(", ")
+        );
+        let pct = |v: &serde_json::Value| {
+            v.as_f64()
+                .map_or("-".to_string(), |a| format!("{:.2} %", 100.0 * a))
+        };
+        let acc = &adaptation["accuracy"];
+        for part in ["labelled", "unlabelled"] {
+            if acc["after"].is_object() {
+                println!(
+                    "accuracy on the {part} pixels: {} before, {} after",
+                    pct(&acc["before"][part]),
+                    pct(&acc["after"][part])
+                );
+            }
+        }
+        if let Some(saved) = adaptation["saved"].as_str() {
+            println!("adapted model written to {saved}");
+        }
     }
     if let Some(d) = s["defects"].as_array() {
         println!("candidate defect clusters: {}", d.len());

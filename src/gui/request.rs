@@ -24,6 +24,12 @@ pub enum Request {
     AddRegion(Region),
     RemoveRegion(u64),
     ClearRegions,
+    /// The class the user says a region is (None: not labelled).
+    LabelRegion(u64, Option<polarmap_core::classes::Class>),
+    /// Adapt the selected model to the labelled regions and show its class map.
+    AdaptModel,
+    /// Write the adapted model (and its card) here; replace an existing file when true.
+    SaveAdapted(PathBuf, bool),
     /// Run the pattern pass with these virtual detectors.
     ApplyGeometry(DetectorGeometry),
     /// The calibration as edited by the user.

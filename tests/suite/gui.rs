@@ -774,3 +774,85 @@ fn a_failed_open_that_was_replaced_does_not_hide_the_open_in_flight() {
         .ends_with("demo.npy"));
     harness.get_by_label_contains("corrupt.npy");
 }
+
+#[test]
+fn labelling_a_region_and_adapting_the_model_moves_the_map_to_the_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = app_on(Some(demo_path()));
+    let dims = (32, 32);
+    let before = {
+        let data = harness.state().state.data.as_ref().unwrap();
+        data.prediction.as_ref().unwrap().map.classes.clone()
+    };
+    let lm_share = |map: &ndarray::Array2<Class>| {
+        let part = map.slice(ndarray::s![.., 8..16]);
+        part.iter().filter(|&&c| c == Class::LM).count() as f64 / part.len() as f64
+    };
+    assert!(
+        lm_share(&before) < 0.05,
+        "the default model sees no LM there"
+    );
+    // A rectangle over columns 0-7 of the RM domain, then "this is LM".
+    harness.get_by_label("Rectangle").click();
+    harness.run();
+    let view = harness.get_by_label("virtual image").rect();
+    drag(
+        &mut harness,
+        pixel_pos(view, dims, -0.5, -0.5),
+        pixel_pos(view, dims, 31.5, 7.5),
+    );
+    settle(&mut harness);
+    assert_eq!(harness.state().state.regions.entries.len(), 1);
+    harness.get_by_label("class of Region 1").scroll_to_me();
+    harness.run();
+    harness.get_by_label("class of Region 1").click();
+    harness.run();
+    // The popup's entry (the class view's legend says "LM" too, further left).
+    let entry = harness
+        .get_all_by_label("LM")
+        .max_by(|a, b| a.rect().left().total_cmp(&b.rect().left()))
+        .unwrap();
+    entry.click();
+    harness.run();
+    assert_eq!(
+        harness.state().state.regions.entries[0].label,
+        Some(Class::LM)
+    );
+    harness.get_by_label("Adapt model").click();
+    settle(&mut harness);
+    assert!(
+        harness.state().state.errors.is_empty(),
+        "{:?}",
+        harness.state().state.errors
+    );
+    let data = harness.state().state.data.as_ref().unwrap();
+    let adapted = data.prediction.as_ref().unwrap();
+    assert!(
+        adapted.is_complete() && adapted.source.contains("adapted to 256 labelled px"),
+        "{}",
+        adapted.source
+    );
+    // The unlabelled half of the domain followed the label.
+    let after = lm_share(&adapted.map.classes);
+    assert!(after > 0.5, "LM share of columns 8-15: {after}");
+    // Save the adapted model: written with its card and listed with the models.
+    let out = dir.path().join("adapted.pmm");
+    harness.state_mut().views.regions.save_path = out.display().to_string();
+    harness.get_by_label("Save adapted model…").scroll_to_me();
+    harness.run();
+    harness.get_by_label("Save adapted model…").click();
+    settle(&mut harness);
+    assert!(out.exists(), "{:?}", harness.state().state.errors);
+    let card = polarmap_core::models::card::ModelCard::read(
+        &polarmap_core::models::card::ModelCard::path_for(&out),
+    )
+    .unwrap();
+    let adaptation = card.adaptation.unwrap();
+    assert_eq!(adaptation.labelled_pixels["LM"], 256);
+    assert!(adaptation.source_scan.ends_with("demo.npy"));
+    assert!(harness.state().views.model.models.contains(&out));
+    // Saving again asks before replacing.
+    harness.get_by_label("Save adapted model…").click();
+    harness.run();
+    harness.get_by_label("adapted.pmm exists.");
+}

@@ -1,5 +1,6 @@
 //! The integration tests, one binary: every module links the whole stack once, not once per file.
 
+mod adapt;
 mod analysis;
 mod bench;
 mod blockfile;

@@ -33,6 +33,8 @@ pub enum Region {
     },
     /// A closed polygon of (row, col) vertices; a pixel belongs to it if its centre is inside.
     Polygon { vertices: Vec<[f64; 2]> },
+    /// Single pixels, (row, col) each (scattered labels; those outside the scan are ignored).
+    Pixels { pixels: Vec<[usize; 2]> },
 }
 
 impl Region {
@@ -45,12 +47,23 @@ impl Region {
                 col1,
             } => (*row0..*row1).contains(&row) && (*col0..*col1).contains(&col),
             Region::Polygon { vertices } => point_in_polygon(vertices, row as f64, col as f64),
+            Region::Pixels { pixels } => pixels.contains(&[row, col]),
         }
     }
 
     /// Pixels of a `shape` scan inside the region, row-major.
     pub fn pixels(&self, shape: (usize, usize)) -> Vec<(usize, usize)> {
         let (rows, cols) = shape;
+        if let Region::Pixels { pixels } = self {
+            let mut inside: Vec<(usize, usize)> = pixels
+                .iter()
+                .filter(|[r, c]| *r < rows && *c < cols)
+                .map(|&[r, c]| (r, c))
+                .collect();
+            inside.sort_unstable();
+            inside.dedup();
+            return inside;
+        }
         (0..rows)
             .flat_map(|r| (0..cols).map(move |c| (r, c)))
             .filter(|&(r, c)| self.contains(r, c))
@@ -429,6 +442,18 @@ mod tests {
             col1: 9,
         };
         assert_eq!(map.stats(Some(&empty)).majority, None);
+    }
+
+    #[test]
+    fn pixel_lists_keep_pixels_inside_the_scan_once_in_row_major_order() {
+        let region = Region::Pixels {
+            pixels: vec![[2, 1], [0, 3], [2, 1], [9, 0], [0, 7]],
+        };
+        assert_eq!(region.pixels((4, 5)), vec![(0, 3), (2, 1)]);
+        assert!(region.contains(2, 1) && !region.contains(1, 2));
+        let json = serde_json::to_string(&region).unwrap();
+        assert!(json.starts_with(r#"{"kind":"pixels""#), "{json}");
+        assert_eq!(serde_json::from_str::<Region>(&json).unwrap(), region);
     }
 
     #[test]

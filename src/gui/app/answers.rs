@@ -3,6 +3,8 @@
 use super::PolarmapApp;
 use crate::gui::data::ClassSource;
 use crate::gui::tasks::{self, Event};
+use crate::gui::views::regions::AdaptedModel;
+use polarmap_core::models;
 
 impl PolarmapApp {
     /// Routes the tasks' answers: to the state, the views, the dialogs.
@@ -40,6 +42,20 @@ impl PolarmapApp {
                 self.classes_arrived(map);
             }
         }
+        for event in self.state.accept(self.tasks.adapt.poll(), true) {
+            match event {
+                Event::Partial(map) => self.classes_arrived(map),
+                Event::Done(adapted) => {
+                    self.state.notice = Some(format!("adapted: {}", adapted.map.source));
+                    self.state.regions.adapted = Some(AdaptedModel {
+                        model: adapted.model,
+                        base: adapted.base,
+                    });
+                    self.classes_arrived(adapted.map);
+                }
+                _ => {}
+            }
+        }
         for event in self.state.accept(self.tasks.regions.poll(), true) {
             if let Event::Done(stats) = event {
                 self.state.set_region_stats(stats);
@@ -53,6 +69,13 @@ impl PolarmapApp {
         for event in self.state.accept(self.tasks.export.poll(), false) {
             if let Event::Done(path) = event {
                 self.state.notice = Some(format!("wrote {}", path.display()));
+                if path
+                    .extension()
+                    .is_some_and(|e| e == models::file::EXTENSION)
+                {
+                    // A saved adapted model: listed with the others.
+                    self.views.model.add(path);
+                }
             }
         }
         for event in self.state.accept(self.tasks.train.poll(), false) {

@@ -5,6 +5,8 @@ use super::PolarmapApp;
 use crate::gui::dialogs::export::ExportRequest;
 use crate::gui::request::Request;
 use crate::gui::tasks;
+use polarmap_core::models::card::ModelCard;
+use std::path::PathBuf;
 
 impl PolarmapApp {
     pub(super) fn handle(&mut self, request: Request) {
@@ -25,6 +27,13 @@ impl PolarmapApp {
             }
             Request::RemoveRegion(id) => self.state.regions.remove(id),
             Request::ClearRegions => self.state.regions.clear(),
+            Request::LabelRegion(id, label) => {
+                if let Some(entry) = self.state.regions.get_mut(id) {
+                    entry.label = label;
+                }
+            }
+            Request::AdaptModel => self.start_adaptation(),
+            Request::SaveAdapted(path, overwrite) => self.save_adapted(path, overwrite),
             Request::ApplyGeometry(geometry) => {
                 if let Some(d) = &mut self.state.data {
                     d.geometry = geometry;
@@ -58,6 +67,52 @@ impl PolarmapApp {
         };
         let device = self.views.model.device;
         tasks::classes::start_prediction(&mut self.tasks.predict, d, model, device);
+    }
+
+    /// Adapts the selected model to the labelled regions; its map replaces the one on screen.
+    fn start_adaptation(&mut self) {
+        let (Some(d), Some(model)) = (&self.state.data, self.views.model.selected.clone()) else {
+            self.state
+                .error("adapting needs an open scan and a selected model".into());
+            return;
+        };
+        match self.state.regions.labels().pixels(d.scan().scan_shape()) {
+            Ok(labels) => {
+                self.tasks.predict.cancel_all();
+                let device = self.views.model.device;
+                tasks::adapt::start(&mut self.tasks.adapt, d, model, device, labels);
+            }
+            Err(e) => self.state.error(format!("cannot adapt the model: {e}")),
+        }
+    }
+
+    /// Writes the adapted model and its card (on the export worker: files are its business).
+    fn save_adapted(&mut self, path: PathBuf, overwrite: bool) {
+        let Some(adapted) = self.state.regions.adapted.clone() else {
+            return;
+        };
+        let scan = self
+            .state
+            .data
+            .as_ref()
+            .map(|d| d.path.display().to_string());
+        let label = format!("saving {}", crate::gui::file_name(&path));
+        self.tasks
+            .export
+            .spawn(label, self.state.generation, move |progress, _| {
+                progress.start("writing the adapted model", 1);
+                let card_path = ModelCard::path_for(&path);
+                polarmap_core::export::check_writable(&card_path, overwrite)?;
+                adapted.model.save(&path, overwrite)?;
+                let command = format!(
+                    "adapted in the polarmap app (Regions ▸ Adapt model) from {} on {}",
+                    adapted.base.display(),
+                    scan.as_deref().unwrap_or("?")
+                );
+                ModelCard::from_header(adapted.model.header(), command)
+                    .write(&card_path, overwrite)?;
+                Ok(path)
+            });
     }
 
     pub(super) fn refresh_regions(&mut self) {

@@ -7,7 +7,9 @@ use crate::gui::data::{ClassSource, Dataset, SourceKind};
 use ndarray::{Array2, Array3};
 use polarmap_core::classes::Class;
 use polarmap_core::maps::ClassMap;
-use polarmap_core::models::DeviceChoice;
+use polarmap_core::models::{Classifier, DeviceChoice};
+use polarmap_core::progress::Progress;
+use polarmap_core::session::Session;
 use std::path::PathBuf;
 
 /// Reads the ground truth of `data`'s scan, when its sidecar names labels.
@@ -47,42 +49,57 @@ pub fn start_prediction(
             classifier.display_name(),
             crate::gui::file_name(&model)
         );
-        let [rows, cols] = session.scan().scan_shape();
-        let n = rows * cols;
-        let mut classes = Array2::from_elem((rows, cols), Class::RM);
-        let mut scores = Array3::<f32>::zeros((rows, cols, Class::COUNT));
-        let evaluation = session.evaluate(classifier.as_ref(), progress, |first, batch| {
-            for (k, p) in batch.iter().enumerate() {
-                let (r, c) = ((first + k) / cols, (first + k) % cols);
-                classes[(r, c)] = p.class;
-                for (j, &s) in p.scores.iter().enumerate() {
-                    scores[(r, c, j)] = s;
-                }
-            }
-            let done = first + batch.len();
-            if done < n {
-                let map = polarmap_core::models::predict::class_map_of(&classes, &scores);
-                reporter.partial(ClassSource::partial(
-                    SourceKind::Model,
-                    name.clone(),
-                    map,
-                    Some(scores.clone()),
-                    done,
-                ));
-            }
-        })?;
-        let input = (evaluation.predictions.input, classifier.input().size);
-        let mut source = ClassSource::new(
-            SourceKind::Model,
-            name,
-            evaluation.class_map(),
-            Some(evaluation.predictions.scores),
-        );
-        source.accuracy = evaluation.accuracy;
-        source.input = Some(input);
-        source.ood = evaluation.predictions.ood;
-        source.calibrated = evaluation.predictions.calibrated;
-        source.signal = evaluation.predictions.signal;
-        Ok(source)
+        predict_map(&session, classifier.as_ref(), name, progress, |p| {
+            reporter.partial(p)
+        })
     });
+}
+
+/// `classifier`'s class map of the session's scan, named `name`: `partial` gets the map after
+/// each batch but the last; the finished one carries the accuracy against the scan's labels
+/// (when it has them) and the crop the model saw.
+pub fn predict_map(
+    session: &Session,
+    classifier: &dyn Classifier,
+    name: String,
+    progress: &Progress,
+    partial: impl Fn(ClassSource),
+) -> polarmap_core::Result<ClassSource> {
+    let [rows, cols] = session.scan().scan_shape();
+    let n = rows * cols;
+    let mut classes = Array2::from_elem((rows, cols), Class::RM);
+    let mut scores = Array3::<f32>::zeros((rows, cols, Class::COUNT));
+    let evaluation = session.evaluate(classifier, progress, |first, batch| {
+        for (k, p) in batch.iter().enumerate() {
+            let (r, c) = ((first + k) / cols, (first + k) % cols);
+            classes[(r, c)] = p.class;
+            for (j, &s) in p.scores.iter().enumerate() {
+                scores[(r, c, j)] = s;
+            }
+        }
+        let done = first + batch.len();
+        if done < n {
+            let map = polarmap_core::models::predict::class_map_of(&classes, &scores);
+            partial(ClassSource::partial(
+                SourceKind::Model,
+                name.clone(),
+                map,
+                Some(scores.clone()),
+                done,
+            ));
+        }
+    })?;
+    let input = (evaluation.predictions.input, classifier.input().size);
+    let mut source = ClassSource::new(
+        SourceKind::Model,
+        name,
+        evaluation.class_map(),
+        Some(evaluation.predictions.scores),
+    );
+    source.accuracy = evaluation.accuracy;
+    source.input = Some(input);
+    source.ood = evaluation.predictions.ood;
+    source.calibrated = evaluation.predictions.calibrated;
+    source.signal = evaluation.predictions.signal;
+    Ok(source)
 }

@@ -9,6 +9,7 @@
 //! work); it leaves the table at once and whatever it still sends is dropped, except a failure,
 //! which is still reported (and, carrying the old job id, changes nothing else).
 
+pub mod adapt;
 pub mod analyse;
 pub mod classes;
 pub mod export;
@@ -231,6 +232,8 @@ pub struct Tasks {
     pub labels: Worker<Option<crate::gui::data::ClassSource>>,
     /// A model's class map: partial after each batch, then the finished one.
     pub predict: Worker<crate::gui::data::ClassSource>,
+    /// The selected model adapted to the labelled regions, its map filling in on the way.
+    pub adapt: Worker<adapt::Adapted, crate::gui::data::ClassSource>,
     pub regions: Worker<maps::RegionAnswer>,
     pub defects: Worker<Vec<DefectCluster>>,
     /// The file written.
@@ -250,6 +253,7 @@ impl Tasks {
             analyse: Worker::new("pattern pass", ctx.clone()),
             labels: Worker::new("labels", ctx.clone()),
             predict: Worker::new("inference", ctx.clone()),
+            adapt: Worker::new("adaptation", ctx.clone()),
             regions: Worker::new("region statistics", ctx.clone()),
             defects: Worker::new("candidate defects", ctx.clone()),
             export: Worker::new("export", ctx.clone()),
@@ -266,6 +270,7 @@ impl Tasks {
             self.analyse.running(),
             self.labels.running(),
             self.predict.running(),
+            self.adapt.running(),
             self.regions.running(),
             self.defects.running(),
             self.export.running(),
@@ -286,6 +291,7 @@ impl Tasks {
             || self.analyse.cancel(id)
             || self.labels.cancel(id)
             || self.predict.cancel(id)
+            || self.adapt.cancel(id)
             || self.regions.cancel(id)
             || self.defects.cancel(id)
             || self.export.cancel(id)
@@ -298,6 +304,7 @@ impl Tasks {
         self.analyse.cancel_all();
         self.labels.cancel_all();
         self.predict.cancel_all();
+        self.adapt.cancel_all();
         self.regions.cancel_all();
         self.defects.cancel_all();
     }

@@ -417,6 +417,15 @@ pub fn draw_region(painter: &egui::Painter, mapping: &Mapping, region: &Region, 
                 painter.add(egui::Shape::closed_line(pts, stroke));
             }
         }
+        Region::Pixels { pixels } => {
+            for &[row, col] in pixels {
+                let r = Rect::from_min_max(
+                    mapping.to_screen(Pos2::new(col as f32, row as f32)),
+                    mapping.to_screen(Pos2::new(col as f32 + 1.0, row as f32 + 1.0)),
+                );
+                painter.rect_stroke(r, 0.0, Stroke::new(1.0, colour), egui::StrokeKind::Inside);
+            }
+        }
     }
 }
 

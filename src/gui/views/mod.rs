@@ -41,6 +41,9 @@ pub struct ViewContext<'a> {
     pub defects: &'a [DefectCluster],
     /// The inference job, while one runs.
     pub inference: Option<&'a RunningJob>,
+    /// The model adapted to the labelled regions, and whether an adaptation runs.
+    pub adapted: Option<&'a regions::AdaptedModel>,
+    pub adapting: bool,
     /// Height of each of the three image views.
     pub view_height: f32,
     /// What the views ask the app to do (carried out after the frame is drawn).
@@ -56,6 +59,8 @@ impl<'a> ViewContext<'a> {
             regions: &state.regions.entries,
             defects: &state.defects.found,
             inference: tasks.predict.running().first(),
+            adapted: state.regions.adapted.as_ref(),
+            adapting: tasks.adapt.is_running(),
             view_height: 120.0,
             requests: Vec::new(),
         }

@@ -1,12 +1,18 @@
 //! Regions drawn on the views (rectangles, lassos, polygons): each with its majority class,
 //! class histogram, mean CoM and mean confidence, as `maps::ClassMap::stats` computes them.
+//! The user may say what class a region is ("this is RD"); the selected model is then adapted to
+//! the labelled regions (`models::adapt`, the adaptation task) and the adapted model saved.
 
 use super::{View, ViewContext};
 use crate::gui::request::Request;
 use eframe::egui::{self, Color32};
 use polarmap_core::classes::Class;
 use polarmap_core::maps::{Region, RegionStats};
+use polarmap_core::models::adapt::{LabelledRegion, RegionLabels};
+use polarmap_core::models::Classifier;
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RegionEntry {
@@ -15,6 +21,8 @@ pub struct RegionEntry {
     /// None until the statistics job answers (or while there is no class map).
     pub stats: Option<RegionStats>,
     pub mean_com: Option<[f64; 2]>,
+    /// The class the user says the region is.
+    pub label: Option<Class>,
 }
 
 impl RegionEntry {
@@ -43,6 +51,25 @@ impl RegionEntry {
 pub struct Regions {
     pub entries: Vec<RegionEntry>,
     next_id: u64,
+    /// The model last adapted to the labelled regions.
+    pub adapted: Option<AdaptedModel>,
+}
+
+/// A model adapted to the labelled regions of the scan on screen.
+#[derive(Clone)]
+pub struct AdaptedModel {
+    pub model: Arc<dyn Classifier>,
+    /// The model file it was adapted from.
+    pub base: PathBuf,
+}
+
+impl AdaptedModel {
+    /// Where "Save adapted model" writes by default: beside the shipped models, named after
+    /// the base model.
+    pub fn default_path(&self) -> PathBuf {
+        let stem = self.base.file_stem().unwrap_or_default().to_string_lossy();
+        polarmap_core::models::shipped_dir().join(format!("{stem}-adapted.pmm"))
+    }
 }
 
 impl Regions {
@@ -53,8 +80,26 @@ impl Regions {
             region,
             stats: None,
             mean_com: None,
+            label: None,
         });
         self.next_id
+    }
+
+    /// The labelled regions as a region-labels file would hold them.
+    pub fn labels(&self) -> RegionLabels {
+        RegionLabels {
+            scan: None,
+            regions: self
+                .entries
+                .iter()
+                .filter_map(|e| {
+                    e.label.map(|class| LabelledRegion {
+                        class,
+                        region: e.region.clone(),
+                    })
+                })
+                .collect(),
+        }
     }
 
     pub fn get_mut(&mut self, id: u64) -> Option<&mut RegionEntry> {
@@ -63,6 +108,7 @@ impl Regions {
 
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.adapted = None;
     }
 
     pub fn remove(&mut self, id: u64) {
@@ -72,7 +118,14 @@ impl Regions {
 
 /// The list of regions (the regions themselves are app state: `state::AppState::regions`).
 #[derive(Default, Serialize, Deserialize)]
-pub struct RegionsPanel {}
+pub struct RegionsPanel {
+    /// Where the adapted model is saved (the default path until edited).
+    #[serde(skip)]
+    pub save_path: String,
+    /// The path waiting for "Replace" because a file is there.
+    #[serde(skip)]
+    confirm_overwrite: Option<PathBuf>,
+}
 
 impl View for RegionsPanel {
     fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut ViewContext<'_>) {
@@ -100,6 +153,27 @@ impl View for RegionsPanel {
                     action = Some(Request::RemoveRegion(entry.id));
                 }
             });
+            ui.horizontal(|ui| {
+                let shown = entry.label.map_or("—", Class::name);
+                egui::ComboBox::new(
+                    ("region label", entry.id),
+                    format!("class of {}", entry.name()),
+                )
+                .selected_text(shown)
+                .show_ui(ui, |ui| {
+                    if ui.selectable_label(entry.label.is_none(), "—").clicked() {
+                        action = Some(Request::LabelRegion(entry.id, None));
+                    }
+                    for class in Class::ALL {
+                        let on = entry.label == Some(class);
+                        if ui.selectable_label(on, class.name()).clicked() {
+                            action = Some(Request::LabelRegion(entry.id, Some(class)));
+                        }
+                    }
+                })
+                .response
+                .on_hover_text("the class you know this region is (e.g. from HAADF)");
+            });
             if let Some(s) = &entry.stats {
                 histogram(ui, s);
                 let mut line = String::new();
@@ -118,6 +192,7 @@ impl View for RegionsPanel {
         if ui.button("Remove all regions").clicked() {
             action = Some(Request::ClearRegions);
         }
+        self.adaptation(ui, ctx, &mut action);
         ctx.requests.extend(action);
         if let Some(region) = zoom_to {
             let px = region.pixels(ctx.linked.dims);
@@ -128,6 +203,63 @@ impl View for RegionsPanel {
                     .fold((0.0, 0.0), |(a, b), &(r, c)| (a + r as f64, b + c as f64));
                 ctx.linked.zoom_to(sr / n, sc / n, 2.0);
             }
+        }
+    }
+}
+
+impl RegionsPanel {
+    /// "Adapt model" (once a region is labelled) and "Save adapted model" (once adapted).
+    fn adaptation(
+        &mut self,
+        ui: &mut egui::Ui,
+        ctx: &ViewContext<'_>,
+        action: &mut Option<Request>,
+    ) {
+        let labelled = ctx.regions.iter().filter(|e| e.label.is_some()).count();
+        if labelled == 0 {
+            ui.label("Say what class a region is to adapt the model to this scan.");
+            return;
+        }
+        ui.separator();
+        let running = ctx.adapting;
+        let adapt = ui
+            .add_enabled(!running, egui::Button::new("Adapt model"))
+            .on_hover_text(format!(
+                "adapt the selected model to the {labelled} labelled region(s) and recompute                  the class map"
+            ));
+        if adapt.clicked() {
+            *action = Some(Request::AdaptModel);
+        }
+        let Some(adapted) = ctx.adapted else { return };
+        ui.label(format!("adapted: {}", adapted.model.display_name()));
+        if self.save_path.is_empty() {
+            self.save_path = adapted.default_path().display().to_string();
+        }
+        ui.horizontal(|ui| {
+            let label = ui.label("save to");
+            ui.add(egui::TextEdit::singleline(&mut self.save_path).desired_width(200.0))
+                .labelled_by(label.id);
+            if ui.button("Save adapted model…").clicked() {
+                let path = PathBuf::from(self.save_path.trim());
+                let card = polarmap_core::models::card::ModelCard::path_for(&path);
+                if path.exists() || card.exists() {
+                    self.confirm_overwrite = Some(path);
+                } else {
+                    *action = Some(Request::SaveAdapted(path, false));
+                }
+            }
+        });
+        if let Some(path) = self.confirm_overwrite.clone() {
+            ui.horizontal(|ui| {
+                ui.label(format!("{} exists.", crate::gui::file_name(&path)));
+                if ui.button("Replace").clicked() {
+                    *action = Some(Request::SaveAdapted(path, true));
+                    self.confirm_overwrite = None;
+                }
+                if ui.button("Keep it").clicked() {
+                    self.confirm_overwrite = None;
+                }
+            });
         }
     }
 }

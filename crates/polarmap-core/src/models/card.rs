@@ -23,6 +23,10 @@ pub struct ModelCard {
     /// The training configuration, for models trained since cards carry it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<super::train::TrainConfig>,
+    /// How the model was adapted to a user's scan (adapted models only): method, base model,
+    /// source scan, labelled pixels per class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptation: Option<super::adapt::Adaptation>,
 }
 
 impl ModelCard {
@@ -36,6 +40,7 @@ impl ModelCard {
             metrics: Default::default(),
             command,
             config: None,
+            adaptation: header.adaptation.clone(),
         }
     }
 

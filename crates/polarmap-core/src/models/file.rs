@@ -38,6 +38,10 @@ pub struct ModelHeader {
     /// Probability calibration and OOD reference (`polarmap calibrate`); absent in older files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<super::confidence::ConfidenceModel>,
+    /// How a trained model was adapted to a user's scan, for adapted models (absent in older
+    /// files, which stay readable, and in trained ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptation: Option<super::adapt::Adaptation>,
 }
 
 impl ModelHeader {
@@ -52,6 +56,7 @@ impl ModelHeader {
             settings: serde_json::Value::Null,
             training: serde_json::Value::Null,
             confidence: None,
+            adaptation: None,
         }
     }
 

@@ -5,8 +5,10 @@
 //! - [`file`]: the model file (header + weights) and its card;
 //! - [`predict`]: a whole scan through a model, streamed in batches;
 //! - [`pca_knn`]: PCA + kNN (linfa);
-//! - [`nets`]: the CNNs (burn), [`train`]: their training loop.
+//! - [`nets`]: the CNNs (burn), [`train`]: their training loop;
+//! - [`adapt`]: a model adapted to a user's scan from pixels they labelled.
 
+pub mod adapt;
 pub mod calibration;
 pub mod card;
 pub mod confidence;
@@ -73,6 +75,8 @@ pub trait Classifier: Send + Sync {
     fn predict(&self, batch: ArrayView2<f32>) -> Result<Vec<Prediction>>;
     /// Writes the model to `path` (refusing to overwrite unless `overwrite`).
     fn save(&self, path: &Path, overwrite: bool) -> Result<()>;
+    /// The backend's own type, for what only it can do ([`adapt`]).
+    fn as_any(&self) -> &dyn std::any::Any;
 }
 
 /// The backends model files can name.

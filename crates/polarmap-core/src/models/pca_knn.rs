@@ -4,7 +4,9 @@
 //! principal components.
 //!
 //! Payload (little-endian f32 unless said): feature means [F], feature standard deviations [F],
-//! components [C×F], training embeddings [N×C], training labels u8 [N].
+//! components [C×F], reference embeddings [N×C], reference labels u8 [N]. The last `adapted`
+//! references are a user's labelled patterns ([`super::adapt`]); their votes weigh
+//! `adapted_weight` (files without these settings have none).
 
 use super::file::{ModelFile, ModelHeader};
 use super::input::InputSpec;
@@ -30,7 +32,26 @@ pub struct PcaKnnSettings {
     pub k: usize,
     pub components: usize,
     pub features: usize,
+    /// Reference points, the adapted ones included.
     pub train_points: usize,
+    /// How many of the reference points (the last ones) a user labelled on their scan.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub adapted: usize,
+    /// The vote of an adapted reference point (a training point's is 1).
+    #[serde(default = "unit_weight", skip_serializing_if = "is_unit")]
+    pub adapted_weight: f32,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+fn unit_weight() -> f32 {
+    1.0
+}
+
+fn is_unit(w: &f32) -> bool {
+    *w == 1.0
 }
 
 self_cell::self_cell!(
@@ -103,6 +124,8 @@ impl PcaKnn {
             components: components.nrows(),
             features,
             train_points: n,
+            adapted: 0,
+            adapted_weight: 1.0,
         };
         progress.start("projecting training patterns", 1);
         let embeddings = project(inputs, &mean, &std, &components);
@@ -158,7 +181,15 @@ impl PcaKnn {
         let s: PcaKnnSettings = serde_json::from_value(file.header.settings.clone())
             .map_err(|e| bad(format!("PCA + kNN settings are not valid: {e}")))?;
         let (f, c, n) = (s.features, s.components, s.train_points);
-        if f != file.header.input.len() || c == 0 || c > f || s.k == 0 || n < s.k {
+        let weight_ok = s.adapted_weight.is_finite() && s.adapted_weight > 0.0;
+        if f != file.header.input.len()
+            || c == 0
+            || c > f
+            || s.k == 0
+            || n < s.k
+            || s.adapted > n
+            || !weight_ok
+        {
             return Err(bad(format!("inconsistent PCA + kNN settings {s:?}")));
         }
         let floats = f
@@ -196,6 +227,68 @@ impl PcaKnn {
             Array2::from_shape_vec((n, c), embeddings.to_vec()).expect("sizes checked"),
         )
         .map_err(|e| bad(e.to_string()))
+    }
+
+    /// A copy whose reference set also holds `inputs` (one row per pattern, the model's input)
+    /// labelled `labels`, each voting with `weight`: a user's labelled patterns of their own
+    /// scan ([`super::adapt`]). `header` describes the copy.
+    pub fn with_references(
+        &self,
+        inputs: ArrayView2<f32>,
+        labels: &[Class],
+        weight: f32,
+        header: ModelHeader,
+    ) -> Result<PcaKnn> {
+        if inputs.nrows() != labels.len() || inputs.ncols() != self.settings.features {
+            return Err(Error::invalid(format!(
+                "{} labels for {} patterns of {} values (the model takes {})",
+                labels.len(),
+                inputs.nrows(),
+                inputs.ncols(),
+                self.settings.features
+            )));
+        }
+        if !(weight.is_finite() && weight > 0.0) {
+            return Err(Error::invalid(format!(
+                "the vote of a labelled pattern must be positive, got {weight}"
+            )));
+        }
+        let added = self.project(inputs);
+        let embeddings = ndarray::concatenate(Axis(0), &[self.embeddings().view(), added.view()])
+            .map_err(|e| Error::invalid(format!("reference embeddings: {e}")))?;
+        let mut all_labels = self.labels.clone();
+        all_labels.extend(labels.iter().map(|c| c.index() as u8));
+        let settings = PcaKnnSettings {
+            train_points: all_labels.len(),
+            adapted: self.settings.adapted + labels.len(),
+            adapted_weight: weight,
+            ..self.settings
+        };
+        PcaKnn::assemble(
+            header,
+            settings,
+            self.mean.clone(),
+            self.std.clone(),
+            self.components.clone(),
+            all_labels,
+            embeddings,
+        )
+    }
+
+    /// The reference embeddings `[N, C]`.
+    fn embeddings(&self) -> Array2<f32> {
+        let e = self.neighbours.borrow_owner();
+        Array2::from_shape_vec(e.dim(), e.iter().copied().collect()).expect("same shape")
+    }
+
+    /// The vote of reference point `i`.
+    fn vote(&self, i: usize) -> f32 {
+        let first_adapted = self.labels.len() - self.settings.adapted;
+        if i >= first_adapted {
+            self.settings.adapted_weight
+        } else {
+            1.0
+        }
     }
 
     fn payload(&self) -> Vec<u8> {
@@ -246,6 +339,10 @@ impl Classifier for PcaKnn {
         &self.header
     }
 
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
     fn predict(&self, batch: ArrayView2<f32>) -> Result<Vec<Prediction>> {
         if batch.ncols() != self.settings.features {
             return Err(Error::invalid(format!(
@@ -267,12 +364,12 @@ impl Classifier for PcaKnn {
                     .map_err(|e| Error::invalid(format!("kNN query: {e}")))?;
                 let mut votes = [0f32; Class::COUNT];
                 for (_, i) in &found {
-                    votes[self.labels[*i] as usize] += 1.0;
+                    votes[self.labels[*i] as usize] += self.vote(*i);
                 }
-                let total = found.len().max(1) as f32;
+                let total: f32 = votes.iter().sum();
                 // The principal components are the model's embedding (for the OOD score).
                 Ok(Prediction::from_scores(
-                    votes.map(|v| v / total),
+                    votes.map(|v| v / total.max(f32::MIN_POSITIVE)),
                     Some(row.to_vec()),
                 ))
             })
@@ -285,5 +382,69 @@ impl Classifier for PcaKnn {
             payload: self.payload(),
         }
         .write(path, overwrite)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::input::InputSpec;
+
+    /// 2×2 inputs: class RM lights value 0, class RD value 1 (with a little spread).
+    fn toy() -> PcaKnn {
+        let rows: Vec<[f32; 4]> = (0..40)
+            .map(|i| {
+                let e = 0.01 * (i / 2) as f32;
+                if i % 2 == 0 {
+                    [1.0 + e, e, 0.0, 0.0]
+                } else {
+                    [e, 1.0 + e, 0.0, 0.0]
+                }
+            })
+            .collect();
+        let inputs = Array2::from_shape_fn((40, 4), |(i, j)| rows[i][j]);
+        let labels: Vec<usize> = (0..40).map(|i| if i % 2 == 0 { 0 } else { 7 }).collect();
+        let spec = InputSpec {
+            size: 2,
+            ..InputSpec::paper(None, None)
+        };
+        PcaKnn::fit(inputs.view(), &labels, spec, 5, 2, &Progress::new()).unwrap()
+    }
+
+    #[test]
+    fn labelled_references_outvote_the_training_points_near_them() {
+        let model = toy();
+        // The user's scan: RM patterns that look like RD to the trained model.
+        let scan =
+            Array2::from_shape_fn((10, 4), |(i, j)| [0.3 + 0.005 * i as f32, 0.7, 0.2, 0.2][j]);
+        let before = model.predict(scan.view()).unwrap();
+        assert!(before.iter().all(|p| p.class == Class::RD));
+        let labelled = scan.slice(ndarray::s![..2, ..]);
+        let header = model.header().clone();
+        let adapted = model
+            .with_references(labelled, &[Class::RM; 2], 5.0, header)
+            .unwrap();
+        assert_eq!(adapted.settings().adapted, 2);
+        assert_eq!(adapted.settings().train_points, 42);
+        let after = adapted.predict(scan.view()).unwrap();
+        for p in &after {
+            assert_eq!(p.class, Class::RM);
+            // Two references of weight 5 against three training votes of 1.
+            assert!((p.scores[0] - 10.0 / 13.0).abs() < 1e-6, "{:?}", p.scores);
+        }
+        // The training data's own RD patterns are still RD.
+        let rd = Array2::from_shape_fn((1, 4), |(_, j)| [0.0, 1.0, 0.0, 0.0][j]);
+        assert_eq!(adapted.predict(rd.view()).unwrap()[0].class, Class::RD);
+        // The references and their weight survive the file.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("adapted.pmm");
+        adapted.save(&path, false).unwrap();
+        let back = crate::models::load(&path, crate::models::DeviceChoice::Cpu).unwrap();
+        assert_eq!(back.predict(scan.view()).unwrap(), after);
+        // The unadapted model's file has no adaptation settings: older readers see nothing new.
+        model.save(&dir.path().join("plain.pmm"), false).unwrap();
+        let plain = ModelFile::read(&dir.path().join("plain.pmm")).unwrap();
+        assert!(plain.header.settings.get("adapted").is_none());
+        assert!(plain.header.adaptation.is_none());
     }
 }

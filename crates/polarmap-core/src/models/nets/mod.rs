@@ -208,6 +208,113 @@ impl NetClassifier {
         &self.network
     }
 
+    pub fn head(&self) -> Head {
+        self.settings.head
+    }
+
+    /// The class prototypes (prototype head only).
+    pub fn prototypes(&self) -> Option<&[Vec<f32>]> {
+        self.settings.prototypes.as_deref()
+    }
+
+    /// A copy with other class prototypes (prototype head), described by `header`.
+    pub fn with_prototypes(&self, prototypes: Vec<Vec<f32>>, header: ModelHeader) -> Result<Self> {
+        let ok = prototypes.len() == Class::COUNT
+            && prototypes
+                .iter()
+                .all(|p| p.len() == heads::EMBEDDING && p.iter().all(|v| v.is_finite()));
+        if self.settings.head != Head::Proto || !ok {
+            return Err(Error::invalid(format!(
+                "{} finite prototypes of {} values are needed by a prototype head",
+                Class::COUNT,
+                heads::EMBEDDING
+            )));
+        }
+        let settings = NetSettings {
+            prototypes: Some(prototypes),
+            ..self.settings.clone()
+        };
+        Ok(NetClassifier::new(
+            header,
+            settings,
+            self.network.clone(),
+            self.device.clone(),
+        ))
+    }
+
+    /// The encoder's features (the head's inputs, [`encoders::FEATURES`] each) of a batch.
+    pub fn features(&self, batch: ArrayView2<f32>) -> Result<Vec<Vec<f32>>> {
+        let size = self.checked_size(batch)?;
+        if batch.nrows() == 0 {
+            return Ok(Vec::new());
+        }
+        let [n, _] = [batch.nrows(), batch.ncols()];
+        let x = to_tensor(batch, &self.device).reshape([n, 1, size, size]);
+        rows_of(self.network.encoder.forward(x))
+    }
+
+    /// The head's linear layer: weights `[FEATURES × outputs]` row-major, and biases.
+    pub fn head_weights(&self) -> Result<(Vec<f32>, Vec<f32>)> {
+        let read = |t: Tensor<1>| {
+            t.into_data()
+                .try_into_vec_as::<f32>()
+                .map_err(|e| Error::invalid(format!("reading the head's weights: {e:?}")))
+        };
+        let weight = self.network.head.weight.val();
+        let [rows, cols] = weight.dims();
+        let weight = read(weight.reshape([rows * cols]))?;
+        let bias = match &self.network.head.bias {
+            Some(b) => read(b.val())?,
+            None => vec![0.0; cols],
+        };
+        Ok((weight, bias))
+    }
+
+    /// A copy whose head has these weights (the layout of [`Self::head_weights`]), described
+    /// by `header`.
+    pub fn with_head_weights(
+        &self,
+        weight: &[f32],
+        bias: &[f32],
+        header: ModelHeader,
+    ) -> Result<Self> {
+        let [rows, cols] = self.network.head.weight.dims();
+        if weight.len() != rows * cols || bias.len() != cols {
+            return Err(Error::invalid(format!(
+                "the head takes {rows}x{cols} weights and {cols} biases, got {} and {}",
+                weight.len(),
+                bias.len()
+            )));
+        }
+        let mut network = self.network.clone();
+        network.head.weight = Param::from_tensor(Tensor::from_data(
+            TensorData::new(weight.to_vec(), [rows, cols]),
+            &self.device,
+        ));
+        network.head.bias = Some(Param::from_tensor(Tensor::from_data(
+            TensorData::new(bias.to_vec(), [cols]),
+            &self.device,
+        )));
+        Ok(NetClassifier::new(
+            header,
+            self.settings.clone(),
+            network,
+            self.device.clone(),
+        ))
+    }
+
+    /// The input side, checked against the rows of `batch`.
+    fn checked_size(&self, batch: ArrayView2<f32>) -> Result<usize> {
+        let size = self.header.input.size;
+        if batch.ncols() != size * size {
+            return Err(Error::invalid(format!(
+                "the model takes {size}x{size} inputs, got rows of {} values",
+                batch.ncols()
+            )));
+        }
+        Ok(size)
+    }
+
     /// Raw head outputs of a batch, as rows.
     pub fn outputs(&self, batch: ArrayView2<f32>) -> Result<Vec<Vec<f32>>> {
         let (n, len) = batch.dim();
@@ -249,6 +356,10 @@ pub(crate) fn rows_of(t: Tensor<2>) -> Result<Vec<Vec<f32>>> {
 impl Classifier for NetClassifier {
     fn header(&self) -> &ModelHeader {
         &self.header
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 
     /// Embeddings: the prototype head's own embedding, else the encoder's features.

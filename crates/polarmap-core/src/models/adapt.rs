@@ -1,0 +1,824 @@
+//! A trained model adapted to the user's scan from pixels they labelled ("this region is RD",
+//! from their HAADF analysis, say). The labelled patterns go through the model's own input
+//! ([`super::input::prepare_batch`] with the geometry of the scan's survey), then, by backend:
+//!
+//! - **PCA + kNN**: their projections join the kNN reference set, each voting with the weight
+//!   k, so that a labelled pattern among a query's k nearest outvotes all the training points
+//!   there ([`PcaKnn::with_references`]).
+//! - **Prototype head**: each labelled class's prototype moves to the mean embedding of its
+//!   labelled patterns; every other prototype moves by the count-weighted mean of those moves.
+//!   Both are shrunk towards "no move" as a posterior mean with a prior worth
+//!   [`AdaptOptions::prior_patterns`] patterns: the embeddings of one class vary over the unit
+//!   cell (patterns between atom columns carry little polarization), so the mean of a handful of
+//!   labelled patterns is a noisy prototype. A scan unlike the training data (thicker, noisier, another crystal) shifts the embeddings of
+//!   all its patterns; the mean move of the labelled classes is the best estimate of that shift
+//!   for a class the user did not label, and moving it keeps the prototypes' relative geometry
+//!   (without the move, a class labelled alone would sit apart from the stale ones and could
+//!   capture patterns of neighbouring unlabelled classes, or never reach them).
+//! - **Classification and regression heads**: the last linear layer is refitted on the encoder's
+//!   features of the labelled patterns (the head's own loss: cross-entropy, or the squared error
+//!   of the tanh'd direction), with a ridge penalty pulling towards the original weights, so that
+//!   directions of feature space the labels do not cover keep the trained behaviour.
+//!
+//! The adapted model carries an [`Adaptation`] in its header (and card): the method, the base
+//! model, the source scan and the labelled pixels per class. Labels come from a region-labels
+//! file ([`RegionLabels`], docs/formats.md) or, in the app, from drawn regions.
+
+use super::nets::{Head, NetClassifier};
+use super::pca_knn::PcaKnn;
+use super::{input, Classifier};
+use crate::classes::Class;
+use crate::error::{Error, Result};
+use crate::maps::Region;
+use crate::progress::Progress;
+use crate::session::Session;
+use ndarray::{Array1, Array2, Axis};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// How a model was adapted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AdaptMethod {
+    /// Labelled patterns added to the kNN reference set.
+    KnnReferences,
+    /// Prototypes re-estimated from the labelled embeddings.
+    Prototypes,
+    /// The last linear layer refitted on the labelled features.
+    LastLayer,
+}
+
+impl AdaptMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::KnnReferences => "knn-references",
+            Self::Prototypes => "prototypes",
+            Self::LastLayer => "last-layer",
+        }
+    }
+}
+
+/// The record of an adaptation, stored in the adapted model's header and card.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Adaptation {
+    pub method: AdaptMethod,
+    /// The base model's name ("Conv (Proto)") and file, when known.
+    pub base_model: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_model_file: Option<String>,
+    /// The scan whose pixels were labelled.
+    pub source_scan: String,
+    /// Labelled pixels per class name (classes with at least one).
+    pub labelled_pixels: BTreeMap<String, usize>,
+    /// The method's settings and what it measured (vote weight; ridge, steps, loss; the shift
+    /// of the unlabelled prototypes).
+    #[serde(default)]
+    pub details: serde_json::Value,
+    /// The base model's own adaptation, when an adapted model was adapted again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_adaptation: Option<Box<Adaptation>>,
+}
+
+/// Settings of an adaptation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdaptOptions {
+    /// Vote of a labelled pattern in the kNN; None: k (one labelled neighbour outvotes the
+    /// k − 1 others).
+    pub knn_weight: Option<f32>,
+    /// Ridge towards the original head, relative to the largest curvature of the data term.
+    /// Along the mean feature direction (the largest curvature), a ridge r lets the fit move a
+    /// logit by about 1/r: 0.01 lets a confident trained model (logit gaps of ~30 on the demo)
+    /// be overruled by labels, 0.1 did not (measured, docs/transfer.md).
+    pub ridge: f64,
+    /// Prototype head: the weight, in patterns, of the old prototypes against the labelled
+    /// means (and of "no shift" against the labelled classes' mean move).
+    pub prior_patterns: f64,
+    /// Gradient steps of the last-layer fit.
+    pub steps: usize,
+    /// At most this many labelled patterns enter the last-layer fit (evenly spaced over the
+    /// labels when there are more).
+    pub max_fit_patterns: usize,
+}
+
+impl Default for AdaptOptions {
+    fn default() -> Self {
+        AdaptOptions {
+            knn_weight: None,
+            ridge: 0.01,
+            prior_patterns: 10.0,
+            steps: 300,
+            max_fit_patterns: 4096,
+        }
+    }
+}
+
+/// One labelled region of a region-labels file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelledRegion {
+    pub class: Class,
+    pub region: Region,
+}
+
+/// A region-labels file (`*.labels.json`, docs/formats.md): regions of a scan, each with the
+/// class the user says it is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionLabels {
+    /// The scan the regions were drawn on (informative).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan: Option<String>,
+    pub regions: Vec<LabelledRegion>,
+}
+
+impl RegionLabels {
+    pub fn read(path: &Path) -> Result<RegionLabels> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        serde_json::from_str(&text).map_err(|e| {
+            Error::format(
+                path,
+                format!("not a region-labels file (docs/formats.md): {e}"),
+            )
+        })
+    }
+
+    pub fn write(&self, path: &Path, overwrite: bool) -> Result<()> {
+        crate::export::check_writable(path, overwrite)?;
+        let text = serde_json::to_string_pretty(self).expect("labels serialise");
+        std::fs::write(path, text + "\n").map_err(|e| Error::io(path, e))
+    }
+
+    /// The labelled pixels of a `shape` scan as (row-major pattern index, class), ascending.
+    /// A pixel in two regions of different classes, or a region with no pixel in the scan, is
+    /// an error.
+    pub fn pixels(&self, shape: [usize; 2]) -> Result<Vec<(usize, Class)>> {
+        let mut labels: BTreeMap<usize, Class> = BTreeMap::new();
+        for (i, labelled) in self.regions.iter().enumerate() {
+            let pixels = labelled.region.pixels((shape[0], shape[1]));
+            if pixels.is_empty() {
+                return Err(Error::invalid(format!(
+                    "region {} ({}) holds no pixel of the {}x{} scan",
+                    i + 1,
+                    labelled.class,
+                    shape[0],
+                    shape[1]
+                )));
+            }
+            for (r, c) in pixels {
+                let old = labels.insert(r * shape[1] + c, labelled.class);
+                if let Some(old) = old.filter(|&old| old != labelled.class) {
+                    return Err(Error::invalid(format!(
+                        "pixel (row {r}, col {c}) is labelled both {old} and {}",
+                        labelled.class
+                    )));
+                }
+            }
+        }
+        Ok(labels.into_iter().collect())
+    }
+}
+
+/// Labelled pixels per class name.
+pub fn counts_by_class(labels: &[(usize, Class)]) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for (_, class) in labels {
+        *counts.entry(class.name().to_string()).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// `model` adapted to `session`'s scan from `labels` ((row-major pattern index, class) pairs).
+/// `base_file` names the model's file in the record. Cancelled through `progress`.
+pub fn adapt(
+    model: &dyn Classifier,
+    base_file: Option<&Path>,
+    session: &Session,
+    labels: &[(usize, Class)],
+    options: &AdaptOptions,
+    progress: &Progress,
+) -> Result<Box<dyn Classifier>> {
+    let scan = session.scan();
+    let n = scan.n_frames();
+    if labels.is_empty() {
+        return Err(Error::invalid("no labelled pixels to adapt the model to"));
+    }
+    if let Some(&(i, _)) = labels.iter().find(|(i, _)| *i >= n) {
+        return Err(Error::invalid(format!(
+            "labelled pattern {i} is outside the scan's {n} patterns"
+        )));
+    }
+    let spec = model.input();
+    let geometry = spec.geometry(scan, session.survey())?;
+    let indices: Vec<usize> = labels.iter().map(|(i, _)| *i).collect();
+    let classes: Vec<Class> = labels.iter().map(|(_, c)| *c).collect();
+    progress.start("reading the labelled patterns", indices.len() as u64);
+    let inputs = input::prepare_batch(scan, &indices, &geometry, spec.size, Some(progress))?;
+    progress.check()?;
+    let base = model.header();
+    let record = |method: AdaptMethod, details: serde_json::Value| Adaptation {
+        method,
+        base_model: model.display_name(),
+        base_model_file: base_file.map(|p| p.display().to_string()),
+        source_scan: scan.path().display().to_string(),
+        labelled_pixels: counts_by_class(labels),
+        details,
+        base_adaptation: base.adaptation.clone().map(Box::new),
+    };
+    let header_with = |adaptation: Adaptation| {
+        let mut header = base.clone();
+        header.adaptation = Some(adaptation);
+        header
+    };
+    progress.start("adapting the model", 1);
+    if let Some(knn) = model.as_any().downcast_ref::<PcaKnn>() {
+        let weight = options
+            .knn_weight
+            .unwrap_or(knn.settings().k as f32)
+            .max(f32::MIN_POSITIVE);
+        let header = header_with(record(
+            AdaptMethod::KnnReferences,
+            serde_json::json!({"vote_weight": weight, "k": knn.settings().k}),
+        ));
+        return Ok(Box::new(knn.with_references(
+            inputs.view(),
+            &classes,
+            weight,
+            header,
+        )?));
+    }
+    let net = model
+        .as_any()
+        .downcast_ref::<NetClassifier>()
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "{} models cannot be adapted",
+                model.header().backend
+            ))
+        })?;
+    let class_indices: Vec<usize> = classes.iter().map(|c| c.index()).collect();
+    match net.head() {
+        Head::Proto => {
+            let embeddings = batched(&inputs, progress, |rows| net.outputs(rows))?;
+            let old = net.prototypes().unwrap_or_default();
+            let prior = options.prior_patterns.max(0.0);
+            let (prototypes, shift) =
+                reestimate_prototypes(old, &embeddings, &class_indices, prior);
+            let header = header_with(record(
+                AdaptMethod::Prototypes,
+                serde_json::json!({"prior_patterns": prior, "unlabelled_prototype_shift": shift}),
+            ));
+            Ok(Box::new(net.with_prototypes(prototypes, header)?))
+        }
+        head @ (Head::Cls | Head::Reg) => {
+            // Evenly spaced labels when there are more than the fit takes.
+            let stride = indices.len().div_ceil(options.max_fit_patterns.max(1));
+            let rows: Vec<usize> = (0..indices.len()).step_by(stride.max(1)).collect();
+            let inputs = inputs.select(Axis(0), &rows);
+            let targets: Vec<usize> = rows.iter().map(|&r| class_indices[r]).collect();
+            let features = batched(&inputs, progress, |rows| net.features(rows))?;
+            let (weight, bias) = net.head_weights()?;
+            progress.check()?;
+            let fit = fit_last_layer(
+                &features,
+                &targets,
+                head,
+                &weight,
+                &bias,
+                options.ridge,
+                options.steps,
+            )?;
+            let header = header_with(record(
+                AdaptMethod::LastLayer,
+                serde_json::json!({
+                    "head": head.name(),
+                    "ridge": options.ridge,
+                    "steps": fit.steps,
+                    "fit_patterns": rows.len(),
+                    "loss_before": fit.loss_before,
+                    "loss_after": fit.loss_after,
+                }),
+            ));
+            Ok(Box::new(net.with_head_weights(
+                &fit.weight,
+                &fit.bias,
+                header,
+            )?))
+        }
+    }
+}
+
+/// `f` over `inputs` in batches of [`super::predict::BATCH`], rows concatenated.
+fn batched(
+    inputs: &Array2<f32>,
+    progress: &Progress,
+    f: impl Fn(ndarray::ArrayView2<f32>) -> Result<Vec<Vec<f32>>>,
+) -> Result<Vec<Vec<f32>>> {
+    let mut out = Vec::with_capacity(inputs.nrows());
+    for rows in inputs.axis_chunks_iter(Axis(0), super::predict::BATCH) {
+        progress.check()?;
+        out.extend(f(rows)?);
+    }
+    Ok(out)
+}
+
+/// New prototypes (see the module's comment): the common move δ = Σₖ nₖ(mₖ − oldₖ) / (Σₖ nₖ +
+/// `prior`) of the labelled classes' means mₖ; a labelled class at (nₖ mₖ + `prior` (oldₖ + δ)) /
+/// (nₖ + `prior`), the others at oldₖ + δ. `prior` = 0 puts the labelled classes at their means.
+/// Returns the prototypes and the length of δ.
+pub fn reestimate_prototypes(
+    old: &[Vec<f32>],
+    embeddings: &[Vec<f32>],
+    labels: &[usize],
+    prior: f64,
+) -> (Vec<Vec<f32>>, f64) {
+    let means = super::nets::heads::class_means(embeddings, labels);
+    let mut counts = [0usize; Class::COUNT];
+    labels.iter().for_each(|&l| counts[l] += 1);
+    let width = old.first().map_or(0, Vec::len);
+    let total: usize = counts.iter().sum();
+    let mut shift = vec![0f64; width];
+    for k in (0..Class::COUNT).filter(|&k| counts[k] > 0) {
+        let w = counts[k] as f64 / (total as f64 + prior).max(1e-12);
+        for (s, (m, o)) in shift.iter_mut().zip(means[k].iter().zip(&old[k])) {
+            *s += w * (*m as f64 - *o as f64);
+        }
+    }
+    let prototypes = (0..Class::COUNT)
+        .map(|k| {
+            let n = counts[k] as f64;
+            old[k]
+                .iter()
+                .zip(&shift)
+                .zip(&means[k])
+                .map(|((o, s), m)| {
+                    let moved = *o as f64 + s;
+                    if n == 0.0 {
+                        moved as f32
+                    } else {
+                        ((n * *m as f64 + prior * moved) / (n + prior)) as f32
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let length = shift.iter().map(|s| s * s).sum::<f64>().sqrt();
+    (prototypes, length)
+}
+
+/// A refitted last layer.
+#[derive(Debug, Clone)]
+pub struct LastLayerFit {
+    /// `[features × outputs]` row-major, as [`NetClassifier::head_weights`].
+    pub weight: Vec<f32>,
+    pub bias: Vec<f32>,
+    pub steps: usize,
+    /// The data term (the head's loss on the labelled patterns) before and after.
+    pub loss_before: f64,
+    pub loss_after: f64,
+}
+
+/// Refits a head's linear layer (`weight` `[F × M]` row-major, `bias` `[M]`) on `features`
+/// with class `labels`: minimises the head's loss plus (λ/2)·‖(W, b) − (W₀, b₀)‖², λ = `ridge` ×
+/// the largest eigenvalue of the features' second-moment matrix (so `ridge` does not depend on
+/// the features' scale), by gradient descent with a backtracking step.
+pub fn fit_last_layer(
+    features: &[Vec<f32>],
+    labels: &[usize],
+    head: Head,
+    weight: &[f32],
+    bias: &[f32],
+    ridge: f64,
+    steps: usize,
+) -> Result<LastLayerFit> {
+    let n = features.len();
+    let f = features.first().map_or(0, Vec::len);
+    let m = bias.len();
+    if n == 0 || n != labels.len() || weight.len() != f * m || m != head.outputs() {
+        return Err(Error::invalid(format!(
+            "last-layer fit: {n} feature rows, {} labels, {} weights and {m} biases do not fit \
+             a {} head",
+            labels.len(),
+            weight.len(),
+            head.name()
+        )));
+    }
+    if !(ridge.is_finite() && ridge >= 0.0) {
+        return Err(Error::invalid(format!(
+            "the ridge must be 0 or more, got {ridge}"
+        )));
+    }
+    // Features with a constant column for the bias: [n, f + 1]; parameters [(f + 1), m].
+    let x = Array2::from_shape_fn(
+        (n, f + 1),
+        |(i, j)| {
+            if j < f {
+                features[i][j] as f64
+            } else {
+                1.0
+            }
+        },
+    );
+    let theta0 = Array2::from_shape_fn((f + 1, m), |(j, k)| {
+        if j < f {
+            weight[j * m + k] as f64
+        } else {
+            bias[k] as f64
+        }
+    });
+    let curvature = largest_eigenvalue(&x);
+    let lambda = ridge * curvature;
+    let objective = |theta: &Array2<f64>| {
+        let data = data_loss(&x, theta, labels, head);
+        let d = theta - &theta0;
+        (
+            data,
+            data + 0.5 * lambda * d.iter().map(|v| v * v).sum::<f64>(),
+        )
+    };
+    let mut theta = theta0.clone();
+    let (loss_before, mut current) = objective(&theta);
+    let mut step = 1.0 / (curvature + lambda).max(1e-12);
+    let mut done = 0;
+    for _ in 0..steps {
+        let gradient = data_gradient(&x, &theta, labels, head) + (&theta - &theta0) * lambda;
+        let mut accepted = false;
+        for _ in 0..40 {
+            let trial = &theta - &(&gradient * step);
+            let (_, value) = objective(&trial);
+            if value <= current {
+                theta = trial;
+                let improvement = current - value;
+                current = value;
+                accepted = improvement > 1e-12 * current.abs().max(1e-12);
+                step *= 1.25;
+                break;
+            }
+            step *= 0.5;
+        }
+        if !accepted {
+            break;
+        }
+        done += 1;
+    }
+    let (loss_after, _) = objective(&theta);
+    let mut weight_out = vec![0f32; f * m];
+    let mut bias_out = vec![0f32; m];
+    for ((j, k), v) in theta.indexed_iter() {
+        if j < f {
+            weight_out[j * m + k] = *v as f32;
+        } else {
+            bias_out[k] = *v as f32;
+        }
+    }
+    Ok(LastLayerFit {
+        weight: weight_out,
+        bias: bias_out,
+        steps: done,
+        loss_before,
+        loss_after,
+    })
+}
+
+/// The largest eigenvalue of XᵀX / n (power iteration).
+fn largest_eigenvalue(x: &Array2<f64>) -> f64 {
+    let n = x.nrows().max(1) as f64;
+    let mut v = Array1::from_elem(x.ncols(), 1.0 / (x.ncols().max(1) as f64).sqrt());
+    let mut value = 0.0;
+    for _ in 0..50 {
+        let w = x.t().dot(&x.dot(&v)) / n;
+        let norm = w.dot(&w).sqrt();
+        if norm < 1e-300 {
+            return 0.0;
+        }
+        value = norm;
+        v = w / norm;
+    }
+    value
+}
+
+/// Unit vector (cos θk, sin θk) of class k.
+fn direction(k: usize) -> [f64; 2] {
+    let t = Class::ALL[k].angle_deg().to_radians();
+    [t.cos(), t.sin()]
+}
+
+/// The head's training loss of outputs X·θ (cross-entropy; or half the squared error of the
+/// tanh'd direction, summed over its two components), averaged over the patterns.
+fn data_loss(x: &Array2<f64>, theta: &Array2<f64>, labels: &[usize], head: Head) -> f64 {
+    let z = x.dot(theta);
+    let total: f64 = z
+        .axis_iter(Axis(0))
+        .zip(labels)
+        .map(|(row, &y)| match head {
+            Head::Reg => {
+                let t = direction(y);
+                (0..2).map(|c| 0.5 * (row[c].tanh() - t[c]).powi(2)).sum()
+            }
+            _ => {
+                let max = row.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+                let log_sum = row.iter().map(|v| (v - max).exp()).sum::<f64>().ln() + max;
+                log_sum - row[y]
+            }
+        })
+        .sum();
+    total / x.nrows() as f64
+}
+
+/// Gradient of [`data_loss`] with respect to θ.
+fn data_gradient(
+    x: &Array2<f64>,
+    theta: &Array2<f64>,
+    labels: &[usize],
+    head: Head,
+) -> Array2<f64> {
+    let mut dz = x.dot(theta);
+    for (mut row, &y) in dz.axis_iter_mut(Axis(0)).zip(labels) {
+        match head {
+            Head::Reg => {
+                let t = direction(y);
+                for c in 0..2 {
+                    let o = row[c].tanh();
+                    row[c] = (o - t[c]) * (1.0 - o * o);
+                }
+            }
+            _ => {
+                let max = row.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+                row.mapv_inplace(|v| (v - max).exp());
+                let sum = row.sum();
+                row.mapv_inplace(|v| v / sum);
+                row[y] -= 1.0;
+            }
+        }
+    }
+    x.t().dot(&dz) / x.nrows() as f64
+}
+
+/// Accuracy against the truth on the labelled and on the unlabelled pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SplitAccuracy {
+    pub labelled: Option<f64>,
+    pub unlabelled: Option<f64>,
+    pub labelled_pixels: usize,
+    pub unlabelled_pixels: usize,
+}
+
+/// How often `predicted` equals `truth` on the `labels`' pixels and on the others.
+pub fn split_accuracy(
+    truth: &Array2<crate::classes::Class>,
+    predicted: &Array2<crate::classes::Class>,
+    labels: &[(usize, Class)],
+) -> Option<SplitAccuracy> {
+    if truth.dim() != predicted.dim() {
+        return None;
+    }
+    let (truth, predicted) = (truth.as_slice()?, predicted.as_slice()?);
+    let mut labelled = vec![false; truth.len()];
+    for &(i, _) in labels {
+        *labelled.get_mut(i)? = true;
+    }
+    let (mut right, mut count) = ([0usize; 2], [0usize; 2]);
+    for ((t, p), l) in truth.iter().zip(predicted).zip(&labelled) {
+        let k = usize::from(!*l);
+        count[k] += 1;
+        right[k] += usize::from(t == p);
+    }
+    let fraction = |k: usize| (count[k] > 0).then(|| right[k] as f64 / count[k] as f64);
+    Some(SplitAccuracy {
+        labelled: fraction(0),
+        unlabelled: fraction(1),
+        labelled_pixels: count[0],
+        unlabelled_pixels: count[1],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::nets::heads::prototype_scores;
+
+    #[test]
+    fn a_wrong_prototype_moved_to_the_labels_fixes_a_toy_map() {
+        // Prototypes on the axes of an 8-d space; the scan's embeddings of class MU (2) sit
+        // nearer RU's prototype (1), and those of LM (4) nearer LU's (3): the map is wrong.
+        let e = |k: usize| -> Vec<f32> { (0..8).map(|j| (j == k) as u8 as f32).collect() };
+        let old: Vec<Vec<f32>> = (0..8).map(e).collect();
+        let scan = |k: usize, wrong: usize, t: f32| -> Vec<f32> {
+            (0..8)
+                .map(|j| 0.6 * (j == wrong) as u8 as f32 + 0.4 * (j == k) as u8 as f32 + t)
+                .collect()
+        };
+        let pixels: Vec<(Vec<f32>, usize)> = (0..20)
+            .map(|i| {
+                let t = 0.01 * i as f32;
+                if i % 2 == 0 {
+                    (scan(2, 1, t), 2)
+                } else {
+                    (scan(4, 3, t), 4)
+                }
+            })
+            .collect();
+        let classify = |protos: &[Vec<f32>], v: &[f32]| prototype_scores(v, protos).0.index();
+        let wrong = pixels
+            .iter()
+            .filter(|(v, k)| classify(&old, v) != *k)
+            .count();
+        assert_eq!(wrong, 20, "the toy map starts wrong everywhere");
+        // Label two pixels of each class.
+        let labelled: Vec<Vec<f32>> = pixels[..4].iter().map(|(v, _)| v.clone()).collect();
+        let labels: Vec<usize> = pixels[..4].iter().map(|(_, k)| *k).collect();
+        let (new, _) = reestimate_prototypes(&old, &labelled, &labels, 0.0);
+        for (v, k) in &pixels[4..] {
+            assert_eq!(classify(&new, v), *k, "unlabelled pixel of class {k}");
+        }
+        // The labelled classes' prototypes are their labelled means; the others moved by the
+        // mean move, so they keep their distances to each other.
+        let mean: Vec<f32> = (0..8)
+            .map(|j| (pixels[0].0[j] + pixels[2].0[j]) / 2.0)
+            .collect();
+        assert!(new[2].iter().zip(&mean).all(|(a, b)| (a - b).abs() < 1e-6));
+        let d =
+            |a: &[f32], b: &[f32]| -> f32 { a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum() };
+        assert!((d(&new[0], &new[7]) - d(&old[0], &old[7])).abs() < 1e-6);
+        assert!(new[0] != old[0], "unlabelled prototypes follow the scan");
+    }
+
+    #[test]
+    fn the_unlabelled_prototypes_move_by_the_mean_move_of_the_labelled_ones() {
+        let old: Vec<Vec<f32>> = (0..8).map(|k| vec![k as f32, 0.0]).collect();
+        // Class 0 labelled three times at (0, 1): moved by (0, 1); class 1 once at (1, -1):
+        // moved by (0, -1). Weighted mean move: (0, 0.5).
+        let embeddings = vec![
+            vec![0.0, 1.0],
+            vec![0.0, 1.0],
+            vec![0.0, 1.0],
+            vec![1.0, -1.0],
+        ];
+        let (new, shift) = reestimate_prototypes(&old, &embeddings, &[0, 0, 0, 1], 0.0);
+        assert_eq!(new[0], vec![0.0, 1.0]);
+        assert_eq!(new[1], vec![1.0, -1.0]);
+        for (k, p) in new.iter().enumerate().skip(2) {
+            assert_eq!(*p, vec![k as f32, 0.5]);
+        }
+        assert!((shift - 0.5).abs() < 1e-12);
+        // A prior worth 4 patterns halves the common move (4 labels) and pulls the labelled
+        // prototypes towards the moved old ones: class 1, one label at (1, -1) against 4 at
+        // (1, 0.25), sits at (1, 0).
+        let (new, shift) = reestimate_prototypes(&old, &embeddings, &[0, 0, 0, 1], 4.0);
+        assert!((shift - 0.25).abs() < 1e-12);
+        assert!((new[1][1] - 0.0).abs() < 1e-6, "{:?}", new[1]);
+        assert!(
+            (new[0][1] - (3.0 + 4.0 * 0.25) / 7.0).abs() < 1e-6,
+            "{:?}",
+            new[0]
+        );
+        assert_eq!(new[5], vec![5.0, 0.25]);
+    }
+
+    /// A toy Cls head on 3 features: W0 sends feature 0 to class 0 and feature 1 to class 1.
+    fn toy_head() -> (Vec<f32>, Vec<f32>) {
+        let (f, m) = (3, 8);
+        let mut w = vec![0f32; f * m];
+        w[0] = 4.0; // feature 0 → class 0
+        w[m + 1] = 4.0; // feature 1 → class 1
+        (w, vec![0.0; m])
+    }
+
+    fn decode(weight: &[f32], bias: &[f32], x: &[f32], head: Head) -> usize {
+        let m = bias.len();
+        let z: Vec<f32> = (0..m)
+            .map(|k| {
+                bias[k]
+                    + x.iter()
+                        .enumerate()
+                        .map(|(j, v)| v * weight[j * m + k])
+                        .sum::<f32>()
+            })
+            .collect();
+        head.decode(&z, &[]).0.index()
+    }
+
+    #[test]
+    fn a_last_layer_fit_moves_a_wrong_map_to_the_labels_and_keeps_the_rest() {
+        let (w0, b0) = toy_head();
+        // The scan: patterns of class 2 whose features look like class 0's plus feature 2.
+        let scan: Vec<Vec<f32>> = (0..30)
+            .map(|i| vec![1.0 + 0.01 * i as f32, 0.0, 1.0])
+            .collect();
+        assert!(scan.iter().all(|x| decode(&w0, &b0, x, Head::Cls) == 0));
+        let labels = vec![2usize; 3];
+        let fit = fit_last_layer(&scan[..3], &labels, Head::Cls, &w0, &b0, 0.1, 300).unwrap();
+        assert!(fit.loss_after < fit.loss_before, "{fit:?}");
+        for x in &scan[3..] {
+            assert_eq!(decode(&fit.weight, &fit.bias, x, Head::Cls), 2, "{x:?}");
+        }
+        // A class-1 pattern, which the labels do not cover, keeps its class.
+        assert_eq!(
+            decode(&fit.weight, &fit.bias, &[0.0, 1.0, 0.0], Head::Cls),
+            1
+        );
+        // A larger ridge keeps the weights nearer the original.
+        let stiff = fit_last_layer(&scan[..3], &labels, Head::Cls, &w0, &b0, 10.0, 300).unwrap();
+        let dist = |w: &[f32]| -> f32 { w.iter().zip(&w0).map(|(a, b)| (a - b).powi(2)).sum() };
+        assert!(dist(&stiff.weight) < dist(&fit.weight));
+    }
+
+    #[test]
+    fn a_regression_head_turns_towards_the_labelled_direction() {
+        // Reg head: output (tanh(x0), tanh(x1)); features (1, 0, 1) decode as RM (0°).
+        let (f, m) = (3, 2);
+        let mut w0 = vec![0f32; f * m];
+        w0[0] = 1.0;
+        w0[m + 1] = 1.0;
+        let b0 = vec![0.0; m];
+        let x = vec![vec![1.0, 0.0, 1.0]; 4];
+        assert_eq!(decode(&w0, &b0, &x[0], Head::Reg), 0);
+        let fit = fit_last_layer(&x, &[2; 4], Head::Reg, &w0, &b0, 0.1, 300).unwrap();
+        assert_eq!(
+            decode(&fit.weight, &fit.bias, &x[0], Head::Reg),
+            2,
+            "{fit:?}"
+        );
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let x = Array2::from_shape_fn((5, 3), |(i, j)| ((i * 3 + j) as f64 * 0.37).sin());
+        let labels = [0usize, 3, 7, 2, 2];
+        for head in [Head::Cls, Head::Reg] {
+            let m = head.outputs();
+            let theta = Array2::from_shape_fn((3, m), |(j, k)| ((j * m + k) as f64 * 0.61).cos());
+            let g = data_gradient(&x, &theta, &labels, head);
+            let h = 1e-6;
+            for ((j, k), &gv) in g.indexed_iter() {
+                let mut plus = theta.clone();
+                plus[[j, k]] += h;
+                let mut minus = theta.clone();
+                minus[[j, k]] -= h;
+                let numeric = (data_loss(&x, &plus, &labels, head)
+                    - data_loss(&x, &minus, &labels, head))
+                    / (2.0 * h);
+                assert!(
+                    (numeric - gv).abs() < 1e-6,
+                    "{head:?} {j},{k}: {numeric} vs {gv}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn region_labels_resolve_to_pixels_and_refuse_conflicts() {
+        let labels: RegionLabels = serde_json::from_str(
+            r#"{"scan": "demo.npy", "regions": [
+                {"class": "RD", "region": {"kind": "rect", "row0": 0, "col0": 0, "row1": 2, "col1": 2}},
+                {"class": "RM", "region": {"kind": "pixels", "pixels": [[3, 3], [0, 3]]}}
+            ]}"#,
+        )
+        .unwrap();
+        let pixels = labels.pixels([4, 4]).unwrap();
+        assert_eq!(
+            pixels,
+            vec![
+                (0, Class::RD),
+                (1, Class::RD),
+                (3, Class::RM),
+                (4, Class::RD),
+                (5, Class::RD),
+                (15, Class::RM)
+            ]
+        );
+        assert_eq!(counts_by_class(&pixels)["RD"], 4);
+        let mut conflict = labels.clone();
+        conflict.regions[1].region = Region::Pixels {
+            pixels: vec![[1, 1]],
+        };
+        let err = conflict.pixels([4, 4]).unwrap_err().to_string();
+        assert!(
+            err.contains("row 1, col 1") && err.contains("RD") && err.contains("RM"),
+            "{err}"
+        );
+        let err = labels.pixels([0, 0]).unwrap_err().to_string();
+        assert!(err.contains("region 1"), "{err}");
+        for bad in [
+            r#"{"regions": [{"class": "XX", "region": {"kind": "pixels", "pixels": []}}]}"#,
+            r#"{"regions": [], "extra": 1}"#,
+            r#"{"regions": [{"class": "RD"}]}"#,
+        ] {
+            assert!(serde_json::from_str::<RegionLabels>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn split_accuracy_separates_labelled_and_unlabelled_pixels() {
+        let truth = Array2::from_elem((2, 2), Class::RD);
+        let mut predicted = truth.clone();
+        predicted[[0, 0]] = Class::RM;
+        predicted[[1, 1]] = Class::RM;
+        let s = split_accuracy(&truth, &predicted, &[(0, Class::RD), (1, Class::RD)]).unwrap();
+        assert_eq!((s.labelled, s.unlabelled), (Some(0.5), Some(0.5)));
+        assert_eq!((s.labelled_pixels, s.unlabelled_pixels), (2, 2));
+        let s = split_accuracy(&truth, &predicted, &[(1, Class::RD)]).unwrap();
+        assert_eq!((s.labelled, s.unlabelled), (Some(1.0), Some(1.0 / 3.0)));
+        assert!(split_accuracy(&truth, &predicted, &[(4, Class::RD)]).is_none());
+    }
+}
