@@ -383,3 +383,20 @@ fn an_installed_binary_finds_its_demo_and_models_anywhere() {
         root.join("models/pca-knn.pmm").to_str().unwrap()
     );
 }
+
+#[test]
+fn an_unwritable_output_names_the_file_and_the_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scan.npy");
+    write_disk_scan(&path);
+    let out = dir.path().join("missing-folder").join("icom.npy");
+    let (ok, _, stderr) = polarmap(&[
+        "com",
+        path.to_str().unwrap(),
+        "--icom-out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(stderr.contains("icom.npy"), "{stderr}");
+    assert_eq!(stderr.matches("os error").count(), 1, "{stderr}");
+}

@@ -6,12 +6,13 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The file could not be read at the operating-system level.
-    #[error("{}: {source}", path.display())]
+    /// The file could not be read at the operating-system level. The cause is part of the
+    /// message and deliberately not a `source()`: error reporters that print the chain (anyhow,
+    /// the command line) would otherwise print it twice.
+    #[error("{}: {cause}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The file was read but its content is not what the format requires.
     #[error("{}: {message}", path.display())]
@@ -28,7 +29,7 @@ impl Error {
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.as_ref().to_path_buf(),
-            source,
+            cause: source,
         }
     }
 
