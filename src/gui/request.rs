@@ -24,6 +24,8 @@ pub enum Request {
     AddRegion(Region),
     RemoveRegion(u64),
     ClearRegions,
+    /// Empty the Log pane.
+    ClearLog,
     /// The class the user says a region is (None: not labelled).
     LabelRegion(u64, Option<polarmap_core::classes::Class>),
     /// Adapt the selected model to the labelled regions and show its class map.

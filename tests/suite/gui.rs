@@ -6,6 +6,7 @@ use eframe::egui::{self, Key, Modifiers, Pos2, Rect};
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 use polarmap::gui::data::SourceKind;
+use polarmap::gui::layout::Pane;
 use polarmap::gui::{demo_path, PolarmapApp, Startup};
 use polarmap_core::maps::ClassMap;
 use polarmap_core::Class;
@@ -13,8 +14,14 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 fn app_on(path: Option<PathBuf>) -> Harness<'static, PolarmapApp> {
+    app_sized(path, [1500.0, 950.0])
+}
+
+fn app_sized(path: Option<PathBuf>, size: [f32; 2]) -> Harness<'static, PolarmapApp> {
     let mut harness = Harness::builder()
-        .with_size([1500.0, 950.0])
+        .with_size(size)
+        // A toast fades for a while (simulated time): `run` waits it out.
+        .with_max_steps(1000)
         .build_eframe(move |cc| {
             PolarmapApp::new(
                 cc,
@@ -71,19 +78,19 @@ fn library_predictions(path: &Path) -> polarmap_core::models::ScanPredictions {
         .unwrap()
 }
 
-/// Scrolls the right-hand panel (inspector, model, regions, defects) to its end.
-fn scroll_side_panel_down(harness: &mut Harness<'static, PolarmapApp>) {
-    harness.hover_at(Pos2::new(1300.0, 400.0));
-    harness.step();
-    harness.event(egui::Event::MouseWheel {
-        unit: egui::MouseWheelUnit::Point,
-        delta: egui::vec2(0.0, -5000.0),
-        phase: egui::TouchPhase::Move,
-        source: egui::MouseWheelSource::Unknown,
-        modifiers: Modifiers::NONE,
-    });
-    // The scroll animates over a few frames.
-    harness.run_steps(10);
+/// The errors logged so far.
+fn errors(harness: &Harness<'static, PolarmapApp>) -> Vec<String> {
+    let log = &harness.state().state.log;
+    log.iter()
+        .filter(|e| e.level == polarmap::gui::state::Level::Error)
+        .map(|e| e.message.clone())
+        .collect()
+}
+
+/// Brings a pane to the front of its tabs (as View > Panes does).
+fn show_pane(harness: &mut Harness<'static, PolarmapApp>, pane: Pane) {
+    harness.state_mut().layout.show(pane);
+    harness.run();
 }
 
 /// The demo's ground truth, read independently of the app.
@@ -153,7 +160,7 @@ fn clicking_a_pixel_shows_its_class_in_the_inspector_and_arrows_move_it() {
         settle(&mut harness);
         assert_eq!(harness.state().state.linked.selected, Some([row, col]));
         let class = truth.classes[(row, col)];
-        harness.get_by_label(&format!("Pixel ({row}, {col}) — class {class}"));
+        harness.get_by_label(&format!("Pixel (row {row}, col {col}) — class {class}"));
     }
     // The pattern of that pixel was read and is on screen.
     assert_eq!(harness.state().views.inspector.shown_pixel(), Some([20, 3]));
@@ -166,7 +173,7 @@ fn clicking_a_pixel_shows_its_class_in_the_inspector_and_arrows_move_it() {
     settle(&mut harness);
     assert_eq!(harness.state().state.linked.selected, Some([21, 4]));
     let class = truth.classes[(21, 4)];
-    harness.get_by_label(&format!("Pixel (21, 4) — class {class}"));
+    harness.get_by_label(&format!("Pixel (row 21, col 4) — class {class}"));
 }
 
 #[test]
@@ -305,9 +312,13 @@ fn a_corrupt_file_gives_an_error_in_the_window_and_the_app_keeps_running() {
         .as_ref()
         .expect("the demo stays open");
     assert!(data.path.ends_with("demo.npy"));
-    harness.get_by_label("Dismiss").click();
+    // The Log pane keeps it until cleared (it was also a toast, which fades).
+    let log = &harness.state().state.log;
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0].level, polarmap::gui::state::Level::Error);
+    harness.get_by_label("Clear log").click();
     harness.run();
-    assert!(harness.state().state.errors.is_empty());
+    assert!(harness.state().state.log.is_empty());
     assert!(harness.query_by_label_contains("corrupt.npy").is_none());
 
     // A missing file at start-up is an error in the window too, not a crash.
@@ -419,7 +430,9 @@ fn candidate_defects_are_listed_and_a_click_zooms_to_one() {
         "#1 at ({:.1}, {:.1}): {} px, MU, score {:.2}",
         d.center_row, d.center_col, d.pixels, d.score
     );
-    scroll_side_panel_down(&mut harness);
+    show_pane(&mut harness, Pane::Defects);
+    harness.get_by_label(&text).scroll_to_me();
+    harness.run();
     harness.get_by_label(&text).click();
     settle(&mut harness);
     let linked = &harness.state().state.linked;
@@ -433,7 +446,7 @@ fn candidate_defects_are_listed_and_a_click_zooms_to_one() {
 
 #[test]
 fn opening_the_demo_runs_the_default_model_and_shows_its_map() {
-    let harness = app_on(Some(demo_path()));
+    let mut harness = app_on(Some(demo_path()));
     let expected = library_predictions(&demo_path());
     let data = harness.state().state.data.as_ref().unwrap();
     let shown = data.classes().expect("a class map is on screen");
@@ -461,6 +474,7 @@ fn opening_the_demo_runs_the_default_model_and_shows_its_map() {
         .as_ref()
         .unwrap()
         .ends_with("pca-knn.pmm"));
+    show_pane(&mut harness, Pane::Model);
     harness.get_by_label("pca-knn.pmm");
     let card = polarmap_core::models::card::ModelCard::read(
         &polarmap_core::models::shipped_dir().join("pca-knn.card.json"),
@@ -472,7 +486,7 @@ fn opening_the_demo_runs_the_default_model_and_shows_its_map() {
     ));
     harness.get_by_label(&card.command);
     // Ground truth stays selectable.
-    assert!(data.truth.is_some());
+    assert!(harness.state().state.data.as_ref().unwrap().truth.is_some());
 }
 
 #[test]
@@ -500,7 +514,7 @@ fn clicking_a_pixel_shows_the_models_class_scores_and_crop() {
         settle(&mut harness);
         assert_eq!(harness.state().state.linked.selected, Some([row, col]));
         let class = expected.classes[(row, col)];
-        harness.get_by_label(&format!("Pixel ({row}, {col}) — class {class}"));
+        harness.get_by_label(&format!("Pixel (row {row}, col {col}) — class {class}"));
         harness.get_by_label(&format!("ground truth: {}", truth.classes[(row, col)]));
         let data = harness.state().state.data.as_ref().unwrap();
         let scores = data
@@ -532,7 +546,8 @@ fn a_corrupt_model_file_gives_an_error_in_the_window_and_the_app_keeps_running()
     let bad = dir.path().join("corrupt.pmm");
     std::fs::write(&bad, b"PMM\x00 this is not a model file").unwrap();
     let mut harness = app_on(Some(demo_path()));
-    assert!(harness.state().state.errors.is_empty());
+    assert!(harness.state().state.log.is_empty());
+    show_pane(&mut harness, Pane::Model);
     harness.get_by_label("Model path").scroll_to_me();
     harness.run();
     let field = harness.get_by_label("Model path");
@@ -545,13 +560,10 @@ fn a_corrupt_model_file_gives_an_error_in_the_window_and_the_app_keeps_running()
     harness.get_by_label("Use").click();
     settle(&mut harness);
     let state = harness.state();
-    assert_eq!(state.state.errors.len(), 1, "{:?}", state.state.errors);
-    assert!(
-        state.state.errors[0].contains("corrupt.pmm"),
-        "{:?}",
-        state.state.errors
-    );
-    harness.get_by_label_contains("Error: inference with corrupt.pmm");
+    let log = &state.state.log;
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert!(log[0].message.contains("corrupt.pmm"), "{log:?}");
+    harness.get_by_label_contains("error: inference with corrupt.pmm");
     // The scan stays open and the app keeps answering: another model runs fine.
     assert!(harness.state().state.data.is_some());
     harness.get_by_label("pca-knn.pmm").scroll_to_me();
@@ -590,11 +602,7 @@ fn the_train_dialog_trains_on_a_labelled_scan_and_lists_the_new_model() {
     harness.run();
     harness.get_by_label("Train").click();
     settle(&mut harness);
-    assert!(
-        harness.state().state.errors.is_empty(),
-        "{:?}",
-        harness.state().state.errors
-    );
+    assert!(errors(&harness).is_empty(), "{:?}", errors(&harness));
     assert!(out.exists());
     let card = polarmap_core::models::card::ModelCard::read(
         &polarmap_core::models::card::ModelCard::path_for(&out),
@@ -613,6 +621,7 @@ fn the_train_dialog_trains_on_a_labelled_scan_and_lists_the_new_model() {
     ));
     // The new model is listed in the model panel and runs on the scan when clicked.
     assert!(harness.state().views.model.models.contains(&out));
+    show_pane(&mut harness, Pane::Model);
     harness.get_by_label("tiny.pmm").scroll_to_me();
     harness.run();
     harness.get_by_label("tiny.pmm").click();
@@ -653,11 +662,7 @@ fn the_simulate_dialog_writes_a_labelled_scan_and_opens_it() {
     harness.run();
     harness.get_by_label("Simulate").click();
     settle(&mut harness);
-    assert!(
-        harness.state().state.errors.is_empty(),
-        "{:?}",
-        harness.state().state.errors
-    );
+    assert!(errors(&harness).is_empty(), "{:?}", errors(&harness));
     let written: Vec<PathBuf> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -757,7 +762,7 @@ fn a_failed_open_that_was_replaced_does_not_hide_the_open_in_flight() {
     }
     settle(&mut harness);
     // The replaced job's failure is reported all the same (it may come last).
-    while harness.state().state.errors.is_empty() {
+    while harness.state().state.log.is_empty() {
         harness.step();
         assert!(start.elapsed() < Duration::from_secs(60), "no error shown");
         std::thread::sleep(Duration::from_millis(1));
@@ -820,11 +825,7 @@ fn labelling_a_region_and_adapting_the_model_moves_the_map_to_the_label() {
     );
     harness.get_by_label("Adapt model").click();
     settle(&mut harness);
-    assert!(
-        harness.state().state.errors.is_empty(),
-        "{:?}",
-        harness.state().state.errors
-    );
+    assert!(errors(&harness).is_empty(), "{:?}", errors(&harness));
     let data = harness.state().state.data.as_ref().unwrap();
     let adapted = data.prediction.as_ref().unwrap();
     assert!(
@@ -842,7 +843,7 @@ fn labelling_a_region_and_adapting_the_model_moves_the_map_to_the_label() {
     harness.run();
     harness.get_by_label("Save adapted model…").click();
     settle(&mut harness);
-    assert!(out.exists(), "{:?}", harness.state().state.errors);
+    assert!(out.exists(), "{:?}", errors(&harness));
     let card = polarmap_core::models::card::ModelCard::read(
         &polarmap_core::models::card::ModelCard::path_for(&out),
     )
@@ -855,4 +856,190 @@ fn labelling_a_region_and_adapting_the_model_moves_the_map_to_the_label() {
     harness.get_by_label("Save adapted model…").click();
     harness.run();
     harness.get_by_label("adapted.pmm exists.");
+}
+
+/// The rectangle of the one widget labelled `label`, asserted to lie inside `within`.
+fn inside(harness: &Harness<'static, PolarmapApp>, label: &str, within: Rect, what: &str) -> Rect {
+    let rect = harness.get_by_label(label).rect();
+    assert!(
+        within.expand(0.5).contains_rect(rect),
+        "{what}: {label:?} at {rect:?} is not inside {within:?}"
+    );
+    rect
+}
+
+/// The rectangle of the image view labelled `label`, asserted to lie inside `within`.
+fn image_inside(
+    harness: &Harness<'static, PolarmapApp>,
+    label: &str,
+    within: Rect,
+    what: &str,
+) -> Rect {
+    let rect = harness
+        .get_by_role_and_label(egui::accesskit::Role::Image, label)
+        .rect();
+    assert!(
+        within.expand(0.5).contains_rect(rect),
+        "{what}: image {label:?} at {rect:?} is not inside {within:?}"
+    );
+    rect
+}
+
+/// At 1280×720, 1600×900 and 2560×1440 the window's parts fit: every pane lies inside the
+/// window and no two overlap; the class map's key lines (source, agreement with its number,
+/// majority) and toggles, the inspector's pixel line and the three images lie inside their
+/// panes, none overlapping another; the status bar is one line inside the window.
+#[test]
+fn the_layout_fits_the_window_at_common_sizes() {
+    let expected = library_predictions(&demo_path());
+    let truth = demo_truth();
+    let accuracy = polarmap_core::maps::agreement(&truth.classes, &expected.classes).unwrap();
+    for size in [[1280.0, 720.0], [1600.0, 900.0], [2560.0, 1440.0]] {
+        let harness = app_sized(Some(demo_path()), size);
+        let window = Rect::from_min_size(Pos2::ZERO, size.into());
+        let layout = &harness.state().layout;
+        let panes: Vec<(Pane, Rect)> = [
+            Pane::VirtualImage,
+            Pane::Com,
+            Pane::Classes,
+            Pane::Inspector,
+            Pane::Regions,
+            Pane::Log,
+        ]
+        .into_iter()
+        .map(|p| {
+            (
+                p,
+                layout.rect(p).unwrap_or_else(|| panic!("{p:?} not shown")),
+            )
+        })
+        .collect();
+        for (i, (p, r)) in panes.iter().enumerate() {
+            assert!(window.contains_rect(*r), "{size:?}: {p:?} at {r:?}");
+            for (q, s) in &panes[i + 1..] {
+                assert!(
+                    !r.shrink(0.5).intersects(s.shrink(0.5)),
+                    "{size:?}: {p:?} {r:?} overlaps {q:?} {s:?}"
+                );
+            }
+        }
+        let pane = |p: Pane| panes.iter().find(|(q, _)| *q == p).unwrap().1;
+        let what = format!("{size:?}");
+
+        // The class map: its numbers and toggles are inside its pane and apart.
+        let classes = pane(Pane::Classes);
+        let mut lines = vec![
+            inside(
+                &harness,
+                &format!(
+                    "agrees with the ground truth on {:.1} % of pixels",
+                    100.0 * accuracy
+                ),
+                classes,
+                &what,
+            ),
+            inside(
+                &harness,
+                &format!("source: {} (pca-knn.pmm)", expected.model),
+                classes,
+                &what,
+            ),
+            inside(&harness, "confidence", classes, &what),
+            inside(&harness, "defects", classes, &what),
+            inside(&harness, "ground truth", classes, &what),
+        ];
+        let majority = harness
+            .get_by_label_contains("majority of the scan:")
+            .rect();
+        assert!(
+            classes.contains_rect(majority),
+            "{what}: majority at {majority:?}"
+        );
+        lines.push(majority);
+        let image = image_inside(&harness, "class map", classes, &what);
+        for (i, a) in lines.iter().enumerate() {
+            for b in lines[i + 1..].iter().chain([&image]) {
+                assert!(
+                    !a.shrink(0.5).intersects(b.shrink(0.5)),
+                    "{what}: {a:?} overlaps {b:?}"
+                );
+            }
+        }
+        // The images are whole squares' worth of space, at least 150 points on a side.
+        for (label, p) in [
+            ("class map", Pane::Classes),
+            ("virtual image", Pane::VirtualImage),
+            ("CoM field", Pane::Com),
+        ] {
+            let r = image_inside(&harness, label, pane(p), &what);
+            assert!(
+                r.width().min(r.height()) >= 150.0,
+                "{what}: {label} is {r:?}"
+            );
+        }
+
+        // The inspector names the selected pixel (the centre one at start) as (row, col).
+        let class = expected.classes[(16, 16)];
+        inside(
+            &harness,
+            &format!("Pixel (row 16, col 16) — class {class}"),
+            pane(Pane::Inspector),
+            &what,
+        );
+
+        // The status bar: one line, inside the window, below the panes.
+        let file = harness
+            .get_by_label_contains("demo.npy — 32×32 scan")
+            .rect();
+        let memory = harness.get_by_label_contains("memory ").rect();
+        assert!(
+            window.contains_rect(file) && window.contains_rect(memory),
+            "{what}"
+        );
+        assert!(
+            (file.center().y - memory.center().y).abs() < 1.0,
+            "{what}: the status bar wraps"
+        );
+        assert!(file.top() >= panes.iter().map(|(_, r)| r.bottom()).fold(0.0, f32::max) - 0.5);
+    }
+}
+
+/// A reader's warning (a sidecar outvoted by the 4-D array's own scan shape) reaches the Log
+/// pane as a warning, and the scan opens with the array's shape; errors and warnings no longer
+/// stack up as banners above the views.
+#[test]
+fn a_readers_warning_is_logged_and_the_scan_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scan.npy");
+    let mut bytes =
+        polarmap_core::scan::npy::header_bytes(polarmap_core::DType::U16, &[4, 6, 16, 16]);
+    for i in 0..4 * 6 * 256u32 {
+        bytes.extend(((i % 256) as u16 + 1).to_le_bytes());
+    }
+    std::fs::write(&path, bytes).unwrap();
+    std::fs::write(
+        dir.path().join("scan.meta.json"),
+        r#"{"scan_shape": [6, 4]}"#,
+    )
+    .unwrap();
+    let harness = app_on(Some(path));
+    assert_eq!(harness.state().state.linked.dims, (4, 6));
+    let log = &harness.state().state.log;
+    let warnings: Vec<_> = log
+        .iter()
+        .filter(|e| e.level == polarmap::gui::state::Level::Warning)
+        .collect();
+    assert_eq!(warnings.len(), 1, "{log:?}");
+    assert!(warnings[0].message.contains("[6, 4]"), "{:?}", warnings[0]);
+    let node = harness.get_by_label_contains("warning: ");
+    assert_eq!(
+        harness.get_by_label_contains("using the array's").rect(),
+        node.rect()
+    );
+    let log_pane = harness
+        .state()
+        .layout
+        .rect(Pane::Log)
+        .expect("the log is shown");
+    assert!(log_pane.contains_rect(node.rect()));
 }

@@ -46,7 +46,8 @@ impl PolarmapApp {
             match event {
                 Event::Partial(map) => self.classes_arrived(map),
                 Event::Done(adapted) => {
-                    self.state.notice = Some(format!("adapted: {}", adapted.map.source));
+                    self.state
+                        .notify(format!("adapted: {}", adapted.map.source));
                     self.state.regions.adapted = Some(AdaptedModel {
                         model: adapted.model,
                         base: adapted.base,
@@ -68,7 +69,7 @@ impl PolarmapApp {
         }
         for event in self.state.accept(self.tasks.export.poll(), false) {
             if let Event::Done(path) = event {
-                self.state.notice = Some(format!("wrote {}", path.display()));
+                self.state.notify(format!("wrote {}", path.display()));
                 if path
                     .extension()
                     .is_some_and(|e| e == models::file::EXTENSION)
@@ -84,7 +85,7 @@ impl PolarmapApp {
                 Event::Done(t) => {
                     let accuracy = 100.0 * t.test_accuracy;
                     let path = t.path.display();
-                    self.state.notice = Some(format!(
+                    self.state.notify(format!(
                         "trained {path}: test-split accuracy {accuracy:.1} %"
                     ));
                     self.views.model.add(t.path.clone());
@@ -95,7 +96,8 @@ impl PolarmapApp {
         }
         for event in self.state.accept(self.tasks.simulate.poll(), false) {
             if let Event::Done(paths) = event {
-                self.state.notice = Some(format!("simulated {} scan(s)", paths.len()));
+                self.state
+                    .notify(format!("simulated {} scan(s)", paths.len()));
                 paths
                     .iter()
                     .for_each(|p| self.dialogs.train.add_scan(p.clone()));
@@ -114,6 +116,14 @@ impl PolarmapApp {
 
     /// A new dataset is on screen: its pass, labels and the selected model start at once.
     fn installed(&mut self) {
+        let warnings = self
+            .state
+            .data
+            .as_ref()
+            .map(|d| d.scan().warnings().to_vec());
+        for w in warnings.unwrap_or_default() {
+            self.state.warn(w);
+        }
         self.views.inspector.reset();
         self.requested_pattern = None;
         self.tasks.cancel_dataset();

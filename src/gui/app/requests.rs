@@ -21,10 +21,13 @@ impl PolarmapApp {
             }
             Request::AddRegion(region) => {
                 let id = self.state.regions.add(region.clone());
+                // Its numbers are shown at once, whatever pane was in front.
+                self.layout.show(crate::gui::layout::Pane::RegionTable);
                 if let Some(d) = &self.state.data {
                     tasks::maps::start_region(&mut self.tasks.regions, d, id, region);
                 }
             }
+            Request::ClearLog => self.state.log.clear(),
             Request::RemoveRegion(id) => self.state.regions.remove(id),
             Request::ClearRegions => self.state.regions.clear(),
             Request::LabelRegion(id, label) => {

@@ -36,8 +36,7 @@ impl Default for ComView {
 
 impl View for ComView {
     fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut ViewContext<'_>) {
-        ui.horizontal(|ui| {
-            ui.strong("CoM field");
+        ui.horizontal_wrapped(|ui| {
             ui.checkbox(&mut self.descan_removed, "descan removed");
             ui.checkbox(&mut self.arrows, "arrows");
         });
@@ -55,7 +54,7 @@ impl View for ComView {
             "CoM field",
             texture,
             ctx.linked,
-            ctx.view_height,
+            crate::gui::layout::image_height(ui, 104.0),
             |painter, mapping| {
                 if let (true, Some(field)) = (arrows, field) {
                     draw_arrows(painter, mapping, field);
