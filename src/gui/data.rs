@@ -144,6 +144,17 @@ impl ClassSource {
         self.done >= self.map.classes.len()
     }
 
+    /// "partial (N of M pixels; `state`)" for a map a model has not finished (None: complete).
+    pub fn partial_note(&self, state: &str) -> Option<String> {
+        (!self.is_complete()).then(|| {
+            format!(
+                "partial ({} of {} pixels; {state})",
+                self.done,
+                self.map.classes.len()
+            )
+        })
+    }
+
     fn filled(&self, [row, col]: [usize; 2]) -> bool {
         let (_, cols) = self.map.dim();
         row * cols + col < self.done
@@ -196,6 +207,8 @@ pub struct Dataset {
     pub prediction: Option<Arc<ClassSource>>,
     /// Which of the two the class map shows (the other when it is missing).
     pub shown: SourceKind,
+    /// How the last model run ended early ("cancelled", "failed"); None while none has.
+    pub prediction_stopped: Option<&'static str>,
     pub open_seconds: f64,
 }
 
@@ -207,6 +220,17 @@ impl Dataset {
             SourceKind::Truth => (&self.truth, &self.prediction),
         };
         first.as_ref().or(second.as_ref())
+    }
+
+    /// The class map on screen's partial note: "partial (N of M pixels; running)" while a model
+    /// fills it in (`running`), else how it stopped (None: complete).
+    pub fn partial_note(&self, running: bool) -> Option<String> {
+        let state = if running {
+            "running"
+        } else {
+            self.prediction_stopped.unwrap_or("cancelled")
+        };
+        self.classes()?.partial_note(state)
     }
 
     pub fn scan(&self) -> &Arc<Scan> {

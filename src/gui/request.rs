@@ -24,6 +24,8 @@ pub enum Request {
     AddRegion(Region),
     RemoveRegion(u64),
     ClearRegions,
+    /// Write the region table as CSV here; replace an existing file when true.
+    ExportRegions(PathBuf, bool),
     /// Empty the Log pane.
     ClearLog,
     /// The class the user says a region is (None: not labelled).

@@ -205,6 +205,7 @@ impl AppState {
             truth: None,
             prediction: None,
             shown,
+            prediction_stopped: None,
             open_seconds: opened.seconds,
         });
         true
@@ -251,6 +252,7 @@ impl AppState {
         if let Some(entry) = self.regions.get_mut(answer.region_id) {
             entry.stats = answer.stats;
             entry.mean_com = answer.mean_com;
+            entry.partial = answer.partial;
         }
     }
 

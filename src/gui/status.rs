@@ -45,6 +45,11 @@ pub fn status_bar(
                 ui.label("no scan open — File > Open, or drop a file on the window");
             }
         }
+        let running = !tasks.predict.running().is_empty() || tasks.adapt.is_running();
+        if let Some(note) = state.data.as_ref().and_then(|d| d.partial_note(running)) {
+            ui.separator();
+            ui.colored_label(ui.visuals().warn_fg_color, format!("class map {note}"));
+        }
         if let Some(o) = &state.opening {
             ui.separator();
             ui.label(format!("opening {}…", file_name(&o.path)));

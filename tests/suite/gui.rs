@@ -1043,3 +1043,206 @@ fn a_readers_warning_is_logged_and_the_scan_opens() {
         .expect("the log is shown");
     assert!(log_pane.contains_rect(node.rect()));
 }
+
+/// Drags a rectangle from the top-left corner of pixel `a` to the bottom-right corner of pixel
+/// `b` (row, col) on the virtual image, with the Rectangle tool.
+fn drag_rect(harness: &mut Harness<'static, PolarmapApp>, a: (f32, f32), b: (f32, f32)) {
+    harness.get_by_label("Rectangle").click();
+    harness.run();
+    let dims = harness.state().state.linked.dims;
+    let view = harness
+        .get_by_role_and_label(egui::accesskit::Role::Image, "virtual image")
+        .rect();
+    let from = pixel_pos(view, dims, a.0 - 0.5, a.1 - 0.5);
+    let to = pixel_pos(view, dims, b.0 + 0.5, b.1 + 0.5);
+    drag(harness, from, to);
+    settle(harness);
+}
+
+/// A model run that stopped early leaves a partial map, and every number of it says so: the
+/// class view's note and majority, the status bar, the region list and the region table; a
+/// region's statistics cover its pixels filled in only.
+#[test]
+fn a_partial_map_is_labelled_partial_everywhere() {
+    let mut harness = app_on(Some(demo_path()));
+    // The model's map as a cancelled run leaves it: the first 400 of 1024 pixels filled in.
+    {
+        let data = harness.state_mut().state.data.as_mut().unwrap();
+        let full = data.prediction.as_ref().unwrap().clone();
+        let partial = polarmap::gui::data::ClassSource::partial(
+            SourceKind::Model,
+            full.source.clone(),
+            full.map.clone(),
+            full.scores.clone(),
+            400,
+        );
+        data.prediction = Some(std::sync::Arc::new(partial));
+        data.prediction_stopped = Some("cancelled");
+    }
+    settle(&mut harness);
+    let note = "partial (400 of 1024 pixels; cancelled)";
+    let classes = harness.state().layout.rect(Pane::Classes).unwrap();
+    assert!(classes.contains_rect(harness.get_by_label(note).rect()));
+    harness.get_by_label_contains(&format!("majority of the {note} map: "));
+    harness.get_by_label(&format!("class map {note}"));
+
+    // A region over filled and unfilled pixels: its statistics are of the filled ones.
+    drag_rect(&mut harness, (2.0, 10.0), (19.0, 27.0));
+    let map = harness
+        .state()
+        .state
+        .data
+        .as_ref()
+        .unwrap()
+        .prediction
+        .as_ref()
+        .unwrap()
+        .map
+        .clone();
+    let filled: Vec<(usize, usize)> = (2..20)
+        .flat_map(|r| (10..28).map(move |c| (r, c)))
+        .filter(|&(r, c)| r * 32 + c < 400)
+        .collect();
+    // Rows 2–11 whole (10 × 18) and row 12 up to column 15 (6).
+    assert_eq!(filled.len(), 186);
+    let expected = map.stats_of(&filled);
+    let entry = &harness.state().state.regions.entries[0];
+    assert_eq!(entry.stats.as_ref(), Some(&expected));
+    assert_eq!(entry.partial, Some((400, 1024)));
+    let majority = expected.majority.unwrap();
+    harness.get_by_label(&format!(
+        "Region 1: majority {majority}, 186 px ({:.0} %) — of a partial map (400 of 1024 pixels)",
+        100.0 * expected.fractions()[majority.index()]
+    ));
+    // The table was brought to the front when the region was drawn, with the same note.
+    harness.get_by_label(&format!(
+        "statistics of a partial map (400 of 1024 pixels; cancelled): its pixels filled in only"
+    ));
+}
+
+/// Regions carry their number (drawn at their centroid on every view, listed in the table);
+/// the table sorts by a column when its heading is clicked, and exports CSV through the
+/// library's writer without replacing a file unasked.
+#[test]
+fn the_region_table_sorts_and_exports_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = app_on(Some(demo_path()));
+    show_truth(&mut harness);
+    let truth = demo_truth();
+    drag_rect(&mut harness, (2.0, 10.0), (19.0, 27.0));
+    drag_rect(&mut harness, (20.0, 2.0), (25.0, 5.0));
+    let entries = harness.state().state.regions.entries.clone();
+    assert_eq!(entries.iter().map(|e| e.id).collect::<Vec<_>>(), [1, 2]);
+    // The numbers sit at the mean pixel of each region.
+    assert_eq!(entries[0].centroid, Some([10.5, 18.5]));
+    assert_eq!(entries[1].centroid, Some([22.5, 3.5]));
+    let expected: Vec<_> = entries
+        .iter()
+        .map(|e| truth.stats(Some(&e.region)))
+        .collect();
+    assert_eq!(expected[0].pixels, 18 * 18);
+    assert_eq!(expected[1].pixels, 6 * 4);
+
+    // Sorting by pixels: the small region first, then (clicked again) last.
+    harness.get_by_label("pixels").click();
+    harness.run();
+    let order = |h: &Harness<'static, PolarmapApp>| {
+        let s = h.state();
+        s.views
+            .region_table
+            .sorted(&s.state.regions.entries)
+            .iter()
+            .map(|e| e.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(order(&harness), [2, 1]);
+    // On screen too: the row of region 2 is above that of region 1 (its pixel count, also its
+    // determined count, is on it).
+    let row_of = |n: usize| {
+        harness
+            .query_all_by_label(&n.to_string())
+            .next()
+            .unwrap()
+            .rect()
+    };
+    let (small, large) = (row_of(expected[1].pixels), row_of(expected[0].pixels));
+    assert!(small.top() < large.top(), "{small:?} {large:?}");
+    harness.get_by_label("pixels ^").click();
+    harness.run();
+    assert_eq!(order(&harness), [1, 2]);
+
+    // Export: the file holds the library's statistics of both regions.
+    let out = dir.path().join("regions.csv");
+    let field = harness.get_by_label("CSV path");
+    field.focus();
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    harness
+        .get_by_label("CSV path")
+        .type_text(&out.display().to_string());
+    harness.run();
+    harness.get_by_label("Export CSV").click();
+    settle(&mut harness);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], polarmap_core::region_table::csv_header());
+    assert_eq!(lines.len(), 3, "{text}");
+    for (i, e) in entries.iter().enumerate() {
+        let row = polarmap_core::region_table::RegionRow {
+            number: e.id,
+            stats: expected[i].clone(),
+            partial: None,
+        };
+        assert!(
+            lines.contains(&polarmap_core::region_table::csv_line(&row).as_str()),
+            "{text}"
+        );
+    }
+    // Again: it asks, and "Keep it" leaves the file alone.
+    std::fs::write(&out, "mine").unwrap();
+    harness.get_by_label("Export CSV").click();
+    harness.run();
+    harness.get_by_label("regions.csv exists.");
+    harness.get_by_label("Keep it").click();
+    settle(&mut harness);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "mine");
+}
+
+/// The polygon tool says how a polygon closes; Esc abandons one being drawn, and clicking the
+/// first vertex closes the next one into a region.
+#[test]
+fn the_polygon_tool_says_how_it_closes_and_esc_cancels() {
+    let mut harness = app_on(Some(demo_path()));
+    harness.get_by_label("Polygon").click();
+    harness.run();
+    harness.get_by_label(
+        "click to add vertices, double-click or click the first vertex to close, Esc cancels",
+    );
+    let dims = harness.state().state.linked.dims;
+    let view = harness
+        .get_by_role_and_label(egui::accesskit::Role::Image, "virtual image")
+        .rect();
+    let at = |r: f32, c: f32| pixel_pos(view, dims, r, c);
+    for (r, c) in [(4.0, 4.0), (4.0, 20.0)] {
+        click_at(&mut harness, at(r, c));
+        // Far enough apart in time not to be a double click.
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    assert_eq!(harness.state().state.linked.drawing.len(), 2);
+    harness.key_press(Key::Escape);
+    harness.run();
+    assert!(harness.state().state.linked.drawing.is_empty());
+    assert!(harness.state().state.regions.entries.is_empty());
+
+    for (r, c) in [(4.0, 4.0), (4.0, 20.0), (20.0, 12.0), (4.0, 4.0)] {
+        click_at(&mut harness, at(r, c));
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    settle(&mut harness);
+    let entries = &harness.state().state.regions.entries;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].id, 1);
+    let polarmap_core::maps::Region::Polygon { vertices } = &entries[0].region else {
+        panic!("a polygon: {:?}", entries[0].region);
+    };
+    assert_eq!(vertices.len(), 3);
+}

@@ -37,10 +37,24 @@ impl PolarmapApp {
                 self.classes_arrived(truth);
             }
         }
-        for event in self.state.accept(self.tasks.predict.poll(), true) {
+        let answers = self.tasks.predict.poll();
+        // A run of the model on screen that ended early leaves a partial map: say how it ended
+        // and redo the regions' statistics over what it filled in.
+        let current = self.state.current();
+        let stopped = answers.iter().rev().find_map(|a| match a.event {
+            _ if Some(a.generation) != current => None,
+            Event::Cancelled => Some("cancelled"),
+            Event::Failed(_) => Some("failed"),
+            _ => None,
+        });
+        for event in self.state.accept(answers, true) {
             if let Event::Partial(map) | Event::Done(map) = event {
                 self.classes_arrived(map);
             }
+        }
+        if let (Some(how), Some(d)) = (stopped, &mut self.state.data) {
+            d.prediction_stopped = Some(how);
+            self.refresh_regions();
         }
         for event in self.state.accept(self.tasks.adapt.poll(), true) {
             match event {

@@ -20,7 +20,10 @@ impl PolarmapApp {
                 }
             }
             Request::AddRegion(region) => {
-                let id = self.state.regions.add(region.clone());
+                let id = self
+                    .state
+                    .regions
+                    .add(region.clone(), self.state.linked.dims);
                 // Its numbers are shown at once, whatever pane was in front.
                 self.layout.show(crate::gui::layout::Pane::RegionTable);
                 if let Some(d) = &self.state.data {
@@ -28,6 +31,7 @@ impl PolarmapApp {
                 }
             }
             Request::ClearLog => self.state.log.clear(),
+            Request::ExportRegions(path, overwrite) => self.export_regions(path, overwrite),
             Request::RemoveRegion(id) => self.state.regions.remove(id),
             Request::ClearRegions => self.state.regions.clear(),
             Request::LabelRegion(id, label) => {
@@ -70,6 +74,9 @@ impl PolarmapApp {
         };
         let device = self.views.model.device;
         tasks::classes::start_prediction(&mut self.tasks.predict, d, model, device);
+        if let Some(d) = &mut self.state.data {
+            d.prediction_stopped = None;
+        }
     }
 
     /// Adapts the selected model to the labelled regions; its map replaces the one on screen.
@@ -87,6 +94,19 @@ impl PolarmapApp {
             }
             Err(e) => self.state.error(format!("cannot adapt the model: {e}")),
         }
+    }
+
+    /// Writes the region table as CSV (on the export worker: files are its business).
+    fn export_regions(&mut self, path: PathBuf, overwrite: bool) {
+        let rows = crate::gui::views::regions::Regions::rows(&self.state.regions.entries);
+        let generation = self.state.current().unwrap_or(0);
+        let label = format!("writing {}", crate::gui::file_name(&path));
+        self.tasks
+            .export
+            .spawn_alongside(label, generation, move |_, _| {
+                polarmap_core::region_table::write_csv(&path, &rows, overwrite)?;
+                Ok(path)
+            });
     }
 
     /// Writes the adapted model and its card (on the export worker: files are its business).

@@ -68,7 +68,9 @@ impl View for ClassView {
         });
         // The numbers first, so that a short pane never hides them under the image.
         if let Some(source) = classes {
-            summary(ui, source);
+            let running = ctx.inference.is_some() || ctx.adapting;
+            let partial = data.and_then(|d| d.partial_note(running));
+            summary(ui, source, partial.as_deref());
         }
         let image = classes.map(|c| match (&c.images.confidence, self.show_confidence) {
             (Some(confidence), true) => confidence,
@@ -121,19 +123,19 @@ impl View for ClassView {
 
 /// Where the map came from, how much of it there is, its agreement with the ground truth and
 /// its majority: the lines above the image.
-fn summary(ui: &mut egui::Ui, source: &ClassSource) {
+fn summary(ui: &mut egui::Ui, source: &ClassSource, partial: Option<&str>) {
     let totals = &source.totals;
     wrapped(ui, format!("source: {}", source.source));
-    if !source.is_complete() {
-        wrapped(
-            ui,
-            format!(
-                "predicted {} of {} pixels so far",
-                source.done,
-                source.map.classes.len()
-            ),
+    if let Some(note) = partial {
+        ui.add(
+            egui::Label::new(egui::RichText::new(note).color(ui.visuals().warn_fg_color)).wrap(),
         );
     }
+    // The majority of a partial map is of its pixels filled in, and says so.
+    let of = match partial {
+        Some(note) => format!("majority of the {note} map"),
+        None => "majority of the scan".into(),
+    };
     if let Some(a) = source.accuracy {
         wrapped(
             ui,
@@ -147,13 +149,13 @@ fn summary(ui: &mut egui::Ui, source: &ClassSource) {
         Some(m) if totals.undetermined > 0 => wrapped(
             ui,
             format!(
-                "majority of the scan: {m} (among {} determined pixels)",
+                "{of}: {m} (among {} determined pixels)",
                 totals.pixels - totals.undetermined
             ),
         ),
-        Some(m) => wrapped(ui, format!("majority of the scan: {m}")),
+        Some(m) => wrapped(ui, format!("{of}: {m}")),
         None if totals.pixels > 0 && totals.undetermined == totals.pixels => {
-            wrapped(ui, "majority of the scan: undetermined")
+            wrapped(ui, format!("{of}: undetermined"))
         }
         None => wrapped(ui, ""),
     };

@@ -107,11 +107,28 @@ pub fn tool_bar(ui: &mut egui::Ui, linked: &mut Linked) {
     });
 }
 
-/// Draws the regions' outlines on an image view.
+/// Draws the regions' outlines on an image view, each with its number at its centroid (the
+/// number of the region list and table).
 pub fn draw_regions(regions: &[RegionEntry]) -> impl Fn(&egui::Painter, &Mapping) + '_ {
     move |painter: &egui::Painter, mapping: &Mapping| {
         for e in regions {
             image_view::draw_region(painter, mapping, &e.region, Color32::WHITE);
+            if let Some([row, col]) = e.centroid {
+                let at = mapping.pixel_center(row, col);
+                let text = e.id.to_string();
+                let font = egui::FontId::proportional(14.0);
+                // Dark halo so that the number reads on any class colour.
+                for d in [[-1.0, 0.0], [1.0, 0.0], [0.0, -1.0], [0.0, 1.0]] {
+                    painter.text(
+                        at + egui::vec2(d[0], d[1]),
+                        egui::Align2::CENTER_CENTER,
+                        &text,
+                        font.clone(),
+                        Color32::BLACK,
+                    );
+                }
+                painter.text(at, egui::Align2::CENTER_CENTER, &text, font, Color32::WHITE);
+            }
         }
     }
 }

@@ -4,9 +4,11 @@
 
 use super::regions::RegionEntry;
 use super::{View, ViewContext};
+use crate::gui::request::Request;
 use eframe::egui;
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
+use std::path::PathBuf;
 
 /// A column of the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +72,12 @@ pub fn majority_fraction(entry: &RegionEntry) -> Option<f64> {
 pub struct RegionTable {
     pub sort: Column,
     pub descending: bool,
+    /// Where "Export CSV" writes (beside the scan until edited).
+    #[serde(skip)]
+    pub csv_path: String,
+    /// The path waiting for "Replace" because a file is there.
+    #[serde(skip)]
+    confirm_overwrite: Option<PathBuf>,
 }
 
 impl Default for RegionTable {
@@ -77,6 +85,8 @@ impl Default for RegionTable {
         RegionTable {
             sort: Column::Number,
             descending: false,
+            csv_path: String::new(),
+            confirm_overwrite: None,
         }
     }
 }
@@ -102,6 +112,24 @@ impl View for RegionTable {
         if ctx.regions.is_empty() {
             ui.label("No regions yet: draw one with Rectangle, Lasso or Polygon (tools above the views).");
             return;
+        }
+        let partial = ctx
+            .regions
+            .iter()
+            .find_map(|e| e.partial.filter(|_| e.stats.is_some()));
+        if let Some((done, total)) = partial {
+            let running = ctx.inference.is_some() || ctx.adapting;
+            let state = if running {
+                "running"
+            } else {
+                ctx.data
+                    .and_then(|d| d.prediction_stopped)
+                    .unwrap_or("cancelled")
+            };
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!("statistics of a partial map ({done} of {total} pixels; {state}): its pixels filled in only"),
+            );
         }
         egui::Grid::new("region table")
             .striped(true)
@@ -147,5 +175,52 @@ impl View for RegionTable {
                     ui.end_row();
                 }
             });
+        ui.separator();
+        self.export(ui, ctx);
+    }
+}
+
+impl RegionTable {
+    /// "Export CSV…" with the path, asking before replacing a file.
+    fn export(&mut self, ui: &mut egui::Ui, ctx: &mut ViewContext<'_>) {
+        if self.csv_path.is_empty() {
+            if let Some(d) = ctx.data {
+                let stem = d.path.file_stem().unwrap_or_default().to_string_lossy();
+                let dir = d.path.parent().unwrap_or(std::path::Path::new("."));
+                self.csv_path = dir
+                    .join(format!("{stem}-regions.csv"))
+                    .display()
+                    .to_string();
+            }
+        }
+        ui.horizontal_wrapped(|ui| {
+            let label = ui.label("CSV path");
+            ui.add(egui::TextEdit::singleline(&mut self.csv_path).desired_width(260.0))
+                .labelled_by(label.id);
+            if ui
+                .button("Export CSV")
+                .on_hover_text("write the table (with per-class counts) as CSV")
+                .clicked()
+            {
+                let path = PathBuf::from(self.csv_path.trim());
+                if path.exists() {
+                    self.confirm_overwrite = Some(path);
+                } else {
+                    ctx.requests.push(Request::ExportRegions(path, false));
+                }
+            }
+        });
+        if let Some(path) = self.confirm_overwrite.clone() {
+            ui.horizontal(|ui| {
+                ui.label(format!("{} exists.", crate::gui::file_name(&path)));
+                if ui.button("Replace").clicked() {
+                    ctx.requests.push(Request::ExportRegions(path, true));
+                    self.confirm_overwrite = None;
+                }
+                if ui.button("Keep it").clicked() {
+                    self.confirm_overwrite = None;
+                }
+            });
+        }
     }
 }
