@@ -24,6 +24,18 @@ pub struct AnalysisResult {
     pub seconds: f64,
     /// Rendered by the task that computed the maps.
     pub images: AnalysisImages,
+    /// The scan rotation and flip the CoM fields are in (from the calibration of the pass).
+    pub rotation: (Option<f64>, Option<bool>),
+}
+
+impl AnalysisResult {
+    /// True when `calibration` turns the CoM directions otherwise than this pass did: its CoM
+    /// fields (and the regions' mean CoM) are stale until the pass runs again.
+    pub fn is_stale(&self, calibration: &Calibration) -> bool {
+        let (angle, flip) = self.rotation;
+        angle.unwrap_or(0.0) != calibration.scan_rotation_deg.unwrap_or(0.0)
+            || flip.unwrap_or(false) != calibration.scan_flip.unwrap_or(false)
+    }
 }
 
 /// The pass's maps as images (rendered off the UI thread; the views only upload them).
@@ -231,6 +243,13 @@ impl Dataset {
             self.prediction_stopped.unwrap_or("cancelled")
         };
         self.classes()?.partial_note(state)
+    }
+
+    /// True when the CoM on screen was computed with another rotation than the calibration's.
+    pub fn com_is_stale(&self) -> bool {
+        self.analysis
+            .as_ref()
+            .is_some_and(|a| a.is_stale(&self.calibration))
     }
 
     pub fn scan(&self) -> &Arc<Scan> {

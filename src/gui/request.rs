@@ -36,6 +36,8 @@ pub enum Request {
     SaveAdapted(PathBuf, bool),
     /// Run the pattern pass with these virtual detectors.
     ApplyGeometry(DetectorGeometry),
+    /// Run the pattern pass again (its CoM is stale).
+    RerunAnalysis,
     /// The calibration as edited by the user.
     SetCalibration(Calibration),
     Export(ExportRequest),

@@ -885,7 +885,7 @@ fn image_inside(
     rect
 }
 
-/// At 1280×720, 1600×900 and 2560×1440 the window's parts fit: every pane lies inside the
+/// At 1100×700, 1280×720, 1600×900 and 2560×1440 the window's parts fit: every pane lies inside the
 /// window and no two overlap; the class map's key lines (source, agreement with its number,
 /// majority) and toggles, the inspector's pixel line and the three images lie inside their
 /// panes, none overlapping another; the status bar is one line inside the window.
@@ -894,7 +894,12 @@ fn the_layout_fits_the_window_at_common_sizes() {
     let expected = library_predictions(&demo_path());
     let truth = demo_truth();
     let accuracy = polarmap_core::maps::agreement(&truth.classes, &expected.classes).unwrap();
-    for size in [[1280.0, 720.0], [1600.0, 900.0], [2560.0, 1440.0]] {
+    for size in [
+        [1100.0, 700.0],
+        [1280.0, 720.0],
+        [1600.0, 900.0],
+        [2560.0, 1440.0],
+    ] {
         let harness = app_sized(Some(demo_path()), size);
         let window = Rect::from_min_size(Pos2::ZERO, size.into());
         let layout = &harness.state().layout;
@@ -1245,4 +1250,47 @@ fn the_polygon_tool_says_how_it_closes_and_esc_cancels() {
         panic!("a polygon: {:?}", entries[0].region);
     };
     assert_eq!(vertices.len(), 3);
+}
+
+/// A calibration whose rotation differs from the one the CoM was computed in marks the CoM
+/// view stale; "Re-run" runs the pass again in the new rotation and the marker goes.
+#[test]
+fn a_rotation_edit_marks_the_com_stale_until_it_is_rerun() {
+    let mut harness = app_on(Some(demo_path()));
+    let marker = "stale — re-run: the calibration's rotation changed";
+    assert!(harness.query_by_label(marker).is_none());
+    let before = {
+        let d = harness.state().state.data.as_ref().unwrap();
+        d.analysis.as_ref().unwrap().com_raw.clone()
+    };
+    harness
+        .state_mut()
+        .state
+        .data
+        .as_mut()
+        .unwrap()
+        .calibration
+        .scan_rotation_deg = Some(90.0);
+    harness.run();
+    let com = harness.state().layout.rect(Pane::Com).unwrap();
+    assert!(com.contains_rect(harness.get_by_label(marker).rect()));
+    harness.get_by_label("Re-run").click();
+    settle(&mut harness);
+    assert!(harness.query_by_label(marker).is_none());
+    let d = harness.state().state.data.as_ref().unwrap();
+    let analysis = d.analysis.as_ref().unwrap();
+    assert_eq!(analysis.rotation.0, Some(90.0));
+    // The same vectors, turned: at every pixel the length stays; the longest one moved.
+    let after = &analysis.com_raw;
+    let len = |f: &polarmap_core::analysis::ComField, ix: (usize, usize)| f.x[ix].hypot(f.y[ix]);
+    let mut longest = (0, 0);
+    for (ix, _) in before.x.indexed_iter() {
+        let (a, b) = (len(&before, ix), len(after, ix));
+        assert!((a - b).abs() <= 1e-3 * a.max(1e-3), "{ix:?}: {a} then {b}");
+        if a > len(&before, longest) {
+            longest = ix;
+        }
+    }
+    let moved = (after.x[longest] - before.x[longest]).hypot(after.y[longest] - before.y[longest]);
+    assert!(moved > 0.5 * len(&before, longest), "{longest:?}");
 }

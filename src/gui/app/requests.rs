@@ -47,6 +47,7 @@ impl PolarmapApp {
                 }
                 self.start_analysis();
             }
+            Request::RerunAnalysis => self.start_analysis(),
             Request::SetCalibration(c) => {
                 if self.state.set_calibration(c) {
                     self.start_analysis();

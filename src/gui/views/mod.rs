@@ -46,6 +46,8 @@ pub struct ViewContext<'a> {
     /// The model adapted to the labelled regions, and whether an adaptation runs.
     pub adapted: Option<&'a regions::AdaptedModel>,
     pub adapting: bool,
+    /// Whether the pattern pass (virtual images, CoM) runs.
+    pub analysing: bool,
     /// Errors, warnings and notices, oldest first.
     pub log: &'a [LogEntry],
     /// What the views ask the app to do (carried out after the frame is drawn).
@@ -63,6 +65,7 @@ impl<'a> ViewContext<'a> {
             inference: tasks.predict.running().first(),
             adapted: state.regions.adapted.as_ref(),
             adapting: tasks.adapt.is_running(),
+            analysing: tasks.analyse.is_running(),
             log: &state.log,
             requests: Vec::new(),
         }
