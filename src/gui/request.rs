@@ -40,6 +40,9 @@ pub enum Request {
     RerunAnalysis,
     /// The calibration as edited by the user.
     SetCalibration(Calibration),
+    /// Use this calibration and write it into the scan's sidecar; replace an existing sidecar
+    /// when true (the user confirmed).
+    SaveCalibration(Calibration, bool),
     Export(ExportRequest),
     Train(Box<TrainRequest>),
     Simulate(SimulateRequest),

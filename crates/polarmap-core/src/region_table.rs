@@ -127,7 +127,7 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("regions.csv");
-        write_csv(&path, &[row.clone()], false).unwrap();
+        write_csv(&path, std::slice::from_ref(&row), false).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text, format!("{header}\n{line}\n"));
         assert!(write_csv(&path, &[], false).is_err());

@@ -48,6 +48,10 @@ impl PolarmapApp {
                 self.start_analysis();
             }
             Request::RerunAnalysis => self.start_analysis(),
+            Request::SaveCalibration(c, replace) => {
+                self.handle(Request::SetCalibration(c));
+                self.save_calibration(c, replace);
+            }
             Request::SetCalibration(c) => {
                 if self.state.set_calibration(c) {
                     self.start_analysis();
@@ -95,6 +99,20 @@ impl PolarmapApp {
             }
             Err(e) => self.state.error(format!("cannot adapt the model: {e}")),
         }
+    }
+
+    /// Writes the calibration into the open scan's sidecar (on the export worker).
+    fn save_calibration(&mut self, calibration: polarmap_core::Calibration, replace: bool) {
+        let Some(d) = &self.state.data else { return };
+        let scan = d.path.clone();
+        let label = format!("saving the calibration of {}", crate::gui::file_name(&scan));
+        self.tasks
+            .export
+            .spawn_alongside(label, d.generation, move |_, _| {
+                let saved =
+                    polarmap_core::scan::Sidecar::save_calibration(&scan, &calibration, replace)?;
+                Ok(saved.path)
+            });
     }
 
     /// Writes the region table as CSV (on the export worker: files are its business).

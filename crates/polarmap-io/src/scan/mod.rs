@@ -26,7 +26,7 @@ pub use calibration::Calibration;
 pub use frame::{Accumulator, DType, Endian, FrameBuffer, FrameRef, FrameVisitor, Pixel};
 pub use mapped::MappedFrames;
 pub use raw::RawLayout;
-pub use sidecar::{Labels, Sidecar};
+pub use sidecar::{Labels, SavedSidecar, Sidecar};
 
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
