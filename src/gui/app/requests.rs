@@ -13,7 +13,18 @@ impl PolarmapApp {
         match request {
             Request::Open(path) => self.open(path),
             Request::RunModel(path) => self.run_model(path),
-            Request::Cancel(id) => self.tasks.cancel(id),
+            Request::Cancel(id) => {
+                let fills_map = [self.tasks.predict.running(), self.tasks.adapt.running()]
+                    .iter()
+                    .any(|jobs| jobs.iter().any(|j| j.id == id));
+                self.tasks.cancel(id);
+                // Its later answers are dropped: the map on screen stays partial, and the
+                // regions' statistics are redone over what it filled in.
+                if let (true, Some(d)) = (fills_map, &mut self.state.data) {
+                    d.prediction_stopped = Some("cancelled");
+                    self.refresh_regions();
+                }
+            }
             Request::ShowSource(kind) => {
                 if self.state.show_source(kind) {
                     self.map_changed();
