@@ -498,6 +498,7 @@ fn info(args: InfoArgs, progress: &Progress) -> Result<()> {
         "shape": shape,
         "dtype": scan.dtype().name(),
         "calibration": scan.calibration,
+        "corrections": scan.corrections(),
         "bf_disk": survey.bf_disk.as_ref().ok(),
         "bf_disk_problem": survey.bf_disk.as_ref().err(),
         "global_com": {
@@ -539,6 +540,29 @@ fn info(args: InfoArgs, progress: &Progress) -> Result<()> {
     println!("convergence  {}", show(c.convergence_mrad, "mrad"));
     println!("detector     {}", show(c.mrad_per_px, "mrad/px"));
     println!("scan step    {}", show(c.scan_step_a, "Å"));
+    if let Some(k) = scan.corrections() {
+        let by = |v: Option<bool>| match v {
+            Some(true) => "applied by the detector",
+            Some(false) => "not applied by the detector",
+            None => "detector did not say",
+        };
+        println!(
+            "pixel mask   {} pixels read as 0 ({})",
+            k.masked_pixels,
+            by(k.mask_applied_by_detector)
+        );
+        println!(
+            "flatfield    {}",
+            if k.flatfield_applied_here {
+                "applied here (frames read as float32)"
+            } else {
+                by(k.flatfield_applied_by_detector)
+            }
+        );
+        for n in &k.notes {
+            println!("corrections  {n}");
+        }
+    }
     match &survey.bf_disk {
         Ok(d) => println!(
             "BF disk      centre ({:.2}, {:.2}) px, radius {:.2} px",

@@ -6,6 +6,7 @@
 pub mod bitshuffle;
 pub mod blockfile;
 mod calibration;
+pub mod corrections;
 pub mod dectris;
 pub mod dm;
 mod frame;
@@ -43,6 +44,11 @@ pub trait FrameSource: Send + Sync {
     fn frame<'a>(&'a self, index: usize, scratch: &'a mut FrameBuffer) -> Result<FrameRef<'a>>;
     /// Advises the reader that frames will be read sequentially (e.g. `madvise`).
     fn advise_sequential(&self) {}
+    /// The detector corrections (mask, flatfield) the reader applies to every frame, if the file
+    /// describes any (see [`corrections`]).
+    fn corrections(&self) -> Option<&corrections::Corrections> {
+        None
+    }
 }
 
 /// A 4D-STEM dataset opened for reading.
@@ -364,5 +370,11 @@ impl Scan {
 
     pub fn advise_sequential(&self) {
         self.source.advise_sequential()
+    }
+
+    /// The detector corrections applied to every frame (masked pixels read as 0, an unapplied
+    /// flatfield multiplied in), when the file describes any.
+    pub fn corrections(&self) -> Option<&corrections::Corrections> {
+        self.source.corrections()
     }
 }
