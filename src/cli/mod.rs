@@ -151,6 +151,12 @@ struct SimulateArgs {
     /// Seed of the A-site occupation, phonons and noise.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// A mosaic of domains with walls at known places instead of one class: tiles of classes,
+    /// rows separated by '/', e.g. "RU,LD" (two domains, a 180° wall down the middle) or
+    /// "RU,LD/RD,LU" (four quadrants). The scan is cut into equal tiles, each simulated with
+    /// its class; labels go to NAME_labels.npy, the walls made to the sidecar's mosaic.walls.
+    #[arg(long, value_name = "LAYOUT", conflicts_with_all = ["class", "tiff"])]
+    mosaic: Option<String>,
     /// Replace outputs that exist.
     #[arg(long)]
     overwrite: bool,
@@ -727,6 +733,24 @@ fn write_com_png(path: &Path, field: &ComField, scale: usize, overwrite: bool) -
     )?)
 }
 
+/// A mosaic layout: rows of class names separated by '/', tiles by ','.
+fn parse_mosaic(text: &str) -> std::result::Result<Vec<Vec<polarmap_core::Class>>, String> {
+    text.split('/')
+        .map(|row| {
+            row.split(',')
+                .map(|name| {
+                    polarmap_core::Class::from_name(name.trim()).ok_or_else(|| {
+                        format!(
+                            "--mosaic: unknown class '{}' in '{text}' (RM RU MU LU LM LD MD RD)",
+                            name.trim()
+                        )
+                    })
+                })
+                .collect()
+        })
+        .collect()
+}
+
 fn simulate(args: SimulateArgs, progress: &Progress) -> Result<()> {
     use polarmap_sim::{crystal::OSite, crystal::Vacancy, FrozenPhonons, Job};
     if let Some(name) = &args.preset {
@@ -811,7 +835,10 @@ fn simulate(args: SimulateArgs, progress: &Progress) -> Result<()> {
     eprintln!("{} → {}", job.name, path.display());
     let started = Instant::now();
     with_progress_bar(progress, || {
-        if args.tiff {
+        if let Some(layout) = &args.mosaic {
+            let layout = parse_mosaic(layout).map_err(polarmap_core::Error::invalid)?;
+            polarmap_sim::job::write_mosaic(&path, &job, &layout, args.overwrite, progress)
+        } else if args.tiff {
             job.run_to_tiff_folder(&path, args.overwrite, progress)
         } else {
             job.run_to_npy(&path, args.overwrite, progress)
