@@ -373,7 +373,6 @@ impl StemMetadata {
 mod tests {
     use super::super::{open as open_scan, open_with, FrameBuffer, OpenOptions};
     use super::*;
-    use serde_json::Value;
 
     fn repo() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -383,48 +382,9 @@ mod tests {
         repo().join("tests/data/dectris").join(name)
     }
 
-    /// The independent readers' values (scripts/crosscheck_dectris_velox.py).
-    fn expected(key: &str) -> Value {
-        let text = std::fs::read_to_string(repo().join("tests/data/crosscheck_dectris_velox.json"))
-            .unwrap();
-        serde_json::from_str::<Value>(&text).unwrap()[key].clone()
-    }
-
-    /// Every pixel summed, every probe compared, exactly (integer counts).
+    /// Against the independent readers' values (scripts/crosscheck_dectris_velox.py).
     fn assert_matches(scan: &super::super::Scan, key: &str) {
-        let e = expected(key);
-        let shape: Vec<usize> = e["shape"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_u64().unwrap() as usize)
-            .collect();
-        assert_eq!(scan.shape().to_vec(), shape, "{key}");
-        assert_eq!(scan.dtype().name(), e["dtype"].as_str().unwrap(), "{key}");
-        let [_, cols, _, w] = scan.shape();
-        let mut scratch = FrameBuffer::new();
-        let mut sum = 0.0;
-        let mut frames = Vec::new();
-        for i in 0..scan.n_frames() {
-            let f = scan.frame(i, &mut scratch).unwrap().to_f32_vec();
-            let s: f64 = f.iter().map(|&v| v as f64).sum();
-            if i < 4 {
-                assert_eq!(s, e["frame_sums"][i].as_f64().unwrap(), "{key} frame {i}");
-            }
-            sum += s;
-            frames.push(f);
-        }
-        assert_eq!(sum, e["sum"].as_f64().unwrap(), "{key}");
-        for p in e["pixels"].as_array().unwrap() {
-            let idx: Vec<usize> = p[0]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_u64().unwrap() as usize)
-                .collect();
-            let got = frames[idx[0] * cols + idx[1]][idx[2] * w + idx[3]];
-            assert_eq!(got as f64, p[1].as_f64().unwrap(), "{key} pixel {idx:?}");
-        }
+        super::super::crosscheck::assert_matches(scan, "crosscheck_dectris_velox.json", key)
     }
 
     #[test]

@@ -7,6 +7,8 @@ pub mod bitshuffle;
 pub mod blockfile;
 mod calibration;
 pub mod corrections;
+#[cfg(test)]
+mod crosscheck;
 pub mod dectris;
 pub mod dm;
 mod frame;
