@@ -51,6 +51,11 @@ pub trait FrameSource: Send + Sync {
     fn corrections(&self) -> Option<&corrections::Corrections> {
         None
     }
+    /// Frames `first..first + count` are done with for now. A memory-mapped reader drops their
+    /// page-table entries (the file stays in the page cache): a pass calls this after each
+    /// batch, so that tearing down a 2 GiB map runs on every core during the pass rather than
+    /// on one core when the map is closed.
+    fn release(&self, _first: usize, _count: usize) {}
 }
 
 /// A 4D-STEM dataset opened for reading.
@@ -378,5 +383,10 @@ impl Scan {
     /// flatfield multiplied in), when the file describes any.
     pub fn corrections(&self) -> Option<&corrections::Corrections> {
         self.source.corrections()
+    }
+
+    /// See [`FrameSource::release`].
+    pub fn release(&self, first: usize, count: usize) {
+        self.source.release(first, count)
     }
 }
