@@ -559,10 +559,14 @@ fn info(args: InfoArgs, progress: &Progress) -> Result<()> {
         );
         println!(
             "flatfield    {}",
-            if k.flatfield_applied_here {
+            if !k.flatfield_in_file {
+                "none in the file"
+            } else if k.flatfield_applied_here {
                 "applied here (frames read as float32)"
+            } else if k.flatfield_applied_by_detector == Some(true) {
+                "applied by the detector"
             } else {
-                by(k.flatfield_applied_by_detector)
+                "1 everywhere: nothing to apply"
             }
         );
         for n in &k.notes {

@@ -55,6 +55,7 @@ fn assert_corrections(scan: &polarmap_core::scan::Scan, key: &str) {
         want["flatfield_applied_here"].as_bool().unwrap()
     );
     assert!(got.notes.is_empty(), "{key}: {:?}", got.notes);
+    assert!(got.flatfield_in_file, "{key}");
     let w = scan.frame_shape()[1];
     let mut scratch = polarmap_core::scan::FrameBuffer::new();
     for i in 0..scan.n_frames() {

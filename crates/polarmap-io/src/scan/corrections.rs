@@ -27,7 +27,10 @@ pub struct Corrections {
     pub mask_applied_by_detector: Option<bool>,
     /// Whether polarmap multiplies the frames by the file's flatfield (the detector had not).
     pub flatfield_applied_here: bool,
-    /// Whether the file has a flatfield that the detector already applied.
+    /// Whether the file has a flatfield (applied or not, 1 everywhere or not).
+    pub flatfield_in_file: bool,
+    /// Whether the detector had already applied the flatfield; `None` when the file has none or
+    /// does not say.
     pub flatfield_applied_by_detector: Option<bool>,
     /// Anything in the file's corrections polarmap could not use, in words.
     pub notes: Vec<String>,
@@ -99,6 +102,7 @@ impl PixelCorrection {
             masked_pixels: excluded.len(),
             mask_applied_by_detector: mask.and(mask_applied),
             flatfield_applied_here: gain.is_some(),
+            flatfield_in_file: flatfield.is_some(),
             flatfield_applied_by_detector: flatfield.and(flatfield_applied),
             notes,
         };
