@@ -6,6 +6,9 @@
 pub mod bitshuffle;
 pub mod blockfile;
 mod calibration;
+pub mod corrections;
+#[cfg(test)]
+mod crosscheck;
 pub mod dectris;
 pub mod dm;
 mod frame;
@@ -43,6 +46,11 @@ pub trait FrameSource: Send + Sync {
     fn frame<'a>(&'a self, index: usize, scratch: &'a mut FrameBuffer) -> Result<FrameRef<'a>>;
     /// Advises the reader that frames will be read sequentially (e.g. `madvise`).
     fn advise_sequential(&self) {}
+    /// The detector corrections (mask, flatfield) the reader applies to every frame, if the file
+    /// describes any (see [`corrections`]).
+    fn corrections(&self) -> Option<&corrections::Corrections> {
+        None
+    }
     /// Frames `first..first + count` are done with for now. A memory-mapped reader drops their
     /// page-table entries (the file stays in the page cache): a pass calls this after each
     /// batch, so that tearing down a 2 GiB map runs on every core during the pass rather than
@@ -398,6 +406,12 @@ impl Scan {
 
     pub fn advise_sequential(&self) {
         self.source.advise_sequential()
+    }
+
+    /// The detector corrections applied to every frame (masked pixels read as 0, an unapplied
+    /// flatfield multiplied in), when the file describes any.
+    pub fn corrections(&self) -> Option<&corrections::Corrections> {
+        self.source.corrections()
     }
 
     /// See [`FrameSource::release`].
