@@ -3,7 +3,7 @@
 
 use eframe::egui::ColorImage;
 use ndarray::{Array2, Array3};
-use polarmap_core::analysis::{ComField, DetectorGeometry, PatternMaps};
+use polarmap_core::analysis::{ComField, DetectorGeometry, PatternMaps, VirtualDetector};
 use polarmap_core::classes::Class;
 use polarmap_core::maps::{ClassMap, RegionStats};
 use polarmap_core::models::InputGeometry;
@@ -17,6 +17,11 @@ use std::sync::Arc;
 /// What the pattern pass computed (`Session::features` and `Session::com`), with its images.
 pub struct AnalysisResult {
     pub maps: PatternMaps,
+    /// The iCoM image: the descan-removed CoM field integrated (`analysis::icom`).
+    pub icom: Array2<f32>,
+    /// The iDPC image: four quadrants of the BF disk, summed in the same pass
+    /// (`VirtualDetector::quadrants`), rotated like the CoM and integrated (`analysis::idpc`).
+    pub idpc: Array2<f32>,
     /// CoM with the descan (a plane fitted over the scan) removed.
     pub com_descan: ComField,
     /// CoM measured from the detector centre, descan left in.
@@ -43,10 +48,24 @@ pub struct AnalysisImages {
     pub bf: Arc<ColorImage>,
     pub adf: Arc<ColorImage>,
     pub sum: Arc<ColorImage>,
+    pub icom: Arc<ColorImage>,
+    pub idpc: Arc<ColorImage>,
     pub com_descan: Arc<ColorImage>,
     pub com_raw: Arc<ColorImage>,
     /// The colour wheel legend of the CoM view.
     pub wheel: Arc<ColorImage>,
+}
+
+/// The image of a virtual detector defined in the app (an annulus, a sector or a mask drawn on
+/// the mean pattern), from its own pass (`Session::features_with`).
+pub struct CustomImage {
+    pub detector: VirtualDetector,
+    /// How the detector was described (e.g. "annulus 10–25 mrad, sector 0–90°").
+    pub label: String,
+    pub values: Array2<f32>,
+    /// Rendered by the task that computed it.
+    pub image: Arc<ColorImage>,
+    pub seconds: f64,
 }
 
 /// A class map as images: plain, and with confidence as opacity (when the map has it).
@@ -213,6 +232,8 @@ pub struct Dataset {
     /// The virtual detectors of the pass that is shown (or running).
     pub geometry: DetectorGeometry,
     pub analysis: Option<Arc<AnalysisResult>>,
+    /// The custom virtual detector's image, once computed.
+    pub custom: Option<Arc<CustomImage>>,
     /// The sidecar's ground truth, when the scan has labels.
     pub truth: Option<Arc<ClassSource>>,
     /// The model's map (filling in while inference runs).

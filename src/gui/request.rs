@@ -36,6 +36,9 @@ pub enum Request {
     SaveAdapted(PathBuf, bool),
     /// Run the pattern pass with these virtual detectors.
     ApplyGeometry(DetectorGeometry),
+    /// Sum this virtual detector over every pattern (its own pass) and show its image; the
+    /// text says how it was defined.
+    ComputeDetector(polarmap_core::analysis::VirtualDetector, String),
     /// Run the pattern pass again (its CoM is stale).
     RerunAnalysis,
     /// The calibration as edited by the user.

@@ -202,6 +202,7 @@ impl AppState {
             session: opened.session,
             geometry: opened.geometry,
             analysis: None,
+            custom: None,
             truth: None,
             prediction: None,
             shown,

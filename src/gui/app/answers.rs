@@ -32,6 +32,11 @@ impl PolarmapApp {
                 self.refresh_regions();
             }
         }
+        for event in self.state.accept(self.tasks.detector.poll(), true) {
+            if let (Event::Done(image), Some(d)) = (event, &mut self.state.data) {
+                d.custom = Some(std::sync::Arc::new(image));
+            }
+        }
         for event in self.state.accept(self.tasks.labels.poll(), true) {
             if let Event::Done(Some(truth)) = event {
                 self.classes_arrived(truth);

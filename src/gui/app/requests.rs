@@ -59,6 +59,14 @@ impl PolarmapApp {
                 self.start_analysis();
             }
             Request::RerunAnalysis => self.start_analysis(),
+            Request::ComputeDetector(detector, label) => {
+                if let Some(d) = &self.state.data {
+                    tasks::virtual_detector::start(&mut self.tasks.detector, d, detector, label);
+                    self.views.virtual_image.kind =
+                        crate::gui::views::virtual_image::VirtualKind::Custom;
+                    self.layout.show(crate::gui::layout::Pane::VirtualImage);
+                }
+            }
             Request::SaveCalibration(c, replace) => {
                 self.handle(Request::SetCalibration(c));
                 self.save_calibration(c, replace);

@@ -24,6 +24,7 @@ pub fn start(worker: &mut Worker<PathBuf>, request: ExportRequest, data: &Datase
     let (rows, cols) = data.scan_dims();
     let classes = data.classes().cloned();
     let analysis = data.analysis.clone();
+    let custom = data.custom.clone();
     let Shown {
         virtual_kind,
         descan_removed,
@@ -66,8 +67,12 @@ pub fn start(worker: &mut Worker<PathBuf>, request: ExportRequest, data: &Datase
                 png(files::com_pixels(field), Legend::Wheel)?;
             }
             ExportKind::VirtualPng => {
-                let a = analysis.ok_or_else(|| missing("the virtual image is not computed yet"))?;
-                let values: Vec<f32> = virtual_kind.values(&a.maps).iter().copied().collect();
+                let values: Vec<f32> = virtual_kind
+                    .values(analysis.as_deref(), custom.as_deref())
+                    .ok_or_else(|| missing("the virtual image is not computed yet"))?
+                    .iter()
+                    .copied()
+                    .collect();
                 png(files::grey_pixels(&values), Legend::Grey)?;
             }
             ExportKind::PredictionsCsv => {

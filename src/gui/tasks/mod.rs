@@ -18,6 +18,7 @@ pub mod open;
 pub mod patterns;
 pub mod simulate;
 pub mod train;
+pub mod virtual_detector;
 
 use eframe::egui;
 use polarmap_core::maps::DefectCluster;
@@ -228,6 +229,8 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
 pub struct Tasks {
     pub open: Worker<open::Opened>,
     pub analyse: Worker<analyse::Analysed>,
+    /// A custom virtual detector's image.
+    pub detector: Worker<crate::gui::data::CustomImage>,
     /// The sidecar's ground truth (None: the scan has no labels).
     pub labels: Worker<Option<crate::gui::data::ClassSource>>,
     /// A model's class map: partial after each batch, then the finished one.
@@ -251,6 +254,7 @@ impl Tasks {
         Tasks {
             open: Worker::new("open", ctx.clone()),
             analyse: Worker::new("pattern pass", ctx.clone()),
+            detector: Worker::new("virtual detector", ctx.clone()),
             labels: Worker::new("labels", ctx.clone()),
             predict: Worker::new("inference", ctx.clone()),
             adapt: Worker::new("adaptation", ctx.clone()),
@@ -268,6 +272,7 @@ impl Tasks {
         [
             self.open.running(),
             self.analyse.running(),
+            self.detector.running(),
             self.labels.running(),
             self.predict.running(),
             self.adapt.running(),
@@ -289,6 +294,7 @@ impl Tasks {
     pub fn cancel(&mut self, id: u64) {
         let _ = self.open.cancel(id)
             || self.analyse.cancel(id)
+            || self.detector.cancel(id)
             || self.labels.cancel(id)
             || self.predict.cancel(id)
             || self.adapt.cancel(id)
@@ -302,6 +308,7 @@ impl Tasks {
     /// Cancels the work on the open dataset (a new one replaces it).
     pub fn cancel_dataset(&mut self) {
         self.analyse.cancel_all();
+        self.detector.cancel_all();
         self.labels.cancel_all();
         self.predict.cancel_all();
         self.adapt.cancel_all();

@@ -48,6 +48,8 @@ pub struct ViewContext<'a> {
     pub adapting: bool,
     /// Whether the pattern pass (virtual images, CoM) runs.
     pub analysing: bool,
+    /// Whether the custom virtual detector's pass runs.
+    pub computing_detector: bool,
     /// Errors, warnings and notices, oldest first.
     pub log: &'a [LogEntry],
     /// What the views ask the app to do (carried out after the frame is drawn).
@@ -66,6 +68,7 @@ impl<'a> ViewContext<'a> {
             adapted: state.regions.adapted.as_ref(),
             adapting: tasks.adapt.is_running(),
             analysing: tasks.analyse.is_running(),
+            computing_detector: tasks.detector.is_running(),
             log: &state.log,
             requests: Vec::new(),
         }
