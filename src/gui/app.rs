@@ -173,6 +173,12 @@ impl eframe::App for PolarmapApp {
                 super::views::tool_bar(ui, &mut self.state.linked);
             }
             let mut vc = ViewContext::new(&mut self.state, &self.tasks);
+            if self.views.domains.show_walls {
+                vc.walls = vc
+                    .data
+                    .and_then(|d| d.classes())
+                    .and_then(|c| c.domains.as_deref());
+            }
             self.layout.ui(ui, &mut self.views, &mut vc);
             requests.append(&mut vc.requests);
         });

@@ -5,6 +5,7 @@ use eframe::egui::ColorImage;
 use ndarray::{Array2, Array3};
 use polarmap_core::analysis::{ComField, DetectorGeometry, PatternMaps, VirtualDetector};
 use polarmap_core::classes::Class;
+use polarmap_core::domains::{DomainSettings, Domains};
 use polarmap_core::maps::{ClassMap, RegionStats};
 use polarmap_core::models::InputGeometry;
 use polarmap_core::scan::Scan;
@@ -131,6 +132,9 @@ pub struct ClassSource {
     pub calibrated: bool,
     /// The scan's centrosymmetry test (a finished model).
     pub signal: Option<polarmap_core::analysis::PolarizationSignal>,
+    /// Domains and walls of the complete map (undetermined pixels in none), found on the
+    /// task thread that made the map; None while it fills in.
+    pub domains: Option<Arc<Domains>>,
 }
 
 impl ClassSource {
@@ -155,6 +159,13 @@ impl ClassSource {
     ) -> ClassSource {
         let totals = map.stats_of_first(done);
         let images = ClassImages::render(&map, done);
+        let domains = (done >= map.classes.len()).then(|| {
+            Arc::new(Domains::find(
+                &map.classes,
+                map.determined.as_ref(),
+                DomainSettings::default(),
+            ))
+        });
         ClassSource {
             kind,
             source,
@@ -168,6 +179,7 @@ impl ClassSource {
             ood: None,
             calibrated: false,
             signal: None,
+            domains,
         }
     }
 

@@ -19,11 +19,12 @@ pub enum Pane {
     RegionTable,
     Model,
     Defects,
+    Domains,
     Log,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 9] = [
+    pub const ALL: [Pane; 10] = [
         Pane::VirtualImage,
         Pane::Com,
         Pane::Classes,
@@ -32,6 +33,7 @@ impl Pane {
         Pane::RegionTable,
         Pane::Model,
         Pane::Defects,
+        Pane::Domains,
         Pane::Log,
     ];
 
@@ -46,6 +48,7 @@ impl Pane {
             Pane::RegionTable => "Region table",
             Pane::Model => "Model",
             Pane::Defects => "Candidate defects",
+            Pane::Domains => "Domains",
             Pane::Log => "Log",
         }
     }
@@ -76,7 +79,7 @@ impl Default for Layout {
             [(images, 2.6), (below, 1.0)],
         );
         let inspector = tabs(&mut tiles, &[Pane::Inspector]);
-        let side = tabs(&mut tiles, &[Pane::Regions, Pane::Model, Pane::Defects]);
+        let side = tabs(&mut tiles, &[Pane::Regions, Pane::Model, Pane::Defects, Pane::Domains]);
         let right = linear(
             &mut tiles,
             LinearDir::Vertical,
@@ -210,6 +213,7 @@ impl egui_tiles::Behavior<Pane> for Panes<'_, '_> {
                 Pane::RegionTable => &mut views.region_table,
                 Pane::Model => &mut views.model,
                 Pane::Defects => &mut views.defects,
+                Pane::Domains => &mut views.domains,
                 Pane::Log => &mut views.log,
             };
             if pane.is_image() {

@@ -47,6 +47,9 @@ pub enum Request {
     /// when true (the user confirmed).
     SaveCalibration(Calibration, bool),
     Export(ExportRequest),
+    /// Write the domains of the class map on screen as this file; replace an existing file
+    /// when true (the user confirmed).
+    ExportDomains(crate::gui::views::domains::DomainFile, PathBuf, bool),
     Train(Box<TrainRequest>),
     Simulate(SimulateRequest),
 }

@@ -1452,3 +1452,81 @@ fn the_virtual_view_shows_icom_idpc_and_a_custom_sector() {
     }
     assert!(errors(&harness).is_empty(), "{:?}", errors(&harness));
 }
+
+/// The Domains pane lists the demo's two domains (RM left, RD right) and the wall made
+/// between them at col 15.5, draws it on the views when asked, and exports the library's files,
+/// asking before it replaces one.
+#[test]
+fn the_domains_pane_lists_the_demos_wall_and_exports_it() {
+    use polarmap::gui::views::domains::DomainFile;
+    let mut harness = app_on(Some(demo_path()));
+    show_truth(&mut harness);
+    show_pane(&mut harness, Pane::Domains);
+    assert!(harness
+        .query_by_label_contains("2 domains, 1 walls")
+        .is_some());
+    let domains = {
+        let d = harness.state().state.data.as_ref().unwrap();
+        d.classes().unwrap().domains.clone().unwrap()
+    };
+    // The mosaic's truth: RM on columns 0-15, RD on 16-31, one wall between, 32 edges long.
+    let classes: Vec<Class> = domains.domains.iter().map(|d| d.class).collect();
+    assert_eq!(classes, [Class::RM, Class::RD]);
+    assert_eq!(domains.domains[0].pixels, 32 * 16);
+    assert_eq!(domains.walls.len(), 1);
+    let wall = &domains.walls[0];
+    assert_eq!(wall.length_px, 32);
+    // RM and RD lie 45° apart: not a wall KNN forms, so "other".
+    assert_eq!((wall.angle_deg, wall.kind.name()), (45.0, "other"));
+    assert!(wall.points.iter().all(|p| p[1] == 15.5), "{:?}", wall.points);
+    assert!(harness.query_by_label(&format!("{} px", wall.length_px)).is_some());
+
+    assert!(!harness.state().views.domains.show_walls);
+    harness.get_by_label("Show walls on the views").click();
+    harness.run();
+    assert!(harness.state().views.domains.show_walls);
+
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("demo");
+    harness.state_mut().views.domains.prefix = prefix.display().to_string();
+    harness.run();
+    for file in DomainFile::ALL {
+        harness.get_by_label(file.button()).click();
+        settle(&mut harness);
+        assert!(file.path(&prefix.display().to_string()).exists(), "{file:?}");
+    }
+    let csv = std::fs::read_to_string(DomainFile::WallsCsv.path(&prefix.display().to_string()))
+        .unwrap();
+    // One line per wall edge: the header and 32 edges, all at col 15.5.
+    assert_eq!(csv.lines().count(), 33, "{csv}");
+    assert!(csv.lines().skip(1).all(|l| l.starts_with("1,1,2,RM,RD,other,45,32,") && l.ends_with(",15.5")), "{csv}");
+    let back = polarmap_core::domains::Domains::read_json(&DomainFile::Json.path(
+        &prefix.display().to_string(),
+    ))
+    .unwrap();
+    assert_eq!(back.walls.len(), 1);
+    // The overlay: 8× the scan, the wall's colour on the boundary between cols 15 and 16.
+    let png = image::open(DomainFile::OverlayPng.path(&prefix.display().to_string()))
+        .unwrap()
+        .to_rgb8();
+    assert_eq!(png.dimensions(), (32 * 8, 32 * 8));
+    let colour = polarmap_core::domains::wall_colour(wall.kind);
+    assert_eq!(png.get_pixel(16 * 8 - 1, 100).0, colour);
+    assert_ne!(png.get_pixel(4 * 8, 100).0, colour);
+
+    // An existing file is replaced only after the user confirms.
+    let json = DomainFile::Json.path(&prefix.display().to_string());
+    std::fs::write(&json, "mine").unwrap();
+    harness.get_by_label("JSON").click();
+    settle(&mut harness);
+    assert!(harness.query_by_label("demo-domains.json exists.").is_some());
+    harness.get_by_label("Keep it").click();
+    settle(&mut harness);
+    assert_eq!(std::fs::read_to_string(&json).unwrap(), "mine");
+    harness.get_by_label("JSON").click();
+    harness.run();
+    harness.get_by_label("Replace").click();
+    settle(&mut harness);
+    assert!(polarmap_core::domains::Domains::read_json(&json).is_ok());
+    assert!(errors(&harness).is_empty(), "{:?}", errors(&harness));
+}

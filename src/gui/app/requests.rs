@@ -77,6 +77,12 @@ impl PolarmapApp {
                 }
             }
             Request::Export(request) => self.start_export(request),
+            Request::ExportDomains(file, path, overwrite) => match &self.state.data {
+                Some(d) => {
+                    tasks::export::start_domains(&mut self.tasks.export, d, file, path, overwrite)
+                }
+                None => self.state.error("nothing to export: no scan is open".into()),
+            },
             Request::Train(r) => {
                 tasks::train::start(&mut self.tasks.train, *r, self.state.generation)
             }

@@ -5,12 +5,52 @@
 use super::Worker;
 use crate::gui::data::Dataset;
 use crate::gui::dialogs::export::{ExportKind, ExportRequest};
+use crate::gui::views::domains::DomainFile;
 use crate::gui::views::regions::RegionEntry;
 use crate::gui::views::virtual_image::VirtualKind;
 use polarmap_core::canvas::Canvas;
 use polarmap_core::classes::Class;
 use polarmap_core::export as files;
 use std::path::PathBuf;
+
+/// Writes the domains of the class map on screen as `file` (the library's writers; the
+/// overlay is the class map enlarged 8× with the walls drawn, undetermined pixels grey).
+pub fn start_domains(
+    worker: &mut Worker<PathBuf>,
+    data: &Dataset,
+    file: DomainFile,
+    path: PathBuf,
+    overwrite: bool,
+) {
+    let classes = data.classes().cloned();
+    let label = format!("exporting {}", crate::gui::file_name(&path));
+    worker.spawn_alongside(label, data.generation, move |_, _| {
+        let source = classes.ok_or_else(|| polarmap_core::Error::invalid("there is no class map"))?;
+        let domains = source.domains.as_deref().ok_or_else(|| {
+            polarmap_core::Error::invalid("the class map is not complete: no domains yet")
+        })?;
+        match file {
+            DomainFile::OverlayPng => {
+                let map = &source.map;
+                let (rows, cols) = map.dim();
+                let mut base = files::class_pixels(&map.classes);
+                if let Some(determined) = &map.determined {
+                    for (colour, &d) in base.iter_mut().zip(determined) {
+                        if !d {
+                            *colour = polarmap_core::colour::UNDETERMINED;
+                        }
+                    }
+                }
+                let (w, h, px) = domains.overlay(&base, rows, cols, 8);
+                files::write_png_rgb(&path, w, h, &px, 1, overwrite)?;
+            }
+            DomainFile::DomainsCsv => domains.write_domains_csv(&path, overwrite)?,
+            DomainFile::WallsCsv => domains.write_walls_csv(&path, overwrite)?,
+            DomainFile::Json => domains.write_json(&path, overwrite)?,
+        }
+        Ok(path)
+    });
+}
 
 /// What the views show, where an export depends on it.
 pub struct Shown<'a> {

@@ -78,7 +78,7 @@ impl View for ClassView {
         });
         let texture = self.texture.of(ui.ctx(), "class map", image);
         let outline = self.show_defects;
-        let (defects, regions) = (ctx.defects, super::draw_regions(ctx.regions));
+        let (defects, regions) = (ctx.defects, super::draw_overlays(ctx.regions, ctx.walls));
         let out = image_view::show(
             ui,
             "class map",

@@ -62,7 +62,7 @@ impl View for ComView {
         };
         let texture = self.texture.of(ui.ctx(), "com", image);
         let arrows = self.arrows;
-        let regions = super::draw_regions(ctx.regions);
+        let regions = super::draw_overlays(ctx.regions, ctx.walls);
         let out = image_view::show(
             ui,
             "CoM field",

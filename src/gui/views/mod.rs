@@ -6,6 +6,7 @@
 pub mod class_view;
 pub mod com_view;
 pub mod defects;
+pub mod domains;
 pub mod image_view;
 pub mod inspector;
 pub mod log;
@@ -20,6 +21,7 @@ use crate::gui::state::{AppState, LogEntry};
 use crate::gui::tasks::{RunningJob, Tasks};
 use eframe::egui::{self, Color32, ColorImage, TextureHandle, TextureOptions};
 use image_view::{Linked, Mapping, Tool, ViewTransform};
+use polarmap_core::domains::{wall_colour, Domains};
 use polarmap_core::maps::DefectCluster;
 use regions::RegionEntry;
 use serde::{Deserialize, Serialize};
@@ -52,6 +54,8 @@ pub struct ViewContext<'a> {
     pub computing_detector: bool,
     /// Errors, warnings and notices, oldest first.
     pub log: &'a [LogEntry],
+    /// The walls to draw over every scan view (None: the overlay is off or there are none).
+    pub walls: Option<&'a Domains>,
     /// What the views ask the app to do (carried out after the frame is drawn).
     pub requests: Vec<Request>,
 }
@@ -70,6 +74,7 @@ impl<'a> ViewContext<'a> {
             analysing: tasks.analyse.is_running(),
             computing_detector: tasks.detector.is_running(),
             log: &state.log,
+            walls: None,
             requests: Vec::new(),
         }
     }
@@ -86,6 +91,7 @@ pub struct Views {
     pub model: model_panel::ModelPanel,
     pub regions: regions::RegionsPanel,
     pub defects: defects::DefectsPanel,
+    pub domains: domains::DomainsPanel,
     pub region_table: region_table::RegionTable,
     pub log: log::LogView,
 }
@@ -113,10 +119,16 @@ pub fn tool_bar(ui: &mut egui::Ui, linked: &mut Linked) {
     });
 }
 
-/// Draws the regions' outlines on an image view, each with its number at its centroid (the
-/// number of the region list and table).
-pub fn draw_regions(regions: &[RegionEntry]) -> impl Fn(&egui::Painter, &Mapping) + '_ {
+/// Draws the domain walls (when given) and the regions' outlines on an image view, each region
+/// with its number at its centroid (the number of the region list and table).
+pub fn draw_overlays<'a>(
+    regions: &'a [RegionEntry],
+    walls: Option<&'a Domains>,
+) -> impl Fn(&egui::Painter, &Mapping) + 'a {
     move |painter: &egui::Painter, mapping: &Mapping| {
+        if let Some(domains) = walls {
+            draw_walls(painter, mapping, domains);
+        }
         for e in regions {
             image_view::draw_region(painter, mapping, &e.region, Color32::WHITE);
             if let Some([row, col]) = e.centroid {
@@ -134,6 +146,26 @@ pub fn draw_regions(regions: &[RegionEntry]) -> impl Fn(&egui::Painter, &Mapping
                     );
                 }
                 painter.text(at, egui::Align2::CENTER_CENTER, &text, font, Color32::WHITE);
+            }
+        }
+    }
+}
+
+/// The walls' pixel edges as lines in [`wall_colour`] (the library's overlay colours): a point
+/// between two columns is a vertical edge, between two rows a horizontal one, and a point on a
+/// pixel centre (a wall bridged across a one-pixel gap) a cross, as `Domains::overlay` draws.
+fn draw_walls(painter: &egui::Painter, mapping: &Mapping, domains: &Domains) {
+    for wall in &domains.walls {
+        let stroke = egui::Stroke::new(2.0, colour32(wall_colour(wall.kind)));
+        for &[row, col] in &wall.points {
+            let (row_half, col_half) = (row.fract() != 0.0, col.fract() != 0.0);
+            if col_half || !row_half {
+                let (a, b) = (mapping.pixel_center(row - 0.5, col), mapping.pixel_center(row + 0.5, col));
+                painter.line_segment([a, b], stroke);
+            }
+            if row_half || !col_half {
+                let (a, b) = (mapping.pixel_center(row, col - 0.5), mapping.pixel_center(row, col + 0.5));
+                painter.line_segment([a, b], stroke);
             }
         }
     }

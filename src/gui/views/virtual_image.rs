@@ -229,7 +229,7 @@ impl View for VirtualView {
             texture,
             ctx.linked,
             crate::gui::layout::image_height(ui, reserve),
-            super::draw_regions(ctx.regions),
+            super::draw_overlays(ctx.regions, ctx.walls),
         );
         if let Some(region) = out.region {
             ctx.requests.push(Request::AddRegion(region));
