@@ -241,6 +241,8 @@ pub struct Dataset {
     pub session: Session,
     /// The calibration shown and used (the file's, as edited by the user).
     pub calibration: Calibration,
+    /// The survey's mean pattern, rendered log and linear.
+    pub mean_pattern: Arc<crate::gui::tasks::patterns::PatternImages>,
     /// The virtual detectors of the pass that is shown (or running).
     pub geometry: DetectorGeometry,
     pub analysis: Option<Arc<AnalysisResult>>,

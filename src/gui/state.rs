@@ -201,6 +201,7 @@ impl AppState {
             path: opened.path,
             session: opened.session,
             geometry: opened.geometry,
+            mean_pattern: std::sync::Arc::new(opened.mean_pattern),
             analysis: None,
             custom: None,
             truth: None,
@@ -347,12 +348,7 @@ mod tests {
         let second = worker.spawn("opening demo.npy", generation, move |progress, _| {
             wait.recv().unwrap();
             let session = Session::open(&path, &Default::default(), progress)?;
-            Ok(Opened {
-                geometry: session.default_detectors(),
-                session,
-                seconds: 0.0,
-                path,
-            })
+            Ok(Opened::new(path, session, 0.0))
         });
         state.opening = Some(Opening {
             job: second,

@@ -1530,3 +1530,57 @@ fn the_domains_pane_lists_the_demos_wall_and_exports_it() {
     assert!(polarmap_core::domains::Domains::read_json(&json).is_ok());
     assert!(errors(&harness).is_empty(), "{:?}", errors(&harness));
 }
+
+/// A polygon clicked on the mean pattern becomes a mask detector: its virtual image (the same
+/// task as the typed detectors) equals the direct sum of the pixels inside over every frame.
+#[test]
+fn a_mask_drawn_on_the_mean_pattern_gives_its_virtual_image() {
+    use polarmap::gui::views::inspector::MaskTool;
+    use polarmap_core::analysis::VirtualDetector;
+    let mut harness = app_on(Some(demo_path()));
+    let view = harness.get_by_label("class map").rect();
+    click_at(&mut harness, pixel_pos(view, (32, 32), 16.0, 16.0));
+    settle(&mut harness);
+    harness.get_by_label("mean pattern").click();
+    harness.run();
+    harness.get_by_label("polygon mask").click();
+    harness.run();
+    assert_eq!(harness.state().views.inspector.mask.tool, MaskTool::Polygon);
+    let (scan, [det_rows, det_cols]) = {
+        let d = harness.state().state.data.as_ref().unwrap();
+        (d.scan().clone(), d.scan().frame_shape())
+    };
+    let rect = harness.get_by_label("diffraction pattern").rect();
+    let s = rect.width() / det_cols as f32;
+    // A square with corners between pixels: rows and cols 10..=29 are inside (400 pixels).
+    for [r, c] in [[9.5f32, 9.5], [9.5, 29.5], [29.5, 29.5], [29.5, 9.5]] {
+        click_at(&mut harness, rect.min + egui::vec2((c + 0.5) * s, (r + 0.5) * s));
+    }
+    harness.run();
+    assert_eq!(harness.state().views.inspector.mask.vertices.len(), 4);
+    harness.get_by_label("Compute mask").click();
+    settle(&mut harness);
+    let d = harness.state().state.data.as_ref().unwrap();
+    let custom = d.custom.as_ref().expect("the mask's image");
+    let VirtualDetector::Mask { rows, cols, pixels } = &custom.detector else {
+        panic!("not a mask: {:?}", custom.detector);
+    };
+    assert_eq!([*rows, *cols], [det_rows, det_cols]);
+    let inside = |r: usize, c: usize| (10..=29).contains(&r) && (10..=29).contains(&c);
+    for (i, &p) in pixels.iter().enumerate() {
+        assert_eq!(p, inside(i / cols, i % cols), "detector pixel {i}");
+    }
+    assert_eq!(custom.label, "mask: polygon of 4 vertices, 400 px");
+    assert_eq!(
+        harness.state().views.virtual_image.kind,
+        polarmap::gui::views::virtual_image::VirtualKind::Custom
+    );
+    // Relative to centre (0, 0): row = -dy, col = dx.
+    let direct = sum_detector(&scan, [0.0, 0.0], |dx, dy| {
+        inside((-dy).round() as usize, dx.round() as usize)
+    });
+    for (a, b) in custom.values.iter().zip(direct.iter()) {
+        assert!((f64::from(*a) - b).abs() <= 1e-4 * b.abs().max(1.0), "{a} vs {b}");
+    }
+    assert!(errors(&harness).is_empty(), "{:?}", errors(&harness));
+}

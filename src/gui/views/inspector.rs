@@ -9,7 +9,8 @@ use crate::gui::request::Request;
 use crate::gui::tasks::patterns::PatternImages;
 use eframe::egui::{self, Color32, Pos2, Rect, Sense, Stroke, Vec2};
 use egui_plot::{Bar, BarChart, Plot, PlotPoint, Text};
-use polarmap_core::analysis::DetectorGeometry;
+use polarmap_core::analysis::{DetectorGeometry, VirtualDetector};
+use polarmap_core::maps::Region;
 use polarmap_core::classes::Class;
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +39,69 @@ pub struct Inspector {
     pub edit: Option<DetectorGeometry>,
     #[serde(skip)]
     dragging_ring: Option<usize>,
+    /// Show the survey's mean pattern instead of the pixel's.
+    #[serde(skip)]
+    pub mean: bool,
+    /// The mask being drawn on the pattern (a custom virtual detector).
+    #[serde(skip)]
+    pub mask: MaskDrawing,
+}
+
+/// How a detector mask is drawn on the pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MaskTool {
+    /// Dragging moves the detector rings.
+    #[default]
+    Off,
+    /// Each click adds a vertex (detector row, col); three or more make the mask.
+    Polygon,
+    /// Press at the centre, drag out the radius.
+    Circle,
+}
+
+/// A mask on the pattern, in detector pixels (pixel centres at integers).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MaskDrawing {
+    pub tool: MaskTool,
+    pub vertices: Vec<[f64; 2]>,
+    /// Centre (row, col) and radius.
+    pub circle: Option<([f64; 2], f64)>,
+}
+
+impl MaskDrawing {
+    /// The drawn shape as a `VirtualDetector::Mask` of a `rows × cols` detector (a pixel
+    /// belongs to it when its centre is inside), with a description; None when nothing
+    /// complete is drawn or no pixel is inside.
+    pub fn detector(&self, rows: usize, cols: usize) -> Option<(VirtualDetector, String)> {
+        let (inside, what): (Box<dyn Fn(usize, usize) -> bool>, String) = match self.tool {
+            MaskTool::Polygon if self.vertices.len() >= 3 => {
+                let region = Region::Polygon {
+                    vertices: self.vertices.clone(),
+                };
+                let n = self.vertices.len();
+                (
+                    Box::new(move |r, c| region.contains(r, c)),
+                    format!("polygon of {n} vertices"),
+                )
+            }
+            MaskTool::Circle => {
+                let ([cr, cc], radius) = self.circle.filter(|c| c.1 > 0.0)?;
+                (
+                    Box::new(move |r, c| (r as f64 - cr).hypot(c as f64 - cc) <= radius),
+                    format!("circle r {radius:.1} px at ({cr:.1}, {cc:.1})"),
+                )
+            }
+            _ => return None,
+        };
+        let pixels: Vec<bool> = (0..rows * cols).map(|i| inside(i / cols, i % cols)).collect();
+        let count = pixels.iter().filter(|&&p| p).count();
+        (count > 0).then(|| {
+            (
+                VirtualDetector::Mask { rows, cols, pixels },
+                format!("mask: {what}, {count} px"),
+            )
+        })
+    }
 }
 
 impl Default for Inspector {
@@ -50,6 +114,8 @@ impl Default for Inspector {
             error: None,
             edit: None,
             dragging_ring: None,
+            mean: false,
+            mask: MaskDrawing::default(),
         }
     }
 }
@@ -96,6 +162,8 @@ impl View for Inspector {
             ui.heading("Pattern");
             ui.checkbox(&mut self.log_scale, "log");
             ui.checkbox(&mut self.follow_hover, "follow pointer");
+            ui.checkbox(&mut self.mean, "mean pattern")
+                .on_hover_text("the mean of the surveyed patterns (draw masks on it)");
         });
         let Some([row, col]) = self.pixel(ctx.linked) else {
             ui.label("Click a pixel on any view (arrow keys move the selection).");
@@ -141,6 +209,8 @@ impl View for Inspector {
             ui.colored_label(ui.visuals().error_fg_color, e);
         }
 
+        self.mask_tools(ui, ctx, data.scan().frame_shape());
+
         // The pattern, if the loader has answered for this pixel.
         let current = self
             .pattern
@@ -152,7 +222,8 @@ impl View for Inspector {
                 .filter(|(g, _, _)| *g == data.generation));
         let [det_rows, det_cols] = data.scan().frame_shape();
         let geometry = self.edit.unwrap_or(data.geometry);
-        let image = current.map(|(_, _, images)| {
+        let mean = self.mean.then_some(&*data.mean_pattern);
+        let image = mean.or(current.map(|(_, _, images)| images)).map(|images| {
             if self.log_scale {
                 &images.log
             } else {
@@ -161,7 +232,7 @@ impl View for Inspector {
         });
         let texture = self.texture.of(ui.ctx(), "pattern", image).cloned();
         let side = ui.available_width().min(320.0);
-        let (response, painter) = ui.allocate_painter(Vec2::splat(side), Sense::drag());
+        let (response, painter) = ui.allocate_painter(Vec2::splat(side), Sense::click_and_drag());
         response.widget_info(|| {
             egui::WidgetInfo::labeled(egui::Role::Image, true, "diffraction pattern")
         });
@@ -227,8 +298,14 @@ impl View for Inspector {
                 egui::StrokeKind::Middle,
             );
         }
-        // Dragging near a ring moves that ring.
-        if let Some(p) = response.interact_pointer_pos() {
+        // Screen → detector (row, col).
+        let to_detector = |p: Pos2| {
+            let v = (p - image_rect.min) / scale;
+            [v.y as f64 - 0.5, v.x as f64 - 0.5]
+        };
+        self.draw_mask(&painter, &response, to_screen, to_detector, scale);
+        // Dragging near a ring moves that ring (unless a mask is being drawn).
+        if let (Some(p), MaskTool::Off) = (response.interact_pointer_pos(), self.mask.tool) {
             let d = (p.distance(centre) / scale) as f64;
             if response.drag_started() {
                 self.dragging_ring = rings
@@ -338,6 +415,93 @@ impl View for Inspector {
                 ui.label("Class scores appear here once a model has run on this pixel.");
             }
         }
+    }
+}
+
+impl Inspector {
+    /// Draws the mask being made and takes the pointer's clicks and drags for it.
+    fn draw_mask(
+        &mut self,
+        painter: &egui::Painter,
+        response: &egui::Response,
+        to_screen: impl Fn(f64, f64) -> Pos2,
+        to_detector: impl Fn(Pos2) -> [f64; 2],
+        scale: f32,
+    ) {
+        let stroke = Stroke::new(1.5, Color32::YELLOW);
+        let pointer = response.interact_pointer_pos();
+        match self.mask.tool {
+            MaskTool::Off => return,
+            MaskTool::Polygon => {
+                if let (true, Some(p)) = (response.clicked(), pointer) {
+                    self.mask.vertices.push(to_detector(p));
+                }
+            }
+            MaskTool::Circle => {
+                if let Some(p) = pointer {
+                    if response.drag_started() {
+                        self.mask.circle = Some((to_detector(p), 0.0));
+                    } else if let (true, Some((c, _))) = (response.dragged(), self.mask.circle) {
+                        let [r, col] = to_detector(p);
+                        self.mask.circle = Some((c, (r - c[0]).hypot(col - c[1])));
+                    }
+                }
+            }
+        }
+        let points: Vec<Pos2> = self
+            .mask
+            .vertices
+            .iter()
+            .map(|&[r, c]| to_screen(r, c))
+            .collect();
+        if self.mask.tool == MaskTool::Polygon && !points.is_empty() {
+            painter.add(egui::Shape::closed_line(points.clone(), stroke));
+            for p in points {
+                painter.circle_filled(p, 3.0, Color32::YELLOW);
+            }
+        }
+        if let (MaskTool::Circle, Some(([r, c], radius))) = (self.mask.tool, self.mask.circle) {
+            painter.circle_stroke(to_screen(r, c), radius as f32 * scale, stroke);
+        }
+    }
+
+    /// The mask tool's buttons: the shape, Clear, and Compute (the custom virtual detector).
+    fn mask_tools(&mut self, ui: &mut egui::Ui, ctx: &mut ViewContext<'_>, shape: [usize; 2]) {
+        ui.horizontal_wrapped(|ui| {
+            for (tool, name, hint) in [
+                (MaskTool::Off, "no mask", "dragging moves the detector rings"),
+                (MaskTool::Polygon, "polygon mask", "click the vertices on the pattern"),
+                (MaskTool::Circle, "circle mask", "press at the centre, drag out the radius"),
+            ] {
+                if ui
+                    .selectable_label(self.mask.tool == tool, name)
+                    .on_hover_text(hint)
+                    .clicked()
+                {
+                    self.mask = MaskDrawing {
+                        tool,
+                        ..MaskDrawing::default()
+                    };
+                }
+            }
+            if self.mask.tool == MaskTool::Off {
+                return;
+            }
+            if ui.button("Clear").clicked() {
+                self.mask.vertices.clear();
+                self.mask.circle = None;
+            }
+            let detector = self.mask.detector(shape[0], shape[1]);
+            if ui
+                .add_enabled(detector.is_some(), egui::Button::new("Compute mask"))
+                .on_hover_text("its virtual image, in the virtual image view (Custom)")
+                .clicked()
+            {
+                if let Some((detector, label)) = detector {
+                    ctx.requests.push(Request::ComputeDetector(detector, label));
+                }
+            }
+        });
     }
 }
 
