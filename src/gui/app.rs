@@ -130,8 +130,13 @@ impl PolarmapApp {
 
     /// Starts opening `path`; the dataset on screen stays until the new one has opened.
     pub fn open(&mut self, path: PathBuf) {
+        self.open_with(path, Default::default());
+    }
+
+    /// [`Self::open`] with options (the scan shape the user gave for a file without one).
+    pub fn open_with(&mut self, path: PathBuf, options: polarmap_core::scan::OpenOptions) {
         let generation = self.state.next_generation();
-        let job = tasks::open::start(&mut self.tasks.open, path.clone(), generation);
+        let job = tasks::open::start_with(&mut self.tasks.open, path.clone(), options, generation);
         self.state.opening = Some(Opening { job, path });
     }
 

@@ -10,8 +10,12 @@ use crate::gui::views::Views;
 use eframe::egui;
 
 /// The file types offered by File > Open file….
-const SCAN_EXTENSIONS: [&str; 11] = [
-    "npy", "mib", "hdr", "h5", "hdf5", "emd", "tif", "tiff", "blo", "raw", "bin",
+/// Every extension a reader opens (`polarmap_core::scan::open`): NumPy, Merlin, HDF5 / EMD
+/// (py4DSTEM, Prismatic, Dectris master + data, Velox), TIFF, blockfile, Gatan DM, MRC, TVIPS,
+/// raw binary (with a sidecar layout).
+pub const SCAN_EXTENSIONS: [&str; 16] = [
+    "npy", "mib", "hdr", "h5", "hdf5", "hdf", "emd", "tif", "tiff", "blo", "dm3", "dm4",
+    "mrc", "mrcs", "tvips", "raw",
 ];
 
 pub fn menu_bar(
@@ -95,6 +99,7 @@ fn file_menu(
     if ui.button("Open file…").clicked() {
         let picked = rfd::FileDialog::new()
             .add_filter("4D-STEM scans", &SCAN_EXTENSIONS)
+            .add_filter("raw binary (with a sidecar)", &["raw", "bin", "dat"])
             .add_filter("all files", &["*"])
             .pick_file();
         requests.extend(picked.map(Request::Open));

@@ -14,6 +14,8 @@ use std::path::PathBuf;
 pub enum Request {
     /// Open a scan (it replaces the one on screen once it has opened).
     Open(PathBuf),
+    /// Open a scan again with this scan shape (rows, cols): its file did not say it.
+    OpenWithShape(PathBuf, [usize; 2]),
     /// Run this model file over the open scan; it becomes the selected model.
     RunModel(PathBuf),
     /// Cancel the job with this id.

@@ -1584,3 +1584,36 @@ fn a_mask_drawn_on_the_mean_pattern_gives_its_virtual_image() {
     }
     assert!(errors(&harness).is_empty(), "{:?}", errors(&harness));
 }
+
+/// A stack that does not say its scan shape opens as one row, and the app asks for rows × cols
+/// (most square factorisation first) and opens it again with the shape chosen.
+#[test]
+fn a_file_without_a_scan_shape_asks_for_one_and_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stack.npy");
+    let frames = 12;
+    let data: Vec<f32> = (0..frames * 64).map(|i| (i % 64) as f32).collect();
+    polarmap_core::write::write_npy_f32(&path, &[frames, 8, 8], &data, false).unwrap();
+    let mut harness = app_on(Some(path.clone()));
+    assert_eq!(
+        harness.state().state.data.as_ref().unwrap().scan().scan_shape(),
+        [1, 12]
+    );
+    assert!(harness
+        .query_by_label_contains("does not say its scan shape: its 12 frames")
+        .is_some());
+    let dialog = &harness.state().dialogs.scan_shape;
+    assert_eq!((dialog.rows, dialog.cols), (3, 4));
+    for shape in ["3 × 4", "2 × 6", "1 × 12"] {
+        assert!(harness.query_by_label(shape).is_some(), "{shape}");
+    }
+    harness.get_by_label("2 × 6").click();
+    harness.run();
+    harness.get_by_label("Reopen").click();
+    settle(&mut harness);
+    let data = harness.state().state.data.as_ref().unwrap();
+    assert_eq!(data.scan().scan_shape(), [2, 6]);
+    assert!(data.scan().shape_given());
+    assert!(harness.state().dialogs.scan_shape.asking.is_none());
+    assert!(harness.query_by_label("Reopen").is_none());
+}

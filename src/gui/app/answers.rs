@@ -143,6 +143,13 @@ impl PolarmapApp {
         for w in warnings.unwrap_or_default() {
             self.state.warn(w);
         }
+        if let Some(scan) = self.state.data.as_ref().map(|d| d.scan().clone()) {
+            let [rows, cols] = scan.scan_shape();
+            let frames = rows * cols;
+            if !scan.shape_given() && frames > 1 {
+                self.dialogs.scan_shape.ask(scan.path().to_path_buf(), frames);
+            }
+        }
         self.views.inspector.reset();
         self.requested_pattern = None;
         self.tasks.cancel_dataset();

@@ -12,6 +12,13 @@ impl PolarmapApp {
     pub(super) fn handle(&mut self, request: Request) {
         match request {
             Request::Open(path) => self.open(path),
+            Request::OpenWithShape(path, shape) => {
+                let options = polarmap_core::scan::OpenOptions {
+                    scan_shape: Some(shape),
+                    ..Default::default()
+                };
+                self.open_with(path, options);
+            }
             Request::RunModel(path) => self.run_model(path),
             Request::Cancel(id) => {
                 let fills_map = [self.tasks.predict.running(), self.tasks.adapt.running()]

@@ -5,6 +5,7 @@ pub mod about;
 pub mod calibration;
 pub mod export;
 pub mod open_path;
+pub mod scan_shape;
 pub mod simulate;
 pub mod train;
 
@@ -28,6 +29,7 @@ pub struct Dialogs {
     pub export: export::ExportDialog,
     pub calibration: calibration::CalibrationDialog,
     pub open_path: open_path::OpenPathDialog,
+    pub scan_shape: scan_shape::ScanShapeDialog,
     pub train: train::TrainDialog,
     pub simulate: simulate::SimulateDialog,
     pub about: bool,
@@ -43,6 +45,7 @@ impl Dialogs {
         let scan = dc.data.map(|d| d.path.as_path());
         requests.extend(self.calibration.show(ctx, scan));
         requests.extend(self.open_path.show(ctx).map(Request::Open));
+        requests.extend(self.scan_shape.show(ctx));
         requests.extend(self.train.show(ctx, dc.device, path, dc.train_job));
         requests.extend(self.simulate.show(ctx, dc.simulate_job));
         about::show(ctx, &mut self.about);

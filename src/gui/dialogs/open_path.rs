@@ -20,7 +20,7 @@ impl OpenPathDialog {
             .open(&mut open)
             .collapsible(false)
             .show(ctx, |ui| {
-                ui.label("A file (.npy, .mib, .hdr, .h5/.emd, .tif, .blo, raw with sidecar) or a folder of TIFFs:");
+                ui.label("A file (.npy, .mib, .hdr, .h5/.hdf5/.emd, .tif, .blo, .dm3/.dm4, .mrc, .tvips, raw with sidecar) or a folder of TIFFs:");
                 let label = ui.label("Path to open");
                 let edit = ui
                     .add(egui::TextEdit::singleline(&mut self.path).desired_width(400.0))

@@ -4,6 +4,7 @@ use super::patterns::PatternImages;
 use super::Worker;
 use crate::gui::render;
 use polarmap_core::analysis::DetectorGeometry;
+use polarmap_core::scan::OpenOptions;
 use polarmap_core::session::Session;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -42,10 +43,20 @@ impl Opened {
 /// Starts opening `path` for dataset `generation` (an open still running is cancelled);
 /// returns the job id, which the answer carries.
 pub fn start(worker: &mut Worker<Opened>, path: PathBuf, generation: u64) -> u64 {
+    start_with(worker, path, OpenOptions::default(), generation)
+}
+
+/// [`start`] with the caller's options (e.g. the scan shape the user gave).
+pub fn start_with(
+    worker: &mut Worker<Opened>,
+    path: PathBuf,
+    options: OpenOptions,
+    generation: u64,
+) -> u64 {
     let label = format!("opening {}", crate::gui::file_name(&path));
     worker.spawn(label, generation, move |progress, _| {
         let started = Instant::now();
-        let session = Session::open(&path, &Default::default(), progress)?;
+        let session = Session::open(&path, &options, progress)?;
         Ok(Opened::new(path, session, started.elapsed().as_secs_f64()))
     })
 }

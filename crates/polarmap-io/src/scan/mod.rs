@@ -69,6 +69,9 @@ pub struct Scan {
     source: Box<dyn FrameSource>,
     /// What the reader overrode or doubted while opening (shown by the CLI and the GUI).
     warnings: Vec<String>,
+    /// False when neither the caller, the sidecar nor the file gave the scan shape, so that the
+    /// frames were laid out as one row (the GUI then asks for rows × cols).
+    shape_given: bool,
 }
 
 impl std::fmt::Debug for Scan {
@@ -128,11 +131,11 @@ pub fn open_with(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Scan> 
         }
         (said, _) => said,
     };
-    let scan_shape = options
+    let given = options
         .scan_shape
         .or(sidecar_shape)
-        .or(opened.scan_shape)
-        .unwrap_or([1, opened.source.frame_count()]);
+        .or(opened.scan_shape);
+    let scan_shape = given.unwrap_or([1, opened.source.frame_count()]);
     let mut calibration = opened.calibration;
     if let Some(s) = &sidecar {
         calibration = s.calibration.or(&calibration);
@@ -148,6 +151,7 @@ pub fn open_with(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Scan> 
         labels,
     )?;
     scan.warnings = warnings;
+    scan.shape_given = given.is_some();
     Ok(scan)
 }
 
@@ -259,6 +263,18 @@ fn open_source(path: &Path, options: &OpenOptions, sidecar: Option<&Sidecar>) ->
     ))
 }
 
+/// The ways to lay `frames` out as rows × cols (rows ≤ cols), the most square first: what to
+/// suggest when a file does not say its scan shape.
+pub fn scan_shapes_for(frames: usize) -> Vec<[usize; 2]> {
+    let mut shapes: Vec<[usize; 2]> = (1..)
+        .take_while(|r| r * r <= frames)
+        .filter(|r| frames % r == 0)
+        .map(|r| [r, frames / r])
+        .collect();
+    shapes.reverse();
+    shapes
+}
+
 /// The file's extension in lower case ("" if none).
 fn extension(path: &Path) -> String {
     path.extension()
@@ -321,6 +337,7 @@ impl Scan {
             labels,
             source,
             warnings: Vec::new(),
+            shape_given: true,
         })
     }
 
@@ -331,6 +348,12 @@ impl Scan {
     /// What was overridden or doubted while opening (e.g. a sidecar outvoted by the file).
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+
+    /// Whether the scan shape came from the caller, the sidecar or the file; false when the
+    /// frames were laid out as one row for want of it.
+    pub fn shape_given(&self) -> bool {
+        self.shape_given
     }
 
     /// Short name of the reader that opened the file (e.g. `"npy"`).
@@ -417,5 +440,37 @@ impl Scan {
     /// See [`FrameSource::release`].
     pub fn release(&self, first: usize, count: usize) {
         self.source.release(first, count)
+    }
+}
+
+#[cfg(test)]
+mod shape_tests {
+    use super::*;
+
+    #[test]
+    fn frame_counts_factor_into_scan_shapes_most_square_first() {
+        assert_eq!(scan_shapes_for(12), [[3, 4], [2, 6], [1, 12]]);
+        assert_eq!(scan_shapes_for(16384), {
+            let mut v: Vec<[usize; 2]> = (0..=7).map(|k| [1 << k, 16384 >> k]).collect();
+            v.reverse();
+            v
+        });
+        assert_eq!(scan_shapes_for(13), [[1, 13]]);
+        assert!(scan_shapes_for(0).is_empty());
+    }
+
+    #[test]
+    fn a_stack_without_a_scan_shape_says_so_and_opens_as_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stack.npy");
+        crate::write::write_npy_f32(&path, &[12, 4, 4], &[1.0; 12 * 16], false).unwrap();
+        let scan = open(&path).unwrap();
+        assert_eq!((scan.scan_shape(), scan.shape_given()), ([1, 12], false));
+        let options = OpenOptions {
+            scan_shape: Some([3, 4]),
+            ..OpenOptions::default()
+        };
+        let scan = open_with(&path, &options).unwrap();
+        assert_eq!((scan.scan_shape(), scan.shape_given()), ([3, 4], true));
     }
 }
