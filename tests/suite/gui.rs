@@ -1335,7 +1335,10 @@ fn the_calibration_is_saved_to_the_sidecar_only_when_confirmed() {
     settle(&mut harness);
     // (The shipped model cannot take these tiny patterns; that error is not the sidecar's.)
     let errors = errors(&harness);
-    assert!(!errors.iter().any(|e| e.contains("meta.json")), "{errors:?}");
+    assert!(
+        !errors.iter().any(|e| e.contains("meta.json")),
+        "{errors:?}"
+    );
     assert_eq!(
         std::fs::read_to_string(dir.path().join("scan.meta.json.bak")).unwrap(),
         foreign
