@@ -450,9 +450,11 @@ impl OpenArgs {
     /// Opens and surveys the scan, with a progress bar.
     pub(crate) fn session(&self, path: &Path, progress: &Progress) -> Result<Session> {
         let options = self.options()?;
-        Ok(with_progress_bar(progress, || {
-            Session::open(path, &options, progress)
-        })?)
+        let session = with_progress_bar(progress, || Session::open(path, &options, progress))?;
+        for w in session.scan().warnings() {
+            eprintln!("warning: {w}");
+        }
+        Ok(session)
     }
 }
 
