@@ -11,6 +11,7 @@ pub mod canvas;
 pub mod colour;
 pub mod domains;
 pub mod export;
+pub mod figure;
 pub mod maps;
 pub mod models;
 pub mod preprocess;
