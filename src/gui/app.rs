@@ -18,6 +18,7 @@ use std::path::PathBuf;
 
 /// Where the views' toggles are stored (the app's settings are under `eframe::APP_KEY`).
 const VIEWS_KEY: &str = "views";
+const EXPORT_KEY: &str = "export";
 
 /// How the app starts.
 #[derive(Debug, Clone, Default)]
@@ -53,10 +54,14 @@ impl PolarmapApp {
         let settings: Option<Settings> =
             storage.and_then(|s| eframe::get_value(s, eframe::APP_KEY));
         let views = storage.and_then(|s| eframe::get_value(s, VIEWS_KEY));
+        let mut dialogs = Dialogs::default();
+        if let Some(export) = storage.and_then(|s| eframe::get_value(s, EXPORT_KEY)) {
+            dialogs.export.settings = export;
+        }
         let mut app = PolarmapApp {
             state: AppState::new(settings.unwrap_or_default()),
             views: views.unwrap_or_default(),
-            dialogs: Dialogs::default(),
+            dialogs,
             tasks: Tasks::new(Some(cc.egui_ctx.clone())),
             persist: startup.persist,
             requested_pattern: None,
@@ -77,6 +82,7 @@ impl PolarmapApp {
     pub fn save_to(&self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.state.settings);
         eframe::set_value(storage, VIEWS_KEY, &self.views);
+        eframe::set_value(storage, EXPORT_KEY, &self.dialogs.export.settings);
     }
 
     /// True while any background task runs (tests wait on it).

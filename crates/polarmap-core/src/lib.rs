@@ -7,7 +7,6 @@
 //! crate alone. It knows no GUI and no command line.
 
 pub mod analysis;
-pub mod canvas;
 pub mod colour;
 pub mod domains;
 pub mod export;

@@ -300,7 +300,10 @@ impl Drawing {
         }
         let [w_mm, h_mm] = self.size_mm();
         let pixels = format!("width=\"{}\" height=\"{}\"", self.width, self.height);
-        let physical = format!("width=\"{w_mm:.2}mm\" height=\"{h_mm:.2}mm\"");
+        // Crisp edges: no hairline seams between neighbouring scan pixels in any renderer.
+        let physical = format!(
+            "width=\"{w_mm:.2}mm\" height=\"{h_mm:.2}mm\" shape-rendering=\"crispEdges\""
+        );
         Ok(text.replacen(&pixels, &physical, 1))
     }
 
