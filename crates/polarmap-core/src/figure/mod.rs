@@ -687,4 +687,157 @@ mod tests {
         assert_eq!(format_value(1.5e7), "1.50e7");
         assert_eq!(format_value(0.0), "0");
     }
+
+    /// A 30×40 map: RM everywhere, RD in columns 30..40, rows 0..10 undetermined.
+    fn map() -> ClassMap {
+        let mut classes = Array2::from_elem((30, 40), Class::RM);
+        classes.slice_mut(ndarray::s![.., 30..]).fill(Class::RD);
+        let mut determined = Array2::from_elem((30, 40), true);
+        determined.slice_mut(ndarray::s![..10, ..]).fill(false);
+        ClassMap {
+            classes,
+            confidence: None,
+            determined: Some(determined),
+        }
+    }
+
+    const RED: Rgb = [255, 38, 38];
+
+    fn pixel(rgb: &[u8], width: u32, x: i32, y: i32) -> Rgb {
+        let i = (y as usize * width as usize + x as usize) * 3;
+        [rgb[i], rgb[i + 1], rgb[i + 2]]
+    }
+
+    #[test]
+    fn the_class_legend_lists_the_present_classes_with_fractions_of_all_pixels() {
+        let legend = class_legend(&map());
+        let labels: Vec<&str> = legend.iter().map(|e| e.label.as_str()).collect();
+        assert_eq!(labels, ["RM", "RD", "undetermined"]);
+        // 20 determined rows: 20×30 RM, 20×10 RD; 10 rows undetermined; of 1200 pixels.
+        let fractions: Vec<f64> = legend.iter().map(|e| e.fraction).collect();
+        assert_eq!(fractions, [600.0 / 1200.0, 200.0 / 1200.0, 400.0 / 1200.0]);
+        assert!((fractions.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert_eq!(legend[0].colour, crate::colour::class_colour(Class::RM));
+    }
+
+    #[test]
+    fn scale_bar_outlines_and_pixels_land_where_the_scan_says() {
+        let map = map();
+        let region = Region::Rect {
+            row0: 12,
+            col0: 6,
+            row1: 18,
+            col1: 12,
+        };
+        let data = FigureData {
+            classes: Some(("test", &map)),
+            scan_step_a: Some(0.5),
+            regions: std::slice::from_ref(&region),
+            ..FigureData::default()
+        };
+        let options = FigureOptions {
+            view: View::Classes,
+            dpi: 200.0,
+            width_mm: Some(60.0),
+            regions: true,
+            ..FigureOptions::default()
+        };
+        let figure = Figure::new(&data, &options).unwrap();
+        let d = &figure.drawing;
+        assert_eq!(d.width, (60.0f64 / 25.4 * 200.0).round() as u32);
+        let rgb = d.render_rgb().unwrap();
+        let at = |x: i32, y: i32| pixel(&rgb, d.width, x, y);
+        let panel = figure.panels[0];
+        let k = panel.scale;
+        assert!(k >= 2, "scale {k}");
+        // Every scan pixel is a k×k square of its colour: RM red, undetermined grey.
+        assert_eq!(crate::colour::class_colour(Class::RM), RED);
+        for (r, c) in [(15, 3), (29, 0), (12, 20)] {
+            for (dx, dy) in [(0, 0), (k - 1, 0), (0, k - 1), (k - 1, k - 1)] {
+                let (x, y) = (panel.x + c * k + dx, panel.y + r * k + dy);
+                assert_eq!(at(x, y), RED, "pixel ({r}, {c})");
+            }
+        }
+        assert_eq!(at(panel.x, panel.y), crate::colour::UNDETERMINED);
+        // The outline: white along the inside of the region's border, the colours just
+        // outside and in the middle untouched.
+        let (x0, y0, x1, y1) = (panel.x + 6 * k, panel.y + 12 * k, panel.x + 12 * k, panel.y + 18 * k);
+        for c in 6..12 {
+            let x = panel.x + c * k + k / 2;
+            assert_eq!(at(x, y0), OUTLINE, "top edge, col {c}");
+            assert_eq!(at(x, y1 - 1), OUTLINE, "bottom edge, col {c}");
+            assert_eq!(at(x, y1), RED, "below the region, col {c}");
+        }
+        for r in 12..18 {
+            let y = panel.y + r * k + k / 2;
+            assert_eq!(at(x0, y), OUTLINE, "left edge, row {r}");
+            assert_eq!(at(x1 - 1, y), OUTLINE, "right edge, row {r}");
+            assert_eq!(at(x1, y), RED, "right of the region, row {r}");
+        }
+        assert_eq!(at(x0 - 1, y0 + k * 2), RED);
+        assert_eq!(at(x0 + k, y0 - 1), RED);
+        assert_eq!(at(panel.x + 9 * k, panel.y + 15 * k), RED, "inside");
+        // The scale bar: 40 px × 0.5 Å = 20 Å wide, so 5 Å = 10 scan pixels = 10k output pixels,
+        // black, below the panel.
+        let bar = figure.scale_bar.as_ref().expect("calibrated");
+        assert_eq!((bar.length_a, bar.label.as_str()), (5.0, "5 Å"));
+        assert_eq!(bar.length_px, 10 * k);
+        assert!(bar.y > panel.y + 30 * k);
+        let row = bar.y + bar.thickness / 2;
+        let black: Vec<i32> = (0..d.width as i32).filter(|&x| at(x, row) == BLACK).collect();
+        let run = black.iter().take_while(|&&x| x - black[0] < 10 * k).count() as i32;
+        assert_eq!(black[0], bar.x);
+        assert_eq!(run, 10 * k, "the bar is 10k pixels of black");
+        assert_ne!(at(bar.x + 10 * k, row), BLACK, "and no longer");
+        assert!(d.texts().contains(&"5 Å"));
+    }
+
+    #[test]
+    fn without_calibration_the_scale_bar_is_left_out_with_a_note() {
+        let map = map();
+        let data = FigureData {
+            classes: Some(("test", &map)),
+            ..FigureData::default()
+        };
+        let figure = Figure::new(&data, &FigureOptions { view: View::Classes, ..Default::default() }).unwrap();
+        assert!(figure.scale_bar.is_none());
+        assert!(figure
+            .drawing
+            .texts()
+            .iter()
+            .any(|t| t.contains("scale bar omitted")));
+        // The composite needs all three maps, and says which is missing.
+        let err = Figure::new(&data, &FigureOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("virtual image"), "{err}");
+    }
+
+    #[test]
+    fn png_width_follows_the_dpi_and_the_svg_names_only_present_classes() {
+        let map = map();
+        let data = FigureData {
+            classes: Some(("test", &map)),
+            scan_step_a: Some(0.5),
+            ..FigureData::default()
+        };
+        for dpi in [72.0, 150.0, 600.0] {
+            let options = FigureOptions {
+                view: View::Classes,
+                dpi,
+                ..FigureOptions::default()
+            };
+            let figure = Figure::new(&data, &options).unwrap();
+            assert_eq!(figure.drawing.width, (85.0 / 25.4 * dpi).round() as u32);
+            // Text scales with the DPI: same physical size.
+            let [w_mm, h_mm] = figure.drawing.size_mm();
+            assert!((w_mm - 85.0).abs() < 0.5 && h_mm > 40.0, "{w_mm} × {h_mm} mm");
+        }
+        let figure = Figure::new(&data, &FigureOptions { view: View::Classes, ..Default::default() }).unwrap();
+        let svg = figure.drawing.to_svg().unwrap();
+        assert!(svg.starts_with("<svg width=\"85.0"), "{}", &svg[..80]);
+        assert!(svg.contains("RM 50.0 %") && svg.contains("RD 16.7 %"));
+        assert!(svg.contains("undetermined 33.3 %") && svg.contains("5 Å"));
+        for absent in ["RU", "MU", "LU", "LM", "LD", "MD"] {
+            assert!(!svg.contains(absent), "{absent} does not occur");
+        }
+    }
 }
