@@ -465,11 +465,19 @@ fn figure_of_the_demo_png_at_its_dpi_and_svg_with_the_classes_present() {
     // SVG: parses; three panel headings, the scale bar in Å, and a legend line for each class
     // that occurs (no other) with its fraction, summing to 100 %.
     let svg = dir.path().join("fig.svg");
-    let (ok, _, err) = polarmap(&["figure", demo.to_str().unwrap(), "-o", svg.to_str().unwrap()]);
+    let (ok, _, err) = polarmap(&[
+        "figure",
+        demo.to_str().unwrap(),
+        "-o",
+        svg.to_str().unwrap(),
+    ]);
     assert!(ok, "{err}");
     let texts = svg_texts(&std::fs::read_to_string(&svg).unwrap());
     for expected in ["virtual ADF", "CoM field", "5 Å"] {
-        assert!(texts.iter().any(|t| t == expected), "{expected} in {texts:?}");
+        assert!(
+            texts.iter().any(|t| t == expected),
+            "{expected} in {texts:?}"
+        );
     }
     let mut total = 0.0;
     let mut listed = Vec::new();
@@ -490,7 +498,10 @@ fn figure_of_the_demo_png_at_its_dpi_and_svg_with_the_classes_present() {
         .map(|c| c.name().to_string())
         .filter(|n| distribution[n.as_str()].as_f64().unwrap() > 0.0)
         .collect();
-    assert_eq!(listed, present, "the legend lists exactly the classes present");
+    assert_eq!(
+        listed, present,
+        "the legend lists exactly the classes present"
+    );
     assert!((total - 100.0).abs() < 0.1 * listed.len() as f64, "{total}");
 }
 
@@ -553,7 +564,11 @@ fn figure_outlines_regions_and_measures_its_scale_bar_in_scan_pixels() {
     // pixels of k output pixels each.
     let (left, right) = run_around(&plain, (x0 + x1) / 2, (y0 + y1) / 2, false);
     let width = right - left + 1;
-    assert_eq!(width % 32, 0, "whole output pixels per scan pixel ({width})");
+    assert_eq!(
+        width % 32,
+        0,
+        "whole output pixels per scan pixel ({width})"
+    );
     let k = width / 32;
     assert!(k > 10, "{k}");
     assert_eq!((x0, x1 + 1), (left + 3 * k, left + 9 * k), "columns 3..9");
@@ -563,7 +578,11 @@ fn figure_outlines_regions_and_measures_its_scale_bar_in_scan_pixels() {
         .map(|y| {
             let (mut best, mut run) = (0, 0);
             for x in 0..plain.width() {
-                run = if plain.get_pixel(x, y).0 == [0, 0, 0] { run + 1 } else { 0 };
+                run = if plain.get_pixel(x, y).0 == [0, 0, 0] {
+                    run + 1
+                } else {
+                    0
+                };
                 best = best.max(run);
             }
             best

@@ -264,7 +264,14 @@ fn export_writes_a_class_map_figure_remembers_its_folder_and_never_overwrites_un
     assert_eq!(settings.figure.view, polarmap_core::figure::View::Classes);
     let data = polarmap_core::figure::FigureData {
         classes: Some(("ground truth", &truth)),
-        scan_step_a: harness.state().state.data.as_ref().unwrap().calibration.scan_step_a,
+        scan_step_a: harness
+            .state()
+            .state
+            .data
+            .as_ref()
+            .unwrap()
+            .calibration
+            .scan_step_a,
         ..Default::default()
     };
     let layout = polarmap_core::figure::Figure::new(&data, &settings.figure).unwrap();

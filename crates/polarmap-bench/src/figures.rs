@@ -165,7 +165,11 @@ pub fn map_grid(results: &BenchResults, test_set: &str) -> Result<Drawing> {
         .filter(|&k| maps.iter().any(|(_, m)| m.iter().any(|&c| c == k)))
         .collect();
     let entry_w = M.line + text_width("MM", M.text)? + 2 * M.margin;
-    let legend_h = if present.is_empty() { 0 } else { M.line + M.margin };
+    let legend_h = if present.is_empty() {
+        0
+    } else {
+        M.line + M.margin
+    };
     let (mut d, layout) = frame(test_set, &headings, &labels, panel, legend_h)?;
     for ((r, c), map) in &maps {
         let (x, y) = layout.origin(*r, *c);

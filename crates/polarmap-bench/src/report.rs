@@ -3,8 +3,8 @@
 use super::cache::write_json;
 use super::protocol::BenchResults;
 use super::{figures, tables};
-use polarmap_core::figure::Format;
 use polarmap_core::error::Result;
+use polarmap_core::figure::Format;
 use std::path::{Path, PathBuf};
 
 /// Writes the tables (Markdown and CSV per configuration), the figures and `results.json` into

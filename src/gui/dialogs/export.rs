@@ -161,11 +161,7 @@ impl ExportDialog {
         ui.horizontal(|ui| {
             ui.label("format");
             for f in Format::ALL {
-                ui.radio_value(
-                    &mut self.settings.format,
-                    f,
-                    f.name().to_ascii_uppercase(),
-                );
+                ui.radio_value(&mut self.settings.format, f, f.name().to_ascii_uppercase());
             }
         });
         ui.horizontal(|ui| {

@@ -202,7 +202,13 @@ impl Drawing {
         root.fill(&colour(self.background)).map_err(fail)?;
         for shape in &self.shapes {
             match shape {
-                Shape::Rect { x, y, w, h, colour: c } => root
+                Shape::Rect {
+                    x,
+                    y,
+                    w,
+                    h,
+                    colour: c,
+                } => root
                     .draw(&Rectangle::new(
                         [(*x, *y), (x + w, y + h)],
                         colour(*c).filled(),
@@ -238,9 +244,11 @@ impl Drawing {
                         Align::Right => HPos::Right,
                     };
                     let ink = colour(*c);
-                    let style = TextStyle::from(
-                        FontDesc::new(family, size * LINE_PER_EM, FontStyle::Normal),
-                    )
+                    let style = TextStyle::from(FontDesc::new(
+                        family,
+                        size * LINE_PER_EM,
+                        FontStyle::Normal,
+                    ))
                     .color(&ink)
                     .pos(Pos::new(h, VPos::Top));
                     root.draw_text(text, &style, (*x, *y)).map_err(fail)?
@@ -283,8 +291,8 @@ impl Drawing {
     pub fn render_rgb(&self) -> Result<Vec<u8>> {
         let mut buffer = vec![0u8; self.width as usize * self.height as usize * 3];
         {
-            let backend =
-                BitMapBackend::with_buffer(&mut buffer, (self.width, self.height)).into_drawing_area();
+            let backend = BitMapBackend::with_buffer(&mut buffer, (self.width, self.height))
+                .into_drawing_area();
             self.paint(backend)?;
         }
         Ok(buffer)
@@ -294,16 +302,15 @@ impl Drawing {
     pub fn to_svg(&self) -> Result<String> {
         let mut text = String::new();
         {
-            let backend = SVGBackend::with_string(&mut text, (self.width, self.height))
-                .into_drawing_area();
+            let backend =
+                SVGBackend::with_string(&mut text, (self.width, self.height)).into_drawing_area();
             self.paint(backend)?;
         }
         let [w_mm, h_mm] = self.size_mm();
         let pixels = format!("width=\"{}\" height=\"{}\"", self.width, self.height);
         // Crisp edges: no hairline seams between neighbouring scan pixels in any renderer.
-        let physical = format!(
-            "width=\"{w_mm:.2}mm\" height=\"{h_mm:.2}mm\" shape-rendering=\"crispEdges\""
-        );
+        let physical =
+            format!("width=\"{w_mm:.2}mm\" height=\"{h_mm:.2}mm\" shape-rendering=\"crispEdges\"");
         Ok(text.replacen(&pixels, &physical, 1))
     }
 
@@ -311,9 +318,9 @@ impl Drawing {
     pub fn write(&self, path: &Path, format: Format, overwrite: bool) -> Result<()> {
         crate::export::check_writable(path, overwrite)?;
         let bytes = match format {
-            Format::Png => self.png_bytes().map_err(|e| {
-                Error::format(path, format!("cannot encode PNG: {e}"))
-            })?,
+            Format::Png => self
+                .png_bytes()
+                .map_err(|e| Error::format(path, format!("cannot encode PNG: {e}")))?,
             Format::Svg => self.to_svg()?.into_bytes(),
         };
         std::fs::write(path, bytes).map_err(|e| Error::io(path, e))

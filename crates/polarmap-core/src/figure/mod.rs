@@ -274,7 +274,8 @@ fn panel_image(view: View, data: &FigureData) -> Result<PanelImage> {
             view,
             heading: "CoM field".into(),
             pixels: crate::export::com_pixels(
-                data.com.ok_or_else(|| missing("the CoM field is not computed"))?,
+                data.com
+                    .ok_or_else(|| missing("the CoM field is not computed"))?,
             ),
             range: None,
         },
@@ -392,9 +393,8 @@ impl Figure {
                     });
                     y += m.line + m.gap / 2;
                 }
-                None => notes.push(
-                    "no real-space calibration (scan step): scale bar omitted".to_string(),
-                ),
+                None => notes
+                    .push("no real-space calibration (scan step): scale bar omitted".to_string()),
             }
         }
         let legend_y = y;
@@ -451,7 +451,9 @@ impl Figure {
                 match p.view {
                     View::Virtual => grey_legend(&mut d, b.x, legend_y, panel_w, p.range, &m),
                     View::Com => wheel_legend(&mut d, b.x, legend_y, &m),
-                    View::Classes => class_legend_draw(&mut d, x, legend_y, column, &class_entries, &m)?,
+                    View::Classes => {
+                        class_legend_draw(&mut d, x, legend_y, column, &class_entries, &m)?
+                    }
                     View::Composite => {}
                 }
             }
@@ -557,7 +559,14 @@ fn grey_legend(
     if let Some((lo, hi)) = range {
         let ty = y + h + 1;
         d.text(x, ty, &format_value(lo), m.text * 0.85, Align::Left, BLACK);
-        d.text(x + bar_w, ty, &format_value(hi), m.text * 0.85, Align::Right, BLACK);
+        d.text(
+            x + bar_w,
+            ty,
+            &format_value(hi),
+            m.text * 0.85,
+            Align::Right,
+            BLACK,
+        );
     }
 }
 
@@ -587,11 +596,19 @@ fn wheel_legend(d: &mut Drawing, x: i32, y: i32, m: &Metrics) {
         let a1 = (s + 1) as f64 / sectors as f64 * std::f64::consts::TAU;
         let mid = (a0 + a1) / 2.0;
         for k in 0..rings {
-            let (r0, r1) = (k as f64 / rings as f64 * r, (k + 1) as f64 / rings as f64 * r);
+            let (r0, r1) = (
+                k as f64 / rings as f64 * r,
+                (k + 1) as f64 / rings as f64 * r,
+            );
             let value = (k as f64 + 0.5) / rings as f64;
             let colour = crate::colour::vector_colour(mid.cos() * value, mid.sin() * value, 1.0);
             // Image frame: y up, so the drawing's rows go the other way.
-            let p = |a: f64, rr: f64| ((cx + rr * a.cos()).round() as i32, (cy - rr * a.sin()).round() as i32);
+            let p = |a: f64, rr: f64| {
+                (
+                    (cx + rr * a.cos()).round() as i32,
+                    (cy - rr * a.sin()).round() as i32,
+                )
+            };
             d.shapes.push(Shape::Polygon {
                 points: vec![p(a0, r0), p(a0, r1), p(a1, r1), p(a1, r0)],
                 colour,
@@ -602,10 +619,38 @@ fn wheel_legend(d: &mut Drawing, x: i32, y: i32, m: &Metrics) {
     let half = (t * 0.6).round() as i32;
     let (icx, icy, ir) = (cx.round() as i32, cy.round() as i32, r.round() as i32);
     let pad = (m.text * 0.3).round() as i32;
-    d.text(icx + ir + pad, icy - half, Class::RM.name(), t, Align::Left, BLACK);
-    d.text(icx - ir - pad, icy - half, Class::LM.name(), t, Align::Right, BLACK);
-    d.text(icx, icy - ir - m.line, Class::MU.name(), t, Align::Centre, BLACK);
-    d.text(icx, icy + ir + pad / 2, Class::MD.name(), t, Align::Centre, BLACK);
+    d.text(
+        icx + ir + pad,
+        icy - half,
+        Class::RM.name(),
+        t,
+        Align::Left,
+        BLACK,
+    );
+    d.text(
+        icx - ir - pad,
+        icy - half,
+        Class::LM.name(),
+        t,
+        Align::Right,
+        BLACK,
+    );
+    d.text(
+        icx,
+        icy - ir - m.line,
+        Class::MU.name(),
+        t,
+        Align::Centre,
+        BLACK,
+    );
+    d.text(
+        icx,
+        icy + ir + pad / 2,
+        Class::MD.name(),
+        t,
+        Align::Centre,
+        BLACK,
+    );
     let tx = icx + ir + label_w + m.gap;
     d.text(tx, icy - m.line, "hue: direction", t, Align::Left, BLACK);
     d.text(tx, icy, "brightness: |CoM|", t, Align::Left, BLACK);
@@ -613,7 +658,13 @@ fn wheel_legend(d: &mut Drawing, x: i32, y: i32, m: &Metrics) {
 
 /// Outlines `region` on a panel: a stripe along the inside of each edge between a region pixel
 /// and a pixel outside it (or the scan's border).
-fn outline(d: &mut Drawing, region: &Region, (rows, cols): (usize, usize), b: &PanelBox, m: &Metrics) {
+fn outline(
+    d: &mut Drawing,
+    region: &Region,
+    (rows, cols): (usize, usize),
+    b: &PanelBox,
+    m: &Metrics,
+) {
     let mut inside = Array2::from_elem((rows, cols), false);
     for (r, c) in region.pixels((rows, cols)) {
         inside[(r, c)] = true;
@@ -621,7 +672,11 @@ fn outline(d: &mut Drawing, region: &Region, (rows, cols): (usize, usize), b: &P
     let k = b.scale;
     let t = ((m.text * 0.2).round() as i32).clamp(1, (k / 3).max(1));
     let out = |r: isize, c: isize| {
-        r < 0 || c < 0 || r >= rows as isize || c >= cols as isize || !inside[(r as usize, c as usize)]
+        r < 0
+            || c < 0
+            || r >= rows as isize
+            || c >= cols as isize
+            || !inside[(r as usize, c as usize)]
     };
     for ((r, c), &is_in) in inside.indexed_iter() {
         if !is_in {
@@ -761,7 +816,12 @@ mod tests {
         assert_eq!(at(panel.x, panel.y), crate::colour::UNDETERMINED);
         // The outline: white along the inside of the region's border, the colours just
         // outside and in the middle untouched.
-        let (x0, y0, x1, y1) = (panel.x + 6 * k, panel.y + 12 * k, panel.x + 12 * k, panel.y + 18 * k);
+        let (x0, y0, x1, y1) = (
+            panel.x + 6 * k,
+            panel.y + 12 * k,
+            panel.x + 12 * k,
+            panel.y + 18 * k,
+        );
         for c in 6..12 {
             let x = panel.x + c * k + k / 2;
             assert_eq!(at(x, y0), OUTLINE, "top edge, col {c}");
@@ -784,7 +844,9 @@ mod tests {
         assert_eq!(bar.length_px, 10 * k);
         assert!(bar.y > panel.y + 30 * k);
         let row = bar.y + bar.thickness / 2;
-        let black: Vec<i32> = (0..d.width as i32).filter(|&x| at(x, row) == BLACK).collect();
+        let black: Vec<i32> = (0..d.width as i32)
+            .filter(|&x| at(x, row) == BLACK)
+            .collect();
         let run = black.iter().take_while(|&&x| x - black[0] < 10 * k).count() as i32;
         assert_eq!(black[0], bar.x);
         assert_eq!(run, 10 * k, "the bar is 10k pixels of black");
@@ -799,7 +861,14 @@ mod tests {
             classes: Some(("test", &map)),
             ..FigureData::default()
         };
-        let figure = Figure::new(&data, &FigureOptions { view: View::Classes, ..Default::default() }).unwrap();
+        let figure = Figure::new(
+            &data,
+            &FigureOptions {
+                view: View::Classes,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert!(figure.scale_bar.is_none());
         assert!(figure
             .drawing
@@ -829,9 +898,19 @@ mod tests {
             assert_eq!(figure.drawing.width, (85.0 / 25.4 * dpi).round() as u32);
             // Text scales with the DPI: same physical size.
             let [w_mm, h_mm] = figure.drawing.size_mm();
-            assert!((w_mm - 85.0).abs() < 0.5 && h_mm > 40.0, "{w_mm} × {h_mm} mm");
+            assert!(
+                (w_mm - 85.0).abs() < 0.5 && h_mm > 40.0,
+                "{w_mm} × {h_mm} mm"
+            );
         }
-        let figure = Figure::new(&data, &FigureOptions { view: View::Classes, ..Default::default() }).unwrap();
+        let figure = Figure::new(
+            &data,
+            &FigureOptions {
+                view: View::Classes,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let svg = figure.drawing.to_svg().unwrap();
         assert!(svg.starts_with("<svg width=\"85.0"), "{}", &svg[..80]);
         assert!(svg.contains("RM 50.0 %") && svg.contains("RD 16.7 %"));
