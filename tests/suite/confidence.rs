@@ -2,6 +2,7 @@
 //! shipped model), polarised scans that stay determined, and a calibration fitted on simulated
 //! scans, stored in a model file and used by prediction.
 
+use polarmap_core::analysis::PolarizationSignal;
 use polarmap_core::classes::Class;
 use polarmap_core::models::confidence::{calibrate, Determination};
 use polarmap_core::models::{self, DeviceChoice, ModelFile};
@@ -47,6 +48,21 @@ fn unpolarised_scan_is_undetermined_and_polarised_ones_are_not() {
         assert!(
             signal.applicable && !signal.detected,
             "{file:?}: {signal:?}"
+        );
+        // The test's pattern was summed while the batches were read: it is the plain sum of
+        // every frame (integer counts, so the order of the sum changes nothing).
+        let scan = none.scan();
+        let mut summed = ndarray::Array2::<f64>::zeros(scan.frame_shape());
+        for index in 0..scan.n_frames() {
+            let frame = scan.frame_f32(index / 16, index % 16).unwrap();
+            summed
+                .iter_mut()
+                .zip(frame)
+                .for_each(|(s, v)| *s += f64::from(v));
+        }
+        assert_eq!(
+            Some(signal),
+            PolarizationSignal::of_sum(&summed, none.survey())
         );
         assert_eq!(e.predictions.undetermined(), 256, "{file:?}");
         let summary = e.summary(file);

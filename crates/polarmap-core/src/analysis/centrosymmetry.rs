@@ -21,9 +21,7 @@
 //! the test is then reported as not applicable.
 
 use super::Survey;
-use crate::error::Result;
-use crate::progress::Progress;
-use crate::scan::Scan;
+use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 /// Rings between the centre and the largest circle inside the detector.
@@ -57,29 +55,16 @@ pub struct PolarizationSignal {
 }
 
 impl PolarizationSignal {
-    /// Runs the test on the sum of every frame of `scan` (the survey's sample of at most 512
-    /// frames holds too few electrons), searching for the centre near `survey`'s BF disk; None
-    /// when the survey found no disk. The data are taken as counts when the summed pattern is
-    /// integer-valued.
-    pub fn measure(
-        scan: &Scan,
-        survey: &Survey,
-        progress: &Progress,
-    ) -> Result<Option<PolarizationSignal>> {
-        let Ok(disk) = survey.bf_disk.as_ref() else {
-            return Ok(None);
-        };
-        let n = scan.n_frames();
-        let all: Vec<usize> = (0..n).collect();
-        let summed = super::mean_pattern(scan, &all, progress)?.mapv(|v| v * n as f64);
+    /// Runs the test on `summed`, the sum of every frame of a scan (the survey's sample of at
+    /// most 512 frames holds too few electrons), searching for the centre near `survey`'s BF
+    /// disk; None when the survey found no disk. The data are taken as counts when the summed
+    /// pattern is integer-valued.
+    pub fn of_sum(summed: &Array2<f64>, survey: &Survey) -> Option<PolarizationSignal> {
+        let disk = survey.bf_disk.as_ref().ok()?;
         let counts = summed
             .iter()
             .all(|&v| v >= 0.0 && (v - v.round()).abs() <= 1e-6 * v.max(1.0));
-        Ok(Some(test(
-            &summed,
-            [disk.center_row, disk.center_col],
-            counts,
-        )))
+        Some(test(summed, [disk.center_row, disk.center_col], counts))
     }
 
     /// Whether the scan should be read as polarised: the signal was detected, or the test did
@@ -90,7 +75,7 @@ impl PolarizationSignal {
 }
 
 /// The test on a summed pattern `s` (counts) with BF-disk centre `centre` (row, col).
-pub fn test(s: &ndarray::Array2<f64>, centre: [f64; 2], counts: bool) -> PolarizationSignal {
+pub fn test(s: &Array2<f64>, centre: [f64; 2], counts: bool) -> PolarizationSignal {
     let (rows, cols) = s.dim();
     // Reflection k → 2c − k maps pixels to pixels for c on the half-pixel grid.
     let steps = (2.0 * CENTRE_SEARCH_PX) as i64;
@@ -251,7 +236,7 @@ fn solve<const N: usize>(mut a: [[f64; N]; N], mut b: [f64; N]) -> Option<[f64; 
 
 /// Mean Σ (S(k) − S(2c − k))² / (S(k) + S(2c − k)) over the disc around `c` inside the
 /// detector (infinite when `c` leaves no such disc).
-fn asymmetry(s: &ndarray::Array2<f64>, c: [f64; 2]) -> f64 {
+fn asymmetry(s: &Array2<f64>, c: [f64; 2]) -> f64 {
     let (rows, cols) = s.dim();
     let radius = c[0]
         .min(c[1])
@@ -311,7 +296,6 @@ fn erfc(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::Array2;
     use rand::SeedableRng;
     use rand_distr::{Distribution, Poisson};
 

@@ -213,7 +213,7 @@ pub fn adapt(
     let indices: Vec<usize> = labels.iter().map(|(i, _)| *i).collect();
     let classes: Vec<Class> = labels.iter().map(|(_, c)| *c).collect();
     progress.start("reading the labelled patterns", indices.len() as u64);
-    let inputs = input::prepare_batch(scan, &indices, &geometry, spec.size, Some(progress))?;
+    let inputs = input::prepare_batch(scan, &indices, &geometry, spec.size, Some(progress), None)?;
     progress.check()?;
     let base = model.header();
     let record = |method: AdaptMethod, details: serde_json::Value| Adaptation {

@@ -144,6 +144,7 @@ impl Labelled {
                 session.survey(),
                 model,
                 progress,
+                None,
                 |first, predictions| {
                     for (i, p) in predictions.iter().enumerate() {
                         out.scores.push(p.scores);

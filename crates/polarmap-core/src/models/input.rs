@@ -128,40 +128,67 @@ impl InputGeometry {
     }
 }
 
-/// Model inputs of the frames at `indices` (one row each), prepared in parallel.
+/// Model inputs of the frames at `indices` (one row each), prepared in parallel. With `sum`
+/// (frame-sized), every frame read is also added into it: a caller that needs the summed
+/// pattern too (the centrosymmetry test of a prediction) does not read the scan twice.
 pub fn prepare_batch(
     scan: &Scan,
     indices: &[usize],
     geometry: &InputGeometry,
     size: usize,
     progress: Option<&Progress>,
+    sum: Option<&mut [f64]>,
 ) -> Result<Array2<f32>> {
     let len = size * size;
+    let summing = sum.is_some();
     let mut out = Array2::<f32>::zeros((indices.len(), len));
     let rows: Vec<&mut [f32]> = out
         .as_slice_mut()
         .expect("a new array is contiguous")
         .chunks_mut(len)
         .collect();
-    rows.into_par_iter()
+    let partial = rows
+        .into_par_iter()
         .zip(indices.par_iter())
-        .try_for_each_init(
-            || (FrameBuffer::new(), Vec::new()),
-            |(scratch, frame), (row, &index)| {
+        .try_fold(
+            || (FrameBuffer::new(), Vec::new(), Vec::new()),
+            |(mut scratch, mut frame, mut acc), (row, &index)| {
                 if let Some(p) = progress {
                     p.check()?;
                 }
-                let f = scan.frame(index, scratch)?;
+                let f = scan.frame(index, &mut scratch)?;
                 frame.resize(f.len(), 0.0);
-                f.copy_to_f32(frame);
+                f.copy_to_f32(&mut frame);
                 if frame.iter().any(|v| !v.is_finite()) {
                     return Err(scan.non_finite_error(index));
                 }
-                row.copy_from_slice(&geometry.prepare(frame, size)?);
-                Ok(())
+                row.copy_from_slice(&geometry.prepare(&frame, size)?);
+                if summing {
+                    add_into(&mut acc, frame.iter().map(|&v| f64::from(v)));
+                }
+                Ok((scratch, frame, acc))
             },
-        )?;
+        )
+        .map(|r| r.map(|(_, _, acc)| acc))
+        .try_reduce(Vec::new, |mut a, b| {
+            add_into(&mut a, b);
+            Ok(a)
+        })?;
+    if let Some(sum) = sum {
+        for (s, p) in sum.iter_mut().zip(partial) {
+            *s += p;
+        }
+    }
     Ok(out)
+}
+
+/// Adds `values` into `acc`, which starts empty (it takes the values' length then).
+fn add_into(acc: &mut Vec<f64>, values: impl IntoIterator<Item = f64>) {
+    if acc.is_empty() {
+        acc.extend(values);
+    } else {
+        acc.iter_mut().zip(values).for_each(|(a, v)| *a += v);
+    }
 }
 
 #[cfg(test)]

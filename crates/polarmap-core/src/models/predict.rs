@@ -81,24 +81,35 @@ pub fn predict_scan(
     let mut classes = Vec::with_capacity(n);
     let mut scores = Vec::with_capacity(n * Class::COUNT);
     let mut ood = Vec::with_capacity(n);
-    let geometry = for_each_batch(scan, survey, model, progress, |first, predictions| {
-        let mut predictions = predictions.to_vec();
-        for p in &mut predictions {
-            if let Some(c) = calibration {
-                let (calibrated, score) = c.apply(&p.scores, p.embedding.as_deref());
-                p.scores = calibrated;
-                ood.extend(score);
+    // The centrosymmetry test's summed pattern is added up while the batches are read.
+    let [det_rows, det_cols] = scan.frame_shape();
+    let mut summed = Array2::<f64>::zeros((det_rows, det_cols));
+    let sum = summed.as_slice_mut().expect("a new array is contiguous");
+    let geometry = for_each_batch(
+        scan,
+        survey,
+        model,
+        progress,
+        Some(sum),
+        |first, predictions| {
+            let mut predictions = predictions.to_vec();
+            for p in &mut predictions {
+                if let Some(c) = calibration {
+                    let (calibrated, score) = c.apply(&p.scores, p.embedding.as_deref());
+                    p.scores = calibrated;
+                    ood.extend(score);
+                }
+                classes.push(p.class);
+                scores.extend_from_slice(&p.scores);
             }
-            classes.push(p.class);
-            scores.extend_from_slice(&p.scores);
-        }
-        on_batch(first, &predictions);
-    })?;
+            on_batch(first, &predictions);
+        },
+    )?;
     let classes = Array2::from_shape_vec((rows, cols), classes).expect("one class per pattern");
     let scores =
         Array3::from_shape_vec((rows, cols, Class::COUNT), scores).expect("8 scores per pattern");
     let ood = (ood.len() == n).then(|| Array2::from_shape_vec((rows, cols), ood).expect("n"));
-    let signal = PolarizationSignal::measure(scan, survey, progress)?;
+    let signal = PolarizationSignal::of_sum(&summed, survey);
     let confidence = class_map_of(&classes, &scores)
         .confidence
         .expect("class_map_of gives confidence");
@@ -122,12 +133,14 @@ pub fn predict_scan(
 }
 
 /// The raw predictions of every pattern of `scan`, batch by batch: `f(first_index,
-/// predictions)`, in order. Returns how the frames were brought to the model's input.
+/// predictions)`, in order; every frame is added into `sum` (frame-sized) where given. Returns
+/// how the frames were brought to the model's input.
 pub fn for_each_batch(
     scan: &Scan,
     survey: &Survey,
     model: &dyn Classifier,
     progress: &Progress,
+    mut sum: Option<&mut [f64]>,
     mut f: impl FnMut(usize, &[Prediction]),
 ) -> Result<input::InputGeometry> {
     let spec = model.input();
@@ -137,7 +150,14 @@ pub fn for_each_batch(
     let indices: Vec<usize> = (0..n).collect();
     for batch in indices.chunks(BATCH) {
         progress.check()?;
-        let inputs = input::prepare_batch(scan, batch, &geometry, spec.size, Some(progress))?;
+        let inputs = input::prepare_batch(
+            scan,
+            batch,
+            &geometry,
+            spec.size,
+            Some(progress),
+            sum.as_deref_mut(),
+        )?;
         let predictions = model.predict(inputs.view())?;
         f(batch[0], &predictions);
         progress.advance(batch.len() as u64);

@@ -252,6 +252,7 @@ pub fn load_labelled(
             &source.geometry,
             size,
             Some(progress),
+            None,
         )?);
         labels.extend(keep.iter().map(|&i| source.label(i)));
     }

@@ -126,8 +126,12 @@ impl MappedFrames {
     /// The raw bytes of frame `index` as stored.
     pub fn frame_bytes(&self, index: usize) -> &[u8] {
         let start = self.first_offset + index * self.stride;
-        let len = self.frame_shape[0] * self.frame_shape[1] * self.dtype.size();
-        &self.map[start..start + len]
+        &self.map[start..start + self.frame_len()]
+    }
+
+    /// Bytes of one frame's pixels (checked against overflow when the layout was accepted).
+    fn frame_len(&self) -> usize {
+        self.frame_shape[0] * self.frame_shape[1] * self.dtype.size()
     }
 }
 
@@ -159,5 +163,69 @@ impl FrameSource for MappedFrames {
         // Only a hint; failure changes nothing but speed.
         #[cfg(unix)]
         let _ = self.map.advise(memmap2::Advice::Sequential);
+    }
+
+    fn release(&self, first: usize, count: usize) {
+        let Some(last) = (first + count).checked_sub(1).filter(|&l| l < self.count) else {
+            return;
+        };
+        // Whole pages inside the frames only: a page shared with a neighbouring frame may still
+        // be in use by another thread (dropping it would only cost a re-fault, not correctness).
+        const PAGE: usize = 4096;
+        let start = (self.first_offset + first * self.stride).next_multiple_of(PAGE);
+        let end = (self.first_offset + last * self.stride + self.frame_len()) / PAGE * PAGE;
+        if end > start {
+            // SAFETY: the map is a read-only shared map of a file: MADV_DONTNEED drops page-table
+            // entries only, and the next read of those pages faults them back in from the page
+            // cache with the same contents. Only a hint: failure changes nothing but speed.
+            #[cfg(unix)]
+            let _ = unsafe {
+                self.map.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    start,
+                    end - start,
+                )
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn released_frames_read_back_unchanged() {
+        // 8 KiB frames after a 100-byte header: releases cover whole pages inside frames only.
+        let frame_len = 64 * 64;
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        let header = vec![7u8; 100];
+        let pixels: Vec<u16> = (0..4 * frame_len).map(|i| (i * 7 % 65521) as u16).collect();
+        file.write_all(&header).unwrap();
+        file.write_all(bytemuck::cast_slice(&pixels)).unwrap();
+        file.flush().unwrap();
+        let frames = MappedFrames::open(
+            file.path(),
+            FrameLayout {
+                dtype: DType::U16,
+                endian: Endian::Little,
+                frame_shape: [64, 64],
+                first_offset: 100,
+                stride: frame_len * 2,
+                count: 4,
+            },
+        )
+        .unwrap();
+        let read = |i: usize| frames.frame_bytes(i).to_vec();
+        let before: Vec<_> = (0..4).map(read).collect();
+        frames.release(0, 3);
+        frames.release(3, 5); // past the end: ignored
+        for (i, expected) in before.iter().enumerate() {
+            assert_eq!(&read(i), expected, "frame {i}");
+            let start = 100 + i * frame_len * 2;
+            let file_bytes = &std::fs::read(file.path()).unwrap()[start..start + frame_len * 2];
+            assert_eq!(&read(i), file_bytes, "frame {i} against the file");
+        }
     }
 }

@@ -471,6 +471,12 @@ impl FrameSource for MibFrames {
             MibSource::Raw { .. } => {}
         }
     }
+
+    fn release(&self, first: usize, count: usize) {
+        if let MibSource::Plain(frames) = &self.pixels {
+            frames.release(first, count);
+        }
+    }
 }
 
 /// Unpacks 64-bit big-endian words holding `64 / bits` pixels each, least significant first,

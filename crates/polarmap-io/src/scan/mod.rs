@@ -43,6 +43,11 @@ pub trait FrameSource: Send + Sync {
     fn frame<'a>(&'a self, index: usize, scratch: &'a mut FrameBuffer) -> Result<FrameRef<'a>>;
     /// Advises the reader that frames will be read sequentially (e.g. `madvise`).
     fn advise_sequential(&self) {}
+    /// Frames `first..first + count` are done with for now. A memory-mapped reader drops their
+    /// page-table entries (the file stays in the page cache): a pass calls this after each
+    /// batch, so that tearing down a 2 GiB map runs on every core during the pass rather than
+    /// on one core when the map is closed.
+    fn release(&self, _first: usize, _count: usize) {}
 }
 
 /// A 4D-STEM dataset opened for reading.
@@ -364,5 +369,10 @@ impl Scan {
 
     pub fn advise_sequential(&self) {
         self.source.advise_sequential()
+    }
+
+    /// See [`FrameSource::release`].
+    pub fn release(&self, first: usize, count: usize) {
+        self.source.release(first, count)
     }
 }

@@ -21,6 +21,15 @@ pub struct NpyHeader {
 }
 
 /// Parses the header at the start of `bytes` (which must hold at least the whole header).
+/// Where the header declared by the first bytes of a `.npy` file ends, if they say.
+fn header_end(bytes: &[u8]) -> Option<usize> {
+    match bytes.get(6)? {
+        1 => Some(10 + u16::from_le_bytes([*bytes.get(8)?, *bytes.get(9)?]) as usize),
+        2 | 3 => Some(12 + u32::from_le_bytes(bytes.get(8..12)?.try_into().ok()?) as usize),
+        _ => None,
+    }
+}
+
 pub fn parse_header(bytes: &[u8]) -> std::result::Result<NpyHeader, String> {
     if bytes.len() < 10 || &bytes[..6] != MAGIC {
         return Err("not a NumPy .npy file (bad magic)".into());
@@ -193,11 +202,19 @@ fn split_shape(shape: &[usize]) -> std::result::Result<ScanLayout, String> {
 
 pub fn open(path: &Path) -> Result<Opened> {
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    // A header is usually 128 bytes: read a page, then the rest of a longer header (at most
+    // 1 MiB; a longer one is reported as truncated by `parse_header`).
     let mut head = Vec::with_capacity(4096);
     (&mut file)
-        .take(1 << 20)
+        .take(4096)
         .read_to_end(&mut head)
         .map_err(|e| Error::io(path, e))?;
+    if let Some(end) = header_end(&head).filter(|&end| end > head.len()) {
+        (&mut file)
+            .take((end.min(1 << 20) - head.len()) as u64)
+            .read_to_end(&mut head)
+            .map_err(|e| Error::io(path, e))?;
+    }
     let header = parse_header(&head).map_err(|m| Error::format(path, m))?;
     if header.fortran_order && header.shape.iter().filter(|&&d| d > 1).count() > 1 {
         return Err(Error::format(

@@ -69,6 +69,7 @@ impl Scan {
                     let index = batch * BATCH + k;
                     *slot = map(index, self.frame(index, scratch)?)?;
                 }
+                self.release(batch * BATCH, slots.len());
                 progress.advance(slots.len() as u64);
                 Ok::<_, Error>(())
             },

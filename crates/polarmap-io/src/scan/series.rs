@@ -65,6 +65,22 @@ impl FrameSource for SeriesFrames {
             p.advise_sequential();
         }
     }
+
+    fn release(&self, first: usize, count: usize) {
+        // Each part releases its share of the range.
+        let end = first + count;
+        for (part, (&start, p)) in self.starts.iter().zip(&self.parts).enumerate() {
+            let stop = self
+                .starts
+                .get(part + 1)
+                .copied()
+                .unwrap_or(start + p.frame_count());
+            let (lo, hi) = (first.max(start), end.min(stop));
+            if lo < hi {
+                p.release(lo - start, hi - lo);
+            }
+        }
+    }
 }
 
 /// `stem` split into a prefix and a numeric suffix of `digits` digits after `sep`
@@ -87,4 +103,60 @@ pub fn consecutive_files(path: &Path, prefix: &str, first: usize, digits: usize)
         .map(|i| dir.join(format!("{prefix}{i:0digits$}.{ext}")))
         .take_while(|p| p.is_file())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scan::{FrameBuffer, FrameRef};
+    use std::sync::Mutex;
+
+    /// A part that records what it is asked to release.
+    struct Part {
+        count: usize,
+        released: Mutex<Vec<(usize, usize)>>,
+    }
+
+    impl FrameSource for std::sync::Arc<Part> {
+        fn dtype(&self) -> DType {
+            DType::U8
+        }
+        fn frame_count(&self) -> usize {
+            self.count
+        }
+        fn frame_shape(&self) -> [usize; 2] {
+            [1, 1]
+        }
+        fn frame<'a>(&'a self, _: usize, scratch: &'a mut FrameBuffer) -> Result<FrameRef<'a>> {
+            Ok(scratch.decode(DType::U8, crate::scan::Endian::Little, &[0]))
+        }
+        fn release(&self, first: usize, count: usize) {
+            self.released.lock().unwrap().push((first, count));
+        }
+    }
+
+    #[test]
+    fn a_release_across_parts_reaches_each_part_in_its_own_indices() {
+        let parts: Vec<_> = [5, 3, 4]
+            .map(|count| {
+                std::sync::Arc::new(Part {
+                    count,
+                    released: Mutex::default(),
+                })
+            })
+            .into();
+        let boxed = parts
+            .iter()
+            .map(|p| Box::new(p.clone()) as Box<dyn FrameSource>)
+            .collect();
+        let paths = vec![PathBuf::from("a"), PathBuf::from("b"), PathBuf::from("c")];
+        let series = SeriesFrames::new(&paths, boxed).unwrap();
+        // Frames 3..10: the last two of part 0, all of part 1, the first two of part 2.
+        series.release(3, 7);
+        let got: Vec<_> = parts
+            .iter()
+            .map(|p| p.released.lock().unwrap().clone())
+            .collect();
+        assert_eq!(got, vec![vec![(3, 2)], vec![(0, 3)], vec![(0, 2)]]);
+    }
 }

@@ -194,8 +194,10 @@ pub fn regression_scores(xy: [f32; 2]) -> (Class, [f32; Class::COUNT]) {
     (class, softmax_array(logits))
 }
 
-/// Prototype head at inference: class = prototype of highest cosine similarity; scores =
-/// softmax of negative Euclidean distances (the probabilities the loss trained).
+/// Prototype head at inference: class = prototype of highest cosine similarity (the paper's
+/// rule); scores = softmax of 10·cosine, so that the highest score is always the class given.
+/// (Scores from the training loss's Euclidean distances disagreed with the cosine class on
+/// some patterns, which no calibration of a score can mend: measured in docs/models.md.)
 pub fn prototype_scores(
     embedding: &[f32],
     prototypes: &[Vec<f32>],
@@ -208,7 +210,6 @@ pub fn prototype_scores(
             .max(1e-12)
     };
     let en = norm(embedding);
-    let mut best = (0, f64::NEG_INFINITY);
     let mut logits = [0f64; Class::COUNT];
     for (k, p) in prototypes.iter().enumerate() {
         let dot: f64 = embedding
@@ -216,18 +217,10 @@ pub fn prototype_scores(
             .zip(p)
             .map(|(a, b)| *a as f64 * *b as f64)
             .sum();
-        let cosine = dot / (en * norm(p));
-        if cosine > best.1 {
-            best = (k, cosine);
-        }
-        let d2: f64 = embedding
-            .iter()
-            .zip(p)
-            .map(|(a, b)| (*a as f64 - *b as f64).powi(2))
-            .sum();
-        logits[k] = -d2.sqrt();
+        logits[k] = 10.0 * dot / (en * norm(p));
     }
-    (Class::ALL[best.0], softmax_array(logits))
+    let best = (0..Class::COUNT).fold(0, |b, k| if logits[k] > logits[b] { k } else { b });
+    (Class::ALL[best], softmax_array(logits))
 }
 
 fn softmax_array(logits: [f64; Class::COUNT]) -> [f32; Class::COUNT] {
@@ -282,6 +275,22 @@ mod tests {
                 assert_eq!(Prediction::argmax(&scores), k.index());
             }
         }
+    }
+
+    #[test]
+    fn prototype_scores_peak_at_the_cosine_class() {
+        // The embedding is nearest in angle to prototype 2 but nearest in Euclidean distance to
+        // prototype 0 (a short vector): the class and the highest score both follow the angle.
+        let mut prototypes = vec![vec![0.0f32, 0.0]; Class::COUNT];
+        prototypes[0] = vec![0.3, 0.3];
+        prototypes[2] = vec![10.0, 1.0];
+        for (k, p) in prototypes.iter_mut().enumerate().skip(3) {
+            *p = vec![-(k as f32), 1.0];
+        }
+        let (class, scores) = prototype_scores(&[1.0, 0.1], &prototypes);
+        assert_eq!(class, Class::ALL[2]);
+        assert_eq!(Prediction::argmax(&scores), 2);
+        assert!((scores.iter().sum::<f32>() - 1.0).abs() < 1e-6);
     }
 
     struct Prediction;
