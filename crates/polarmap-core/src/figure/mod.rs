@@ -855,6 +855,49 @@ mod tests {
     }
 
     #[test]
+    fn defects_are_circled_at_their_centre() {
+        let map = ClassMap::new(Array2::from_elem((30, 40), Class::RM));
+        let defect = DefectCluster {
+            center_row: 15.0,
+            center_col: 20.0,
+            pixels: 4,
+            score: 1.0,
+            class: Class::RM,
+        };
+        let data = FigureData {
+            classes: Some(("test", &map)),
+            defects: std::slice::from_ref(&defect),
+            ..FigureData::default()
+        };
+        let options = FigureOptions {
+            view: View::Classes,
+            defects: true,
+            ..FigureOptions::default()
+        };
+        let figure = Figure::new(&data, &options).unwrap();
+        let d = &figure.drawing;
+        let rgb = d.render_rgb().unwrap();
+        let at = |x: i32, y: i32| pixel(&rgb, d.width, x, y);
+        let panel = figure.panels[0];
+        let k = panel.scale;
+        // The centre of scan pixel (15, 20), and the ring around it.
+        let (cx, cy) = (panel.x + 20 * k + k / 2, panel.y + 15 * k + k / 2);
+        assert_eq!(at(cx, cy), RED, "the defect itself stays visible");
+        let r = (((4.0 / std::f64::consts::PI).sqrt() + 1.5) * k as f64).round() as i32;
+        for (dx, dy) in [(1, 0), (-1, 0), (0, 1), (0, -1)] {
+            let ring: Vec<Rgb> = (r - k / 2..=r + k / 2)
+                .map(|t| at(cx + dx * t, cy + dy * t))
+                .collect();
+            assert!(
+                ring.contains(&WHITE) && ring.contains(&BLACK),
+                "{dx},{dy}: {ring:?}"
+            );
+        }
+        // Far from the defect the map is untouched.
+        assert_eq!(at(panel.x + 2 * k, panel.y + 2 * k), RED);
+    }
+
+    #[test]
     fn without_calibration_the_scale_bar_is_left_out_with_a_note() {
         let map = map();
         let data = FigureData {
