@@ -19,26 +19,11 @@ import numpy as np
 from rsciio.arina import file_reader as read_arina
 from rsciio.emd import file_reader as read_emd
 
+from crosscheck_common import summary  # scripts/ is on sys.path when run as a script
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(ROOT, "..", "shared", "testdata")
 DECTRIS = os.path.join(ROOT, "tests", "data", "dectris")
-
-
-def summary(data, reader):
-    data = np.asarray(data)
-    r, c, h, w = data.shape
-    probes = [(0, 0, 0, 0), (r - 1, c - 1, h // 2, w // 3), (r // 2, c - 1, h - 1, w // 2), (min(1, r - 1), 0, 3 % h, 5 % w)]
-    am = np.unravel_index(int(np.argmax(data)), data.shape)
-    return {
-        "reader": reader,
-        "shape": list(data.shape),
-        "dtype": str(data.dtype),
-        "sum": float(data.astype(np.float64).sum()),
-        "max": float(data.max()),
-        "argmax": [int(i) for i in am],
-        "pixels": [[list(p), float(data[p])] for p in probes],
-        "frame_sums": [float(s) for s in data.astype(np.float64).sum(axis=(2, 3)).ravel()[:4]],
-    }
 
 
 def h5py_frames(master):
@@ -67,10 +52,50 @@ for base in ("eiger_lz4", "eiger_deflate", "eiger_bs_raw"):
     assert np.array_equal(rs, h5py_frames(master).reshape(rs.shape)), base
     out[f"{base}_master.h5"] = summary(rs, "rsciio.arina (== h5py + hdf5plugin), 1 x N")
 
+
+
+def corrections(master):
+    """h5py's frames with the master's mask and flatfield applied by polarmap's rule
+    (docs/formats.md): a flatfield the detector did not apply multiplies the frames (float32), and
+    every pixel with a non-zero mask value reads 0, whether or not the detector applied the mask."""
+    raw = h5py_frames(master)
+    with h5py.File(master, "r") as f:
+        det = f["entry/instrument/detector"]
+        mask = det["detectorSpecific/pixel_mask"][()]
+        flat = det["detectorSpecific/flatfield"][()].astype(np.float32)
+        mask_applied = int(det["pixel_mask_applied"][()])
+        flat_applied = int(det["flatfield_correction_applied"][()])
+    if not flat_applied and not np.all(flat == 1):
+        data = raw.astype(np.float32) * flat
+    else:
+        data = raw.copy()
+    data[:, mask != 0] = 0
+    flagged = np.argwhere(mask != 0)
+    info = {
+        "masked_pixels": int((mask != 0).sum()),
+        "mask_applied_by_detector": bool(mask_applied),
+        "flatfield_applied_by_detector": bool(flat_applied),
+        "flatfield_applied_here": bool(not flat_applied and not np.all(flat == 1)),
+        "flagged": [[int(r), int(c), int(mask[r, c])] for r, c in flagged],
+        "raw_at_flagged": [[int(v) for v in raw[:, r, c]] for r, c in flagged],
+    }
+    return data, info
+
+
+# Masks and flatfields (h5py reads them; rsciio.arina 0.15 ignores both).
+for base, n in (("eiger_masked", 6), ("arina_mask_applied", 4)):
+    master = os.path.join(DECTRIS, f"{base}_master.h5")
+    data, info = corrections(master)
+    out[f"{base}_master.h5"] = dict(
+        summary(data.reshape((1, n) + data.shape[1:]), "h5py + hdf5plugin, mask and flatfield applied, 1 x N"),
+        corrections=info,
+    )
+
 # The real ARINA acquisition (all counts zero): shape and dtype, 4x4 from its STEM Metadata.
 master = os.path.join(SHARED, "arina", "test_00_master.h5")
 rs = read_arina(master, navigation_shape=(4, 4), dtype=np.uint32)[0]
 out["test_00_master.h5"] = summary(rs["data"], "rsciio.arina")
+out["test_00_master.h5"]["corrections"] = corrections(master)[1]
 
 # Velox: the TEM image stack, frame i = Data[:, :, i] (rsciio returns (frame, y, x)).
 path = os.path.join(SHARED, "velox", "fei_example_tem_stack.emd")

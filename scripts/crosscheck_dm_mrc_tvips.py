@@ -32,6 +32,8 @@ from rsciio.digitalmicrograph import file_reader as read_dm
 from rsciio.mrc import file_reader as read_mrc
 from rsciio.tvips import file_reader as read_tvips
 
+from crosscheck_common import summary  # scripts/ is on sys.path when run as a script
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(ROOT, "..", "shared", "testdata")
 LT_PYTHON = os.environ.get("LT_PYTHON", "/var/tmp/venv-lt/bin/python")
@@ -62,27 +64,6 @@ def libertem(kind, path, nav_shape=None):
         args.append("x".join(str(v) for v in nav_shape))
     subprocess.run(args, check=True, capture_output=True)
     return np.load(out)
-
-
-def summary(data, reader, calibration=None):
-    data = np.asarray(data)
-    r, c, h, w = data.shape
-    probes = [(0, 0, 0, 0), (r - 1, c - 1, h // 2, w // 3), (r // 2, c - 1, h - 1, w // 2),
-              (min(1, r - 1), 0, min(3, h - 1), min(5, w - 1))]
-    am = np.unravel_index(int(np.argmax(data)), data.shape)
-    out = {
-        "reader": reader,
-        "shape": list(data.shape),
-        "dtype": str(data.dtype),
-        "sum": float(data.astype(np.float64).sum()),
-        "max": float(data.max()),
-        "argmax": [int(i) for i in am],
-        "pixels": [[list(p), float(data[p])] for p in probes],
-        "frame_sums": [float(s) for s in data.astype(np.float64).sum(axis=(2, 3)).ravel()[:4]],
-    }
-    if calibration:
-        out["calibration"] = calibration
-    return out
 
 
 def same(a, b, what):

@@ -12,25 +12,10 @@ import numpy as np
 from rsciio.blockfile import file_reader as read_blo
 from rsciio.emd import file_reader as read_emd
 
+from crosscheck_common import summary  # scripts/ is on sys.path when run as a script
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(ROOT, "..", "shared", "testdata", "other")
-
-
-def summary(data, reader):
-    data = np.asarray(data)
-    r, c, h, w = data.shape
-    probes = [(0, 0, 0, 0), (r - 1, c - 1, h // 2, w // 3), (r // 2, c - 1, h - 1, w // 2), (min(1, r - 1), 0, 3, 5)]
-    am = np.unravel_index(int(np.argmax(data)), data.shape)
-    return {
-        "reader": reader,
-        "shape": list(data.shape),
-        "dtype": str(data.dtype),
-        "sum": float(data.astype(np.float64).sum()),
-        "max": float(data.max()),
-        "argmax": [int(i) for i in am],
-        "pixels": [[list(p), float(data[p])] for p in probes],
-        "frame_sums": [float(s) for s in data.astype(np.float64).sum(axis=(2, 3)).ravel()[:4]],
-    }
 
 
 out = {}

@@ -14,6 +14,13 @@ Fixtures (tests/data/dectris/, small):
   detector distance 0.2 m, no companion (scan shape not in the file).
 - eiger_deflate_master.h5 + eiger_deflate_data_000001.h5: uint16, deflate, 6 frames.
 - eiger_bs_raw_master.h5 + data: uint16, bitshuffle without compression (cd_values[4] = 0).
+- eiger_masked_master.h5 + data: uint16, bitshuffle + LZ4, 6 frames of 16x16 whose master has a
+  pixel_mask with 6 flagged pixels (gap, dead, cold, hot, noisy bits; the hot one counting 60000
+  in every frame) that the detector did not apply (pixel_mask_applied = 0), and a flatfield of
+  factors 0.8-1.25 it did not apply either (flatfield_correction_applied = 0).
+- arina_mask_applied_master.h5 + data: uint32, bitshuffle + LZ4, 4 frames of 24x24, a mask of 5
+  pixels the detector applied (pixel_mask_applied = 1: those pixels hold 2**32 - 1, as Dectris
+  writes them) and a non-unit flatfield it applied (flatfield_correction_applied = 1).
 
 Big file for the speed measurement (not committed):
     python scripts/make_dectris_fixtures.py --big /var/tmp/dectris-big/big --frames 65536
@@ -47,7 +54,8 @@ def frames(n, shape, dtype, seed, background=0.5, disk=60.0):
     return out
 
 
-def write_master(path, data_names, counts, frame_shape, dtype, distance_m, energy_ev, description):
+def write_master(path, data_names, counts, frame_shape, dtype, distance_m, energy_ev, description,
+                 mask=None, mask_applied=1, flatfield=None, flatfield_applied=0):
     with h5py.File(path, "w") as f:
         e = f.create_group("entry")
         e.attrs["NX_class"] = np.bytes_("NXentry")
@@ -72,8 +80,8 @@ def write_master(path, data_names, counts, frame_shape, dtype, distance_m, energ
         scalar(det, "beam_center_y", frame_shape[0] / 2, "pixel")
         scalar(det, "bit_depth_image", np.uint16(np.dtype(dtype).itemsize * 8))
         scalar(det, "count_time", 1e-4, "s")
-        scalar(det, "pixel_mask_applied", np.int8(1))
-        scalar(det, "flatfield_correction_applied", np.int8(0))
+        scalar(det, "pixel_mask_applied", np.int8(mask_applied))
+        scalar(det, "flatfield_correction_applied", np.int8(flatfield_applied))
         s = det.create_group("detectorSpecific")
         scalar(s, "photon_energy", energy_ev, "eV")
         scalar(s, "nimages", np.uint64(1))
@@ -81,8 +89,8 @@ def write_master(path, data_names, counts, frame_shape, dtype, distance_m, energ
         scalar(s, "x_pixels_in_detector", np.uint64(frame_shape[1]))
         scalar(s, "y_pixels_in_detector", np.uint64(frame_shape[0]))
         scalar(s, "compression", np.bytes_("bslz4"))
-        s.create_dataset("pixel_mask", data=np.zeros(frame_shape, np.uint32))
-        s.create_dataset("flatfield", data=np.ones(frame_shape, np.float32))
+        s.create_dataset("pixel_mask", data=np.zeros(frame_shape, np.uint32) if mask is None else mask)
+        s.create_dataset("flatfield", data=np.ones(frame_shape, np.float32) if flatfield is None else flatfield)
 
 
 def write_data(path, cube, first_image, filters):
@@ -100,7 +108,7 @@ def write_data(path, cube, first_image, filters):
         ds.attrs["image_nr_high"] = np.uint64(first_image + cube.shape[0] - 1)
 
 
-def acquisition(folder, base, cube, per_file, filters, distance_m, energy_ev, description):
+def acquisition(folder, base, cube, per_file, filters, distance_m, energy_ev, description, **corrections):
     names = []
     counts = []
     for k, start in enumerate(range(0, cube.shape[0], per_file)):
@@ -118,6 +126,7 @@ def acquisition(folder, base, cube, per_file, filters, distance_m, energy_ev, de
         distance_m,
         energy_ev,
         description,
+        **corrections,
     )
 
 
@@ -146,6 +155,32 @@ def small():
                 0.2, 200000.0, "Dectris EIGER2 Si 1M")
     acquisition(folder, "eiger_bs_raw", cube16, 6, hdf5plugin.Bitshuffle(nelems=0, cname="none"),
                 0.2, 200000.0, "Dectris EIGER2 Si 1M")
+    masked(folder)
+
+
+def masked(folder):
+    """The two acquisitions with flagged pixels (see the module docstring)."""
+    # Dectris pixel_mask bits: 0 gap, 1 dead, 2 under-responding (cold), 3 over-responding (hot),
+    # 4 noisy; several may be set at once.
+    cube = frames(6, (16, 16), np.uint16, seed=4, disk=900.0)
+    mask = np.zeros((16, 16), np.uint32)
+    flagged = {(0, 15): 1, (7, 8): 2, (8, 7): 4, (3, 3): 8, (12, 5): 16, (15, 0): 1 | 2}
+    for (r, c), bits in flagged.items():
+        mask[r, c] = bits
+    cube[:, 3, 3] = 60000  # the hot pixel, inside no disk: it alone would pull the CoM to it
+    cube[:, 7, 8] = 0  # dead
+    rng = np.random.default_rng(5)
+    flatfield = rng.uniform(0.8, 1.25, (16, 16)).astype(np.float32)
+    acquisition(folder, "eiger_masked", cube, 6, BSLZ4, 0.2, 200000.0, "Dectris EIGER2 Si 1M",
+                mask=mask, mask_applied=0, flatfield=flatfield, flatfield_applied=0)
+    cube32 = frames(4, (24, 24), np.uint32, seed=6)
+    mask32 = np.zeros((24, 24), np.uint32)
+    for r, c in [(0, 0), (5, 17), (12, 12), (20, 3), (23, 23)]:
+        mask32[r, c] = 2
+        cube32[:, r, c] = np.iinfo(np.uint32).max
+    flatfield32 = rng.uniform(0.9, 1.1, (24, 24)).astype(np.float32)
+    acquisition(folder, "arina_mask_applied", cube32, 4, BSLZ4, 0.1, 300000.0, "Dectris ARINA Si",
+                mask=mask32, mask_applied=1, flatfield=flatfield32, flatfield_applied=1)
 
 
 def big(base, n, per_file=10000):
@@ -179,8 +214,11 @@ if __name__ == "__main__":
     p.add_argument("--big", help="base path of a big acquisition to write instead of the fixtures")
     p.add_argument("--frames", type=int, default=65536)
     p.add_argument("--per-file", type=int, default=10000, help="frames per data file (--big)")
+    p.add_argument("--masked-only", action="store_true", help="write only the masked fixtures")
     a = p.parse_args()
-    if a.big:
+    if a.masked_only:
+        masked(os.path.join("tests", "data", "dectris"))
+    elif a.big:
         big(a.big, a.frames, a.per_file)
     else:
         small()

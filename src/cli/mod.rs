@@ -155,6 +155,12 @@ struct SimulateArgs {
     /// Seed of the A-site occupation, phonons and noise.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// A mosaic of domains with walls at known places instead of one class: tiles of classes,
+    /// rows separated by '/', e.g. "RU,LD" (two domains, a 180° wall down the middle) or
+    /// "RU,LD/RD,LU" (four quadrants). The scan is cut into equal tiles, each simulated with
+    /// its class; labels go to NAME_labels.npy, the walls made to the sidecar's mosaic.walls.
+    #[arg(long, value_name = "LAYOUT", conflicts_with_all = ["class", "tiff"])]
+    mosaic: Option<String>,
     /// Replace outputs that exist.
     #[arg(long)]
     overwrite: bool,
@@ -449,9 +455,11 @@ impl OpenArgs {
     /// Opens and surveys the scan, with a progress bar.
     pub(crate) fn session(&self, path: &Path, progress: &Progress) -> Result<Session> {
         let options = self.options()?;
-        Ok(with_progress_bar(progress, || {
-            Session::open(path, &options, progress)
-        })?)
+        let session = with_progress_bar(progress, || Session::open(path, &options, progress))?;
+        for w in session.scan().warnings() {
+            eprintln!("warning: {w}");
+        }
+        Ok(session)
     }
 }
 
@@ -503,6 +511,7 @@ fn info(args: InfoArgs, progress: &Progress) -> Result<()> {
         "shape": shape,
         "dtype": scan.dtype().name(),
         "calibration": scan.calibration,
+        "corrections": scan.corrections(),
         "bf_disk": survey.bf_disk.as_ref().ok(),
         "bf_disk_problem": survey.bf_disk.as_ref().err(),
         "global_com": {
@@ -544,6 +553,33 @@ fn info(args: InfoArgs, progress: &Progress) -> Result<()> {
     println!("convergence  {}", show(c.convergence_mrad, "mrad"));
     println!("detector     {}", show(c.mrad_per_px, "mrad/px"));
     println!("scan step    {}", show(c.scan_step_a, "Å"));
+    if let Some(k) = scan.corrections() {
+        let by = |v: Option<bool>| match v {
+            Some(true) => "applied by the detector",
+            Some(false) => "not applied by the detector",
+            None => "detector did not say",
+        };
+        println!(
+            "pixel mask   {} pixels read as 0 ({})",
+            k.masked_pixels,
+            by(k.mask_applied_by_detector)
+        );
+        println!(
+            "flatfield    {}",
+            if !k.flatfield_in_file {
+                "none in the file"
+            } else if k.flatfield_applied_here {
+                "applied here (frames read as float32)"
+            } else if k.flatfield_applied_by_detector == Some(true) {
+                "applied by the detector"
+            } else {
+                "1 everywhere: nothing to apply"
+            }
+        );
+        for n in &k.notes {
+            println!("corrections  {n}");
+        }
+    }
     match &survey.bf_disk {
         Ok(d) => println!(
             "BF disk      centre ({:.2}, {:.2}) px, radius {:.2} px",
@@ -708,6 +744,24 @@ fn write_com_png(path: &Path, field: &ComField, scale: usize, overwrite: bool) -
     )?)
 }
 
+/// A mosaic layout: rows of class names separated by '/', tiles by ','.
+fn parse_mosaic(text: &str) -> std::result::Result<Vec<Vec<polarmap_core::Class>>, String> {
+    text.split('/')
+        .map(|row| {
+            row.split(',')
+                .map(|name| {
+                    polarmap_core::Class::from_name(name.trim()).ok_or_else(|| {
+                        format!(
+                            "--mosaic: unknown class '{}' in '{text}' (RM RU MU LU LM LD MD RD)",
+                            name.trim()
+                        )
+                    })
+                })
+                .collect()
+        })
+        .collect()
+}
+
 fn simulate(args: SimulateArgs, progress: &Progress) -> Result<()> {
     use polarmap_sim::{crystal::OSite, crystal::Vacancy, FrozenPhonons, Job};
     if let Some(name) = &args.preset {
@@ -792,7 +846,10 @@ fn simulate(args: SimulateArgs, progress: &Progress) -> Result<()> {
     eprintln!("{} → {}", job.name, path.display());
     let started = Instant::now();
     with_progress_bar(progress, || {
-        if args.tiff {
+        if let Some(layout) = &args.mosaic {
+            let layout = parse_mosaic(layout).map_err(polarmap_core::Error::invalid)?;
+            polarmap_sim::job::write_mosaic(&path, &job, &layout, args.overwrite, progress)
+        } else if args.tiff {
             job.run_to_tiff_folder(&path, args.overwrite, progress)
         } else {
             job.run_to_npy(&path, args.overwrite, progress)

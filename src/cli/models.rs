@@ -87,6 +87,19 @@ pub struct PredictArgs {
     /// Print one JSON object (majority class, distribution, confidence, defects, model).
     #[arg(long)]
     pub json: bool,
+    /// Domains and walls of the class map, wall points included, as JSON.
+    #[arg(long, value_name = "FILE.json")]
+    pub domains_json: Option<PathBuf>,
+    /// One line per domain (id, class, pixels, fraction, centroid).
+    #[arg(long, value_name = "FILE.csv")]
+    pub domains_csv: Option<PathBuf>,
+    /// One line per wall point (wall, domains, classes, kind, angle, length, row, col).
+    #[arg(long, value_name = "FILE.csv")]
+    pub walls_csv: Option<PathBuf>,
+    /// The class map with the walls drawn on it (180° white, 90° black, other grey), enlarged
+    /// --scale times but at least 4 times so that walls lie between pixels.
+    #[arg(long, value_name = "FILE.png")]
+    pub walls_png: Option<PathBuf>,
     /// Adapt the model to this scan first, from the labelled regions of a region-labels file
     /// (docs/formats.md); the accuracy on labelled and unlabelled pixels is reported where the
     /// scan has ground truth.
@@ -168,7 +181,17 @@ pub fn model_path(given: Option<&Path>) -> Result<PathBuf> {
 }
 
 pub fn predict(args: PredictArgs, progress: &Progress) -> Result<()> {
-    for p in [&args.png, &args.csv].into_iter().flatten() {
+    for p in [
+        &args.png,
+        &args.csv,
+        &args.domains_json,
+        &args.domains_csv,
+        &args.walls_csv,
+        &args.walls_png,
+    ]
+    .into_iter()
+    .flatten()
+    {
         export::check_writable(p, args.overwrite)?;
     }
     if let Some(out) = &args.save_adapted {
@@ -212,6 +235,7 @@ pub fn predict(args: PredictArgs, progress: &Progress) -> Result<()> {
             args.overwrite,
         )?;
     }
+    write_domains(&args, &evaluation)?;
     let mut summary = evaluation.summary(&model_file);
     if let Some((labels, base)) = &adapted {
         let report = adaptation_report(
@@ -237,6 +261,35 @@ pub fn predict(args: PredictArgs, progress: &Progress) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         print_summary(&summary);
+    }
+    Ok(())
+}
+
+/// The domain exports asked for on the command line.
+fn write_domains(args: &PredictArgs, evaluation: &Evaluation) -> Result<()> {
+    if args.domains_json.is_none()
+        && args.domains_csv.is_none()
+        && args.walls_csv.is_none()
+        && args.walls_png.is_none()
+    {
+        return Ok(());
+    }
+    let domains = evaluation.domains();
+    if let Some(p) = &args.domains_json {
+        domains.write_json(p, args.overwrite)?;
+    }
+    if let Some(p) = &args.domains_csv {
+        domains.write_domains_csv(p, args.overwrite)?;
+    }
+    if let Some(p) = &args.walls_csv {
+        domains.write_walls_csv(p, args.overwrite)?;
+    }
+    if let Some(p) = &args.walls_png {
+        let classes = &evaluation.predictions.classes;
+        let (rows, cols) = classes.dim();
+        let base = export::class_pixels(classes);
+        let (w, h, pixels) = domains.overlay(&base, rows, cols, args.scale.max(4));
+        export::write_png_rgb(p, w, h, &pixels, 1, args.overwrite)?;
     }
     Ok(())
 }

@@ -1,24 +1,31 @@
-//! The app: layout and routing only. Menu bar and errors on top, status bar at the bottom, the
-//! three linked views in the middle, inspector / model / regions / defects on the right, dialogs
-//! over them. Views, menus and dialogs return [`Request`]s, which are routed here to a task
+//! The app: layout and routing only. Menu bar on top, status bar at the bottom, the drawing
+//! tools and the panes (`layout`: the three linked views, inspector, regions, region table,
+//! model, defects, log) in between, dialogs over them, errors and warnings as toasts. Views, menus and dialogs return [`Request`]s, which are routed here to a task
 //! (`tasks/`) or a state change (`state.rs`); task answers are routed back the same way.
 
 mod answers;
 mod requests;
 
 use super::dialogs::{DialogContext, Dialogs};
+use super::layout::Layout;
 use super::request::Request;
-use super::state::{AppState, Opening, Settings};
+use super::state::{AppState, Level, Opening, Settings};
 use super::tasks::{self, Tasks, POLL_INTERVAL};
 use super::views::{ViewContext, Views};
 use super::{input, menus, status};
 use eframe::egui;
+use egui_notify::ToastLevel;
 use polarmap_core::models;
 use std::path::PathBuf;
 
 /// Where the views' toggles are stored (the app's settings are under `eframe::APP_KEY`).
 const VIEWS_KEY: &str = "views";
+/// Where the export dialog's settings and last folder are stored.
 const EXPORT_KEY: &str = "export";
+/// Where the arrangement of the panes is stored.
+const LAYOUT_KEY: &str = "layout";
+/// Toasts longer than this are cut (the Log pane has the whole message).
+const TOAST_CHARS: usize = 160;
 
 /// How the app starts.
 #[derive(Debug, Clone, Default)]
@@ -32,8 +39,13 @@ pub struct Startup {
 pub struct PolarmapApp {
     pub state: AppState,
     pub views: Views,
+    /// The panes' arrangement.
+    pub layout: Layout,
     pub dialogs: Dialogs,
     tasks: Tasks,
+    toasts: egui_notify::Toasts,
+    /// The last log message shown as a toast.
+    toasted: u64,
     persist: bool,
     /// The pattern last asked of the loader: dataset generation, pixel.
     requested_pattern: Option<(u64, [usize; 2])>,
@@ -54,6 +66,7 @@ impl PolarmapApp {
         let settings: Option<Settings> =
             storage.and_then(|s| eframe::get_value(s, eframe::APP_KEY));
         let views = storage.and_then(|s| eframe::get_value(s, VIEWS_KEY));
+        let layout = storage.and_then(|s| eframe::get_value(s, LAYOUT_KEY));
         let mut dialogs = Dialogs::default();
         if let Some(export) = storage.and_then(|s| eframe::get_value(s, EXPORT_KEY)) {
             dialogs.export.settings = export;
@@ -61,8 +74,11 @@ impl PolarmapApp {
         let mut app = PolarmapApp {
             state: AppState::new(settings.unwrap_or_default()),
             views: views.unwrap_or_default(),
+            layout: layout.unwrap_or_default(),
             dialogs,
             tasks: Tasks::new(Some(cc.egui_ctx.clone())),
+            toasts: egui_notify::Toasts::default(),
+            toasted: 0,
             persist: startup.persist,
             requested_pattern: None,
         };
@@ -83,6 +99,32 @@ impl PolarmapApp {
         eframe::set_value(storage, eframe::APP_KEY, &self.state.settings);
         eframe::set_value(storage, VIEWS_KEY, &self.views);
         eframe::set_value(storage, EXPORT_KEY, &self.dialogs.export.settings);
+        eframe::set_value(storage, LAYOUT_KEY, &self.layout);
+    }
+
+    /// Shows each error and warning not yet shown as a toast (the Log pane keeps them all).
+    fn toast_new_messages(&mut self) {
+        for entry in self.state.log.iter().filter(|e| e.id > self.toasted) {
+            let mut text: String = entry.message.chars().take(TOAST_CHARS).collect();
+            if text.len() < entry.message.len() {
+                text.push_str("… (see the Log)");
+            }
+            // Icons in the default fonts (egui-notify's own are not in them).
+            let level = match entry.level {
+                Level::Error => {
+                    ToastLevel::Custom("!".into(), egui::Color32::from_rgb(230, 80, 70))
+                }
+                Level::Warning => {
+                    ToastLevel::Custom("!".into(), egui::Color32::from_rgb(230, 180, 60))
+                }
+                Level::Info => continue,
+            };
+            self.toasts
+                .add(egui_notify::Toast::custom(text, level))
+                .duration(Some(std::time::Duration::from_secs(8)))
+                .closable(false);
+        }
+        self.toasted = self.state.log.last().map_or(self.toasted, |e| e.id);
     }
 
     /// True while any background task runs (tests wait on it).
@@ -126,24 +168,19 @@ impl eframe::App for PolarmapApp {
                 &mut self.state,
                 &mut self.dialogs,
                 &self.views,
+                &mut self.layout,
             ));
-            status::error_banner(ui, &mut self.state.errors);
         });
         egui::Panel::bottom("status").show(ui, |ui| {
             let dialog = &mut self.dialogs.calibration;
             requests.extend(status::status_bar(ui, &self.state, &self.tasks, dialog));
         });
-        egui::Panel::right("side")
-            .default_size(380.0)
-            .resizable(true)
-            .show(ui, |ui| {
-                let mut vc = ViewContext::new(&mut self.state, &self.tasks);
-                self.views.side(ui, &mut vc);
-                requests.append(&mut vc.requests);
-            });
         egui::CentralPanel::default().show(ui, |ui| {
+            if self.state.data.is_some() {
+                super::views::tool_bar(ui, &mut self.state.linked);
+            }
             let mut vc = ViewContext::new(&mut self.state, &self.tasks);
-            self.views.central(ui, &mut vc);
+            self.layout.ui(ui, &mut self.views, &mut vc);
             requests.append(&mut vc.requests);
         });
         let dc = DialogContext {
@@ -158,6 +195,8 @@ impl eframe::App for PolarmapApp {
             self.handle(request);
         }
         self.request_pattern();
+        self.toast_new_messages();
+        self.toasts.show(&ctx);
         if !self.tasks.is_idle() {
             ctx.request_repaint_after(POLL_INTERVAL);
         }

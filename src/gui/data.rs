@@ -24,6 +24,18 @@ pub struct AnalysisResult {
     pub seconds: f64,
     /// Rendered by the task that computed the maps.
     pub images: AnalysisImages,
+    /// The scan rotation and flip the CoM fields are in (from the calibration of the pass).
+    pub rotation: (Option<f64>, Option<bool>),
+}
+
+impl AnalysisResult {
+    /// True when `calibration` turns the CoM directions otherwise than this pass did: its CoM
+    /// fields (and the regions' mean CoM) are stale until the pass runs again.
+    pub fn is_stale(&self, calibration: &Calibration) -> bool {
+        let (angle, flip) = self.rotation;
+        angle.unwrap_or(0.0) != calibration.scan_rotation_deg.unwrap_or(0.0)
+            || flip.unwrap_or(false) != calibration.scan_flip.unwrap_or(false)
+    }
 }
 
 /// The pass's maps as images (rendered off the UI thread; the views only upload them).
@@ -144,6 +156,17 @@ impl ClassSource {
         self.done >= self.map.classes.len()
     }
 
+    /// "partial (N of M pixels; `state`)" for a map a model has not finished (None: complete).
+    pub fn partial_note(&self, state: &str) -> Option<String> {
+        (!self.is_complete()).then(|| {
+            format!(
+                "partial ({} of {} pixels; {state})",
+                self.done,
+                self.map.classes.len()
+            )
+        })
+    }
+
     fn filled(&self, [row, col]: [usize; 2]) -> bool {
         let (_, cols) = self.map.dim();
         row * cols + col < self.done
@@ -196,6 +219,8 @@ pub struct Dataset {
     pub prediction: Option<Arc<ClassSource>>,
     /// Which of the two the class map shows (the other when it is missing).
     pub shown: SourceKind,
+    /// How the last model run ended early ("cancelled", "failed"); None while none has.
+    pub prediction_stopped: Option<&'static str>,
     pub open_seconds: f64,
 }
 
@@ -207,6 +232,24 @@ impl Dataset {
             SourceKind::Truth => (&self.truth, &self.prediction),
         };
         first.as_ref().or(second.as_ref())
+    }
+
+    /// The class map on screen's partial note: "partial (N of M pixels; running)" while a model
+    /// fills it in (`running`), else how it stopped (None: complete).
+    pub fn partial_note(&self, running: bool) -> Option<String> {
+        let state = if running {
+            "running"
+        } else {
+            self.prediction_stopped.unwrap_or("cancelled")
+        };
+        self.classes()?.partial_note(state)
+    }
+
+    /// True when the CoM on screen was computed with another rotation than the calibration's.
+    pub fn com_is_stale(&self) -> bool {
+        self.analysis
+            .as_ref()
+            .is_some_and(|a| a.is_stale(&self.calibration))
     }
 
     pub fn scan(&self) -> &Arc<Scan> {

@@ -1,7 +1,8 @@
-//! The menu bar: File (open, recent, export, quit), Dataset, Models, Help. Menus open dialogs
+//! The menu bar: File (open, recent, export, quit), Dataset, Models, View (panes), Help. Menus open dialogs
 //! and return requests; they start no work themselves.
 
 use crate::gui::dialogs::Dialogs;
+use crate::gui::layout::{Layout, Pane};
 use crate::gui::request::Request;
 use crate::gui::state::AppState;
 use crate::gui::views::image_view::ViewTransform;
@@ -18,6 +19,7 @@ pub fn menu_bar(
     state: &mut AppState,
     dialogs: &mut Dialogs,
     views: &Views,
+    layout: &mut Layout,
 ) -> Vec<Request> {
     let mut requests = Vec::new();
     egui::MenuBar::new().ui(ui, |ui| {
@@ -56,6 +58,23 @@ pub fn menu_bar(
             }
             if ui.button("Simulate…").clicked() {
                 dialogs.simulate.open = true;
+            }
+        });
+        ui.menu_button("View", |ui| {
+            ui.label("Panes (drag a tab to move a pane, its edge to resize it):");
+            for pane in Pane::ALL {
+                let mut open = layout.is_open(pane);
+                if ui.checkbox(&mut open, pane.title()).changed() {
+                    if open {
+                        layout.show(pane);
+                    } else {
+                        layout.close(pane);
+                    }
+                }
+            }
+            ui.separator();
+            if ui.button("Reset the layout").clicked() {
+                *layout = Layout::default();
             }
         });
         ui.menu_button("Help", |ui| {

@@ -7,6 +7,7 @@ pub mod app;
 pub mod data;
 pub mod dialogs;
 mod input;
+pub mod layout;
 mod menus;
 pub mod render;
 pub mod request;

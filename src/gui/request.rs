@@ -24,6 +24,10 @@ pub enum Request {
     AddRegion(Region),
     RemoveRegion(u64),
     ClearRegions,
+    /// Write the region table as CSV here; replace an existing file when true.
+    ExportRegions(PathBuf, bool),
+    /// Empty the Log pane.
+    ClearLog,
     /// The class the user says a region is (None: not labelled).
     LabelRegion(u64, Option<polarmap_core::classes::Class>),
     /// Adapt the selected model to the labelled regions and show its class map.
@@ -32,8 +36,13 @@ pub enum Request {
     SaveAdapted(PathBuf, bool),
     /// Run the pattern pass with these virtual detectors.
     ApplyGeometry(DetectorGeometry),
+    /// Run the pattern pass again (its CoM is stale).
+    RerunAnalysis,
     /// The calibration as edited by the user.
     SetCalibration(Calibration),
+    /// Use this calibration and write it into the scan's sidecar; replace an existing sidecar
+    /// when true (the user confirmed).
+    SaveCalibration(Calibration, bool),
     Export(ExportRequest),
     Train(Box<TrainRequest>),
     Simulate(SimulateRequest),

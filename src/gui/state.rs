@@ -26,7 +26,37 @@ pub struct Settings {
 }
 
 const RECENT_MAX: usize = 10;
-const ERRORS_MAX: usize = 6;
+/// The log keeps this many messages (the oldest go first).
+const LOG_MAX: usize = 500;
+
+/// How serious a logged message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Error,
+    Warning,
+    Info,
+}
+
+impl Level {
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Error => "error",
+            Level::Warning => "warning",
+            Level::Info => "info",
+        }
+    }
+}
+
+/// A message of the Log pane (errors and warnings are also shown once as toasts).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    /// Increases with every message (the app toasts each message once).
+    pub id: u64,
+    pub level: Level,
+    pub message: String,
+    /// Wall-clock time, UTC, "HH:MM:SS".
+    pub time: String,
+}
 
 /// An open request whose job is running.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,8 +93,9 @@ pub struct AppState {
     pub linked: Linked,
     pub regions: Regions,
     pub defects: DefectResults,
-    /// Errors shown in the window until dismissed.
-    pub errors: Vec<String>,
+    /// Errors, warnings and notices, oldest first (the Log pane).
+    pub log: Vec<LogEntry>,
+    next_log_id: u64,
     /// The last thing done (e.g. a file written).
     pub notice: Option<String>,
 }
@@ -79,16 +110,41 @@ impl AppState {
             linked: Linked::new(1, 1),
             regions: Regions::default(),
             defects: DefectResults::default(),
-            errors: Vec::new(),
+            log: Vec::new(),
+            next_log_id: 0,
             notice: None,
         }
     }
 
-    pub fn error(&mut self, message: String) {
-        self.errors.push(message);
-        if self.errors.len() > ERRORS_MAX {
-            self.errors.remove(0);
+    /// Logs a message (the Log pane; errors and warnings also as a toast).
+    pub fn log(&mut self, level: Level, message: String) {
+        self.next_log_id += 1;
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() % 86_400);
+        self.log.push(LogEntry {
+            id: self.next_log_id,
+            level,
+            message,
+            time: format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60),
+        });
+        if self.log.len() > LOG_MAX {
+            self.log.remove(0);
         }
+    }
+
+    pub fn error(&mut self, message: String) {
+        self.log(Level::Error, message);
+    }
+
+    pub fn warn(&mut self, message: String) {
+        self.log(Level::Warning, message);
+    }
+
+    /// The last thing done: in the status bar and the log.
+    pub fn notify(&mut self, message: String) {
+        self.log(Level::Info, message.clone());
+        self.notice = Some(message);
     }
 
     /// The generation of the dataset on screen.
@@ -149,6 +205,7 @@ impl AppState {
             truth: None,
             prediction: None,
             shown,
+            prediction_stopped: None,
             open_seconds: opened.seconds,
         });
         true
@@ -195,6 +252,7 @@ impl AppState {
         if let Some(entry) = self.regions.get_mut(answer.region_id) {
             entry.stats = answer.stats;
             entry.mean_com = answer.mean_com;
+            entry.partial = answer.partial;
         }
     }
 
@@ -308,7 +366,8 @@ mod tests {
         };
         assert_eq!(answers[0].job, first);
         state.open_ended(answers[0].job, Some(e.clone()));
-        assert_eq!(state.errors.len(), 1);
+        assert_eq!(state.log.len(), 1);
+        assert_eq!(state.log[0].level, Level::Error);
         assert_eq!(state.opening.as_ref().map(|o| o.job), Some(second));
 
         // Then the newer scan opens and is installed.

@@ -1,6 +1,6 @@
-//! The error banner under the menu bar and the status bar at the bottom: the open scan, its
-//! calibration (click to edit), the open in flight, memory, every running job with its progress
-//! and Cancel button, the last notice.
+//! The status bar at the bottom, one line at any window width: the open scan (details on
+//! hover), its calibration (click to edit), the open in flight, memory, every running job with
+//! its progress and Cancel button, the last notice (cut to what fits; the Log has it whole).
 
 use crate::gui::dialogs::calibration::{self, CalibrationDialog};
 use crate::gui::file_name;
@@ -8,22 +8,6 @@ use crate::gui::request::Request;
 use crate::gui::state::AppState;
 use crate::gui::tasks::Tasks;
 use eframe::egui;
-
-/// The errors, each with a Dismiss button.
-pub fn error_banner(ui: &mut egui::Ui, errors: &mut Vec<String>) {
-    let mut dismiss = None;
-    for (i, e) in errors.iter().enumerate() {
-        ui.horizontal(|ui| {
-            ui.colored_label(ui.visuals().error_fg_color, format!("Error: {e}"));
-            if ui.small_button("Dismiss").clicked() {
-                dismiss = Some(i);
-            }
-        });
-    }
-    if let Some(i) = dismiss {
-        errors.remove(i);
-    }
-}
 
 /// The status bar; returns the jobs the user cancelled.
 pub fn status_bar(
@@ -33,18 +17,21 @@ pub fn status_bar(
     calibration_dialog: &mut CalibrationDialog,
 ) -> Vec<Request> {
     let mut requests = Vec::new();
-    ui.horizontal_wrapped(|ui| {
+    ui.horizontal(|ui| {
         match &state.data {
             Some(d) => {
                 let [r, c, dr, dc] = d.scan().shape();
-                ui.label(format!(
-                    "{} — {r}×{c} scan, {dr}×{dc} patterns, {} ({}), opened in {:.2} s",
-                    file_name(&d.path),
+                ui.add(egui::Label::new(format!(
+                    "{} — {r}×{c} scan, {dr}×{dc} patterns",
+                    file_name(&d.path)
+                )))
+                .on_hover_text(format!(
+                    "{}\n{} ({}), opened in {:.2} s",
+                    d.path.display(),
                     d.scan().dtype().name(),
                     d.scan().format(),
                     d.open_seconds
-                ))
-                .on_hover_text(d.path.display().to_string());
+                ));
                 ui.separator();
                 if ui
                     .link(calibration::summary(&d.calibration))
@@ -57,6 +44,11 @@ pub fn status_bar(
             None => {
                 ui.label("no scan open — File > Open, or drop a file on the window");
             }
+        }
+        let running = !tasks.predict.running().is_empty() || tasks.adapt.is_running();
+        if let Some(note) = state.data.as_ref().and_then(|d| d.partial_note(running)) {
+            ui.separator();
+            ui.colored_label(ui.visuals().warn_fg_color, format!("class map {note}"));
         }
         if let Some(o) = &state.opening {
             ui.separator();
@@ -74,7 +66,7 @@ pub fn status_bar(
         }
         if let Some(n) = &state.notice {
             ui.separator();
-            ui.label(n);
+            ui.add(egui::Label::new(n).truncate());
         }
     });
     requests

@@ -206,7 +206,7 @@ fn bad_input_gets_a_clear_error_naming_the_file() {
             b"hello, I am not a scan".to_vec(),
             "unknown format",
         ),
-        ("empty.npy", Vec::new(), "unknown format"),
+        ("empty.npy", Vec::new(), "the file is empty (0 bytes)"),
         (
             "trunc.npy",
             {
@@ -590,4 +590,27 @@ fn figure_outlines_regions_and_measures_its_scale_bar_in_scan_pixels() {
         .max()
         .unwrap();
     assert_eq!(longest, (5.0 / 0.49375 * k as f64).round() as u32);
+}
+
+/// The CLI prints the reader's warnings: a sidecar outvoted by a 4-D array's own scan shape.
+#[test]
+fn a_sidecar_outvoted_by_the_array_is_a_warning_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scan.npy");
+    write_disk_scan(&path);
+    std::fs::write(
+        dir.path().join("scan.meta.json"),
+        r#"{"scan_shape": [5, 4]}"#,
+    )
+    .unwrap();
+    let (ok, stdout, stderr) = polarmap(&["info", path.to_str().unwrap(), "--json"]);
+    assert!(ok, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(v["shape"], serde_json::json!([4, 5, 32, 32]));
+    assert!(
+        stderr.contains("warning:")
+            && stderr.contains("[5, 4]")
+            && stderr.contains("using the array's"),
+        "{stderr}"
+    );
 }

@@ -141,3 +141,59 @@ mod fuzz {
         }
     }
 }
+
+/// A 2×3 scan of 4×4 u16 frames (value = frame index) as a 4-D `.npy`.
+fn write_4d(path: &std::path::Path) {
+    let mut bytes = polarmap_core::scan::npy::header_bytes(DType::U16, &[2, 3, 4, 4]);
+    for frame in 0..6u16 {
+        for _ in 0..16 {
+            bytes.extend(frame.to_le_bytes());
+        }
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// A sidecar whose scan_shape disagrees with a 4-D array's own is outvoted by the array, and
+/// the scan says so in a warning naming both shapes; an agreeing sidecar gives no warning.
+#[test]
+fn a_4d_array_outvotes_a_disagreeing_sidecar_scan_shape_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scan.npy");
+    write_4d(&path);
+    let sidecar = dir.path().join("scan.meta.json");
+    std::fs::write(&sidecar, r#"{"scan_shape": [3, 2], "energy_kv": 300}"#).unwrap();
+    let scan = polarmap_core::open(&path).unwrap();
+    assert_eq!(scan.shape(), [2, 3, 4, 4]);
+    // Frame (1, 0) is the fourth frame in C order of a 2×3 scan (it would be the third of 3×2).
+    assert_eq!(scan.frame_f32(1, 0).unwrap()[0], 3.0);
+    // The rest of the sidecar still applies.
+    assert_eq!(scan.calibration.energy_kv, Some(300.0));
+    let warnings = scan.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("scan.npy")
+            && warnings[0].contains("[3, 2]")
+            && warnings[0].contains("[2, 3]"),
+        "{}",
+        warnings[0]
+    );
+
+    std::fs::write(&sidecar, r#"{"scan_shape": [2, 3]}"#).unwrap();
+    let scan = polarmap_core::open(&path).unwrap();
+    assert_eq!(scan.shape(), [2, 3, 4, 4]);
+    assert!(scan.warnings().is_empty(), "{:?}", scan.warnings());
+}
+
+/// An empty file is reported as empty, naming it (not as an unknown format).
+#[test]
+fn an_empty_file_is_reported_as_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nothing.npy");
+    std::fs::write(&path, b"").unwrap();
+    let message = polarmap_core::open(&path).unwrap_err().to_string();
+    assert!(
+        message.contains("nothing.npy") && message.contains("empty (0 bytes)"),
+        "{message}"
+    );
+    assert!(!message.contains("unknown format"), "{message}");
+}

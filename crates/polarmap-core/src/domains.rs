@@ -11,9 +11,13 @@
 
 use crate::analysis::ComField;
 use crate::classes::Class;
+use crate::error::{Error, Result};
+use crate::export::check_writable;
 use crate::maps::circular_distance;
 use ndarray::{Array2, Array3};
 use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::Path;
 
 /// How domains are found.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -168,6 +172,135 @@ impl Domains {
         })
     }
 
+    /// Writes everything, wall points included, as JSON (`domains`, `walls`, `unassigned`;
+    /// [`Domains::read_json`] reads it back, without the per-pixel labels).
+    pub fn write_json(&self, path: &Path, overwrite: bool) -> Result<()> {
+        check_writable(path, overwrite)?;
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
+        std::fs::write(path, text).map_err(|e| Error::io(path, e))
+    }
+
+    /// Reads what [`Domains::write_json`] wrote; `labels` is empty (0×0).
+    pub fn read_json(path: &Path) -> Result<Domains> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        serde_json::from_str(&text)
+            .map_err(|e| Error::format(path, format!("is not a domains JSON file: {e}")))
+    }
+
+    /// Writes one line per domain: `id,class,pixels,fraction,centroid_row,centroid_col`.
+    pub fn write_domains_csv(&self, path: &Path, overwrite: bool) -> Result<()> {
+        write_csv(path, overwrite, |out| {
+            writeln!(out, "id,class,pixels,fraction,centroid_row,centroid_col")?;
+            for d in &self.domains {
+                writeln!(
+                    out,
+                    "{},{},{},{},{},{}",
+                    d.id,
+                    d.class.name(),
+                    d.pixels,
+                    d.fraction,
+                    d.centroid[0],
+                    d.centroid[1]
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Writes one line per wall point (pixel-edge midpoint, scan-pixel coordinates):
+    /// `wall,domain_a,domain_b,class_a,class_b,kind,angle_deg,length_px,row,col`; `wall` counts
+    /// from 1 in the order of [`Domains::walls`].
+    pub fn write_walls_csv(&self, path: &Path, overwrite: bool) -> Result<()> {
+        let class = |id: u32| self.domains[id as usize - 1].class.name();
+        write_csv(path, overwrite, |out| {
+            writeln!(
+                out,
+                "wall,domain_a,domain_b,class_a,class_b,kind,angle_deg,length_px,row,col"
+            )?;
+            for (k, w) in self.walls.iter().enumerate() {
+                let [a, b] = w.domains;
+                for p in &w.points {
+                    writeln!(
+                        out,
+                        "{},{a},{b},{},{},{},{},{},{},{}",
+                        k + 1,
+                        class(a),
+                        class(b),
+                        w.kind.name(),
+                        w.angle_deg,
+                        w.length_px,
+                        p[0],
+                        p[1]
+                    )?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// The walls drawn over a view: `base` holds `rows × cols` row-major colours (a class map,
+    /// a CoM map, a virtual image…), each enlarged to `scale × scale` (at least 1); every wall
+    /// edge becomes a line along the boundary between its two pixels, 2 px wide from scale 4
+    /// up (else 1 px, on the first pixel's side), in [`wall_colour`]. A wall bridged across a
+    /// one-pixel gap (a point at a pixel centre) is drawn as a cross through that pixel.
+    /// Returns (width, height, pixels).
+    pub fn overlay(
+        &self,
+        base: &[[u8; 3]],
+        rows: usize,
+        cols: usize,
+        scale: usize,
+    ) -> (usize, usize, Vec<[u8; 3]>) {
+        assert_eq!(base.len(), rows * cols, "base colours must cover the scan");
+        let s = scale.max(1);
+        let (width, height) = (cols * s, rows * s);
+        let mut img: Vec<[u8; 3]> = (0..width * height)
+            .map(|i| base[(i / width / s) * cols + (i % width) / s])
+            .collect();
+        let lw = if s >= 4 { 2 } else { 1 };
+        let mut line = |x0: usize, x1: usize, y0: usize, y1: usize, colour: [u8; 3]| {
+            for y in y0..y1.min(height) {
+                for x in x0..x1.min(width) {
+                    img[y * width + x] = colour;
+                }
+            }
+        };
+        for w in &self.walls {
+            let colour = wall_colour(w.kind);
+            for p in &w.points {
+                let (pr, pc) = (p[0], p[1]);
+                let (r, c) = (pr.floor() as usize, pc.floor() as usize);
+                let (r_half, c_half) = (pr.fract() != 0.0, pc.fract() != 0.0);
+                if c_half {
+                    // Between columns c and c + 1 (boundary x = (c + 1)·s), along row r.
+                    let x = (c + 1) * s - 1;
+                    line(x, x + lw, r * s, (r + 1) * s, colour);
+                } else if r_half {
+                    let y = (r + 1) * s - 1;
+                    line(c * s, (c + 1) * s, y, y + lw, colour);
+                } else {
+                    let (xm, ym) = (c * s + s / 2, r * s + s / 2);
+                    line(
+                        xm.saturating_sub(lw / 2),
+                        xm + lw.div_ceil(2),
+                        r * s,
+                        (r + 1) * s,
+                        colour,
+                    );
+                    line(
+                        c * s,
+                        (c + 1) * s,
+                        ym.saturating_sub(lw / 2),
+                        ym + lw.div_ceil(2),
+                        colour,
+                    );
+                }
+            }
+        }
+        (width, height, img)
+    }
+
     /// Total wall length (pixel edges) per kind: 180°, 90°, other.
     pub fn wall_lengths(&self) -> [usize; 3] {
         let mut out = [0; 3];
@@ -180,6 +313,30 @@ impl Domains {
         }
         out
     }
+}
+
+/// The colour of a wall of `kind` in [`Domains::overlay`]: white for 180°, black for 90°, mid
+/// grey for other walls (none of them a class colour of the wheel).
+pub fn wall_colour(kind: WallKind) -> [u8; 3] {
+    match kind {
+        WallKind::Deg180 => [255, 255, 255],
+        WallKind::Deg90 => [0, 0, 0],
+        WallKind::Other => [128, 128, 128],
+    }
+}
+
+/// Creates `path` (refusing to overwrite unless asked) and writes it with `body`.
+fn write_csv(
+    path: &Path,
+    overwrite: bool,
+    body: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> Result<()> {
+    check_writable(path, overwrite)?;
+    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    let mut out = std::io::BufWriter::new(file);
+    body(&mut out)
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::io(path, e))
 }
 
 fn neighbours(
@@ -357,6 +514,109 @@ mod tests {
         assert!(vertical
             .iter()
             .all(|w| w.kind == WallKind::Deg180 && w.length_px == 8));
+    }
+
+    #[test]
+    fn json_and_csv_round_trip() {
+        let mut classes = four_domains();
+        classes[(3, 3)] = Class::ALL[1];
+        let d = Domains::find(&classes, None, DomainSettings::default());
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("domains.json");
+        d.write_json(&json, false).unwrap();
+        let back = Domains::read_json(&json).unwrap();
+        assert_eq!(
+            (&back.domains, &back.walls, back.unassigned),
+            (&d.domains, &d.walls, d.unassigned)
+        );
+        assert!(d.write_json(&json, false).is_err(), "no silent overwrite");
+
+        let csv = dir.path().join("domains.csv");
+        d.write_domains_csv(&csv, false).unwrap();
+        let text = std::fs::read_to_string(&csv).unwrap();
+        let rows: Vec<Vec<&str>> = text
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').collect())
+            .collect();
+        assert_eq!(rows.len(), d.domains.len());
+        for (row, dom) in rows.iter().zip(&d.domains) {
+            assert_eq!(row[0].parse::<u32>().unwrap(), dom.id);
+            assert_eq!(Class::from_name(row[1]), Some(dom.class));
+            assert_eq!(row[2].parse::<usize>().unwrap(), dom.pixels);
+            assert_eq!(row[3].parse::<f64>().unwrap(), dom.fraction);
+            assert_eq!(row[4].parse::<f64>().unwrap(), dom.centroid[0]);
+            assert_eq!(row[5].parse::<f64>().unwrap(), dom.centroid[1]);
+        }
+
+        let csv = dir.path().join("walls.csv");
+        d.write_walls_csv(&csv, false).unwrap();
+        let text = std::fs::read_to_string(&csv).unwrap();
+        let mut walls: Vec<Wall> = Vec::new();
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split(',').collect();
+            let k: usize = f[0].parse().unwrap();
+            if walls.len() < k {
+                let kind = [WallKind::Deg180, WallKind::Deg90, WallKind::Other]
+                    .into_iter()
+                    .find(|w| w.name() == f[5])
+                    .unwrap();
+                walls.push(Wall {
+                    domains: [f[1].parse().unwrap(), f[2].parse().unwrap()],
+                    kind,
+                    angle_deg: f[6].parse().unwrap(),
+                    length_px: f[7].parse().unwrap(),
+                    points: Vec::new(),
+                });
+                let class_of = |id: u32| d.domains[id as usize - 1].class.name();
+                assert_eq!(
+                    (f[3], f[4]),
+                    (
+                        class_of(walls[k - 1].domains[0]),
+                        class_of(walls[k - 1].domains[1])
+                    )
+                );
+            }
+            walls[k - 1]
+                .points
+                .push([f[8].parse().unwrap(), f[9].parse().unwrap()]);
+        }
+        assert_eq!(walls, d.walls);
+    }
+
+    #[test]
+    fn the_overlay_draws_walls_on_the_pixel_boundaries() {
+        // Vertical 180° walls between columns 9 and 10, horizontal 90° walls between rows 7 and
+        // 8; at scale 8 the boundaries are x = 80 and y = 64, drawn 2 px wide (79–80, 63–64).
+        let classes = four_domains();
+        let d = Domains::find(&classes, None, DomainSettings::default());
+        let base: Vec<[u8; 3]> = classes
+            .iter()
+            .map(|&c| crate::colour::class_colour(c))
+            .collect();
+        let (w, h, img) = d.overlay(&base, 16, 20, 8);
+        assert_eq!((w, h), (160, 128));
+        let (white, black) = (wall_colour(WallKind::Deg180), wall_colour(WallKind::Deg90));
+        let mut wall_pixels = 0;
+        for y in 0..h {
+            for x in 0..w {
+                let (on_v, on_h) = ((79..=80).contains(&x), (63..=64).contains(&y));
+                let got = img[y * w + x];
+                match (on_v, on_h) {
+                    (true, false) => assert_eq!(got, white, "({x}, {y})"),
+                    (false, true) => assert_eq!(got, black, "({x}, {y})"),
+                    (true, true) => assert!(got == white || got == black),
+                    (false, false) => assert_eq!(got, base[(y / 8) * 20 + x / 8], "({x}, {y})"),
+                }
+                wall_pixels += usize::from(on_v || on_h);
+            }
+        }
+        assert_eq!(wall_pixels, 2 * 128 + 2 * 160 - 4);
+        // Scale 1: the wall lies on the left/upper pixel of each edge.
+        let (w, _, img) = d.overlay(&base, 16, 20, 1);
+        assert_eq!(img[2 * w + 9], white);
+        assert_eq!(img[7 * w + 2], black);
+        assert_eq!(img[2 * w + 10], base[2 * 20 + 10]);
     }
 
     #[test]

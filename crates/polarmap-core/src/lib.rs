@@ -14,6 +14,7 @@ pub mod figure;
 pub mod maps;
 pub mod models;
 pub mod preprocess;
+pub mod region_table;
 pub mod session;
 
 pub use polarmap_io::{classes, error, filter, progress, scan, write};

@@ -85,6 +85,16 @@ impl Evaluation {
         self.predictions.class_map()
     }
 
+    /// Domains and walls of the predicted class map; undetermined pixels belong to no domain.
+    pub fn domains(&self) -> Domains {
+        let map = self.class_map();
+        Domains::find(
+            &map.classes,
+            map.determined.as_ref(),
+            DomainSettings::default(),
+        )
+    }
+
     /// The most frequent label.
     pub fn labelled_majority(&self) -> Option<Class> {
         let truth = self.truth.as_ref()?;
@@ -130,7 +140,7 @@ impl Evaluation {
             "accuracy_determined_vs_labels": self.accuracy_determined(),
             "labelled_majority_class": self.labelled_majority().map(|c| c.name()),
             "defects": defects.iter().take(10).collect::<Vec<_>>(),
-            "domains": Domains::find(&map.classes, None, DomainSettings::default()).summary(),
+            "domains": self.domains().summary(),
         })
     }
 

@@ -518,42 +518,9 @@ fn demo_jobs() -> Vec<Job> {
 /// `NAME.meta.json` saying what it is.
 pub fn write_demo(path: &Path, overwrite: bool, progress: &Progress) -> Result<()> {
     let jobs = demo_jobs();
-    let meta = path.with_extension("meta.json");
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("demo");
-    let labels_path = path.with_file_name(format!("{stem}_labels.npy"));
-    for p in [path, &meta, &labels_path] {
-        check_writable(p, overwrite)?;
-    }
-    let (rows, cols) = (jobs[0].scan.rows, jobs[0].scan.cols);
-    let [n, _] = jobs[0].frame_shape();
-    let mut halves = Vec::new();
-    let mut sidecars = Vec::new();
-    for job in &jobs {
-        job.validate()?;
-        let sim = Simulation::new(&job.crystal.build()?, &job.params, progress)?;
-        let mut data = Vec::with_capacity(rows * cols * n * n);
-        job.stream(&sim, progress, |_, row| {
-            data.extend_from_slice(row);
-            Ok(())
-        })?;
-        halves.push(data);
-        sidecars.push(job.sidecar(sim.slices, sim.thickness_a));
-    }
-    let split = cols / 2;
-    let mut bytes = npy::header_bytes(DType::U16, &[rows, cols, n, n]);
-    let mut labels = npy::header_bytes(DType::U8, &[rows, cols]);
-    for r in 0..rows {
-        for c in 0..cols {
-            let side = usize::from(c >= split);
-            let start = (r * cols + c) * n * n;
-            for &v in &halves[side][start..start + n * n] {
-                bytes.extend((v.round().clamp(0.0, 65535.0) as u16).to_le_bytes());
-            }
-            labels.push(jobs[side].class.map_or(0, |k| k.index() as u8));
-        }
-    }
-    std::fs::write(path, bytes).map_err(|e| Error::io(path, e))?;
-    std::fs::write(&labels_path, labels).map_err(|e| Error::io(&labels_path, e))?;
+    let (meta, labels_path, stem) = mosaic_paths(path, overwrite)?;
+    let sidecars = stitch_mosaic(path, &labels_path, &jobs, &[vec![0, 1]], progress)?;
+    let (cols, split) = (jobs[0].scan.cols, jobs[0].scan.cols / 2);
     let mut sidecar = sidecars[1].clone();
     sidecar.labels_text = Some(format!("{stem}_labels.npy"));
     sidecar.extra.insert(
@@ -574,6 +541,201 @@ pub fn write_demo(path: &Path, overwrite: bool, progress: &Progress) -> Result<(
         json!({"left": sidecars[0].extra["simulation"], "right": sidecars[1].extra["simulation"]}),
     );
     sidecar.write(&meta)
+}
+
+/// Writes a mosaic of simulated domains with walls at known places: the scan of `base` cut into
+/// `layout.len()` × `layout[0].len()` equal tiles (scan row `r` is in tile row
+/// `r · tile_rows / rows`, likewise for columns), tile `(i, j)` simulated as `base` with the
+/// class `layout[i][j]`. Writes the patterns to `path` (`.npy`, as `base` stores them), the
+/// per-pixel classes to `NAME_labels.npy` (uint8 class indices) and `NAME.meta.json` with the
+/// layout and the walls made (`mosaic.walls`: the two classes, the scan row or column of the
+/// wall — half-integers, between pixel centres — and its extent). One simulation per distinct
+/// class.
+pub fn write_mosaic(
+    path: &Path,
+    base: &Job,
+    layout: &[Vec<Class>],
+    overwrite: bool,
+    progress: &Progress,
+) -> Result<()> {
+    let tile_cols = layout.first().map_or(0, Vec::len);
+    if layout.is_empty() || tile_cols == 0 || layout.iter().any(|r| r.len() != tile_cols) {
+        return Err(Error::invalid(
+            "a mosaic layout needs at least one tile and the same number of tiles in every row",
+        ));
+    }
+    let (rows, cols) = (base.scan.rows, base.scan.cols);
+    if layout.len() > rows || tile_cols > cols {
+        return Err(Error::invalid(format!(
+            "a {}x{tile_cols} mosaic does not fit a {rows}x{cols} scan",
+            layout.len()
+        )));
+    }
+    let (meta, labels_path, stem) = mosaic_paths(path, overwrite)?;
+    let mut classes: Vec<Class> = layout.iter().flatten().copied().collect();
+    classes.sort_by_key(|c| c.index());
+    classes.dedup();
+    let jobs: Vec<Job> = classes
+        .iter()
+        .map(|&class| {
+            let mut job = base.clone();
+            job.name = format!("{}-{}", base.name, class.name());
+            job.class = Some(class);
+            job.with_nb_shift(base.nb_shift_a)
+        })
+        .collect();
+    let tiles: Vec<Vec<usize>> = layout
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|c| classes.iter().position(|k| k == c).unwrap_or(0))
+                .collect()
+        })
+        .collect();
+    let sidecars = stitch_mosaic(path, &labels_path, &jobs, &tiles, progress)?;
+    let walls = mosaic_walls(layout, rows, cols);
+    let names: Vec<Vec<&str>> = layout
+        .iter()
+        .map(|r| r.iter().map(|c| c.name()).collect())
+        .collect();
+    let mut sidecar = sidecars[0].clone();
+    sidecar.labels_text = Some(format!("{stem}_labels.npy"));
+    sidecar.extra.insert(
+        "description".into(),
+        json!(format!(
+            "Mosaic of {} simulated domains (tiles, rows top to bottom: {}); per-pixel labels in \
+             {stem}_labels.npy (class indices); walls made in mosaic.walls.",
+            layout.len() * tile_cols,
+            names
+                .iter()
+                .map(|r| r.join(","))
+                .collect::<Vec<_>>()
+                .join(" / ")
+        )),
+    );
+    sidecar
+        .extra
+        .insert("mosaic".into(), json!({"layout": names, "walls": walls}));
+    sidecar.extra.insert(
+        "simulation".into(),
+        json!(classes
+            .iter()
+            .zip(&sidecars)
+            .map(|(c, s)| (c.name().to_string(), s.extra["simulation"].clone()))
+            .collect::<serde_json::Map<_, _>>()),
+    );
+    sidecar.write(&meta)
+}
+
+/// First scan index of tile `t` of `tiles` over `n` pixels: the smallest `i` with
+/// `i · tiles / n ≥ t`.
+fn tile_start(t: usize, tiles: usize, n: usize) -> usize {
+    (t * n).div_ceil(tiles)
+}
+
+/// The walls a mosaic layout makes: between horizontally and vertically adjacent tiles of
+/// different classes, each with its classes, orientation, position (half-integer scan
+/// coordinate between the two tiles' pixels) and extent along it.
+fn mosaic_walls(layout: &[Vec<Class>], rows: usize, cols: usize) -> Vec<serde_json::Value> {
+    let (tr, tc) = (layout.len(), layout[0].len());
+    let mut walls = Vec::new();
+    for i in 0..tr {
+        let (r0, r1) = (tile_start(i, tr, rows), tile_start(i + 1, tr, rows));
+        for j in 0..tc {
+            let (c0, c1) = (tile_start(j, tc, cols), tile_start(j + 1, tc, cols));
+            let here = layout[i][j];
+            if j + 1 < tc && layout[i][j + 1] != here {
+                walls.push(json!({
+                    "classes": [here.name(), layout[i][j + 1].name()],
+                    "orientation": "vertical",
+                    "col": c1 as f64 - 0.5,
+                    "rows": [r0, r1 - 1],
+                }));
+            }
+            if i + 1 < tr && layout[i + 1][j] != here {
+                walls.push(json!({
+                    "classes": [here.name(), layout[i + 1][j].name()],
+                    "orientation": "horizontal",
+                    "row": r1 as f64 - 0.5,
+                    "cols": [c0, c1 - 1],
+                }));
+            }
+        }
+    }
+    walls
+}
+
+/// The sidecar and labels paths of a mosaic written to `path` (checked writable) and its stem.
+fn mosaic_paths(path: &Path, overwrite: bool) -> Result<(PathBuf, PathBuf, String)> {
+    let meta = path.with_extension("meta.json");
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("mosaic")
+        .to_string();
+    let labels_path = path.with_file_name(format!("{stem}_labels.npy"));
+    for p in [path, &meta, &labels_path] {
+        check_writable(p, overwrite)?;
+    }
+    Ok((meta, labels_path, stem))
+}
+
+/// Simulates every job (same scan grid and detector) and writes the mosaic: tile `(i, j)` of
+/// `tiles` (equal tiles, see [`write_mosaic`]) from `jobs[tiles[i][j]]`, patterns to `path`
+/// (uint16 counts when the jobs store counts, else float32), class indices to `labels_path`.
+/// Returns each job's sidecar. Each job's scan is held in memory while the next is simulated.
+fn stitch_mosaic(
+    path: &Path,
+    labels_path: &Path,
+    jobs: &[Job],
+    tiles: &[Vec<usize>],
+    progress: &Progress,
+) -> Result<Vec<Sidecar>> {
+    let (rows, cols) = (jobs[0].scan.rows, jobs[0].scan.cols);
+    let [n, _] = jobs[0].frame_shape();
+    if jobs
+        .iter()
+        .any(|j| (j.scan.rows, j.scan.cols, j.frame_shape()) != (rows, cols, [n, n]))
+    {
+        return Err(Error::invalid(
+            "the tiles of a mosaic need one scan grid and detector",
+        ));
+    }
+    let mut scans = Vec::new();
+    let mut sidecars = Vec::new();
+    for job in jobs {
+        job.validate()?;
+        let sim = Simulation::new(&job.crystal.build()?, &job.params, progress)?;
+        let mut data = Vec::with_capacity(rows * cols * n * n);
+        job.stream(&sim, progress, |_, row| {
+            data.extend_from_slice(row);
+            Ok(())
+        })?;
+        scans.push(data);
+        sidecars.push(job.sidecar(sim.slices, sim.thickness_a));
+    }
+    let counts = jobs[0].counts_u16;
+    let dtype = if counts { DType::U16 } else { DType::F32 };
+    let (tr, tc) = (tiles.len(), tiles[0].len());
+    let mut bytes = npy::header_bytes(dtype, &[rows, cols, n, n]);
+    let mut labels = npy::header_bytes(DType::U8, &[rows, cols]);
+    for r in 0..rows {
+        for c in 0..cols {
+            let k = tiles[r * tr / rows][c * tc / cols];
+            let start = (r * cols + c) * n * n;
+            for &v in &scans[k][start..start + n * n] {
+                if counts {
+                    bytes.extend((v.round().clamp(0.0, 65535.0) as u16).to_le_bytes());
+                } else {
+                    bytes.extend(v.to_le_bytes());
+                }
+            }
+            labels.push(jobs[k].class.map_or(0, |k| k.index() as u8));
+        }
+    }
+    std::fs::write(path, bytes).map_err(|e| Error::io(path, e))?;
+    std::fs::write(labels_path, labels).map_err(|e| Error::io(labels_path, e))?;
+    Ok(sidecars)
 }
 
 /// Runs the preset `name` into `dir` (created when missing): one `.npy` (or, with `tiff`, one

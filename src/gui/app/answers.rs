@@ -37,16 +37,31 @@ impl PolarmapApp {
                 self.classes_arrived(truth);
             }
         }
-        for event in self.state.accept(self.tasks.predict.poll(), true) {
+        let answers = self.tasks.predict.poll();
+        // A run of the model on screen that ended early leaves a partial map: say how it ended
+        // and redo the regions' statistics over what it filled in.
+        let current = self.state.current();
+        let stopped = answers.iter().rev().find_map(|a| match a.event {
+            _ if Some(a.generation) != current => None,
+            Event::Cancelled => Some("cancelled"),
+            Event::Failed(_) => Some("failed"),
+            _ => None,
+        });
+        for event in self.state.accept(answers, true) {
             if let Event::Partial(map) | Event::Done(map) = event {
                 self.classes_arrived(map);
             }
+        }
+        if let (Some(how), Some(d)) = (stopped, &mut self.state.data) {
+            d.prediction_stopped = Some(how);
+            self.refresh_regions();
         }
         for event in self.state.accept(self.tasks.adapt.poll(), true) {
             match event {
                 Event::Partial(map) => self.classes_arrived(map),
                 Event::Done(adapted) => {
-                    self.state.notice = Some(format!("adapted: {}", adapted.map.source));
+                    self.state
+                        .notify(format!("adapted: {}", adapted.map.source));
                     self.state.regions.adapted = Some(AdaptedModel {
                         model: adapted.model,
                         base: adapted.base,
@@ -68,7 +83,7 @@ impl PolarmapApp {
         }
         for event in self.state.accept(self.tasks.export.poll(), false) {
             if let Event::Done(path) = event {
-                self.state.notice = Some(format!("wrote {}", path.display()));
+                self.state.notify(format!("wrote {}", path.display()));
                 if path
                     .extension()
                     .is_some_and(|e| e == models::file::EXTENSION)
@@ -84,7 +99,7 @@ impl PolarmapApp {
                 Event::Done(t) => {
                     let accuracy = 100.0 * t.test_accuracy;
                     let path = t.path.display();
-                    self.state.notice = Some(format!(
+                    self.state.notify(format!(
                         "trained {path}: test-split accuracy {accuracy:.1} %"
                     ));
                     self.views.model.add(t.path.clone());
@@ -95,7 +110,8 @@ impl PolarmapApp {
         }
         for event in self.state.accept(self.tasks.simulate.poll(), false) {
             if let Event::Done(paths) = event {
-                self.state.notice = Some(format!("simulated {} scan(s)", paths.len()));
+                self.state
+                    .notify(format!("simulated {} scan(s)", paths.len()));
                 paths
                     .iter()
                     .for_each(|p| self.dialogs.train.add_scan(p.clone()));
@@ -114,6 +130,14 @@ impl PolarmapApp {
 
     /// A new dataset is on screen: its pass, labels and the selected model start at once.
     fn installed(&mut self) {
+        let warnings = self
+            .state
+            .data
+            .as_ref()
+            .map(|d| d.scan().warnings().to_vec());
+        for w in warnings.unwrap_or_default() {
+            self.state.warn(w);
+        }
         self.views.inspector.reset();
         self.requested_pattern = None;
         self.tasks.cancel_dataset();

@@ -13,18 +13,36 @@ impl PolarmapApp {
         match request {
             Request::Open(path) => self.open(path),
             Request::RunModel(path) => self.run_model(path),
-            Request::Cancel(id) => self.tasks.cancel(id),
+            Request::Cancel(id) => {
+                let fills_map = [self.tasks.predict.running(), self.tasks.adapt.running()]
+                    .iter()
+                    .any(|jobs| jobs.iter().any(|j| j.id == id));
+                self.tasks.cancel(id);
+                // Its later answers are dropped: the map on screen stays partial, and the
+                // regions' statistics are redone over what it filled in.
+                if let (true, Some(d)) = (fills_map, &mut self.state.data) {
+                    d.prediction_stopped = Some("cancelled");
+                    self.refresh_regions();
+                }
+            }
             Request::ShowSource(kind) => {
                 if self.state.show_source(kind) {
                     self.map_changed();
                 }
             }
             Request::AddRegion(region) => {
-                let id = self.state.regions.add(region.clone());
+                let id = self
+                    .state
+                    .regions
+                    .add(region.clone(), self.state.linked.dims);
+                // Its numbers are shown at once, whatever pane was in front.
+                self.layout.show(crate::gui::layout::Pane::RegionTable);
                 if let Some(d) = &self.state.data {
                     tasks::maps::start_region(&mut self.tasks.regions, d, id, region);
                 }
             }
+            Request::ClearLog => self.state.log.clear(),
+            Request::ExportRegions(path, overwrite) => self.export_regions(path, overwrite),
             Request::RemoveRegion(id) => self.state.regions.remove(id),
             Request::ClearRegions => self.state.regions.clear(),
             Request::LabelRegion(id, label) => {
@@ -39,6 +57,11 @@ impl PolarmapApp {
                     d.geometry = geometry;
                 }
                 self.start_analysis();
+            }
+            Request::RerunAnalysis => self.start_analysis(),
+            Request::SaveCalibration(c, replace) => {
+                self.handle(Request::SetCalibration(c));
+                self.save_calibration(c, replace);
             }
             Request::SetCalibration(c) => {
                 if self.state.set_calibration(c) {
@@ -67,6 +90,9 @@ impl PolarmapApp {
         };
         let device = self.views.model.device;
         tasks::classes::start_prediction(&mut self.tasks.predict, d, model, device);
+        if let Some(d) = &mut self.state.data {
+            d.prediction_stopped = None;
+        }
     }
 
     /// Adapts the selected model to the labelled regions; its map replaces the one on screen.
@@ -84,6 +110,33 @@ impl PolarmapApp {
             }
             Err(e) => self.state.error(format!("cannot adapt the model: {e}")),
         }
+    }
+
+    /// Writes the calibration into the open scan's sidecar (on the export worker).
+    fn save_calibration(&mut self, calibration: polarmap_core::Calibration, replace: bool) {
+        let Some(d) = &self.state.data else { return };
+        let scan = d.path.clone();
+        let label = format!("saving the calibration of {}", crate::gui::file_name(&scan));
+        self.tasks
+            .export
+            .spawn_alongside(label, d.generation, move |_, _| {
+                let saved =
+                    polarmap_core::scan::Sidecar::save_calibration(&scan, &calibration, replace)?;
+                Ok(saved.path)
+            });
+    }
+
+    /// Writes the region table as CSV (on the export worker: files are its business).
+    fn export_regions(&mut self, path: PathBuf, overwrite: bool) {
+        let rows = crate::gui::views::regions::Regions::rows(&self.state.regions.entries);
+        let generation = self.state.current().unwrap_or(0);
+        let label = format!("writing {}", crate::gui::file_name(&path));
+        self.tasks
+            .export
+            .spawn_alongside(label, generation, move |_, _| {
+                polarmap_core::region_table::write_csv(&path, &rows, overwrite)?;
+                Ok(path)
+            });
     }
 
     /// Writes the adapted model and its card (on the export worker: files are its business).

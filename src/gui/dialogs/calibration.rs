@@ -1,7 +1,12 @@
-//! Shows and edits the calibration of the open scan (values start as the file's and sidecar's).
+//! Shows and edits the calibration of the open scan (values start as the file's and sidecar's);
+//! Apply uses it in the app, "Save to sidecar" also writes it beside the scan (asking before it
+//! replaces a sidecar; the library backs up one polarmap did not write).
 
+use crate::gui::request::Request;
 use eframe::egui;
+use polarmap_core::scan::Sidecar;
 use polarmap_core::Calibration;
+use std::path::{Path, PathBuf};
 
 #[derive(Default)]
 pub struct CalibrationDialog {
@@ -10,6 +15,8 @@ pub struct CalibrationDialog {
     fields: [String; 5],
     flip: bool,
     error: Option<String>,
+    /// The sidecar waiting for "Replace", with the calibration to save into it.
+    confirm: Option<(PathBuf, Calibration)>,
 }
 
 const NAMES: [&str; 5] = [
@@ -36,10 +43,12 @@ impl CalibrationDialog {
         ];
         self.flip = c.scan_flip.unwrap_or(false);
         self.error = None;
+        self.confirm = None;
     }
 
-    /// Shows the dialog; returns the new calibration when the user applies valid values.
-    pub fn show(&mut self, ctx: &egui::Context) -> Option<Calibration> {
+    /// Shows the dialog for the scan at `scan` (None: none open); returns what the user asked
+    /// for: the edited calibration applied, or applied and saved to the sidecar.
+    pub fn show(&mut self, ctx: &egui::Context, scan: Option<&Path>) -> Option<Request> {
         if !self.open {
             return None;
         }
@@ -66,14 +75,50 @@ impl CalibrationDialog {
                 if let Some(e) = &self.error {
                     ui.colored_label(ui.visuals().error_fg_color, e);
                 }
-                if ui.button("Apply").clicked() {
-                    match self.parse() {
-                        Ok(c) => {
-                            result = Some(c);
-                            self.error = None;
+                ui.horizontal(|ui| {
+                    if ui.button("Apply").clicked() {
+                        match self.parse() {
+                            Ok(c) => {
+                                result = Some(Request::SetCalibration(c));
+                                self.error = None;
+                            }
+                            Err(e) => self.error = Some(e),
                         }
-                        Err(e) => self.error = Some(e),
                     }
+                    let save = ui
+                        .add_enabled(scan.is_some(), egui::Button::new("Save to sidecar"))
+                        .on_hover_text(
+                            "apply, and write the calibration into the scan's NAME.meta.json",
+                        );
+                    if let (true, Some(scan)) = (save.clicked(), scan) {
+                        match self.parse() {
+                            Ok(c) => {
+                                self.error = None;
+                                let existing =
+                                    Sidecar::candidates(scan).into_iter().find(|p| p.is_file());
+                                match existing {
+                                    Some(p) => self.confirm = Some((p, c)),
+                                    None => result = Some(Request::SaveCalibration(c, false)),
+                                }
+                            }
+                            Err(e) => self.error = Some(e),
+                        }
+                    }
+                });
+                if let Some((path, c)) = self.confirm.clone() {
+                    ui.label(format!(
+                        "{} exists. Replace it? (one polarmap did not write is kept as .bak)",
+                        crate::gui::file_name(&path)
+                    ));
+                    ui.horizontal(|ui| {
+                        if ui.button("Replace").clicked() {
+                            result = Some(Request::SaveCalibration(c, true));
+                            self.confirm = None;
+                        }
+                        if ui.button("Keep it").clicked() {
+                            self.confirm = None;
+                        }
+                    });
                 }
             });
         self.open = open && result.is_none();

@@ -40,7 +40,8 @@ impl Dialogs {
         let path = dc.data.map(|d| d.path.as_path());
         let has_step = dc.data.is_some_and(|d| d.calibration.scan_step_a.is_some());
         requests.extend(self.export.show(ctx, path, has_step).map(Request::Export));
-        requests.extend(self.calibration.show(ctx).map(Request::SetCalibration));
+        let scan = dc.data.map(|d| d.path.as_path());
+        requests.extend(self.calibration.show(ctx, scan));
         requests.extend(self.open_path.show(ctx).map(Request::Open));
         requests.extend(self.train.show(ctx, dc.device, path, dc.train_job));
         requests.extend(self.simulate.show(ctx, dc.simulate_job));

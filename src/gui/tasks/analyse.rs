@@ -45,6 +45,7 @@ pub fn start(worker: &mut Worker<Analysed>, data: &Dataset) {
             com_raw,
             seconds: started.elapsed().as_secs_f64(),
             images,
+            rotation: (calibration.scan_rotation_deg, calibration.scan_flip),
         })
     });
 }

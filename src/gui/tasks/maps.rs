@@ -9,22 +9,39 @@ use polarmap_core::maps::{DefectCluster, DefectSearch, Region, RegionStats};
 /// One region's statistics.
 pub struct RegionAnswer {
     pub region_id: u64,
-    /// None while there is no complete class map.
+    /// None while there is no class map.
     pub stats: Option<RegionStats>,
     pub mean_com: Option<[f64; 2]>,
+    /// The map was partial: its pixels filled in, and in all (the statistics cover the
+    /// region's filled pixels only).
+    pub partial: Option<(usize, usize)>,
 }
 
-/// Computes the statistics of region `id` over the class map and CoM field on screen.
+/// Computes the statistics of region `id` over the class map and CoM field on screen (of a
+/// partial map, over the region's pixels filled in).
 pub fn start_region(worker: &mut Worker<RegionAnswer>, data: &Dataset, id: u64, region: Region) {
-    let classes = data.classes().filter(|c| c.is_complete()).cloned();
+    let classes = data.classes().cloned();
     let analysis = data.analysis.clone();
     worker.spawn_alongside(
         format!("statistics of region {id}"),
         data.generation,
         move |_, _| {
+            let stats = classes.as_ref().map(|c| {
+                let dims = c.map.dim();
+                let filled: Vec<(usize, usize)> = region
+                    .pixels(dims)
+                    .into_iter()
+                    .filter(|&(r, col)| r * dims.1 + col < c.done)
+                    .collect();
+                c.map.stats_of(&filled)
+            });
             Ok(RegionAnswer {
                 region_id: id,
-                stats: classes.as_ref().map(|c| c.map.stats(Some(&region))),
+                stats,
+                partial: classes
+                    .as_ref()
+                    .filter(|c| !c.is_complete())
+                    .map(|c| (c.done, c.map.classes.len())),
                 mean_com: analysis
                     .as_ref()
                     .and_then(|a| region_mean_com(&a.com_descan, &region)),

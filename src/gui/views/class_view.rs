@@ -40,7 +40,6 @@ impl View for ClassView {
         let available = data.map_or([false; 2], |d| [d.prediction.is_some(), d.truth.is_some()]);
         let has_confidence = classes.is_some_and(|c| c.map.confidence.is_some());
         ui.horizontal_wrapped(|ui| {
-            ui.strong("Class map");
             for (kind, has) in [SourceKind::Model, SourceKind::Truth]
                 .into_iter()
                 .zip(available)
@@ -67,6 +66,12 @@ impl View for ClassView {
             .on_hover_text("transparency = the model's score of its class");
             ui.checkbox(&mut self.show_defects, "defects");
         });
+        // The numbers first, so that a short pane never hides them under the image.
+        if let Some(source) = classes {
+            let running = ctx.inference.is_some() || ctx.adapting;
+            let partial = data.and_then(|d| d.partial_note(running));
+            summary(ui, source, partial.as_deref());
+        }
         let image = classes.map(|c| match (&c.images.confidence, self.show_confidence) {
             (Some(confidence), true) => confidence,
             _ => &c.images.plain,
@@ -79,7 +84,7 @@ impl View for ClassView {
             "class map",
             texture,
             ctx.linked,
-            ctx.view_height,
+            crate::gui::layout::image_height(ui, 90.0),
             |painter, mapping| {
                 if outline {
                     for (i, d) in defects.iter().enumerate() {
@@ -103,32 +108,67 @@ impl View for ClassView {
             ctx.requests.push(Request::AddRegion(region));
         }
         match classes {
-            Some(source) => legend(ui, source),
+            Some(source) => {
+                egui::ScrollArea::vertical()
+                    .id_salt("class legend")
+                    .auto_shrink(false)
+                    .show(ui, |ui| legend(ui, source));
+            }
             None => {
-                ui.label("No class map yet: run a model (Models menu), or open a scan whose sidecar has labels.");
+                ui.add(egui::Label::new("No class map yet: run a model (Models menu), or open a scan whose sidecar has labels.").wrap());
             }
         }
     }
 }
 
-/// One row per class: swatch, name, count, percent.
+/// Where the map came from, how much of it there is, its agreement with the ground truth and
+/// its majority: the lines above the image.
+fn summary(ui: &mut egui::Ui, source: &ClassSource, partial: Option<&str>) {
+    let totals = &source.totals;
+    wrapped(ui, format!("source: {}", source.source));
+    if let Some(note) = partial {
+        ui.add(
+            egui::Label::new(egui::RichText::new(note).color(ui.visuals().warn_fg_color)).wrap(),
+        );
+    }
+    // The majority of a partial map is of its pixels filled in, and says so.
+    let of = match partial {
+        Some(note) => format!("majority of the {note} map"),
+        None => "majority of the scan".into(),
+    };
+    if let Some(a) = source.accuracy {
+        wrapped(
+            ui,
+            format!(
+                "agrees with the ground truth on {:.1} % of pixels",
+                100.0 * a
+            ),
+        );
+    }
+    match totals.majority {
+        Some(m) if totals.undetermined > 0 => wrapped(
+            ui,
+            format!(
+                "{of}: {m} (among {} determined pixels)",
+                totals.pixels - totals.undetermined
+            ),
+        ),
+        Some(m) => wrapped(ui, format!("{of}: {m}")),
+        None if totals.pixels > 0 && totals.undetermined == totals.pixels => {
+            wrapped(ui, format!("{of}: undetermined"))
+        }
+        None => wrapped(ui, ""),
+    };
+}
+
+fn wrapped(ui: &mut egui::Ui, text: impl Into<egui::WidgetText>) -> egui::Response {
+    ui.add(egui::Label::new(text).wrap())
+}
+
+/// One row per class: swatch, name, count, percent; then notes on the percentages.
 fn legend(ui: &mut egui::Ui, source: &ClassSource) {
     let totals = &source.totals;
     let fractions = totals.fractions();
-    ui.label(format!("source: {}", source.source));
-    if !source.is_complete() {
-        ui.label(format!(
-            "predicted {} of {} pixels so far",
-            source.done,
-            source.map.classes.len()
-        ));
-    }
-    if let Some(a) = source.accuracy {
-        ui.label(format!(
-            "agrees with the ground truth on {:.1} % of pixels",
-            100.0 * a
-        ));
-    }
     egui::Grid::new("class legend")
         .num_columns(4)
         .spacing([8.0, 2.0])
@@ -151,25 +191,20 @@ fn legend(ui: &mut egui::Ui, source: &ClassSource) {
                 ui.end_row();
             }
         });
-    match totals.majority {
-        Some(m) if totals.undetermined > 0 => ui.label(format!(
-            "majority of the scan: {m} (among {} determined pixels)",
-            totals.pixels - totals.undetermined
-        )),
-        Some(m) => ui.label(format!("majority of the scan: {m}")),
-        None if totals.pixels > 0 && totals.undetermined == totals.pixels => {
-            ui.label("majority of the scan: undetermined")
-        }
-        None => ui.label(""),
-    };
     if source.signal.is_some_and(|s| !s.polarised()) {
-        ui.label("no polarization signal: the mean pattern is centrosymmetric within noise");
+        wrapped(
+            ui,
+            "no polarization signal: the mean pattern is centrosymmetric within noise",
+        );
     }
     if source.is_complete() && source.kind == crate::gui::data::SourceKind::Model {
-        ui.label(if source.calibrated {
-            "percentages: determined pixels; confidence calibrated"
-        } else {
-            "percentages: determined pixels; confidence not calibrated"
-        });
+        wrapped(
+            ui,
+            if source.calibrated {
+                "percentages: determined pixels; confidence calibrated"
+            } else {
+                "percentages: determined pixels; confidence not calibrated"
+            },
+        );
     }
 }

@@ -36,12 +36,25 @@ impl Default for ComView {
 
 impl View for ComView {
     fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut ViewContext<'_>) {
-        ui.horizontal(|ui| {
-            ui.strong("CoM field");
+        ui.horizontal_wrapped(|ui| {
             ui.checkbox(&mut self.descan_removed, "descan removed");
             ui.checkbox(&mut self.arrows, "arrows");
         });
         let analysis = ctx.data.and_then(|d| d.analysis.as_deref());
+        if ctx.data.is_some_and(|d| d.com_is_stale()) {
+            // The calibration's rotation changed since this field was computed.
+            ui.horizontal_wrapped(|ui| {
+                ui.colored_label(
+                    ui.visuals().warn_fg_color,
+                    "stale — re-run: the calibration's rotation changed",
+                );
+                if ctx.analysing {
+                    ui.spinner();
+                } else if ui.button("Re-run").clicked() {
+                    ctx.requests.push(Request::RerunAnalysis);
+                }
+            });
+        }
         let (field, image) = match analysis {
             Some(a) if self.descan_removed => (Some(&a.com_descan), Some(&a.images.com_descan)),
             Some(a) => (Some(&a.com_raw), Some(&a.images.com_raw)),
@@ -55,7 +68,7 @@ impl View for ComView {
             "CoM field",
             texture,
             ctx.linked,
-            ctx.view_height,
+            crate::gui::layout::image_height(ui, 104.0),
             |painter, mapping| {
                 if let (true, Some(field)) = (arrows, field) {
                     draw_arrows(painter, mapping, field);

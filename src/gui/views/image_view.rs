@@ -49,6 +49,20 @@ impl Tool {
             Tool::Polygon => "Polygon",
         }
     }
+
+    /// How the tool is used, shown beside the tools.
+    pub fn hint(self) -> &'static str {
+        match self {
+            Tool::Select => {
+                "click: select a pixel, drag or right-drag: pan, scroll: zoom, arrows: move the selection"
+            }
+            Tool::Rect => "drag from corner to corner; release to finish, Esc cancels",
+            Tool::Lasso => "drag around the area; release to close it, Esc cancels",
+            Tool::Polygon => {
+                "click to add vertices, double-click or click the first vertex to close, Esc cancels"
+            }
+        }
+    }
 }
 
 /// State shared by the linked views.
@@ -220,8 +234,16 @@ pub fn show(
             linked.transform.center[0] += before.x - after.x;
             linked.transform.center[1] += before.y - after.y;
         }
+        // The wheel zoomed the image: a scrolling pane around it must not scroll too.
+        ui.input_mut(|i| i.smooth_scroll_delta = Vec2::ZERO);
     }
     let mut mapping = Mapping::new(viewport, dims, &linked.transform);
+
+    // Esc abandons the region being drawn (the drag, if any, then draws nothing).
+    if ui.input(|i| i.key_pressed(egui::Key::Escape)) {
+        linked.drawing.clear();
+        linked.drag_origin = None;
+    }
 
     // Pan: secondary/middle drag always, primary drag with the select tool.
     let pans = response.dragged_by(egui::PointerButton::Secondary)
@@ -306,9 +328,11 @@ pub fn show(
                 linked.drawing.clear();
                 if let Some(p) = ui.input(|i| i.pointer.press_origin()) {
                     linked.drawing.push(mapping.to_image(p));
+                    linked.drag_origin = Some(mapping.to_image(p));
                 }
             }
-            if response.dragged_by(egui::PointerButton::Primary) {
+            // Without an origin the lasso was abandoned (Esc) during this drag.
+            if response.dragged_by(egui::PointerButton::Primary) && linked.drag_origin.is_some() {
                 if let Some(p) = pointer_image {
                     if linked
                         .drawing
@@ -320,10 +344,11 @@ pub fn show(
                 }
             }
             if response.drag_stopped_by(egui::PointerButton::Primary) {
-                if linked.drawing.len() >= 3 {
+                if linked.drawing.len() >= 3 && linked.drag_origin.is_some() {
                     out.region = Some(polygon_region(&linked.drawing));
                 }
                 linked.drawing.clear();
+                linked.drag_origin = None;
             }
             draw_path(&painter, &mapping, &linked.drawing, true);
         }

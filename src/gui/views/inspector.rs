@@ -112,8 +112,8 @@ impl View for Inspector {
         let shown = data.classes();
         let class = shown.and_then(|c| c.class_at([row, col]));
         match class {
-            Some(class) => ui.label(format!("Pixel ({row}, {col}) — class {class}")),
-            None => ui.label(format!("Pixel ({row}, {col})")),
+            Some(class) => ui.label(format!("Pixel (row {row}, col {col}) — class {class}")),
+            None => ui.label(format!("Pixel (row {row}, col {col})")),
         };
         // The other source too, so model and ground truth can be compared pixel by pixel.
         let other = [&data.prediction, &data.truth]

@@ -8,13 +8,15 @@ pub mod com_view;
 pub mod defects;
 pub mod image_view;
 pub mod inspector;
+pub mod log;
 pub mod model_panel;
+pub mod region_table;
 pub mod regions;
 pub mod virtual_image;
 
 use crate::gui::data::Dataset;
 use crate::gui::request::Request;
-use crate::gui::state::AppState;
+use crate::gui::state::{AppState, LogEntry};
 use crate::gui::tasks::{RunningJob, Tasks};
 use eframe::egui::{self, Color32, ColorImage, TextureHandle, TextureOptions};
 use image_view::{Linked, Mapping, Tool, ViewTransform};
@@ -44,8 +46,10 @@ pub struct ViewContext<'a> {
     /// The model adapted to the labelled regions, and whether an adaptation runs.
     pub adapted: Option<&'a regions::AdaptedModel>,
     pub adapting: bool,
-    /// Height of each of the three image views.
-    pub view_height: f32,
+    /// Whether the pattern pass (virtual images, CoM) runs.
+    pub analysing: bool,
+    /// Errors, warnings and notices, oldest first.
+    pub log: &'a [LogEntry],
     /// What the views ask the app to do (carried out after the frame is drawn).
     pub requests: Vec<Request>,
 }
@@ -61,7 +65,8 @@ impl<'a> ViewContext<'a> {
             inference: tasks.predict.running().first(),
             adapted: state.regions.adapted.as_ref(),
             adapting: tasks.adapt.is_running(),
-            view_height: 120.0,
+            analysing: tasks.analyse.is_running(),
+            log: &state.log,
             requests: Vec::new(),
         }
     }
@@ -78,54 +83,13 @@ pub struct Views {
     pub model: model_panel::ModelPanel,
     pub regions: regions::RegionsPanel,
     pub defects: defects::DefectsPanel,
+    pub region_table: region_table::RegionTable,
+    pub log: log::LogView,
 }
 
-impl Views {
-    /// The tool bar and the three linked image views side by side.
-    pub fn central(&mut self, ui: &mut egui::Ui, ctx: &mut ViewContext<'_>) {
-        tool_bar(ui, ctx.linked);
-        if ctx.data.is_none() {
-            ui.centered_and_justified(|ui| {
-                ui.label(match ctx.opening {
-                    Some(p) => format!("Opening {}…", p.display()),
-                    None => "Open a scan: File > Open, or drop a file here.".into(),
-                });
-            });
-            return;
-        }
-        ctx.view_height = (ui.available_height() - 230.0)
-            .max(120.0)
-            .min(ui.available_width() / 3.0);
-        ui.columns(3, |cols| {
-            self.virtual_image.ui(&mut cols[0], ctx);
-            self.com.ui(&mut cols[1], ctx);
-            self.classes.ui(&mut cols[2], ctx);
-        });
-    }
-
-    /// Inspector, model, regions and candidate defects, one under the other.
-    pub fn side(&mut self, ui: &mut egui::Ui, ctx: &mut ViewContext<'_>) {
-        egui::ScrollArea::vertical().show(ui, |ui| {
-            if ctx.data.is_some() {
-                self.inspector.ui(ui, ctx);
-            }
-            ui.separator();
-            egui::CollapsingHeader::new("Model")
-                .default_open(true)
-                .show(ui, |ui| self.model.ui(ui, ctx));
-            ui.separator();
-            egui::CollapsingHeader::new("Regions")
-                .default_open(true)
-                .show(ui, |ui| self.regions.ui(ui, ctx));
-            egui::CollapsingHeader::new("Candidate defects")
-                .default_open(true)
-                .show(ui, |ui| self.defects.ui(ui, ctx));
-        });
-    }
-}
-
-fn tool_bar(ui: &mut egui::Ui, linked: &mut Linked) {
-    ui.horizontal(|ui| {
+/// The drawing tools over the panes, with how the chosen one is used.
+pub fn tool_bar(ui: &mut egui::Ui, linked: &mut Linked) {
+    ui.horizontal_wrapped(|ui| {
         ui.label("Tool:");
         for t in Tool::ALL {
             if ui.selectable_label(linked.tool == t, t.name()).clicked() {
@@ -142,15 +106,32 @@ fn tool_bar(ui: &mut egui::Ui, linked: &mut Linked) {
             let (r, c) = linked.dims;
             linked.transform = ViewTransform::fit(r, c);
         }
-        ui.label("scroll: zoom, right-drag: pan, arrows: move selection");
+        ui.label(linked.tool.hint());
     });
 }
 
-/// Draws the regions' outlines on an image view.
+/// Draws the regions' outlines on an image view, each with its number at its centroid (the
+/// number of the region list and table).
 pub fn draw_regions(regions: &[RegionEntry]) -> impl Fn(&egui::Painter, &Mapping) + '_ {
     move |painter: &egui::Painter, mapping: &Mapping| {
         for e in regions {
             image_view::draw_region(painter, mapping, &e.region, Color32::WHITE);
+            if let Some([row, col]) = e.centroid {
+                let at = mapping.pixel_center(row, col);
+                let text = e.id.to_string();
+                let font = egui::FontId::proportional(14.0);
+                // Dark halo so that the number reads on any class colour.
+                for d in [[-1.0, 0.0], [1.0, 0.0], [0.0, -1.0], [0.0, 1.0]] {
+                    painter.text(
+                        at + egui::vec2(d[0], d[1]),
+                        egui::Align2::CENTER_CENTER,
+                        &text,
+                        font.clone(),
+                        Color32::BLACK,
+                    );
+                }
+                painter.text(at, egui::Align2::CENTER_CENTER, &text, font, Color32::WHITE);
+            }
         }
     }
 }

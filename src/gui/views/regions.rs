@@ -10,6 +10,7 @@ use polarmap_core::classes::Class;
 use polarmap_core::maps::{Region, RegionStats};
 use polarmap_core::models::adapt::{LabelledRegion, RegionLabels};
 use polarmap_core::models::Classifier;
+use polarmap_core::region_table::RegionRow;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,6 +24,10 @@ pub struct RegionEntry {
     pub mean_com: Option<[f64; 2]>,
     /// The class the user says the region is.
     pub label: Option<Class>,
+    /// The mean (row, col) of its pixels, where its number is drawn (None: no pixel).
+    pub centroid: Option<[f64; 2]>,
+    /// The statistics are of a partial class map: its pixels filled in, and in all.
+    pub partial: Option<(usize, usize)>,
 }
 
 impl RegionEntry {
@@ -32,6 +37,16 @@ impl RegionEntry {
 
     /// The one-line summary shown in the list (tests read it back).
     pub fn summary(&self) -> String {
+        let summary = self.stats_summary();
+        match self.partial {
+            Some((done, total)) if self.stats.is_some() => {
+                format!("{summary} — of a partial map ({done} of {total} pixels)")
+            }
+            _ => summary,
+        }
+    }
+
+    fn stats_summary(&self) -> String {
         match &self.stats {
             Some(s) => match s.majority {
                 Some(m) => format!(
@@ -72,17 +87,47 @@ impl AdaptedModel {
     }
 }
 
+/// The mean (row, col) of a region's pixels in a scan of `dims` (None: no pixel inside).
+pub fn centroid(region: &Region, dims: (usize, usize)) -> Option<[f64; 2]> {
+    let px = region.pixels(dims);
+    if px.is_empty() {
+        return None;
+    }
+    let n = px.len() as f64;
+    let (sr, sc) = px
+        .iter()
+        .fold((0.0, 0.0), |(a, b), &(r, c)| (a + r as f64, b + c as f64));
+    Some([sr / n, sc / n])
+}
+
 impl Regions {
-    pub fn add(&mut self, region: Region) -> u64 {
+    /// Adds a region drawn on a scan of `dims`; returns its number.
+    pub fn add(&mut self, region: Region, dims: (usize, usize)) -> u64 {
         self.next_id += 1;
         self.entries.push(RegionEntry {
             id: self.next_id,
+            centroid: centroid(&region, dims),
             region,
             stats: None,
             mean_com: None,
             label: None,
+            partial: None,
         });
         self.next_id
+    }
+
+    /// The rows of the region table, in the order given.
+    pub fn rows<'a>(entries: impl IntoIterator<Item = &'a RegionEntry>) -> Vec<RegionRow> {
+        entries
+            .into_iter()
+            .filter_map(|e| {
+                Some(RegionRow {
+                    number: e.id,
+                    stats: e.stats.clone()?,
+                    partial: e.partial,
+                })
+            })
+            .collect()
     }
 
     /// The labelled regions as a region-labels file would hold them.
@@ -143,7 +188,7 @@ impl View for RegionsPanel {
                     .on_hover_text("zoom the views to this region")
                     .clicked()
                 {
-                    zoom_to = Some(&entry.region);
+                    zoom_to = entry.centroid;
                 }
                 if ui
                     .small_button("remove")
@@ -194,15 +239,8 @@ impl View for RegionsPanel {
         }
         self.adaptation(ui, ctx, &mut action);
         ctx.requests.extend(action);
-        if let Some(region) = zoom_to {
-            let px = region.pixels(ctx.linked.dims);
-            if !px.is_empty() {
-                let n = px.len() as f64;
-                let (sr, sc) = px
-                    .iter()
-                    .fold((0.0, 0.0), |(a, b), &(r, c)| (a + r as f64, b + c as f64));
-                ctx.linked.zoom_to(sr / n, sc / n, 2.0);
-            }
+        if let Some([row, col]) = zoom_to {
+            ctx.linked.zoom_to(row, col, 2.0);
         }
     }
 }

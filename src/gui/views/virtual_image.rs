@@ -64,8 +64,7 @@ impl Default for VirtualView {
 
 impl View for VirtualView {
     fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut ViewContext<'_>) {
-        ui.horizontal(|ui| {
-            ui.strong("Virtual image");
+        ui.horizontal_wrapped(|ui| {
             for k in VirtualKind::ALL {
                 ui.selectable_value(&mut self.kind, k, k.name());
             }
@@ -78,7 +77,7 @@ impl View for VirtualView {
             "virtual image",
             texture,
             ctx.linked,
-            ctx.view_height,
+            crate::gui::layout::image_height(ui, 40.0),
             super::draw_regions(ctx.regions),
         );
         if let Some(region) = out.region {
@@ -93,7 +92,7 @@ impl View for VirtualView {
                     (a.min(v), b.max(v))
                 });
             ui.label(format!(
-                "{}: {:.4} to {:.4}; BF r <= {:.1} px, ADF {:.1}–{:.1} px",
+                "{}: {:.4} to {:.4}; BF r ≤ {:.1} px, ADF {:.1}–{:.1} px",
                 self.kind.name(),
                 lo,
                 hi,

@@ -564,8 +564,10 @@ fn train_net(
             architecture.min_size()
         )));
     }
-    autodiff.seed(config.seed);
     // Drawn on the CPU backend whatever the device: a GPU run starts where a CPU run does.
+    // Nothing else in training draws from burn's generator, and seeding it here (outside the
+    // lock of `Network::initial`) reset another thread's draw: a test training beside another
+    // got other initial weights.
     let mut net = Network::initial(architecture, head, size, config.seed, &autodiff)?;
     if let Some(weights) = &config.init_weights {
         net = super::nets::import::load_pytorch(net, weights)?.0;

@@ -12,6 +12,7 @@
 //! companion the scan shape is unknown, as for any file that does not say it (1×N unless the
 //! caller or a sidecar gives it).
 
+use super::corrections::{Corrections, PixelCorrection};
 use super::hdf5::{attr_f64, h5err, map_dtype, open_file, SlicedFrames, FRAMES_PER_CHUNK_READ};
 use super::{Calibration, DType, FrameBuffer, FrameRef, FrameSource, OpenOptions, Opened};
 use crate::error::{Error, Result};
@@ -54,13 +55,26 @@ struct Part {
 struct DectrisFrames {
     parts: Vec<Part>,
     count: usize,
+    /// The stored pixel type.
     dtype: DType,
     frame_shape: [usize; 2],
+    /// The master's mask and flatfield, when it has them.
+    correction: Option<PixelCorrection>,
+}
+
+impl DectrisFrames {
+    /// The correction to apply, unless it changes nothing.
+    fn active_correction(&self) -> Option<&PixelCorrection> {
+        self.correction.as_ref().filter(|c| !c.is_identity())
+    }
 }
 
 impl FrameSource for DectrisFrames {
     fn dtype(&self) -> DType {
-        self.dtype
+        match self.active_correction() {
+            Some(c) => c.dtype(self.dtype),
+            None => self.dtype,
+        }
     }
 
     fn frame_count(&self) -> usize {
@@ -74,7 +88,16 @@ impl FrameSource for DectrisFrames {
     fn frame<'a>(&'a self, index: usize, scratch: &'a mut FrameBuffer) -> Result<FrameRef<'a>> {
         let k = self.parts.partition_point(|p| p.first <= index) - 1;
         let part = &self.parts[k];
-        part.frames.frame(index - part.first, scratch)
+        match self.active_correction() {
+            None => part.frames.frame(index - part.first, scratch),
+            Some(c) => part
+                .frames
+                .with_native_bytes(index - part.first, |b| c.apply(self.dtype, b, scratch)),
+        }
+    }
+
+    fn corrections(&self) -> Option<&Corrections> {
+        self.correction.as_ref().map(|c| &c.info)
     }
 }
 
@@ -171,6 +194,7 @@ pub fn open(path: &Path, file: &Hdf5File, options: &OpenOptions) -> Result<Opene
             count,
             dtype,
             frame_shape,
+            correction: detector_corrections(file, frame_shape),
         }),
         scan_shape,
         calibration,
@@ -206,22 +230,76 @@ fn companion_path(master: &Path) -> Option<PathBuf> {
     Some(master.with_file_name(format!("{base}.h5")))
 }
 
+/// Every element of a numeric dataset as f64 (integers of any width, floats); `None` for other
+/// types or an unreadable dataset. Callers check the shape first: this allocates it.
+fn numbers(ds: &Dataset) -> Option<Vec<f64>> {
+    use hdf5_reader::Datatype::{FixedPoint, FloatingPoint};
+    fn all<T: hdf5_reader::H5Type + Copy>(ds: &Dataset, f: impl Fn(T) -> f64) -> Option<Vec<f64>> {
+        Some(ds.read_array::<T>().ok()?.iter().map(|&v| f(v)).collect())
+    }
+    match ds.dtype() {
+        FloatingPoint { size: 4, .. } => all::<f32>(ds, f64::from),
+        FloatingPoint { size: 8, .. } => all::<f64>(ds, |v| v),
+        FixedPoint { size, signed, .. } => match (size, signed) {
+            (1, false) => all::<u8>(ds, f64::from),
+            (1, true) => all::<i8>(ds, f64::from),
+            (2, false) => all::<u16>(ds, f64::from),
+            (2, true) => all::<i16>(ds, f64::from),
+            (4, false) => all::<u32>(ds, f64::from),
+            (4, true) => all::<i32>(ds, f64::from),
+            (8, false) => all::<u64>(ds, |v| v as f64),
+            (8, true) => all::<i64>(ds, |v| v as f64),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// A dataset's value as f64, for the master's scalar fields.
 fn scalar(file: &Hdf5File, path: &str) -> Option<f64> {
     let ds = file.dataset(path).ok()?;
     if ds.shape().iter().product::<u64>() != 1 {
         return None;
     }
-    let v = match ds.dtype() {
-        hdf5_reader::Datatype::FloatingPoint { size: 4, .. } => {
-            *ds.read_array::<f32>().ok()?.iter().next()? as f64
-        }
-        hdf5_reader::Datatype::FloatingPoint { size: 8, .. } => {
-            *ds.read_array::<f64>().ok()?.iter().next()?
-        }
-        _ => return None,
-    };
+    let v = *numbers(&ds)?.first()?;
     v.is_finite().then_some(v)
+}
+
+/// The master's pixel mask and flatfield (`detectorSpecific/pixel_mask`, `flatfield`) with the
+/// detector's `pixel_mask_applied` and `flatfield_correction_applied` flags; `None` when the
+/// master has neither. A mask or flatfield of another shape than the frames (or unreadable) is
+/// not applied, and said so in the notes.
+fn detector_corrections(file: &Hdf5File, [h, w]: [usize; 2]) -> Option<PixelCorrection> {
+    let mut notes = Vec::new();
+    let mut per_pixel = |name: &str| -> Option<Vec<f64>> {
+        let path = format!("{DETECTOR}/detectorSpecific/{name}");
+        let ds = file.dataset(&path).ok()?;
+        let shape = ds.shape().to_vec();
+        if shape != [h as u64, w as u64] {
+            notes.push(format!(
+                "{path} has shape {shape:?}, the frames {h}x{w}: not applied"
+            ));
+            return None;
+        }
+        let v = numbers(&ds);
+        if v.is_none() {
+            notes.push(format!("{path} is not readable as numbers: not applied"));
+        }
+        v
+    };
+    let mask = per_pixel("pixel_mask");
+    let flatfield = per_pixel("flatfield");
+    if mask.is_none() && flatfield.is_none() && notes.is_empty() {
+        return None;
+    }
+    let flag = |name: &str| scalar(file, &format!("{DETECTOR}/{name}")).map(|v| v != 0.0);
+    Some(PixelCorrection::new(
+        mask.as_deref(),
+        flag("pixel_mask_applied"),
+        flatfield.as_deref(),
+        flag("flatfield_correction_applied"),
+        notes,
+    ))
 }
 
 fn positive(v: f64) -> Option<f64> {
@@ -295,7 +373,6 @@ impl StemMetadata {
 mod tests {
     use super::super::{open as open_scan, open_with, FrameBuffer, OpenOptions};
     use super::*;
-    use serde_json::Value;
 
     fn repo() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -305,48 +382,9 @@ mod tests {
         repo().join("tests/data/dectris").join(name)
     }
 
-    /// The independent readers' values (scripts/crosscheck_dectris_velox.py).
-    fn expected(key: &str) -> Value {
-        let text = std::fs::read_to_string(repo().join("tests/data/crosscheck_dectris_velox.json"))
-            .unwrap();
-        serde_json::from_str::<Value>(&text).unwrap()[key].clone()
-    }
-
-    /// Every pixel summed, every probe compared, exactly (integer counts).
+    /// Against the independent readers' values (scripts/crosscheck_dectris_velox.py).
     fn assert_matches(scan: &super::super::Scan, key: &str) {
-        let e = expected(key);
-        let shape: Vec<usize> = e["shape"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_u64().unwrap() as usize)
-            .collect();
-        assert_eq!(scan.shape().to_vec(), shape, "{key}");
-        assert_eq!(scan.dtype().name(), e["dtype"].as_str().unwrap(), "{key}");
-        let [_, cols, _, w] = scan.shape();
-        let mut scratch = FrameBuffer::new();
-        let mut sum = 0.0;
-        let mut frames = Vec::new();
-        for i in 0..scan.n_frames() {
-            let f = scan.frame(i, &mut scratch).unwrap().to_f32_vec();
-            let s: f64 = f.iter().map(|&v| v as f64).sum();
-            if i < 4 {
-                assert_eq!(s, e["frame_sums"][i].as_f64().unwrap(), "{key} frame {i}");
-            }
-            sum += s;
-            frames.push(f);
-        }
-        assert_eq!(sum, e["sum"].as_f64().unwrap(), "{key}");
-        for p in e["pixels"].as_array().unwrap() {
-            let idx: Vec<usize> = p[0]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_u64().unwrap() as usize)
-                .collect();
-            let got = frames[idx[0] * cols + idx[1]][idx[2] * w + idx[3]];
-            assert_eq!(got as f64, p[1].as_f64().unwrap(), "{key} pixel {idx:?}");
-        }
+        super::super::crosscheck::assert_matches(scan, "crosscheck_dectris_velox.json", key)
     }
 
     #[test]

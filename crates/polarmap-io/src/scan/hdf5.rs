@@ -797,6 +797,19 @@ impl SlicedFrames {
         })
     }
 
+    /// Calls `f` with frame `index` as native-endian bytes of the stored type (for readers that
+    /// transform the frame on its way into the caller's scratch buffer).
+    pub(super) fn with_native_bytes<R>(
+        &self,
+        index: usize,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<R> {
+        let (bytes, within) = self.block_bytes(index)?;
+        let frame_bytes = self.frame_shape[0] * self.frame_shape[1] * self.dtype.size();
+        let start = within * frame_bytes;
+        Ok(f(&bytes[start..start + frame_bytes]))
+    }
+
     fn block_bytes(&self, index: usize) -> Result<(Arc<Vec<u8>>, usize)> {
         let (id, first, len) = self.block_of(index);
         {

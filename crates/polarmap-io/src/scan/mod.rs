@@ -6,6 +6,9 @@
 pub mod bitshuffle;
 pub mod blockfile;
 mod calibration;
+pub mod corrections;
+#[cfg(test)]
+mod crosscheck;
 pub mod dectris;
 pub mod dm;
 mod frame;
@@ -26,7 +29,7 @@ pub use calibration::Calibration;
 pub use frame::{Accumulator, DType, Endian, FrameBuffer, FrameRef, FrameVisitor, Pixel};
 pub use mapped::MappedFrames;
 pub use raw::RawLayout;
-pub use sidecar::{Labels, Sidecar};
+pub use sidecar::{Labels, SavedSidecar, Sidecar};
 
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -43,6 +46,11 @@ pub trait FrameSource: Send + Sync {
     fn frame<'a>(&'a self, index: usize, scratch: &'a mut FrameBuffer) -> Result<FrameRef<'a>>;
     /// Advises the reader that frames will be read sequentially (e.g. `madvise`).
     fn advise_sequential(&self) {}
+    /// The detector corrections (mask, flatfield) the reader applies to every frame, if the file
+    /// describes any (see [`corrections`]).
+    fn corrections(&self) -> Option<&corrections::Corrections> {
+        None
+    }
     /// Frames `first..first + count` are done with for now. A memory-mapped reader drops their
     /// page-table entries (the file stays in the page cache): a pass calls this after each
     /// batch, so that tearing down a 2 GiB map runs on every core during the pass rather than
@@ -59,6 +67,8 @@ pub struct Scan {
     /// Ground truth from the sidecar, if any.
     pub labels: Option<Labels>,
     source: Box<dyn FrameSource>,
+    /// What the reader overrode or doubted while opening (shown by the CLI and the GUI).
+    warnings: Vec<String>,
 }
 
 impl std::fmt::Debug for Scan {
@@ -102,9 +112,25 @@ pub fn open_with(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Scan> 
         .map_err(|m| Error::invalid(format!("{}: calibration given: {m}", path.display())))?;
     let sidecar = Sidecar::find_for(path)?;
     let opened = open_source(path, options, sidecar.as_ref())?;
+    let mut warnings = Vec::new();
+    // A 4-D .npy states its scan shape itself: a sidecar that disagrees is outvoted.
+    let own_shape = opened.scan_shape.filter(|_| opened.format == "npy");
+    let sidecar_shape = match (sidecar.as_ref().and_then(|s| s.scan_shape), own_shape) {
+        (Some(said), Some([r, c])) if said != [r, c] => {
+            warnings.push(format!(
+                "{}: the sidecar's scan_shape [{}, {}] disagrees with the array's own scan \
+                 shape [{r}, {c}]; using the array's",
+                path.display(),
+                said[0],
+                said[1]
+            ));
+            None
+        }
+        (said, _) => said,
+    };
     let scan_shape = options
         .scan_shape
-        .or(sidecar.as_ref().and_then(|s| s.scan_shape))
+        .or(sidecar_shape)
         .or(opened.scan_shape)
         .unwrap_or([1, opened.source.frame_count()]);
     let mut calibration = opened.calibration;
@@ -113,14 +139,16 @@ pub fn open_with(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Scan> 
     }
     calibration = options.calibration.or(&calibration);
     let labels = sidecar.and_then(|s| s.labels);
-    Scan::new(
+    let mut scan = Scan::new(
         path,
         opened.format,
         opened.source,
         scan_shape,
         calibration,
         labels,
-    )
+    )?;
+    scan.warnings = warnings;
+    Ok(scan)
 }
 
 /// What a format reader returns: frames plus whatever the file says about the scan.
@@ -146,6 +174,9 @@ fn open_source(path: &Path, options: &OpenOptions, sidecar: Option<&Sidecar>) ->
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
         return tiff::open_folder(path);
+    }
+    if meta.len() == 0 {
+        return Err(Error::format(path, "the file is empty (0 bytes)"));
     }
     let raw_layout = options
         .raw
@@ -289,11 +320,17 @@ impl Scan {
             calibration,
             labels,
             source,
+            warnings: Vec::new(),
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// What was overridden or doubted while opening (e.g. a sidecar outvoted by the file).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// Short name of the reader that opened the file (e.g. `"npy"`).
@@ -369,6 +406,12 @@ impl Scan {
 
     pub fn advise_sequential(&self) {
         self.source.advise_sequential()
+    }
+
+    /// The detector corrections applied to every frame (masked pixels read as 0, an unapplied
+    /// flatfield multiplied in), when the file describes any.
+    pub fn corrections(&self) -> Option<&corrections::Corrections> {
+        self.source.corrections()
     }
 
     /// See [`FrameSource::release`].

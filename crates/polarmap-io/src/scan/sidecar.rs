@@ -53,6 +53,17 @@ impl Labels {
     }
 }
 
+/// The key that marks a sidecar polarmap wrote (its value: "polarmap VERSION").
+pub const WRITTEN_BY_KEY: &str = "written_by";
+
+/// What [`Sidecar::save_calibration`] wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SavedSidecar {
+    pub path: PathBuf,
+    /// Where the sidecar it replaced was copied (one polarmap had not written).
+    pub backup: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Sidecar {
     #[serde(flatten)]
@@ -156,6 +167,67 @@ impl Sidecar {
         std::fs::write(path, text + "\n").map_err(|e| Error::io(path, e))
     }
 
+    /// Whether polarmap wrote this sidecar (`save_calibration` marks what it writes).
+    pub fn written_by_polarmap(&self) -> bool {
+        self.extra
+            .get(WRITTEN_BY_KEY)
+            .and_then(|v| v.as_str())
+            .is_some_and(|v| v.starts_with("polarmap"))
+    }
+
+    /// Saves `calibration` into the sidecar of `data` (the one found, else `NAME.meta.json`),
+    /// keeping its other keys. An existing sidecar is replaced only when `replace` (the caller
+    /// asked the user); one polarmap did not write is first copied to `NAME.meta.json.bak`, and
+    /// if that backup exists too nothing is written. Returns what was written.
+    pub fn save_calibration(
+        data: &Path,
+        calibration: &Calibration,
+        replace: bool,
+    ) -> Result<SavedSidecar> {
+        calibration
+            .validate()
+            .map_err(|m| Error::invalid(format!("{}: calibration: {m}", data.display())))?;
+        let candidates = Self::candidates(data.components().as_path());
+        let existing = candidates.iter().find(|c| c.is_file()).cloned();
+        let path = existing.clone().unwrap_or_else(|| candidates[0].clone());
+        let mut backup = None;
+        let mut sidecar = match &existing {
+            None => Sidecar::default(),
+            Some(p) => {
+                if !replace {
+                    return Err(Error::invalid(format!(
+                        "{} already exists; not overwriting it unasked",
+                        p.display()
+                    )));
+                }
+                let old = Self::read(p)?;
+                if !old.written_by_polarmap() {
+                    let mut name = p.as_os_str().to_owned();
+                    name.push(".bak");
+                    let bak = PathBuf::from(name);
+                    if bak.exists() {
+                        return Err(Error::invalid(format!(
+                            "{} was not written by polarmap and its backup {} exists; not \
+                             overwriting either",
+                            p.display(),
+                            bak.display()
+                        )));
+                    }
+                    std::fs::copy(p, &bak).map_err(|e| Error::io(&bak, e))?;
+                    backup = Some(bak);
+                }
+                old
+            }
+        };
+        sidecar.calibration = *calibration;
+        sidecar.extra.insert(
+            WRITTEN_BY_KEY.into(),
+            format!("polarmap {}", env!("CARGO_PKG_VERSION")).into(),
+        );
+        sidecar.write(&path)?;
+        Ok(SavedSidecar { path, backup })
+    }
+
     /// The raw binary layout, if the sidecar gives at least dtype and frame shape.
     pub fn raw_layout(&self) -> Option<RawLayout> {
         Some(RawLayout {
@@ -190,6 +262,48 @@ mod tests {
         let again = Sidecar::read(&path).unwrap();
         assert_eq!(again.extra["thickness_a"], 200.5);
         assert_eq!(again.labels, Some(Labels::Class(Class::RD)));
+    }
+
+    /// Saving a calibration: a new sidecar is written; an existing one only when asked, with
+    /// its other keys kept; a foreign one backed up first, and never over an existing backup.
+    #[test]
+    fn save_calibration_asks_keeps_keys_and_backs_up_foreign_sidecars() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("scan.npy");
+        let cal = Calibration {
+            energy_kv: Some(300.0),
+            scan_rotation_deg: Some(12.5),
+            ..Default::default()
+        };
+        // No sidecar yet: written, marked as polarmap's, no backup.
+        let saved = Sidecar::save_calibration(&data, &cal, false).unwrap();
+        assert_eq!(saved.path, dir.path().join("scan.meta.json"));
+        assert_eq!(saved.backup, None);
+        let s = Sidecar::read(&saved.path).unwrap();
+        assert_eq!(s.calibration, cal);
+        assert!(s.written_by_polarmap());
+        // Again: refused unless asked; asked, replaced without a backup (it is polarmap's).
+        assert!(Sidecar::save_calibration(&data, &cal, false).is_err());
+        let again = Sidecar::save_calibration(&data, &Calibration::default(), true).unwrap();
+        assert_eq!(again.backup, None);
+
+        // A sidecar someone else wrote: copied to .bak first, its other keys kept.
+        let foreign = r#"{"energy_kv": 200, "labels": "RD", "operator": "ana"}"#;
+        std::fs::write(&saved.path, foreign).unwrap();
+        let saved = Sidecar::save_calibration(&data, &cal, true).unwrap();
+        let bak = dir.path().join("scan.meta.json.bak");
+        assert_eq!(saved.backup.as_deref(), Some(bak.as_path()));
+        assert_eq!(std::fs::read_to_string(&bak).unwrap(), foreign);
+        let s = Sidecar::read(&saved.path).unwrap();
+        assert_eq!(s.calibration.energy_kv, Some(300.0));
+        assert_eq!(s.calibration.scan_rotation_deg, Some(12.5));
+        assert_eq!(s.labels, Some(Labels::Class(Class::RD)));
+        assert_eq!(s.extra["operator"], "ana");
+        // Another foreign sidecar while the backup exists: nothing is written.
+        std::fs::write(&saved.path, foreign).unwrap();
+        assert!(Sidecar::save_calibration(&data, &cal, true).is_err());
+        assert_eq!(std::fs::read_to_string(&saved.path).unwrap(), foreign);
+        assert_eq!(std::fs::read_to_string(&bak).unwrap(), foreign);
     }
 
     #[test]

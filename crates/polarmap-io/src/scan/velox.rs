@@ -375,7 +375,7 @@ impl FrameSource for VeloxFrames {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{open as open_scan, open_with, FrameBuffer, OpenOptions};
+    use super::super::{open as open_scan, open_with, OpenOptions};
     use serde_json::Value;
     use std::path::{Path, PathBuf};
 
@@ -385,11 +385,10 @@ mod tests {
             .join(name)
     }
 
+    const JSON: &str = "crosscheck_dectris_velox.json";
+
     fn expected(key: &str) -> Value {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../tests/data/crosscheck_dectris_velox.json");
-        let text = std::fs::read_to_string(path).unwrap();
-        serde_json::from_str::<Value>(&text).unwrap()[key].clone()
+        super::super::crosscheck::expected(JSON, key)
     }
 
     #[test]
@@ -434,25 +433,7 @@ mod tests {
         assert_eq!(scan.calibration.energy_kv, Some(300.0));
         // Real-space frames: no angle per pixel.
         assert_eq!(scan.calibration.mrad_per_px, None);
-        let mut scratch = FrameBuffer::new();
-        let mut sum = 0.0f64;
-        for i in 0..2 {
-            let f = scan.frame(i, &mut scratch).unwrap().to_f32_vec();
-            let s: f64 = f.iter().map(|&v| v as f64).sum();
-            assert_eq!(s, want["frame_sums"][i].as_f64().unwrap());
-            sum += s;
-        }
-        assert_eq!(sum, want["sum"].as_f64().unwrap());
-        for p in want["pixels"].as_array().unwrap() {
-            let i: Vec<usize> = p[0]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_u64().unwrap() as usize)
-                .collect();
-            let f = scan.frame_f32(i[0], i[1]).unwrap();
-            assert_eq!(f[i[2] * 3 + i[3]] as f64, p[1].as_f64().unwrap(), "{i:?}");
-        }
+        super::super::crosscheck::assert_matches(&scan, JSON, "fei_example_tem_stack.emd");
     }
 
     #[test]
@@ -467,25 +448,7 @@ mod tests {
         // 2e8 1/m per pixel x 1.9687 pm at 300 kV = 0.394 mrad.
         let mrad = scan.calibration.mrad_per_px.unwrap();
         assert!((mrad - 2e8 * 0.019_687e-10 * 1e3).abs() < 1e-5, "{mrad}");
-        let mut total = 0.0f64;
-        for i in 0..6 {
-            let f = scan.frame_f32(0, i).unwrap();
-            let s: f64 = f.iter().map(|&v| v as f64).sum();
-            if i < 4 {
-                assert_eq!(s, want["frame_sums"][i].as_f64().unwrap(), "frame {i}");
-            }
-            total += s;
-        }
-        assert_eq!(total, want["sum"].as_f64().unwrap());
-        for p in want["pixels"].as_array().unwrap() {
-            let i: Vec<usize> = p[0]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_u64().unwrap() as usize)
-                .collect();
-            let f = scan.frame_f32(i[0], i[1]).unwrap();
-            assert_eq!(f[i[2] * 16 + i[3]] as f64, p[1].as_f64().unwrap(), "{i:?}");
-        }
+        super::super::crosscheck::assert_matches(&scan, JSON, "velox_diffraction_stack.emd");
+        assert!(want["sum"].as_f64().unwrap() > 0.0);
     }
 }
