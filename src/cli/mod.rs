@@ -3,6 +3,7 @@
 
 mod bench;
 mod calibrate;
+mod figure;
 mod models;
 
 use anyhow::{bail, Context, Result};
@@ -58,6 +59,9 @@ enum Command {
     Train(models::TrainArgs),
     /// Classify every pattern of a scan with a trained model.
     Predict(models::PredictArgs),
+    /// A figure for a paper: the virtual image, CoM field and class map side by side (or one of
+    /// them), with legends, scale bar, region outlines and defect markers, as PNG or SVG.
+    Figure(figure::FigureArgs),
     /// Fit a model's probability calibration and OOD reference on labelled scans.
     Calibrate(calibrate::CalibrateArgs),
     /// The paper's benchmark: train model rows × preprocessing configs × seeds, evaluate on
@@ -337,6 +341,7 @@ pub fn main() -> ExitCode {
         Some(Command::Simulate(args)) => simulate(args, &progress),
         Some(Command::Train(args)) => models::train(args, &progress),
         Some(Command::Predict(args)) => models::predict(args, &progress),
+        Some(Command::Figure(args)) => figure::figure(args, &progress),
         Some(Command::Calibrate(args)) => calibrate::calibrate(args, &progress),
         Some(Command::Bench(args)) => bench::bench(args, &progress),
         None => demo(&progress),

@@ -124,9 +124,7 @@ fn file_menu(
         .add_enabled(path.is_some(), egui::Button::new("Export…"))
         .clicked()
     {
-        dialogs
-            .export
-            .open_for(dialogs.export.kind, path.as_deref());
+        dialogs.export.open_for(path.as_deref());
     }
     ui.separator();
     if ui.button("Quit").clicked() {

@@ -223,8 +223,24 @@ fn a_dragged_rectangle_reports_the_librarys_majority() {
     assert!(harness.state().state.regions.entries.is_empty());
 }
 
+/// Opens File ▸ Export… and types `path` into the export path.
+fn export_to(harness: &mut Harness<'static, PolarmapApp>, path: &Path) {
+    harness.get_by_label("File").click();
+    harness.run();
+    harness.get_by_label("Export…").click();
+    harness.run();
+    let field = harness.get_by_label("Export path");
+    field.focus();
+    harness.run();
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    harness
+        .get_by_label("Export path")
+        .type_text(&path.display().to_string());
+    harness.run();
+}
+
 #[test]
-fn export_writes_the_class_map_png_and_never_overwrites_unasked() {
+fn export_writes_a_class_map_figure_remembers_its_folder_and_never_overwrites_unasked() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("classes.png");
     let mut harness = app_on(Some(demo_path()));
@@ -233,42 +249,66 @@ fn export_writes_the_class_map_png_and_never_overwrites_unasked() {
     harness.run();
     harness.get_by_label("Export…").click();
     harness.run();
-    let field = harness.get_by_label("Export path");
-    field.focus();
-    harness.run();
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    // A figure is the default; choose the class map alone.
     harness
-        .get_by_label("Export path")
-        .type_text(&out.display().to_string());
+        .get_by_role_and_label(egui::accesskit::Role::ComboBox, "view")
+        .click();
     harness.run();
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::Button, "class map")
+        .click();
+    harness.run();
+    export_to(&mut harness, &out);
     harness.get_by_label("Save").click();
     settle(&mut harness);
 
+    // 85 mm at 300 DPI, not a 32-pixel image; each scan pixel a square of its class colour
+    // where the figure's layout puts the panel.
     let image = image::open(&out).expect("the PNG was written").to_rgb8();
-    assert_eq!(image.dimensions(), (32, 32));
+    assert_eq!(image.width(), (85.0f64 / 25.4 * 300.0).round() as u32);
     let truth = demo_truth();
+    let settings = harness.state().dialogs.export.settings.clone();
+    assert_eq!(settings.figure.view, polarmap_core::figure::View::Classes);
+    let data = polarmap_core::figure::FigureData {
+        classes: Some(("ground truth", &truth)),
+        scan_step_a: harness
+            .state()
+            .state
+            .data
+            .as_ref()
+            .unwrap()
+            .calibration
+            .scan_step_a,
+        ..Default::default()
+    };
+    let layout = polarmap_core::figure::Figure::new(&data, &settings.figure).unwrap();
+    assert_eq!(image.height(), layout.drawing.height);
+    let panel = layout.panels[0];
+    let k = panel.scale as u32;
+    assert!(k >= 20, "{k}");
     for ((r, c), &class) in truth.classes.indexed_iter() {
-        assert_eq!(
-            image.get_pixel(c as u32, r as u32).0,
-            polarmap_core::colour::class_colour(class),
-            "pixel ({r}, {c})"
-        );
+        let (x, y) = (panel.x as u32 + c as u32 * k, panel.y as u32 + r as u32 * k);
+        for (dx, dy) in [(0, 0), (k - 1, k - 1)] {
+            assert_eq!(
+                image.get_pixel(x + dx, y + dy).0,
+                polarmap_core::colour::class_colour(class),
+                "pixel ({r}, {c})"
+            );
+        }
     }
-    let written = std::fs::metadata(&out).unwrap().modified().unwrap();
-
-    // Saving again asks first; Cancel leaves the file alone.
+    // The folder is remembered: the next export starts there.
+    assert_eq!(settings.folder.as_deref(), Some(dir.path()));
     harness.get_by_label("File").click();
     harness.run();
     harness.get_by_label("Export…").click();
     harness.run();
-    let field = harness.get_by_label("Export path");
-    field.focus();
-    harness.run();
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
-    harness
-        .get_by_label("Export path")
-        .type_text(&out.display().to_string());
-    harness.run();
+    let suggested = PathBuf::from(&harness.state().dialogs.export.path);
+    assert_eq!(suggested.parent(), Some(dir.path()));
+    assert_eq!(suggested.extension().unwrap(), "png");
+    let written = std::fs::metadata(&out).unwrap().modified().unwrap();
+
+    // Saving again asks first; Cancel leaves the file alone.
+    export_to(&mut harness, &out);
     harness.get_by_label("Save").click();
     harness.run();
     harness.get_by_label_contains("already exists. Replace it?");
@@ -709,6 +749,11 @@ fn the_views_toggles_are_kept_between_runs() {
         polarmap::gui::views::virtual_image::VirtualKind::Bf
     );
     assert!(!views.com.arrows && !views.inspector.follow_hover);
+    let export = &mut harness.state_mut().dialogs.export.settings;
+    export.figure.dpi = 600.0;
+    export.format = polarmap_core::figure::Format::Svg;
+    export.folder = Some(std::env::temp_dir());
+    let export = export.clone();
     let mut storage = Memory::default();
     harness.state().save_to(&mut storage);
 
@@ -730,6 +775,8 @@ fn the_views_toggles_are_kept_between_runs() {
     );
     assert!(!views.com.arrows && !views.inspector.follow_hover);
     assert!(views.com.descan_removed && views.inspector.log_scale);
+    // So does the export dialog, with the folder of the last export.
+    assert_eq!(next.state().dialogs.export.settings, export);
     // The demo was opened, so it is the most recent file.
     assert_eq!(next.state().state.settings.recent, vec![demo_path()]);
 }

@@ -156,6 +156,7 @@ impl PolarmapApp {
                 progress.start("writing the adapted model", 1);
                 let card_path = ModelCard::path_for(&path);
                 polarmap_core::export::check_writable(&card_path, overwrite)?;
+                tasks::create_parent(&path)?;
                 adapted.model.save(&path, overwrite)?;
                 let command = format!(
                     "adapted in the polarmap app (Regions ▸ Adapt model) from {} on {}",
@@ -197,6 +198,7 @@ impl PolarmapApp {
             virtual_kind: self.views.virtual_image.kind,
             descan_removed: self.views.com.descan_removed,
             regions: &self.state.regions.entries,
+            defects: &self.state.defects.found,
         };
         tasks::export::start(&mut self.tasks.export, request, d, shown);
     }
