@@ -108,6 +108,17 @@ pub fn demo_path() -> PathBuf {
     root().join("assets/demo.npy")
 }
 
+/// The user's models folder, where the app writes the models it trains or adapts:
+/// `$XDG_DATA_HOME/polarmap/models` (`~/.local/share/polarmap/models` on Linux), beside the
+/// versioned install folder of the shipped models, so that a newer polarmap still finds them;
+/// the temporary directory where there is no data folder. Created when a model is written.
+pub fn user_models_dir() -> PathBuf {
+    dirs::data_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("polarmap")
+        .join("models")
+}
+
 /// The folder of the shipped models.
 pub fn models_dir() -> PathBuf {
     root().join("models")

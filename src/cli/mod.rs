@@ -3,6 +3,7 @@
 
 mod bench;
 mod calibrate;
+mod figure;
 mod models;
 
 use anyhow::{bail, Context, Result};
@@ -58,6 +59,9 @@ enum Command {
     Train(models::TrainArgs),
     /// Classify every pattern of a scan with a trained model.
     Predict(models::PredictArgs),
+    /// A figure for a paper: the virtual image, CoM field and class map side by side (or one of
+    /// them), with legends, scale bar, region outlines and defect markers, as PNG or SVG.
+    Figure(figure::FigureArgs),
     /// Fit a model's probability calibration and OOD reference on labelled scans.
     Calibrate(calibrate::CalibrateArgs),
     /// The paper's benchmark: train model rows × preprocessing configs × seeds, evaluate on
@@ -337,6 +341,7 @@ pub fn main() -> ExitCode {
         Some(Command::Simulate(args)) => simulate(args, &progress),
         Some(Command::Train(args)) => models::train(args, &progress),
         Some(Command::Predict(args)) => models::predict(args, &progress),
+        Some(Command::Figure(args)) => figure::figure(args, &progress),
         Some(Command::Calibrate(args)) => calibrate::calibrate(args, &progress),
         Some(Command::Bench(args)) => bench::bench(args, &progress),
         None => demo(&progress),
@@ -468,23 +473,26 @@ pub(crate) fn with_progress_bar<R>(progress: &Progress, work: impl FnOnce() -> R
         .expect("valid template")
         .progress_chars("=> "),
     );
-    let finished = std::sync::atomic::AtomicBool::new(false);
+    // The drawing thread waits on a channel, not a sleep: it ends the moment the work does
+    // (a 50 ms sleep cost `polarmap com` up to 50 ms after its pass).
+    let (done, finished) = std::sync::mpsc::channel::<()>();
     std::thread::scope(|s| {
-        s.spawn(|| {
+        s.spawn(move || {
             // Show the bar only for work that lasts.
             let start = Instant::now();
-            while !finished.load(std::sync::atomic::Ordering::Relaxed) {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                finished.recv_timeout(Duration::from_millis(50))
+            {
                 if start.elapsed() > Duration::from_millis(300) {
                     bar.set_message(progress.stage());
                     bar.set_length(progress.total());
                     bar.set_position(progress.done());
                 }
-                std::thread::sleep(Duration::from_millis(50));
             }
             bar.finish_and_clear();
         });
         let result = work();
-        finished.store(true, std::sync::atomic::Ordering::Relaxed);
+        drop(done);
         result
     })
 }

@@ -20,6 +20,8 @@ use std::path::PathBuf;
 
 /// Where the views' toggles are stored (the app's settings are under `eframe::APP_KEY`).
 const VIEWS_KEY: &str = "views";
+/// Where the export dialog's settings and last folder are stored.
+const EXPORT_KEY: &str = "export";
 /// Where the arrangement of the panes is stored.
 const LAYOUT_KEY: &str = "layout";
 /// Toasts longer than this are cut (the Log pane has the whole message).
@@ -65,11 +67,15 @@ impl PolarmapApp {
             storage.and_then(|s| eframe::get_value(s, eframe::APP_KEY));
         let views = storage.and_then(|s| eframe::get_value(s, VIEWS_KEY));
         let layout = storage.and_then(|s| eframe::get_value(s, LAYOUT_KEY));
+        let mut dialogs = Dialogs::default();
+        if let Some(export) = storage.and_then(|s| eframe::get_value(s, EXPORT_KEY)) {
+            dialogs.export.settings = export;
+        }
         let mut app = PolarmapApp {
             state: AppState::new(settings.unwrap_or_default()),
             views: views.unwrap_or_default(),
             layout: layout.unwrap_or_default(),
-            dialogs: Dialogs::default(),
+            dialogs,
             tasks: Tasks::new(Some(cc.egui_ctx.clone())),
             toasts: egui_notify::Toasts::default(),
             toasted: 0,
@@ -92,6 +98,7 @@ impl PolarmapApp {
     pub fn save_to(&self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.state.settings);
         eframe::set_value(storage, VIEWS_KEY, &self.views);
+        eframe::set_value(storage, EXPORT_KEY, &self.dialogs.export.settings);
         eframe::set_value(storage, LAYOUT_KEY, &self.layout);
     }
 

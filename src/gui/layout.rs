@@ -79,7 +79,10 @@ impl Default for Layout {
             [(images, 2.6), (below, 1.0)],
         );
         let inspector = tabs(&mut tiles, &[Pane::Inspector]);
-        let side = tabs(&mut tiles, &[Pane::Regions, Pane::Model, Pane::Defects, Pane::Domains]);
+        let side = tabs(
+            &mut tiles,
+            &[Pane::Regions, Pane::Model, Pane::Defects, Pane::Domains],
+        );
         let right = linear(
             &mut tiles,
             LinearDir::Vertical,

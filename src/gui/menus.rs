@@ -14,8 +14,8 @@ use eframe::egui;
 /// (py4DSTEM, Prismatic, Dectris master + data, Velox), TIFF, blockfile, Gatan DM, MRC, TVIPS,
 /// raw binary (with a sidecar layout).
 pub const SCAN_EXTENSIONS: [&str; 16] = [
-    "npy", "mib", "hdr", "h5", "hdf5", "hdf", "emd", "tif", "tiff", "blo", "dm3", "dm4",
-    "mrc", "mrcs", "tvips", "raw",
+    "npy", "mib", "hdr", "h5", "hdf5", "hdf", "emd", "tif", "tiff", "blo", "dm3", "dm4", "mrc",
+    "mrcs", "tvips", "raw",
 ];
 
 pub fn menu_bar(
@@ -129,9 +129,7 @@ fn file_menu(
         .add_enabled(path.is_some(), egui::Button::new("Export…"))
         .clicked()
     {
-        dialogs
-            .export
-            .open_for(dialogs.export.kind, path.as_deref());
+        dialogs.export.open_for(path.as_deref());
     }
     ui.separator();
     if ui.button("Quit").clicked() {

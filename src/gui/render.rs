@@ -37,14 +37,7 @@ pub fn com(field: &polarmap_core::analysis::ComField) -> Arc<ColorImage> {
 /// transparent.
 pub fn classes(map: &ClassMap, done: usize, confidence: bool) -> Arc<ColorImage> {
     let (rows, cols) = map.dim();
-    let mut colours = polarmap_core::export::class_pixels(&map.classes);
-    if let Some(determined) = &map.determined {
-        for (colour, &d) in colours.iter_mut().zip(determined) {
-            if !d {
-                *colour = polarmap_core::colour::UNDETERMINED;
-            }
-        }
-    }
+    let colours = polarmap_core::export::class_map_pixels(map);
     let alpha: Vec<u8> = match (&map.confidence, confidence) {
         (Some(conf), true) => conf
             .iter()

@@ -401,6 +401,197 @@ fn an_unwritable_output_names_the_file_and_the_cause_once() {
     assert_eq!(stderr.matches("os error").count(), 1, "{stderr}");
 }
 
+fn demo_scan() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo.npy")
+}
+
+/// The text of every `<text>` element of an SVG, which must parse as XML to its end.
+fn svg_texts(svg: &str) -> Vec<String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(svg);
+    let (mut texts, mut inside) = (Vec::new(), false);
+    loop {
+        match reader.read_event().expect("the SVG is well-formed XML") {
+            Event::Start(e) if e.name().as_ref() == b"text" => inside = true,
+            Event::End(e) if e.name().as_ref() == b"text" => inside = false,
+            Event::Text(t) if inside => texts.push(t.decode().unwrap().trim().to_string()),
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    texts
+}
+
+#[test]
+fn figure_of_the_demo_png_at_its_dpi_and_svg_with_the_classes_present() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = demo_scan();
+    let (ok, stdout, err) = polarmap(&["predict", demo.to_str().unwrap(), "--json"]);
+    assert!(ok, "{err}");
+    let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let distribution = summary["distribution"].as_object().unwrap();
+
+    // PNG: 180 mm (the composite's default width) at 150 DPI, and the DPI in the file.
+    let png = dir.path().join("fig.png");
+    let (ok, _, err) = polarmap(&[
+        "figure",
+        demo.to_str().unwrap(),
+        "-o",
+        png.to_str().unwrap(),
+        "--dpi",
+        "150",
+    ]);
+    assert!(ok, "{err}");
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&png).unwrap()));
+    let reader = decoder.read_info().unwrap();
+    let info = reader.info();
+    assert_eq!(info.width, (180.0f64 / 25.4 * 150.0).round() as u32);
+    let dims = info.pixel_dims.expect("the PNG records its DPI");
+    assert_eq!(dims.unit, png::Unit::Meter);
+    assert_eq!(dims.xppu, (150.0f64 / 0.0254).round() as u32);
+    // Twice the DPI, twice the pixels.
+    let (ok, _, err) = polarmap(&[
+        "figure",
+        demo.to_str().unwrap(),
+        "-o",
+        png.to_str().unwrap(),
+        "--dpi",
+        "300",
+        "--overwrite",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(image::open(&png).unwrap().width(), 2126);
+
+    // SVG: parses; three panel headings, the scale bar in Å, and a legend line for each class
+    // that occurs (no other) with its fraction, summing to 100 %.
+    let svg = dir.path().join("fig.svg");
+    let (ok, _, err) = polarmap(&[
+        "figure",
+        demo.to_str().unwrap(),
+        "-o",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let texts = svg_texts(&std::fs::read_to_string(&svg).unwrap());
+    for expected in ["virtual ADF", "CoM field", "5 Å"] {
+        assert!(
+            texts.iter().any(|t| t == expected),
+            "{expected} in {texts:?}"
+        );
+    }
+    let mut total = 0.0;
+    let mut listed = Vec::new();
+    for text in &texts {
+        let Some((name, percent)) = text.split_once(' ') else {
+            continue;
+        };
+        if polarmap_core::Class::from_name(name).is_some() && percent.ends_with(" %") {
+            let value: f64 = percent.trim_end_matches(" %").parse().unwrap();
+            let fraction = distribution[name].as_f64().unwrap();
+            assert_eq!(percent, format!("{:.1} %", 100.0 * fraction), "{name}");
+            total += value;
+            listed.push(name.to_string());
+        }
+    }
+    let present: Vec<String> = polarmap_core::Class::ALL
+        .iter()
+        .map(|c| c.name().to_string())
+        .filter(|n| distribution[n.as_str()].as_f64().unwrap() > 0.0)
+        .collect();
+    assert_eq!(
+        listed, present,
+        "the legend lists exactly the classes present"
+    );
+    assert!((total - 100.0).abs() < 0.1 * listed.len() as f64, "{total}");
+}
+
+/// The first and last x of the non-white run through `x` in row `y`.
+fn run_around(img: &image::RgbImage, x: u32, y: u32, white: bool) -> (u32, u32) {
+    let is = |x: u32| (img.get_pixel(x, y).0 == [255, 255, 255]) == white;
+    let (mut a, mut b) = (x, x);
+    while a > 0 && is(a - 1) {
+        a -= 1;
+    }
+    while b + 1 < img.width() && is(b + 1) {
+        b += 1;
+    }
+    (a, b)
+}
+
+#[test]
+fn figure_outlines_regions_and_measures_its_scale_bar_in_scan_pixels() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = demo_scan();
+    let regions = dir.path().join("regions.json");
+    // The region-labels layout (docs/formats.md): rows 10..16, columns 3..9.
+    std::fs::write(
+        &regions,
+        r#"{"regions": [{"class": "RM", "region": {"kind": "rect", "row0": 10, "col0": 3, "row1": 16, "col1": 9}}]}"#,
+    )
+    .unwrap();
+    let plain = dir.path().join("plain.png");
+    let outlined = dir.path().join("outlined.png");
+    for (out, extra) in [(&plain, None), (&outlined, Some(&regions))] {
+        let mut args = vec![
+            "figure",
+            demo.to_str().unwrap(),
+            "--view",
+            "classes",
+            "-o",
+            out.to_str().unwrap(),
+        ];
+        if let Some(r) = extra {
+            args.extend(["--regions", r.to_str().unwrap()]);
+        }
+        let (ok, stdout, err) = polarmap(&args);
+        assert!(ok, "{err}");
+        assert!(stdout.contains("scale bar 5 Å"), "{stdout}");
+    }
+    let plain = image::open(&plain).unwrap().to_rgb8();
+    let outlined = image::open(&outlined).unwrap().to_rgb8();
+    // One view: 85 mm at 300 DPI.
+    assert_eq!(plain.width(), 1004);
+    assert_eq!(plain.dimensions(), outlined.dimensions());
+    // The outline is what differs: its bounding box.
+    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
+    for (x, y, p) in outlined.enumerate_pixels() {
+        if *p != *plain.get_pixel(x, y) {
+            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+        }
+    }
+    assert!(x1 > x0, "the outline changed pixels");
+    // The map panel (class colours, never white) through the outline's middle row: 32 scan
+    // pixels of k output pixels each.
+    let (left, right) = run_around(&plain, (x0 + x1) / 2, (y0 + y1) / 2, false);
+    let width = right - left + 1;
+    assert_eq!(
+        width % 32,
+        0,
+        "whole output pixels per scan pixel ({width})"
+    );
+    let k = width / 32;
+    assert!(k > 10, "{k}");
+    assert_eq!((x0, x1 + 1), (left + 3 * k, left + 9 * k), "columns 3..9");
+    assert_eq!(y1 + 1 - y0, 6 * k, "rows 10..16");
+    // The scale bar: the longest run of black in the figure, 5 Å of 0.49375 Å scan steps.
+    let longest = (0..plain.height())
+        .map(|y| {
+            let (mut best, mut run) = (0, 0);
+            for x in 0..plain.width() {
+                run = if plain.get_pixel(x, y).0 == [0, 0, 0] {
+                    run + 1
+                } else {
+                    0
+                };
+                best = best.max(run);
+            }
+            best
+        })
+        .max()
+        .unwrap();
+    assert_eq!(longest, (5.0 / 0.49375 * k as f64).round() as u32);
+}
+
 /// The CLI prints the reader's warnings: a sidecar outvoted by a 4-D array's own scan shape.
 #[test]
 fn a_sidecar_outvoted_by_the_array_is_a_warning_on_stderr() {

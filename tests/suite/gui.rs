@@ -223,8 +223,24 @@ fn a_dragged_rectangle_reports_the_librarys_majority() {
     assert!(harness.state().state.regions.entries.is_empty());
 }
 
+/// Opens File ▸ Export… and types `path` into the export path.
+fn export_to(harness: &mut Harness<'static, PolarmapApp>, path: &Path) {
+    harness.get_by_label("File").click();
+    harness.run();
+    harness.get_by_label("Export…").click();
+    harness.run();
+    let field = harness.get_by_label("Export path");
+    field.focus();
+    harness.run();
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    harness
+        .get_by_label("Export path")
+        .type_text(&path.display().to_string());
+    harness.run();
+}
+
 #[test]
-fn export_writes_the_class_map_png_and_never_overwrites_unasked() {
+fn export_writes_a_class_map_figure_remembers_its_folder_and_never_overwrites_unasked() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("classes.png");
     let mut harness = app_on(Some(demo_path()));
@@ -233,42 +249,66 @@ fn export_writes_the_class_map_png_and_never_overwrites_unasked() {
     harness.run();
     harness.get_by_label("Export…").click();
     harness.run();
-    let field = harness.get_by_label("Export path");
-    field.focus();
-    harness.run();
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    // A figure is the default; choose the class map alone.
     harness
-        .get_by_label("Export path")
-        .type_text(&out.display().to_string());
+        .get_by_role_and_label(egui::accesskit::Role::ComboBox, "view")
+        .click();
     harness.run();
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::Button, "class map")
+        .click();
+    harness.run();
+    export_to(&mut harness, &out);
     harness.get_by_label("Save").click();
     settle(&mut harness);
 
+    // 85 mm at 300 DPI, not a 32-pixel image; each scan pixel a square of its class colour
+    // where the figure's layout puts the panel.
     let image = image::open(&out).expect("the PNG was written").to_rgb8();
-    assert_eq!(image.dimensions(), (32, 32));
+    assert_eq!(image.width(), (85.0f64 / 25.4 * 300.0).round() as u32);
     let truth = demo_truth();
+    let settings = harness.state().dialogs.export.settings.clone();
+    assert_eq!(settings.figure.view, polarmap_core::figure::View::Classes);
+    let data = polarmap_core::figure::FigureData {
+        classes: Some(("ground truth", &truth)),
+        scan_step_a: harness
+            .state()
+            .state
+            .data
+            .as_ref()
+            .unwrap()
+            .calibration
+            .scan_step_a,
+        ..Default::default()
+    };
+    let layout = polarmap_core::figure::Figure::new(&data, &settings.figure).unwrap();
+    assert_eq!(image.height(), layout.drawing.height);
+    let panel = layout.panels[0];
+    let k = panel.scale as u32;
+    assert!(k >= 20, "{k}");
     for ((r, c), &class) in truth.classes.indexed_iter() {
-        assert_eq!(
-            image.get_pixel(c as u32, r as u32).0,
-            polarmap_core::colour::class_colour(class),
-            "pixel ({r}, {c})"
-        );
+        let (x, y) = (panel.x as u32 + c as u32 * k, panel.y as u32 + r as u32 * k);
+        for (dx, dy) in [(0, 0), (k - 1, k - 1)] {
+            assert_eq!(
+                image.get_pixel(x + dx, y + dy).0,
+                polarmap_core::colour::class_colour(class),
+                "pixel ({r}, {c})"
+            );
+        }
     }
-    let written = std::fs::metadata(&out).unwrap().modified().unwrap();
-
-    // Saving again asks first; Cancel leaves the file alone.
+    // The folder is remembered: the next export starts there.
+    assert_eq!(settings.folder.as_deref(), Some(dir.path()));
     harness.get_by_label("File").click();
     harness.run();
     harness.get_by_label("Export…").click();
     harness.run();
-    let field = harness.get_by_label("Export path");
-    field.focus();
-    harness.run();
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
-    harness
-        .get_by_label("Export path")
-        .type_text(&out.display().to_string());
-    harness.run();
+    let suggested = PathBuf::from(&harness.state().dialogs.export.path);
+    assert_eq!(suggested.parent(), Some(dir.path()));
+    assert_eq!(suggested.extension().unwrap(), "png");
+    let written = std::fs::metadata(&out).unwrap().modified().unwrap();
+
+    // Saving again asks first; Cancel leaves the file alone.
+    export_to(&mut harness, &out);
     harness.get_by_label("Save").click();
     harness.run();
     harness.get_by_label_contains("already exists. Replace it?");
@@ -709,6 +749,11 @@ fn the_views_toggles_are_kept_between_runs() {
         polarmap::gui::views::virtual_image::VirtualKind::Bf
     );
     assert!(!views.com.arrows && !views.inspector.follow_hover);
+    let export = &mut harness.state_mut().dialogs.export.settings;
+    export.figure.dpi = 600.0;
+    export.format = polarmap_core::figure::Format::Svg;
+    export.folder = Some(std::env::temp_dir());
+    let export = export.clone();
     let mut storage = Memory::default();
     harness.state().save_to(&mut storage);
 
@@ -730,6 +775,8 @@ fn the_views_toggles_are_kept_between_runs() {
     );
     assert!(!views.com.arrows && !views.inspector.follow_hover);
     assert!(views.com.descan_removed && views.inspector.log_scale);
+    // So does the export dialog, with the folder of the last export.
+    assert_eq!(next.state().dialogs.export.settings, export);
     // The demo was opened, so it is the most recent file.
     assert_eq!(next.state().state.settings.recent, vec![demo_path()]);
 }
@@ -1335,7 +1382,10 @@ fn the_calibration_is_saved_to_the_sidecar_only_when_confirmed() {
     settle(&mut harness);
     // (The shipped model cannot take these tiny patterns; that error is not the sidecar's.)
     let errors = errors(&harness);
-    assert!(!errors.iter().any(|e| e.contains("meta.json")), "{errors:?}");
+    assert!(
+        !errors.iter().any(|e| e.contains("meta.json")),
+        "{errors:?}"
+    );
     assert_eq!(
         std::fs::read_to_string(dir.path().join("scan.meta.json.bak")).unwrap(),
         foreign
@@ -1448,7 +1498,10 @@ fn the_virtual_view_shows_icom_idpc_and_a_custom_sector() {
         (2.0..=6.0).contains(&d) && angle < 90.0
     });
     for (a, b) in custom.values.iter().zip(direct.iter()) {
-        assert!((f64::from(*a) - b).abs() <= 1e-4 * b.abs().max(1.0), "{a} vs {b}");
+        assert!(
+            (f64::from(*a) - b).abs() <= 1e-4 * b.abs().max(1.0),
+            "{a} vs {b}"
+        );
     }
     assert!(errors(&harness).is_empty(), "{:?}", errors(&harness));
 }
@@ -1478,8 +1531,14 @@ fn the_domains_pane_lists_the_demos_wall_and_exports_it() {
     assert_eq!(wall.length_px, 32);
     // RM and RD lie 45° apart: not a wall KNN forms, so "other".
     assert_eq!((wall.angle_deg, wall.kind.name()), (45.0, "other"));
-    assert!(wall.points.iter().all(|p| p[1] == 15.5), "{:?}", wall.points);
-    assert!(harness.query_by_label(&format!("{} px", wall.length_px)).is_some());
+    assert!(
+        wall.points.iter().all(|p| p[1] == 15.5),
+        "{:?}",
+        wall.points
+    );
+    assert!(harness
+        .query_by_label(&format!("{} px", wall.length_px))
+        .is_some());
 
     assert!(!harness.state().views.domains.show_walls);
     harness.get_by_label("Show walls on the views").click();
@@ -1493,16 +1552,24 @@ fn the_domains_pane_lists_the_demos_wall_and_exports_it() {
     for file in DomainFile::ALL {
         harness.get_by_label(file.button()).click();
         settle(&mut harness);
-        assert!(file.path(&prefix.display().to_string()).exists(), "{file:?}");
+        assert!(
+            file.path(&prefix.display().to_string()).exists(),
+            "{file:?}"
+        );
     }
-    let csv = std::fs::read_to_string(DomainFile::WallsCsv.path(&prefix.display().to_string()))
-        .unwrap();
+    let csv =
+        std::fs::read_to_string(DomainFile::WallsCsv.path(&prefix.display().to_string())).unwrap();
     // One line per wall edge: the header and 32 edges, all at col 15.5.
     assert_eq!(csv.lines().count(), 33, "{csv}");
-    assert!(csv.lines().skip(1).all(|l| l.starts_with("1,1,2,RM,RD,other,45,32,") && l.ends_with(",15.5")), "{csv}");
-    let back = polarmap_core::domains::Domains::read_json(&DomainFile::Json.path(
-        &prefix.display().to_string(),
-    ))
+    assert!(
+        csv.lines()
+            .skip(1)
+            .all(|l| l.starts_with("1,1,2,RM,RD,other,45,32,") && l.ends_with(",15.5")),
+        "{csv}"
+    );
+    let back = polarmap_core::domains::Domains::read_json(
+        &DomainFile::Json.path(&prefix.display().to_string()),
+    )
     .unwrap();
     assert_eq!(back.walls.len(), 1);
     // The overlay: 8× the scan, the wall's colour on the boundary between cols 15 and 16.
@@ -1519,7 +1586,9 @@ fn the_domains_pane_lists_the_demos_wall_and_exports_it() {
     std::fs::write(&json, "mine").unwrap();
     harness.get_by_label("JSON").click();
     settle(&mut harness);
-    assert!(harness.query_by_label("demo-domains.json exists.").is_some());
+    assert!(harness
+        .query_by_label("demo-domains.json exists.")
+        .is_some());
     harness.get_by_label("Keep it").click();
     settle(&mut harness);
     assert_eq!(std::fs::read_to_string(&json).unwrap(), "mine");
@@ -1554,7 +1623,10 @@ fn a_mask_drawn_on_the_mean_pattern_gives_its_virtual_image() {
     let s = rect.width() / det_cols as f32;
     // A square with corners between pixels: rows and cols 10..=29 are inside (400 pixels).
     for [r, c] in [[9.5f32, 9.5], [9.5, 29.5], [29.5, 29.5], [29.5, 9.5]] {
-        click_at(&mut harness, rect.min + egui::vec2((c + 0.5) * s, (r + 0.5) * s));
+        click_at(
+            &mut harness,
+            rect.min + egui::vec2((c + 0.5) * s, (r + 0.5) * s),
+        );
     }
     harness.run();
     assert_eq!(harness.state().views.inspector.mask.vertices.len(), 4);
@@ -1580,7 +1652,10 @@ fn a_mask_drawn_on_the_mean_pattern_gives_its_virtual_image() {
         inside((-dy).round() as usize, dx.round() as usize)
     });
     for (a, b) in custom.values.iter().zip(direct.iter()) {
-        assert!((f64::from(*a) - b).abs() <= 1e-4 * b.abs().max(1.0), "{a} vs {b}");
+        assert!(
+            (f64::from(*a) - b).abs() <= 1e-4 * b.abs().max(1.0),
+            "{a} vs {b}"
+        );
     }
     assert!(errors(&harness).is_empty(), "{:?}", errors(&harness));
 }
@@ -1596,7 +1671,14 @@ fn a_file_without_a_scan_shape_asks_for_one_and_reopens() {
     polarmap_core::write::write_npy_f32(&path, &[frames, 8, 8], &data, false).unwrap();
     let mut harness = app_on(Some(path.clone()));
     assert_eq!(
-        harness.state().state.data.as_ref().unwrap().scan().scan_shape(),
+        harness
+            .state()
+            .state
+            .data
+            .as_ref()
+            .unwrap()
+            .scan()
+            .scan_shape(),
         [1, 12]
     );
     assert!(harness

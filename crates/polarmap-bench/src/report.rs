@@ -4,6 +4,7 @@ use super::cache::write_json;
 use super::protocol::BenchResults;
 use super::{figures, tables};
 use polarmap_core::error::Result;
+use polarmap_core::figure::Format;
 use std::path::{Path, PathBuf};
 
 /// Writes the tables (Markdown and CSV per configuration), the figures and `results.json` into
@@ -33,9 +34,9 @@ pub fn write_outputs(results: &BenchResults, out: &Path) -> Result<Vec<PathBuf>>
     written.push(all);
     for set in &results.test_sets {
         let maps = out.join(format!("maps-{}.png", set.name));
-        figures::map_grid(results, &set.name).save_png(&maps, true)?;
+        figures::map_grid(results, &set.name)?.write(&maps, Format::Png, true)?;
         let dist = out.join(format!("distribution-{}.png", set.name));
-        figures::distribution_plot(results, &set.name).save_png(&dist, true)?;
+        figures::distribution_plot(results, &set.name)?.write(&dist, Format::Png, true)?;
         written.extend([maps, dist]);
     }
     let json = out.join("results.json");

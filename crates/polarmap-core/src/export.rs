@@ -122,6 +122,20 @@ pub fn com_pixels(field: &crate::analysis::ComField) -> Vec<[u8; 3]> {
         .collect()
 }
 
+/// Colours of a class map with its determination, row-major: the class colours, undetermined
+/// pixels grey.
+pub fn class_map_pixels(map: &crate::maps::ClassMap) -> Vec<[u8; 3]> {
+    let mut colours = class_pixels(&map.classes);
+    if let Some(determined) = &map.determined {
+        for (colour, &d) in colours.iter_mut().zip(determined) {
+            if !d {
+                *colour = crate::colour::UNDETERMINED;
+            }
+        }
+    }
+    colours
+}
+
 /// Colours of a class map, row-major (the class colours of `colour`).
 pub fn class_pixels(classes: &ndarray::Array2<crate::Class>) -> Vec<[u8; 3]> {
     classes

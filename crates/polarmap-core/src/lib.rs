@@ -7,10 +7,10 @@
 //! crate alone. It knows no GUI and no command line.
 
 pub mod analysis;
-pub mod canvas;
 pub mod colour;
 pub mod domains;
 pub mod export;
+pub mod figure;
 pub mod maps;
 pub mod models;
 pub mod preprocess;

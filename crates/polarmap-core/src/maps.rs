@@ -71,6 +71,27 @@ impl Region {
     }
 }
 
+/// The regions of a regions file: the app's regions export (File ▸ Export ▸ Regions) or a
+/// region-labels file (docs/formats.md); both list `"regions": [{"region": {...}, ...}, ...]`.
+pub fn read_regions(path: &std::path::Path) -> crate::Result<Vec<Region>> {
+    #[derive(Deserialize)]
+    struct Entry {
+        region: Region,
+    }
+    #[derive(Deserialize)]
+    struct File {
+        regions: Vec<Entry>,
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| crate::Error::io(path, e))?;
+    let file: File = serde_json::from_str(&text).map_err(|e| {
+        crate::Error::format(
+            path,
+            format!("not a regions file (\"regions\": [{{\"region\": ...}}]): {e}"),
+        )
+    })?;
+    Ok(file.regions.into_iter().map(|e| e.region).collect())
+}
+
 /// Even-odd rule on (row, col) coordinates.
 fn point_in_polygon(vertices: &[[f64; 2]], row: f64, col: f64) -> bool {
     let n = vertices.len();

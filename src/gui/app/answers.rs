@@ -147,7 +147,9 @@ impl PolarmapApp {
             let [rows, cols] = scan.scan_shape();
             let frames = rows * cols;
             if !scan.shape_given() && frames > 1 {
-                self.dialogs.scan_shape.ask(scan.path().to_path_buf(), frames);
+                self.dialogs
+                    .scan_shape
+                    .ask(scan.path().to_path_buf(), frames);
             }
         }
         self.views.inspector.reset();

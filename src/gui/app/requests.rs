@@ -88,7 +88,9 @@ impl PolarmapApp {
                 Some(d) => {
                     tasks::export::start_domains(&mut self.tasks.export, d, file, path, overwrite)
                 }
-                None => self.state.error("nothing to export: no scan is open".into()),
+                None => self
+                    .state
+                    .error("nothing to export: no scan is open".into()),
             },
             Request::Train(r) => {
                 tasks::train::start(&mut self.tasks.train, *r, self.state.generation)
@@ -177,6 +179,7 @@ impl PolarmapApp {
                 progress.start("writing the adapted model", 1);
                 let card_path = ModelCard::path_for(&path);
                 polarmap_core::export::check_writable(&card_path, overwrite)?;
+                tasks::create_parent(&path)?;
                 adapted.model.save(&path, overwrite)?;
                 let command = format!(
                     "adapted in the polarmap app (Regions ▸ Adapt model) from {} on {}",
@@ -218,6 +221,7 @@ impl PolarmapApp {
             virtual_kind: self.views.virtual_image.kind,
             descan_removed: self.views.com.descan_removed,
             regions: &self.state.regions.entries,
+            defects: &self.state.defects.found,
         };
         tasks::export::start(&mut self.tasks.export, request, d, shown);
     }

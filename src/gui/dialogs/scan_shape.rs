@@ -40,7 +40,10 @@ impl ScanShapeDialog {
                 ));
                 ui.horizontal_wrapped(|ui| {
                     ui.label("Suggested:");
-                    for [r, c] in polarmap_core::scan::scan_shapes_for(frames).into_iter().take(6) {
+                    for [r, c] in polarmap_core::scan::scan_shapes_for(frames)
+                        .into_iter()
+                        .take(6)
+                    {
                         if ui.button(format!("{r} × {c}")).clicked() {
                             (self.rows, self.cols) = (r, c);
                         }
@@ -67,7 +70,8 @@ impl ScanShapeDialog {
                         .on_hover_text("open the file again with this scan shape")
                         .clicked()
                     {
-                        request = Some(Request::OpenWithShape(path.clone(), [self.rows, self.cols]));
+                        request =
+                            Some(Request::OpenWithShape(path.clone(), [self.rows, self.cols]));
                     }
                     if ui.button("Keep one row").clicked() {
                         self.asking = None;

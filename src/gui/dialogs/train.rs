@@ -61,7 +61,11 @@ impl Default for TrainDialog {
             max_per_class: 0,
             seed: 888,
             input_binning: 1,
-            out: "trained.pmm".into(),
+            // The user's models folder, not the working directory.
+            out: crate::assets::user_models_dir()
+                .join("trained.pmm")
+                .display()
+                .to_string(),
             confirm_overwrite: None,
             history: Vec::new(),
             finished: None,

@@ -32,7 +32,9 @@ pub fn start(worker: &mut Worker<Analysed>, data: &Dataset) {
         let com_descan = session
             .com(&maps, DescanChoice::Plane, fixed, progress)?
             .field;
-        let com_raw = session.com(&maps, DescanChoice::None, fixed, progress)?.field;
+        let com_raw = session
+            .com(&maps, DescanChoice::None, fixed, progress)?
+            .field;
         progress.check()?;
         let q = &maps.virtual_images;
         let idpc = idpc([&q[0], &q[1], &q[2], &q[3]], rotation).mapv(|v| v as f32);

@@ -30,6 +30,15 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Creates the folder a file is about to be written into (the user's models folder on first
+/// use).
+pub fn create_parent(path: &std::path::Path) -> polarmap_core::Result<()> {
+    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => std::fs::create_dir_all(dir).map_err(|e| polarmap_core::Error::io(dir, e)),
+        None => Ok(()),
+    }
+}
+
 /// How long the UI waits between polls while tasks run (progress bars move at this rate).
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 

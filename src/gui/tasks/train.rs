@@ -24,6 +24,7 @@ pub fn start(worker: &mut Worker<Trained, EpochMetrics>, request: TrainRequest, 
             request.out.clone(),
         );
         job.overwrite = request.overwrite;
+        super::create_parent(&request.out)?;
         if let Some((name, dir)) = &request.preset {
             // Refuse an existing model before spending minutes on the simulation.
             job.check_writable()?;

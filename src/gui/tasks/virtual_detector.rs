@@ -22,10 +22,12 @@ pub fn start(
         detector
             .validate(session.scan().frame_shape())
             .map_err(polarmap_core::Error::invalid)?;
-        let mut maps = session.features_with(&geometry, std::slice::from_ref(&detector), progress)?;
-        let values = maps.virtual_images.pop().ok_or_else(|| {
-            polarmap_core::Error::invalid("the pass returned no virtual image")
-        })?;
+        let mut maps =
+            session.features_with(&geometry, std::slice::from_ref(&detector), progress)?;
+        let values = maps
+            .virtual_images
+            .pop()
+            .ok_or_else(|| polarmap_core::Error::invalid("the pass returned no virtual image"))?;
         progress.check()?;
         let image = render::grey(&values);
         Ok(CustomImage {

@@ -142,7 +142,9 @@ impl DomainsPanel {
             let label = ui.label("Export to");
             ui.add(egui::TextEdit::singleline(&mut self.prefix).desired_width(220.0))
                 .labelled_by(label.id)
-                .on_hover_text("PREFIX-walls.png, PREFIX-domains.csv, PREFIX-walls.csv, PREFIX-domains.json");
+                .on_hover_text(
+                    "PREFIX-walls.png, PREFIX-domains.csv, PREFIX-walls.csv, PREFIX-domains.json",
+                );
         });
         ui.horizontal_wrapped(|ui| {
             for file in DomainFile::ALL {

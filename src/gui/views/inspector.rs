@@ -10,8 +10,8 @@ use crate::gui::tasks::patterns::PatternImages;
 use eframe::egui::{self, Color32, Pos2, Rect, Sense, Stroke, Vec2};
 use egui_plot::{Bar, BarChart, Plot, PlotPoint, Text};
 use polarmap_core::analysis::{DetectorGeometry, VirtualDetector};
-use polarmap_core::maps::Region;
 use polarmap_core::classes::Class;
+use polarmap_core::maps::Region;
 use serde::{Deserialize, Serialize};
 
 /// The crop box a model sees, in detector pixels (row, col of the centre; side length).
@@ -93,7 +93,9 @@ impl MaskDrawing {
             }
             _ => return None,
         };
-        let pixels: Vec<bool> = (0..rows * cols).map(|i| inside(i / cols, i % cols)).collect();
+        let pixels: Vec<bool> = (0..rows * cols)
+            .map(|i| inside(i / cols, i % cols))
+            .collect();
         let count = pixels.iter().filter(|&&p| p).count();
         (count > 0).then(|| {
             (
@@ -469,9 +471,21 @@ impl Inspector {
     fn mask_tools(&mut self, ui: &mut egui::Ui, ctx: &mut ViewContext<'_>, shape: [usize; 2]) {
         ui.horizontal_wrapped(|ui| {
             for (tool, name, hint) in [
-                (MaskTool::Off, "no mask", "dragging moves the detector rings"),
-                (MaskTool::Polygon, "polygon mask", "click the vertices on the pattern"),
-                (MaskTool::Circle, "circle mask", "press at the centre, drag out the radius"),
+                (
+                    MaskTool::Off,
+                    "no mask",
+                    "dragging moves the detector rings",
+                ),
+                (
+                    MaskTool::Polygon,
+                    "polygon mask",
+                    "click the vertices on the pattern",
+                ),
+                (
+                    MaskTool::Circle,
+                    "circle mask",
+                    "press at the centre, drag out the radius",
+                ),
             ] {
                 if ui
                     .selectable_label(self.mask.tool == tool, name)

@@ -160,11 +160,17 @@ fn draw_walls(painter: &egui::Painter, mapping: &Mapping, domains: &Domains) {
         for &[row, col] in &wall.points {
             let (row_half, col_half) = (row.fract() != 0.0, col.fract() != 0.0);
             if col_half || !row_half {
-                let (a, b) = (mapping.pixel_center(row - 0.5, col), mapping.pixel_center(row + 0.5, col));
+                let (a, b) = (
+                    mapping.pixel_center(row - 0.5, col),
+                    mapping.pixel_center(row + 0.5, col),
+                );
                 painter.line_segment([a, b], stroke);
             }
             if row_half || !col_half {
-                let (a, b) = (mapping.pixel_center(row, col - 0.5), mapping.pixel_center(row, col + 0.5));
+                let (a, b) = (
+                    mapping.pixel_center(row, col - 0.5),
+                    mapping.pixel_center(row, col + 0.5),
+                );
                 painter.line_segment([a, b], stroke);
             }
         }

@@ -79,11 +79,11 @@ pub struct AdaptedModel {
 }
 
 impl AdaptedModel {
-    /// Where "Save adapted model" writes by default: beside the shipped models, named after
-    /// the base model.
+    /// Where "Save adapted model" writes by default: the user's models folder, named after the
+    /// base model.
     pub fn default_path(&self) -> PathBuf {
         let stem = self.base.file_stem().unwrap_or_default().to_string_lossy();
-        polarmap_core::models::shipped_dir().join(format!("{stem}-adapted.pmm"))
+        crate::assets::user_models_dir().join(format!("{stem}-adapted.pmm"))
     }
 }
 

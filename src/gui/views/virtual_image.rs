@@ -116,15 +116,14 @@ impl Default for AnnulusForm {
 impl AnnulusForm {
     /// The detector in pixels and its description; an error when mrad are asked for without
     /// a calibration that converts them.
-    pub fn detector(
-        &self,
-        mrad_per_px: Option<f64>,
-    ) -> Result<(VirtualDetector, String), String> {
+    pub fn detector(&self, mrad_per_px: Option<f64>) -> Result<(VirtualDetector, String), String> {
         let (scale, unit) = match (self.mrad, mrad_per_px) {
             (false, _) => (1.0, "px"),
             (true, Some(m)) if m > 0.0 && m.is_finite() => (1.0 / m, "mrad"),
             (true, _) => {
-                return Err("mrad need the calibration's mrad per pixel (edit the calibration)".into())
+                return Err(
+                    "mrad need the calibration's mrad per pixel (edit the calibration)".into(),
+                )
             }
         };
         let detector = VirtualDetector::Annulus {
@@ -171,11 +170,19 @@ impl VirtualView {
         let a = &mut self.annulus;
         ui.horizontal_wrapped(|ui| {
             ui.label("Annulus");
-            ui.add(egui::DragValue::new(&mut a.inner).speed(0.1).range(0.0..=1e4))
-                .on_hover_text("inner radius");
+            ui.add(
+                egui::DragValue::new(&mut a.inner)
+                    .speed(0.1)
+                    .range(0.0..=1e4),
+            )
+            .on_hover_text("inner radius");
             ui.label("to");
-            ui.add(egui::DragValue::new(&mut a.outer).speed(0.1).range(0.0..=1e4))
-                .on_hover_text("outer radius");
+            ui.add(
+                egui::DragValue::new(&mut a.outer)
+                    .speed(0.1)
+                    .range(0.0..=1e4),
+            )
+            .on_hover_text("outer radius");
             ui.selectable_value(&mut a.mrad, false, "px");
             ui.add_enabled_ui(mrad_per_px.is_some(), |ui| {
                 ui.selectable_value(&mut a.mrad, true, "mrad")
@@ -296,7 +303,10 @@ mod tests {
         );
         assert_eq!(label, "annulus 10–25 mrad, sector 0–90°");
         assert!(form.detector(None).is_err());
-        let px = AnnulusForm { mrad: false, ..form };
+        let px = AnnulusForm {
+            mrad: false,
+            ..form
+        };
         assert!(matches!(
             px.detector(None).unwrap().0,
             VirtualDetector::Annulus { inner: 10.0, .. }

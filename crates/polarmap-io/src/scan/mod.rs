@@ -131,10 +131,7 @@ pub fn open_with(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Scan> 
         }
         (said, _) => said,
     };
-    let given = options
-        .scan_shape
-        .or(sidecar_shape)
-        .or(opened.scan_shape);
+    let given = options.scan_shape.or(sidecar_shape).or(opened.scan_shape);
     let scan_shape = given.unwrap_or([1, opened.source.frame_count()]);
     let mut calibration = opened.calibration;
     if let Some(s) = &sidecar {
