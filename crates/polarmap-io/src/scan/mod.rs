@@ -265,7 +265,7 @@ fn open_source(path: &Path, options: &OpenOptions, sidecar: Option<&Sidecar>) ->
 pub fn scan_shapes_for(frames: usize) -> Vec<[usize; 2]> {
     let mut shapes: Vec<[usize; 2]> = (1..)
         .take_while(|r| r * r <= frames)
-        .filter(|r| frames % r == 0)
+        .filter(|r| frames.is_multiple_of(*r))
         .map(|r| [r, frames / r])
         .collect();
     shapes.reverse();
