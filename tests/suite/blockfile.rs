@@ -72,7 +72,9 @@ fn format_error(path: &Path) -> String {
 
 #[test]
 fn truncated_file() {
-    for cut in [0usize, 5, 100, 239, 240, 4112, 128_563] {
+    let (_d, path) = copy_with("cut.blo", |b| b.clear());
+    assert!(format_error(&path).contains("empty"));
+    for cut in [5usize, 100, 239, 240, 4112, 128_563] {
         let (_d, path) = copy_with("cut.blo", |b| b.truncate(cut));
         let msg = format_error(&path);
         assert!(
