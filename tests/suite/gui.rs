@@ -1699,3 +1699,37 @@ fn a_file_without_a_scan_shape_asks_for_one_and_reopens() {
     assert!(harness.state().dialogs.scan_shape.asking.is_none());
     assert!(harness.query_by_label("Reopen").is_none());
 }
+
+/// The README's screenshot: the demo at 1600×900 with the iDPC image in the virtual view, the
+/// default model's class map and its domain walls drawn on every view, rendered by egui's wgpu
+/// painter (lavapipe where there is no GPU). Run it to remake `docs/img/gui-idpc-walls.png`:
+/// `cargo test --test suite gui::readme_screenshot -- --ignored`.
+#[test]
+#[ignore = "writes docs/img/gui-idpc-walls.png; needs a Vulkan adapter (lavapipe at least)"]
+fn readme_screenshot() {
+    let mut harness = Harness::builder()
+        .with_size([1600.0, 900.0])
+        .with_max_steps(1000)
+        .wgpu()
+        .build_eframe(|cc| {
+            PolarmapApp::new(
+                cc,
+                Startup {
+                    path: Some(demo_path()),
+                    persist: false,
+                },
+            )
+        });
+    settle(&mut harness);
+    harness.get_by_label("iDPC").click();
+    settle(&mut harness);
+    show_pane(&mut harness, Pane::Domains);
+    harness.get_by_label("Show walls on the views").click();
+    settle(&mut harness);
+    let image = harness.render().expect("a wgpu adapter renders the window");
+    assert_eq!(image.dimensions(), (1600, 900));
+    let distinct: std::collections::HashSet<_> = image.pixels().map(|p| p.0).collect();
+    assert!(distinct.len() > 1000, "{} colours", distinct.len());
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/img/gui-idpc-walls.png");
+    image.save(&out).unwrap();
+}
