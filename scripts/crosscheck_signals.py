@@ -20,6 +20,12 @@ correlation coefficient, the scale a, and the largest and rms residual relative 
 differences (response sin(k) for k radians per pixel) where polarmap divides by the exact
 derivative (k), so py4DSTEM's phase is larger by k / sin(k): at most 1.57 below half Nyquist,
 unbounded towards Nyquist.
+
+Last, iDPC: polarmap's `--idpc-out` (four quadrants of the BF disk summed in the CoM pass, then
+integrated) against py4DSTEM's DPC solver fed with difference signals that py4DSTEM itself sums
+from the 4D array through half-disk masks ((right − left) and (up − down) over the disk's sum,
+pixels on the axes left out),
+so that the detectors, the sums and the integration are all the peer's.
 """
 import json
 import os
@@ -110,6 +116,41 @@ results = {
     "icom_vs_dpc_from_datacube": compare(
         "iCoM vs py4DSTEM DPC from the 4D array", icom, dpc_phase(datacube=cube)),
 }
+with tempfile.TemporaryDirectory() as tmp:
+    idpc_out = os.path.join(tmp, "idpc.npy")
+    subprocess.run([binary, "com", scan_path, "--idpc-out", idpc_out], check=True, capture_output=True)
+    idpc = np.load(idpc_out)
+rr, cc = np.meshgrid(np.arange(det_rows), np.arange(det_cols), indexing="ij")
+dx, dy = cc - center[1], -(rr - center[0])  # x right, y up
+disk = np.hypot(dx, dy) <= g["bf_radius"]
+
+
+def masked(mask, name):
+    return cube.get_virtual_image(mode="mask", geometry=mask, verbose=False, name=name).data
+
+
+# Normalised by the disk's sum, as polarmap's (and the usual) DPC signal is.
+total = masked(disk, "disk")
+dpc_x = (masked(disk & (dx > 0), "right") - masked(disk & (dx < 0), "left")) / total
+dpc_y = (masked(disk & (dy > 0), "up") - masked(disk & (dy < 0), "down")) / total
+
+
+def without_quadric(image):
+    """`image` less its least-squares quadratic surface: the integral of a plane in the
+    gradient, which py4DSTEM fits and removes from the measured signal and polarmap's iDPC
+    (unlike its iCoM, whose CoM field has the descan plane removed) does not."""
+    r, c = np.meshgrid(np.arange(image.shape[0]), np.arange(image.shape[1]), indexing="ij")
+    basis = np.stack([np.ones_like(r), r, c, r * r, c * c, r * c], -1).reshape(-1, 6).astype(float)
+    coef, *_ = np.linalg.lstsq(basis, image.ravel(), rcond=None)
+    return image - (basis @ coef).reshape(image.shape)
+
+
+peer_idpc = dpc_phase(force_com_measured=(-dpc_y, dpc_x))
+results["idpc_vs_dpc_from_py4dstem_half_disks"] = compare(
+    "iDPC vs py4DSTEM DPC from its own half-disk signals", idpc, peer_idpc)
+results["idpc_vs_dpc_without_quadric"] = compare(
+    "  the same, a quadratic surface removed from both", without_quadric(idpc),
+    without_quadric(peer_idpc))
 print(json.dumps({"scan": os.path.basename(scan_path), "worst_relative_difference": worst,
                   **results}))
 
