@@ -66,7 +66,7 @@ dectris_seed() { # dectris_seed NAME MASTER DATA [COMPANION]: the dectris target
 }
 dd="$root/tests/data/dectris"
 dectris_seed arina "$dd/arina_bslz4_master.h5" "$dd/arina_bslz4_data_000001.h5" "$dd/arina_bslz4.h5"
-for b in eiger_lz4 eiger_deflate eiger_bs_raw; do
+for b in eiger_lz4 eiger_deflate eiger_bs_raw eiger_masked arina_mask_applied; do
     dectris_seed "$b" "$dd/${b}_master.h5" "$dd/${b}_data_000001.h5"
 done
 dectris_seed test_00 "$shared/arina/test_00_master.h5" "$shared/arina/test_00_data_000001.h5" \

@@ -12,6 +12,8 @@ const DATA_NAMES: &[&str] = &[
     "eiger_lz4_data_000001.h5",
     "eiger_deflate_data_000001.h5",
     "eiger_bs_raw_data_000001.h5",
+    "eiger_masked_data_000001.h5",
+    "arina_mask_applied_data_000001.h5",
     "test_00_data_000001.h5",
 ];
 
