@@ -88,16 +88,24 @@ pub fn write_png_grey(
     write_png_rgb(path, width, height, &pixels, scale, overwrite)
 }
 
-/// Grey levels of `values` scaled linearly between their 0.5th and 99.5th percentiles (the
-/// colours of [`write_png_grey`] and of the app's virtual images).
-pub fn grey_pixels(values: &[f32]) -> Vec<[u8; 3]> {
+/// The 0.5th and 99.5th percentiles of the finite `values`: the black and white of
+/// [`grey_pixels`].
+pub fn grey_range(values: &[f32]) -> (f64, f64) {
     let finite: Vec<f64> = values
         .iter()
         .filter(|v| v.is_finite())
         .map(|&v| v as f64)
         .collect();
-    let lo = crate::analysis::disk::percentile(finite.clone(), 0.005);
-    let hi = crate::analysis::disk::percentile(finite, 0.995);
+    (
+        crate::analysis::disk::percentile(finite.clone(), 0.005),
+        crate::analysis::disk::percentile(finite, 0.995),
+    )
+}
+
+/// Grey levels of `values` scaled linearly between their 0.5th and 99.5th percentiles (the
+/// colours of [`write_png_grey`] and of the app's virtual images).
+pub fn grey_pixels(values: &[f32]) -> Vec<[u8; 3]> {
+    let (lo, hi) = grey_range(values);
     let range = if hi > lo { hi - lo } else { 1.0 };
     values
         .iter()

@@ -256,13 +256,7 @@ fn panel_image(view: View, data: &FigureData) -> Result<PanelImage> {
                 .virtual_image
                 .ok_or_else(|| missing("the virtual image is not computed"))?;
             let flat: Vec<f32> = values.iter().copied().collect();
-            let finite: Vec<f64> = flat
-                .iter()
-                .filter(|v| v.is_finite())
-                .map(|&v| v as f64)
-                .collect();
-            let lo = crate::analysis::disk::percentile(finite.clone(), 0.005);
-            let hi = crate::analysis::disk::percentile(finite, 0.995);
+            let (lo, hi) = crate::export::grey_range(&flat);
             PanelImage {
                 view,
                 heading: format!("virtual {name}"),
