@@ -253,7 +253,8 @@ struct ComArgs {
     #[arg(long)]
     icom_out: Option<PathBuf>,
     /// Write the integrated DPC (iDPC) of a four-quadrant detector over the BF disk as a
-    /// (rows, cols) float32 .npy.
+    /// (rows, cols) float32 .npy (under `--descan plane` a plane fitted to each DPC component
+    /// is removed first, as from the CoM).
     #[arg(long)]
     idpc_out: Option<PathBuf>,
     /// An extra virtual detector, summed in the same pass: annulus:INNER:OUTER or
@@ -697,7 +698,7 @@ fn com(args: ComArgs, progress: &Progress) -> Result<()> {
     }
     if let Some(path) = &args.idpc_out {
         let q = &maps.virtual_images[quadrants_at..quadrants_at + 4];
-        let image = idpc([&q[0], &q[1], &q[2], &q[3]], rotation);
+        let image = idpc([&q[0], &q[1], &q[2], &q[3]], &descan, rotation);
         let data: Vec<f32> = image.iter().map(|&v| v as f32).collect();
         export::write_npy_f32(path, &[rows, cols], &data, args.overwrite)?;
     }

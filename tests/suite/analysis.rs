@@ -342,7 +342,7 @@ fn virtual_detectors_and_icom_on_the_demo_scan() {
         correlation(&as_f64(&dpc.y), &as_f64(&com.field.y)),
     );
     assert!(cx > 0.5 && cy > 0.5, "DPC against CoM: x {cx}, y {cy}");
-    let dpc_phase = idpc(q, com.rotation);
+    let dpc_phase = idpc(q, &com.descan, com.rotation);
     let (a, b, mid) = (
         lattice_mean(&dpc_phase, [0, 0]),
         lattice_mean(&dpc_phase, [4, 4]),

@@ -16,7 +16,8 @@ pub type Analysed = AnalysisResult;
 /// Runs the pass over `data` with its current detectors and calibration (a pass still running
 /// is cancelled).
 pub fn start(worker: &mut Worker<Analysed>, data: &Dataset) {
-    let (session, geometry, calibration) = (data.session.clone(), data.geometry, data.calibration);
+    let (session, geometry, calibration) =
+        (data.session.clone(), data.geometry, *data.calibration());
     let label = format!("pattern pass over {}", crate::gui::file_name(&data.path));
     worker.spawn(label, data.generation, move |progress, _| {
         let started = Instant::now();
@@ -29,15 +30,15 @@ pub fn start(worker: &mut Worker<Analysed>, data: &Dataset) {
             flip: calibration.scan_flip.unwrap_or(false),
         };
         let fixed = RotationChoice::Fixed(rotation);
-        let com_descan = session
-            .com(&maps, DescanChoice::Plane, fixed, progress)?
-            .field;
+        let descanned = session.com(&maps, DescanChoice::Plane, fixed, progress)?;
         let com_raw = session
             .com(&maps, DescanChoice::None, fixed, progress)?
             .field;
         progress.check()?;
         let q = &maps.virtual_images;
-        let idpc = idpc([&q[0], &q[1], &q[2], &q[3]], rotation).mapv(|v| v as f32);
+        let idpc = idpc([&q[0], &q[1], &q[2], &q[3]], &descanned.descan, rotation);
+        let idpc = idpc.mapv(|v| v as f32);
+        let com_descan = descanned.field;
         let icom = icom(&com_descan).mapv(|v| v as f32);
         let images = AnalysisImages {
             bf: render::grey(&maps.bf),

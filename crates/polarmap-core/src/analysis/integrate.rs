@@ -9,7 +9,8 @@
 //! gradient integrates to a ramp. The curl-free part of the field is what survives; noise and
 //! descan residue with curl are dropped.
 
-use super::com::{ComField, ScanRotation};
+use super::com::{ComField, Descan, ScanRotation};
+use super::descan::Plane;
 use ndarray::Array2;
 use rustfft::num_complex::Complex64;
 use rustfft::FftPlanner;
@@ -94,10 +95,25 @@ pub fn dpc_field(quadrants: [&Array2<f32>; 4]) -> ComField {
     ComField { x, y }
 }
 
-/// The iDPC image: the segmented-detector signal rotated into the scan frame (the same
-/// rotation as the CoM field's) and integrated.
-pub fn idpc(quadrants: [&Array2<f32>; 4], rotation: ScanRotation) -> Array2<f64> {
-    icom(&dpc_field(quadrants).rotated(rotation))
+/// The iDPC image: the segmented-detector signal with the descan removed as the CoM field's
+/// is, rotated into the scan frame (the same rotation as the CoM field's) and integrated.
+///
+/// Under a fitted-plane descan ([`Descan::Plane`]) a plane fitted to each DPC component is
+/// subtracted: a BF disk that drifts across the segments with probe position gives the signal an
+/// offset linear in position, which would integrate to a quadratic surface. Under a fixed
+/// reference the signal is integrated as measured: the segments are already centred on the BF
+/// disk, the detector's own reference.
+pub fn idpc(quadrants: [&Array2<f32>; 4], descan: &Descan, rotation: ScanRotation) -> Array2<f64> {
+    let mut dpc = dpc_field(quadrants);
+    if let Descan::Plane { .. } = descan {
+        for component in [&mut dpc.x, &mut dpc.y] {
+            let plane = Plane::fit(component);
+            for ((r, c), v) in component.indexed_iter_mut() {
+                *v -= plane.at(r, c) as f32;
+            }
+        }
+    }
+    icom(&dpc.rotated(rotation))
 }
 
 /// Index `i` of the 2n mirrored extension → (source index, whether it is the mirrored half).
@@ -226,6 +242,46 @@ mod tests {
         // The same field as a gradient (swap the roles) integrates to something.
         let phi = integrate_gradient(&gy, &gx.mapv(|v| -v), [1.0, 1.0]);
         assert!(rms(&phi) > 0.1, "rms {}", rms(&phi));
+    }
+
+    #[test]
+    fn idpc_removes_a_linear_descan_only_under_the_plane_descan() {
+        // Four segments whose x signal (right − left)/sum drifts linearly with the scan column
+        // (a BF disk sliding across the segments) on top of a column-periodic deflection.
+        let (rows, cols) = (16, 24);
+        let wave = |c: usize| 0.05 * (2.0 * std::f64::consts::PI * c as f64 / 6.0).sin();
+        let drift = |c: usize| 0.02 * (c as f64 - 11.5);
+        let segments = |total: fn(f64) -> f64| {
+            let right = Array2::from_shape_fn((rows, cols), |(_, c)| {
+                (0.5 + (wave(c) + total(drift(c))) / 2.0) as f32 / 2.0
+            });
+            let left = right.mapv(|v| 0.5 - v);
+            [right.clone(), left.clone(), left, right]
+        };
+        let [a, b, c, d] = segments(|drift| drift);
+        let drifting = [&a, &b, &c, &d];
+        let [a0, b0, c0, d0] = segments(|_| 0.0);
+        let steady = [&a0, &b0, &c0, &d0];
+        let plane = Descan::Plane {
+            row: Plane::constant(0.0),
+            col: Plane::constant(0.0),
+        };
+        let fixed = Descan::Fixed { row: 0.0, col: 0.0 };
+        let no_rotation = ScanRotation::default();
+        // Plane descan: a linear drift added to the signal changes nothing (the plane fit is
+        // linear in the signal), and the periodic deflection still integrates to its columns.
+        let reference = idpc(steady, &plane, no_rotation);
+        let removed = idpc(drifting, &plane, no_rotation);
+        let error = rms(&(&removed - &reference)) / rms(&reference);
+        assert!(error < 1e-4, "relative rms error {error}");
+        assert!(rms(&reference) > 0.01, "rms {}", rms(&reference));
+        // Fixed reference: the drift is integrated, a parabola along the columns that outweighs
+        // the periodic part.
+        let kept = idpc(drifting, &fixed, no_rotation);
+        assert!(
+            rms(&(&kept - &reference)) > rms(&reference),
+            "drift not integrated"
+        );
     }
 
     #[test]
