@@ -124,6 +124,10 @@ pub struct ClassSource {
     pub accuracy: Option<f64>,
     /// How the model saw the patterns: crop geometry and input side (a finished model).
     pub input: Option<(InputGeometry, usize)>,
+    /// The detector calibration (mrad/px) the model's input was scaled with: the map is stale
+    /// once the scan's calibration says otherwise. None for the ground truth or an uncalibrated
+    /// scan.
+    pub mrad_per_px: Option<f64>,
     /// The map as images, rendered where the map was made (a task thread).
     pub images: ClassImages,
     /// Per-pixel OOD score (a finished, calibrated model).
@@ -175,6 +179,7 @@ impl ClassSource {
             done,
             accuracy: None,
             input: None,
+            mrad_per_px: None,
             images,
             ood: None,
             calibrated: false,
@@ -239,8 +244,6 @@ pub struct Dataset {
     pub path: PathBuf,
     /// The scan and its survey: every step of the pipeline goes through it.
     pub session: Session,
-    /// The calibration shown and used (the file's, as edited by the user).
-    pub calibration: Calibration,
     /// The survey's mean pattern, rendered log and linear.
     pub mean_pattern: Arc<crate::gui::tasks::patterns::PatternImages>,
     /// The virtual detectors of the pass that is shown (or running).
@@ -280,11 +283,25 @@ impl Dataset {
         self.classes()?.partial_note(state)
     }
 
+    /// The calibration shown and used: the file's, as edited by the user (the session's scan
+    /// carries it, so every step reads the same one).
+    pub fn calibration(&self) -> &Calibration {
+        &self.session.scan().calibration
+    }
+
     /// True when the CoM on screen was computed with another rotation than the calibration's.
     pub fn com_is_stale(&self) -> bool {
         self.analysis
             .as_ref()
-            .is_some_and(|a| a.is_stale(&self.calibration))
+            .is_some_and(|a| a.is_stale(self.calibration()))
+    }
+
+    /// True when the model's map on screen was made with another detector calibration (its
+    /// input scale) than the scan's now.
+    pub fn classes_are_stale(&self) -> bool {
+        self.classes().is_some_and(|c| {
+            c.kind == SourceKind::Model && c.mrad_per_px != self.calibration().mrad_per_px
+        })
     }
 
     pub fn scan(&self) -> &Arc<Scan> {

@@ -35,7 +35,7 @@ pub fn menu_bar(
                 .clicked()
             {
                 if let Some(d) = &state.data {
-                    dialogs.calibration.open_with(&d.calibration);
+                    dialogs.calibration.open_with(d.calibration());
                 }
             }
             if ui

@@ -43,6 +43,8 @@ pub enum Request {
     ComputeDetector(polarmap_core::analysis::VirtualDetector, String),
     /// Run the pattern pass again (its CoM is stale).
     RerunAnalysis,
+    /// Run the selected model again (its map is stale).
+    RerunModel,
     /// The calibration as edited by the user.
     SetCalibration(Calibration),
     /// Use this calibration and write it into the scan's sidecar; replace an existing sidecar

@@ -66,6 +66,15 @@ pub struct Opening {
 }
 
 /// The candidate defects of the class map on screen.
+/// What a calibration edit made stale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CalibrationChange {
+    /// The CoM directions (scan rotation or flip changed).
+    pub rotation: bool,
+    /// A model's input scale (the detector's mrad per pixel changed).
+    pub detector: bool,
+}
+
 #[derive(Debug, Default)]
 pub struct DefectResults {
     pub found: Vec<DefectCluster>,
@@ -197,7 +206,6 @@ impl AppState {
         self.defects = DefectResults::default();
         self.data = Some(Dataset {
             generation,
-            calibration: opened.session.scan().calibration,
             path: opened.path,
             session: opened.session,
             geometry: opened.geometry,
@@ -258,15 +266,19 @@ impl AppState {
         }
     }
 
-    /// The calibration as edited; true when the CoM directions change (rotation or flip).
-    pub fn set_calibration(&mut self, c: Calibration) -> bool {
+    /// The calibration as edited: the session reads it from now on; says which results it made
+    /// stale.
+    pub fn set_calibration(&mut self, c: Calibration) -> CalibrationChange {
         let Some(d) = &mut self.data else {
-            return false;
+            return CalibrationChange::default();
         };
-        let rotation_changed = c.scan_rotation_deg != d.calibration.scan_rotation_deg
-            || c.scan_flip.unwrap_or(false) != d.calibration.scan_flip.unwrap_or(false);
-        d.calibration = c;
-        rotation_changed
+        let old = *d.calibration();
+        d.session = d.session.with_calibration(c);
+        CalibrationChange {
+            rotation: c.scan_rotation_deg != old.scan_rotation_deg
+                || c.scan_flip.unwrap_or(false) != old.scan_flip.unwrap_or(false),
+            detector: c.mrad_per_px != old.mrad_per_px,
+        }
     }
 
     /// A class map arrived for the dataset on screen.

@@ -34,11 +34,11 @@ pub fn status_bar(
                 ));
                 ui.separator();
                 if ui
-                    .link(calibration::summary(&d.calibration))
+                    .link(calibration::summary(d.calibration()))
                     .on_hover_text("edit the calibration")
                     .clicked()
                 {
-                    calibration_dialog.open_with(&d.calibration);
+                    calibration_dialog.open_with(d.calibration());
                 }
             }
             None => {

@@ -209,6 +209,17 @@ impl Session {
         self
     }
 
+    /// The same scan and survey under another calibration. The survey (mean pattern, BF disk,
+    /// global CoM) reads no calibration and is kept; what does (a model's input scale, the CoM
+    /// rotation, scale bars) follows the new one.
+    pub fn with_calibration(&self, calibration: crate::Calibration) -> Session {
+        Session {
+            scan: Arc::new(self.scan.with_calibration(calibration)),
+            survey: Arc::clone(&self.survey),
+            determination: self.determination,
+        }
+    }
+
     pub fn scan(&self) -> &Arc<Scan> {
         &self.scan
     }

@@ -79,10 +79,22 @@ impl PolarmapApp {
                 self.save_calibration(c, replace);
             }
             Request::SetCalibration(c) => {
-                if self.state.set_calibration(c) {
+                let change = self.state.set_calibration(c);
+                if change.rotation {
                     self.start_analysis();
                 }
+                // The model's map is re-made at the new input scale; until it is, the class
+                // view marks it stale.
+                let shows_model = self
+                    .state
+                    .data
+                    .as_ref()
+                    .is_some_and(|d| d.prediction.is_some());
+                if change.detector && shows_model {
+                    self.start_prediction();
+                }
             }
+            Request::RerunModel => self.start_prediction(),
             Request::Export(request) => self.start_export(request),
             Request::ExportDomains(file, path, overwrite) => match &self.state.data {
                 Some(d) => {

@@ -40,7 +40,9 @@ impl Dialogs {
     pub fn show(&mut self, ctx: &egui::Context, dc: DialogContext<'_>) -> Vec<Request> {
         let mut requests = Vec::new();
         let path = dc.data.map(|d| d.path.as_path());
-        let has_step = dc.data.is_some_and(|d| d.calibration.scan_step_a.is_some());
+        let has_step = dc
+            .data
+            .is_some_and(|d| d.calibration().scan_step_a.is_some());
         requests.extend(self.export.show(ctx, path, has_step).map(Request::Export));
         let scan = dc.data.map(|d| d.path.as_path());
         requests.extend(self.calibration.show(ctx, scan));

@@ -67,6 +67,7 @@ pub fn predict_map(
 ) -> polarmap_core::Result<ClassSource> {
     let [rows, cols] = session.scan().scan_shape();
     let n = rows * cols;
+    let mrad_per_px = session.scan().calibration.mrad_per_px;
     let mut classes = Array2::from_elem((rows, cols), Class::RM);
     let mut scores = Array3::<f32>::zeros((rows, cols, Class::COUNT));
     let evaluation = session.evaluate(classifier, progress, |first, batch| {
@@ -80,13 +81,15 @@ pub fn predict_map(
         let done = first + batch.len();
         if done < n {
             let map = polarmap_core::models::predict::class_map_of(&classes, &scores);
-            partial(ClassSource::partial(
+            let mut source = ClassSource::partial(
                 SourceKind::Model,
                 name.clone(),
                 map,
                 Some(scores.clone()),
                 done,
-            ));
+            );
+            source.mrad_per_px = mrad_per_px;
+            partial(source);
         }
     })?;
     let input = (evaluation.predictions.input, classifier.input().size);
@@ -97,6 +100,7 @@ pub fn predict_map(
         Some(evaluation.predictions.scores),
     );
     source.accuracy = evaluation.accuracy;
+    source.mrad_per_px = mrad_per_px;
     source.input = Some(input);
     source.ood = evaluation.predictions.ood;
     source.calibrated = evaluation.predictions.calibrated;

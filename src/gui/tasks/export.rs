@@ -74,7 +74,7 @@ pub fn start(worker: &mut Worker<PathBuf>, request: ExportRequest, data: &Datase
         regions,
         defects,
     } = shown;
-    let step = data.calibration.scan_step_a;
+    let step = data.calibration().scan_step_a;
     let outlines: Vec<Region> = regions.iter().map(|e| e.region.clone()).collect();
     let defects = defects.to_vec();
     let regions_json = serde_json::json!({

@@ -72,6 +72,19 @@ impl View for ClassView {
             let partial = data.and_then(|d| d.partial_note(running));
             summary(ui, source, partial.as_deref());
         }
+        if data.is_some_and(|d| d.classes_are_stale()) {
+            ui.horizontal_wrapped(|ui| {
+                ui.colored_label(
+                    ui.visuals().warn_fg_color,
+                    "stale — the detector calibration (mrad/px) changed since this map was made",
+                );
+                if ctx.inference.is_some() {
+                    ui.spinner();
+                } else if ui.button("Re-run").clicked() {
+                    ctx.requests.push(Request::RerunModel);
+                }
+            });
+        }
         let image = classes.map(|c| match (&c.images.confidence, self.show_confidence) {
             (Some(confidence), true) => confidence,
             _ => &c.images.plain,
@@ -165,7 +178,8 @@ fn wrapped(ui: &mut egui::Ui, text: impl Into<egui::WidgetText>) -> egui::Respon
     ui.add(egui::Label::new(text).wrap())
 }
 
-/// One row per class: swatch, name, count, percent; then notes on the percentages.
+/// One row per class present (swatch, name, count, percent), the others named on one line;
+/// then notes on the percentages.
 fn legend(ui: &mut egui::Ui, source: &ClassSource) {
     let totals = &source.totals;
     let fractions = totals.fractions();
@@ -174,6 +188,9 @@ fn legend(ui: &mut egui::Ui, source: &ClassSource) {
         .spacing([8.0, 2.0])
         .show(ui, |ui| {
             for (i, class) in Class::ALL.into_iter().enumerate() {
+                if totals.counts[i] == 0 {
+                    continue;
+                }
                 super::swatch(
                     ui,
                     super::colour32(polarmap_core::colour::class_colour(class)),
@@ -191,6 +208,15 @@ fn legend(ui: &mut egui::Ui, source: &ClassSource) {
                 ui.end_row();
             }
         });
+    let absent: Vec<&str> = Class::ALL
+        .into_iter()
+        .zip(totals.counts)
+        .filter(|&(_, n)| n == 0)
+        .map(|(class, _)| class.name())
+        .collect();
+    if !absent.is_empty() {
+        wrapped(ui, format!("absent: {}", absent.join(", ")));
+    }
     if source.signal.is_some_and(|s| !s.polarised()) {
         wrapped(
             ui,

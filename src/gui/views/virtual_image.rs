@@ -166,7 +166,7 @@ impl Default for VirtualView {
 
 impl VirtualView {
     fn custom_form(&mut self, ui: &mut egui::Ui, ctx: &mut ViewContext<'_>) {
-        let mrad_per_px = ctx.data.and_then(|d| d.calibration.mrad_per_px);
+        let mrad_per_px = ctx.data.and_then(|d| d.calibration().mrad_per_px);
         let a = &mut self.annulus;
         ui.horizontal_wrapped(|ui| {
             ui.label("Annulus");

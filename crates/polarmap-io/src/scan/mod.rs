@@ -33,6 +33,7 @@ pub use sidecar::{Labels, SavedSidecar, Sidecar};
 
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Where a reader's frames come from. Implementations are cheap to share across threads.
 pub trait FrameSource: Send + Sync {
@@ -66,7 +67,8 @@ pub struct Scan {
     pub calibration: Calibration,
     /// Ground truth from the sidecar, if any.
     pub labels: Option<Labels>,
-    source: Box<dyn FrameSource>,
+    /// Shared, so that the same frames can be looked at under another calibration.
+    source: Arc<dyn FrameSource>,
     /// What the reader overrode or doubted while opening (shown by the CLI and the GUI).
     warnings: Vec<String>,
     /// False when neither the caller, the sidecar nor the file gave the scan shape, so that the
@@ -332,10 +334,25 @@ impl Scan {
             scan_shape,
             calibration,
             labels,
-            source,
+            source: Arc::from(source),
             warnings: Vec::new(),
             shape_given: true,
         })
+    }
+
+    /// The same frames under another calibration (the user corrected the file's): the frame
+    /// source is shared, nothing is read or mapped again.
+    pub fn with_calibration(&self, calibration: Calibration) -> Scan {
+        Scan {
+            path: self.path.clone(),
+            format: self.format,
+            scan_shape: self.scan_shape,
+            calibration,
+            labels: self.labels.clone(),
+            source: Arc::clone(&self.source),
+            warnings: self.warnings.clone(),
+            shape_given: self.shape_given,
+        }
     }
 
     pub fn path(&self) -> &Path {
