@@ -181,8 +181,10 @@ impl eframe::App for PolarmapApp {
             requests.extend(status::status_bar(ui, &self.state, &self.tasks, dialog));
         });
         egui::CentralPanel::default().show(ui, |ui| {
-            if self.state.data.is_some() {
-                super::views::tool_bar(ui, &mut self.state.linked);
+            if let Some(d) = &self.state.data {
+                let calibration = d.calibration();
+                let units = &mut self.views.scan_axes;
+                super::views::tool_bar(ui, &mut self.state.linked, units, calibration);
             }
             let mut vc = ViewContext::new(&mut self.state, &self.tasks);
             if self.views.domains.show_walls {

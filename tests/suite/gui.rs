@@ -277,7 +277,7 @@ fn export_writes_a_class_map_figure_remembers_its_folder_and_never_overwrites_un
             .data
             .as_ref()
             .unwrap()
-            .calibration
+            .calibration()
             .scan_step_a,
         ..Default::default()
     };
@@ -505,6 +505,25 @@ fn opening_the_demo_runs_the_default_model_and_shows_its_map() {
         100.0 * accuracy
     ));
     harness.get_by_label(&format!("source: {} (pca-knn.pmm)", expected.model));
+    // The legend has a row for each class on the map (determined pixels) and names the absent
+    // ones on one line.
+    let present = |c: &Class| {
+        expected
+            .classes
+            .iter()
+            .zip(expected.determined.iter())
+            .any(|(k, &determined)| determined && k == c)
+    };
+    let absent: Vec<&str> = Class::ALL
+        .into_iter()
+        .filter(|c| !present(c))
+        .map(|c| c.name())
+        .collect();
+    assert!(
+        !absent.is_empty() && absent.len() < Class::COUNT,
+        "{absent:?}"
+    );
+    harness.get_by_label(&format!("absent: {}", absent.join(", ")));
     // The model panel lists the shipped model, selected, with its card.
     assert!(harness
         .state()
@@ -1310,14 +1329,10 @@ fn a_rotation_edit_marks_the_com_stale_until_it_is_rerun() {
         let d = harness.state().state.data.as_ref().unwrap();
         d.analysis.as_ref().unwrap().com_raw.clone()
     };
-    harness
-        .state_mut()
-        .state
-        .data
-        .as_mut()
-        .unwrap()
-        .calibration
-        .scan_rotation_deg = Some(90.0);
+    // The edit itself, without the re-run the Calibration dialog's Apply would start.
+    let mut calibration = *harness.state().state.data.as_ref().unwrap().calibration();
+    calibration.scan_rotation_deg = Some(90.0);
+    harness.state_mut().state.set_calibration(calibration);
     harness.run();
     let com = harness.state().layout.rect(Pane::Com).unwrap();
     assert!(com.contains_rect(harness.get_by_label(marker).rect()));
@@ -1397,7 +1412,91 @@ fn the_calibration_is_saved_to_the_sidecar_only_when_confirmed() {
     assert!(saved.written_by_polarmap());
     // The app uses it too.
     let data = harness.state().state.data.as_ref().unwrap();
-    assert_eq!(data.calibration.scan_rotation_deg, Some(30.0));
+    assert_eq!(data.calibration().scan_rotation_deg, Some(30.0));
+}
+
+/// Editing the detector sampling (mrad/px) in the Calibration dialog re-runs the model at the
+/// new input scale: the map becomes the library's on the scan opened with that calibration.
+/// An edit not yet re-run marks the class map stale, and its "Re-run" clears the mark.
+#[test]
+fn a_detector_calibration_edit_reruns_the_model_at_the_new_scale() {
+    let mut harness = app_on(Some(demo_path()));
+    let scale_before = {
+        let d = harness.state().state.data.as_ref().unwrap();
+        d.prediction
+            .as_ref()
+            .unwrap()
+            .input
+            .as_ref()
+            .unwrap()
+            .0
+            .scale
+    };
+    harness.get_by_label("Dataset").click();
+    harness.run();
+    harness.get_by_label("Calibration…").click();
+    harness.run();
+    let field = harness.get_by_label("detector sampling (mrad/px)");
+    field.focus();
+    harness.run();
+    // The field holds the file's "1.25": erase it.
+    for _ in 0..6 {
+        harness.key_press(egui::Key::Backspace);
+        harness.run();
+    }
+    harness
+        .get_by_label("detector sampling (mrad/px)")
+        .type_text("1.4");
+    harness.run();
+    harness.get_by_label("Apply").click();
+    settle(&mut harness);
+
+    let options = polarmap_core::scan::OpenOptions {
+        calibration: polarmap_core::Calibration {
+            mrad_per_px: Some(1.4),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let progress = polarmap_core::progress::Progress::new();
+    let session = polarmap_core::Session::open(&demo_path(), &options, &progress).unwrap();
+    let model = polarmap_core::models::load(
+        &polarmap_core::models::shipped_dir().join(polarmap_core::models::DEFAULT_MODEL),
+        polarmap_core::models::DeviceChoice::Cpu,
+    )
+    .unwrap();
+    let expected = session
+        .predict(model.as_ref(), &progress, |_, _| {})
+        .unwrap();
+    let d = harness.state().state.data.as_ref().unwrap();
+    assert_eq!(d.calibration().mrad_per_px, Some(1.4));
+    let shown = d.prediction.as_ref().unwrap();
+    assert!(shown.is_complete() && !d.classes_are_stale());
+    assert_eq!(shown.mrad_per_px, Some(1.4));
+    let scale = shown.input.as_ref().unwrap().0.scale;
+    assert!(
+        (scale - scale_before * 1.25 / 1.4).abs() < 1e-9,
+        "{scale_before} → {scale}"
+    );
+    assert_eq!(shown.map.classes, expected.classes);
+    assert_eq!(shown.scores.as_ref(), Some(&expected.scores));
+
+    // An edit that has not been re-run: the class map says so until "Re-run".
+    let marker = "stale — the detector calibration (mrad/px) changed since this map was made";
+    assert!(harness.query_by_label(marker).is_none());
+    let mut calibration = *d.calibration();
+    calibration.mrad_per_px = Some(1.25);
+    harness.state_mut().state.set_calibration(calibration);
+    harness.run();
+    let classes = harness.state().layout.rect(Pane::Classes).unwrap();
+    assert!(classes.contains_rect(harness.get_by_label(marker).rect()));
+    harness.get_by_label("Re-run").click();
+    settle(&mut harness);
+    assert!(harness.query_by_label(marker).is_none());
+    let d = harness.state().state.data.as_ref().unwrap();
+    let shown = d.prediction.as_ref().unwrap();
+    assert_eq!(shown.input.as_ref().unwrap().0.scale, scale_before);
+    assert_eq!(shown.map.classes, library_predictions(&demo_path()).classes);
 }
 
 /// Sums over every pattern the pixels whose position, relative to `center` (row, col) in the
@@ -1431,7 +1530,7 @@ fn sum_detector(
 #[test]
 fn the_virtual_view_shows_icom_idpc_and_a_custom_sector() {
     use polarmap::gui::views::virtual_image::{AnnulusForm, VirtualKind};
-    use polarmap_core::analysis::{icom, idpc, ScanRotation, VirtualDetector};
+    use polarmap_core::analysis::{icom, idpc, Descan, Plane, ScanRotation, VirtualDetector};
     let mut harness = app_on(Some(demo_path()));
     harness.get_by_label("iDPC").click();
     harness.run();
@@ -1459,7 +1558,17 @@ fn the_virtual_view_shows_icom_idpc_and_a_custom_sector() {
         .mapv(|v| v as f32)
     };
     let q = [quadrant(0.0), quadrant(1.0), quadrant(2.0), quadrant(3.0)];
-    let direct = idpc([&q[0], &q[1], &q[2], &q[3]], ScanRotation::default());
+    // The view removes the descan plane from the DPC signal as from the CoM (the plane's own
+    // parameters are fitted to the signal; only the kind of descan is read).
+    let plane = Descan::Plane {
+        row: Plane::constant(0.0),
+        col: Plane::constant(0.0),
+    };
+    let direct = idpc(
+        [&q[0], &q[1], &q[2], &q[3]],
+        &plane,
+        ScanRotation::default(),
+    );
     let scale = direct.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     assert!(scale > 0.0);
     for (a, b) in analysis.idpc.iter().zip(direct.iter()) {
@@ -1732,4 +1841,63 @@ fn readme_screenshot() {
     assert!(distinct.len() > 1000, "{} colours", distinct.len());
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/img/gui-idpc-walls.png");
     image.save(&out).unwrap();
+}
+
+/// The scan views' axes follow the units chosen in the tool bar (nm from the scan step) and the
+/// pattern's those chosen in the inspector (1/Å from the sampling and beam energy); a scan
+/// whose calibration lacks what the units need says so instead of drawing wrong axes.
+#[test]
+fn axes_in_physical_units_follow_the_chosen_units_and_the_calibration() {
+    use polarmap::gui::views::axes::Units;
+    let mut harness = Harness::builder()
+        .with_size([1600.0, 900.0])
+        .with_max_steps(1000)
+        .wgpu()
+        .build_eframe(|cc| {
+            PolarmapApp::new(
+                cc,
+                Startup {
+                    path: Some(demo_path()),
+                    persist: false,
+                },
+            )
+        });
+    settle(&mut harness);
+    assert_eq!(harness.state().state.linked.axis, None);
+    harness.get_by_label("scan axes").click();
+    harness.run();
+    harness.get_by_label("nm").click();
+    harness.run();
+    harness.get_by_label("pattern axes").click();
+    harness.run();
+    harness.get_by_label("1/Å").click();
+    settle(&mut harness);
+    let axis = harness.state().state.linked.axis.expect("scan axes in nm");
+    assert_eq!(axis.unit, "nm");
+    assert!((axis.per_px - 0.049_375).abs() < 1e-12, "{}", axis.per_px);
+    assert_eq!(harness.state().views.inspector.axes, Units::InverseAngstrom);
+    assert!(harness.query_by_label_contains("axes need").is_none());
+    // Drawn: the views differ from the same window without axes.
+    let with = harness.render().expect("a wgpu adapter renders the window");
+    if let Ok(dir) = std::env::var("POLARMAP_SNAPSHOT_DIR") {
+        with.save(Path::new(&dir).join("axes.png")).unwrap();
+    }
+    harness.state_mut().views.scan_axes = Units::Off;
+    harness.state_mut().views.inspector.axes = Units::Off;
+    harness.run();
+    let without = harness.render().unwrap();
+    let changed = with
+        .pixels()
+        .zip(without.pixels())
+        .filter(|(a, b)| a != b)
+        .count();
+    assert!(changed > 500, "{changed} pixels changed");
+
+    // Without an energy there is no 1/Å: the inspector says what is missing.
+    let mut calibration = *harness.state().state.data.as_ref().unwrap().calibration();
+    calibration.energy_kv = None;
+    harness.state_mut().state.set_calibration(calibration);
+    harness.state_mut().views.inspector.axes = Units::InverseAngstrom;
+    harness.run();
+    harness.get_by_label("axes need the detector sampling and beam energy (Dataset > Calibration)");
 }

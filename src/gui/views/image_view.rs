@@ -76,6 +76,8 @@ pub struct Linked {
     /// A region being drawn: points in image units (x, y).
     pub drawing: Vec<Pos2>,
     drag_origin: Option<Pos2>,
+    /// The axes drawn on every linked view (set each frame from the chosen units).
+    pub axis: Option<super::axes::Axis>,
 }
 
 impl Linked {
@@ -88,6 +90,7 @@ impl Linked {
             tool: Tool::Select,
             drawing: Vec::new(),
             drag_origin: None,
+            axis: None,
         }
     }
 
@@ -274,6 +277,10 @@ pub fn show(
         );
     }
     overlay(&painter, &mapping);
+    if let Some(axis) = &linked.axis {
+        let visible = image_rect.intersect(viewport);
+        super::axes::draw(&painter, visible, mapping.origin, mapping.scale, axis);
+    }
 
     linked.hovered = response
         .hover_pos()

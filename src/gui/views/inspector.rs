@@ -3,6 +3,7 @@
 //! the model's crop box; the pixel's class and its 8 class scores as a bar chart. Patterns come
 //! rendered from the pattern loader (`tasks::patterns`).
 
+use super::axes::Units;
 use super::image_view::Linked;
 use super::{Texture, View, ViewContext};
 use crate::gui::request::Request;
@@ -45,6 +46,8 @@ pub struct Inspector {
     /// The mask being drawn on the pattern (a custom virtual detector).
     #[serde(skip)]
     pub mask: MaskDrawing,
+    /// The pattern's axes (mrad, Å⁻¹ or none).
+    pub axes: Units,
 }
 
 /// How a detector mask is drawn on the pattern.
@@ -118,6 +121,7 @@ impl Default for Inspector {
             dragging_ring: None,
             mean: false,
             mask: MaskDrawing::default(),
+            axes: Units::Off,
         }
     }
 }
@@ -160,13 +164,18 @@ impl Inspector {
 impl View for Inspector {
     fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut ViewContext<'_>) {
         let Some(data) = ctx.data else { return };
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.heading("Pattern");
             ui.checkbox(&mut self.log_scale, "log");
             ui.checkbox(&mut self.follow_hover, "follow pointer");
             ui.checkbox(&mut self.mean, "mean pattern")
                 .on_hover_text("the mean of the surveyed patterns (draw masks on it)");
+            Units::choose(ui, "pattern axes", &mut self.axes, &Units::PATTERN);
         });
+        let missing = self.axes.missing(data.calibration());
+        if !missing.is_empty() {
+            ui.colored_label(ui.visuals().warn_fg_color, missing);
+        }
         let Some([row, col]) = self.pixel(ctx.linked) else {
             ui.label("Click a pixel on any view (arrow keys move the selection).");
             return;
@@ -306,6 +315,10 @@ impl View for Inspector {
             [v.y as f64 - 0.5, v.x as f64 - 0.5]
         };
         self.draw_mask(&painter, &response, to_screen, to_detector, scale);
+        let disk = [geometry.center_row, geometry.center_col];
+        if let Some(axis) = self.axes.pattern_axis(data.calibration(), disk) {
+            super::axes::draw(&painter, image_rect, image_rect.min, scale, &axis);
+        }
         // Dragging near a ring moves that ring (unless a mask is being drawn).
         if let (Some(p), MaskTool::Off) = (response.interact_pointer_pos(), self.mask.tool) {
             let d = (p.distance(centre) / scale) as f64;

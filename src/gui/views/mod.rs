@@ -3,6 +3,7 @@
 //! [`ViewContext`], asking for work through `ctx.requests`. `image_view` holds what the three
 //! linked views share (zoom, pan, selection, region tools).
 
+pub mod axes;
 pub mod class_view;
 pub mod com_view;
 pub mod defects;
@@ -94,10 +95,18 @@ pub struct Views {
     pub domains: domains::DomainsPanel,
     pub region_table: region_table::RegionTable,
     pub log: log::LogView,
+    /// The scan views' axes (Å, nm or none).
+    pub scan_axes: axes::Units,
 }
 
-/// The drawing tools over the panes, with how the chosen one is used.
-pub fn tool_bar(ui: &mut egui::Ui, linked: &mut Linked) {
+/// The drawing tools over the panes, with how the chosen one is used, and the scan views'
+/// axes; sets `linked.axis` for this frame from `units` and the scan's calibration.
+pub fn tool_bar(
+    ui: &mut egui::Ui,
+    linked: &mut Linked,
+    units: &mut axes::Units,
+    calibration: &polarmap_core::Calibration,
+) {
     ui.horizontal_wrapped(|ui| {
         ui.label("Tool:");
         for t in Tool::ALL {
@@ -115,8 +124,14 @@ pub fn tool_bar(ui: &mut egui::Ui, linked: &mut Linked) {
             let (r, c) = linked.dims;
             linked.transform = ViewTransform::fit(r, c);
         }
+        axes::Units::choose(ui, "scan axes", units, &axes::Units::SCAN);
+        let missing = units.missing(calibration);
+        if !missing.is_empty() {
+            ui.colored_label(ui.visuals().warn_fg_color, missing);
+        }
         ui.label(linked.tool.hint());
     });
+    linked.axis = units.scan_axis(calibration);
 }
 
 /// Draws the domain walls (when given) and the regions' outlines on an image view, each region

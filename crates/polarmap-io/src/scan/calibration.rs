@@ -24,7 +24,19 @@ pub struct Calibration {
     pub scan_flip: Option<bool>,
 }
 
+/// Relativistic electron wavelength in Å for an accelerating voltage in kV.
+pub fn electron_wavelength_a(kv: f64) -> f64 {
+    let v = kv * 1e3;
+    12.264_259_8 / (v * (1.0 + 0.978_475_7e-6 * v)).sqrt()
+}
+
 impl Calibration {
+    /// Detector sampling in reciprocal space, Å⁻¹ per pixel (k = θ / λ, small angles); needs
+    /// the detector sampling and the beam energy.
+    pub fn inverse_angstrom_per_px(&self) -> Option<f64> {
+        Some(self.mrad_per_px? * 1e-3 / electron_wavelength_a(self.energy_kv?))
+    }
+
     /// Each value of `self`, or `fallback`'s where `self` has none.
     pub fn or(&self, fallback: &Calibration) -> Calibration {
         Calibration {
@@ -64,6 +76,27 @@ impl Calibration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wavelength_matches_tables() {
+        // 100 kV: 0.037014 Å; 200 kV: 0.025079 Å; 300 kV: 0.019687 Å.
+        assert!((electron_wavelength_a(100.0) - 0.037014).abs() < 2e-6);
+        assert!((electron_wavelength_a(200.0) - 0.025079).abs() < 2e-6);
+        assert!((electron_wavelength_a(300.0) - 0.019687).abs() < 2e-6);
+    }
+
+    #[test]
+    fn reciprocal_sampling_needs_energy_and_sampling() {
+        let mut c = Calibration {
+            mrad_per_px: Some(1.0),
+            ..Default::default()
+        };
+        assert_eq!(c.inverse_angstrom_per_px(), None);
+        c.energy_kv = Some(200.0);
+        // 1 mrad at λ = 0.025079 Å is 0.039874 Å⁻¹.
+        let k = c.inverse_angstrom_per_px().unwrap();
+        assert!((k - 0.039_874).abs() < 1e-5, "{k}");
+    }
 
     #[test]
     fn or_prefers_self_and_fills_gaps() {

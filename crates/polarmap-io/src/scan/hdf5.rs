@@ -872,11 +872,7 @@ impl FrameSource for SlicedFrames {
 // Calibration
 // ---------------------------------------------------------------------------------------------
 
-/// Relativistic electron wavelength in Å for an accelerating voltage in kV.
-pub fn electron_wavelength_a(kv: f64) -> f64 {
-    let v = kv * 1e3;
-    12.264_259_8 / (v * (1.0 + 0.978_475_7e-6 * v)).sqrt()
-}
+pub use super::calibration::electron_wavelength_a;
 
 /// Length unit → factor to Å, for the spellings these writers use (`A`, `Å`, `nm`, Prismatic's
 /// `[n_m]`, …).
@@ -1079,14 +1075,6 @@ fn emd0_calibration(parent: &Group) -> Calibration {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn wavelength_matches_tables() {
-        // 100 kV: 0.037014 Å; 200 kV: 0.025079 Å; 300 kV: 0.019687 Å.
-        assert!((electron_wavelength_a(100.0) - 0.037014).abs() < 2e-6);
-        assert!((electron_wavelength_a(200.0) - 0.025079).abs() < 2e-6);
-        assert!((electron_wavelength_a(300.0) - 0.019687).abs() < 2e-6);
-    }
 
     #[test]
     fn units_are_recognised() {
