@@ -21,8 +21,8 @@ differences (response sin(k) for k radians per pixel) where polarmap divides by 
 derivative (k), so py4DSTEM's phase is larger by k / sin(k): at most 1.57 below half Nyquist,
 unbounded towards Nyquist.
 
-Last, iDPC: polarmap's `--idpc-out` (four quadrants of the BF disk summed in the CoM pass, then
-integrated) against py4DSTEM's DPC solver fed with difference signals that py4DSTEM itself sums
+Last, iDPC: polarmap's `--idpc-out` (four quadrants of the BF disk summed in the CoM pass, the
+descan plane removed from the signal, then integrated) against py4DSTEM's DPC solver fed with difference signals that py4DSTEM itself sums
 from the 4D array through half-disk masks ((right − left) and (up − down) over the disk's sum,
 pixels on the axes left out),
 so that the detectors, the sums and the integration are all the peer's.
@@ -148,6 +148,8 @@ def without_quadric(image):
 peer_idpc = dpc_phase(force_com_measured=(-dpc_y, dpc_x))
 results["idpc_vs_dpc_from_py4dstem_half_disks"] = compare(
     "iDPC vs py4DSTEM DPC from its own half-disk signals", idpc, peer_idpc)
+results["idpc_vs_dpc_below_half_nyquist"] = compare(
+    "  the same below half the Nyquist frequency", low_pass(idpc, 0.5), low_pass(peer_idpc, 0.5))
 results["idpc_vs_dpc_without_quadric"] = compare(
     "  the same, a quadratic surface removed from both", without_quadric(idpc),
     without_quadric(peer_idpc))
