@@ -18,19 +18,39 @@ fn app_on(path: Option<PathBuf>) -> Harness<'static, PolarmapApp> {
 }
 
 fn app_sized(path: Option<PathBuf>, size: [f32; 2]) -> Harness<'static, PolarmapApp> {
-    let mut harness = Harness::builder()
+    app_built(path, size, false)
+}
+
+/// The app with egui's wgpu painter behind it, so that `render` gives the window's pixels;
+/// None (saying why) where no wgpu adapter is found, a failure where POLARMAP_REQUIRE_WGPU=1
+/// (CI installs Mesa's lavapipe).
+fn app_rendered(path: Option<PathBuf>, size: [f32; 2]) -> Option<Harness<'static, PolarmapApp>> {
+    if let Err(e) = polarmap_core::models::DeviceChoice::Gpu.resolve() {
+        let why = format!("rendering the window needs a wgpu adapter, and none was found: {e}");
+        if std::env::var_os("POLARMAP_REQUIRE_WGPU").is_some_and(|v| v == "1") {
+            panic!("{why}");
+        }
+        eprintln!("NOT RUN: {why}");
+        return None;
+    }
+    Some(app_built(path, size, true))
+}
+
+fn app_built(path: Option<PathBuf>, size: [f32; 2], render: bool) -> Harness<'static, PolarmapApp> {
+    let builder = Harness::builder()
         .with_size(size)
         // A toast fades for a while (simulated time): `run` waits it out.
-        .with_max_steps(1000)
-        .build_eframe(move |cc| {
-            PolarmapApp::new(
-                cc,
-                Startup {
-                    path,
-                    persist: false,
-                },
-            )
-        });
+        .with_max_steps(1000);
+    let builder = if render { builder.wgpu() } else { builder };
+    let mut harness = builder.build_eframe(move |cc| {
+        PolarmapApp::new(
+            cc,
+            Startup {
+                path,
+                persist: false,
+            },
+        )
+    });
     settle(&mut harness);
     harness
 }
@@ -954,7 +974,9 @@ fn image_inside(
 /// At 1100×700, 1280×720, 1600×900 and 2560×1440 the window's parts fit: every pane lies inside the
 /// window and no two overlap; the class map's key lines (source, agreement with its number,
 /// majority) and toggles, the inspector's pixel line and the three images lie inside their
-/// panes, none overlapping another; the status bar is one line inside the window.
+/// panes, none overlapping another; the status bar is one line inside the window. At the last
+/// three sizes the rendered window is compared with its snapshot in `tests/snapshots/` (made
+/// with `UPDATE_SNAPSHOTS=1` and looked at): a change in what is drawn fails the test.
 #[test]
 fn the_layout_fits_the_window_at_common_sizes() {
     let expected = library_predictions(&demo_path());
@@ -966,7 +988,12 @@ fn the_layout_fits_the_window_at_common_sizes() {
         [1600.0, 900.0],
         [2560.0, 1440.0],
     ] {
-        let harness = app_sized(Some(demo_path()), size);
+        let rendered = size[0] >= 1280.0;
+        let harness = match rendered {
+            true => app_rendered(Some(demo_path()), size),
+            false => None,
+        }
+        .unwrap_or_else(|| app_sized(Some(demo_path()), size));
         let window = Rect::from_min_size(Pos2::ZERO, size.into());
         let layout = &harness.state().layout;
         let panes: Vec<(Pane, Rect)> = [
@@ -1072,6 +1099,30 @@ fn the_layout_fits_the_window_at_common_sizes() {
             "{what}: the status bar wraps"
         );
         assert!(file.top() >= panes.iter().map(|(_, r)| r.bottom()).fold(0.0, f32::max) - 0.5);
+
+        if rendered {
+            let mut harness = harness;
+            snapshot(&mut harness, &format!("layout-{}x{}", size[0], size[1]));
+        }
+    }
+}
+
+/// Compares the window rendered by `app_rendered` with `tests/snapshots/NAME.png`
+/// (egui_kittest: a pixel fails past the default colour distance, 0.6). Up to 0.05 % of the
+/// pixels may fail: the status bar's memory figure changes from run to run. A harness that
+/// cannot render (no adapter, not required) skips the comparison, saying so.
+fn snapshot(harness: &mut Harness<'static, PolarmapApp>, name: &str) {
+    match harness.render() {
+        Ok(image) => {
+            let allowed = (image.width() * image.height()) as usize / 2000;
+            let options = egui_kittest::SnapshotOptions::new().max_failed_pixels(allowed);
+            egui_kittest::try_image_snapshot_options(&image, name, &options)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        Err(e) if std::env::var_os("POLARMAP_REQUIRE_WGPU").is_some_and(|v| v == "1") => {
+            panic!("{name}: the window did not render: {e}")
+        }
+        Err(e) => eprintln!("NOT COMPARED: {name}: the window did not render: {e}"),
     }
 }
 
@@ -1816,20 +1867,8 @@ fn a_file_without_a_scan_shape_asks_for_one_and_reopens() {
 #[test]
 #[ignore = "writes docs/img/gui-idpc-walls.png; needs a Vulkan adapter (lavapipe at least)"]
 fn readme_screenshot() {
-    let mut harness = Harness::builder()
-        .with_size([1600.0, 900.0])
-        .with_max_steps(1000)
-        .wgpu()
-        .build_eframe(|cc| {
-            PolarmapApp::new(
-                cc,
-                Startup {
-                    path: Some(demo_path()),
-                    persist: false,
-                },
-            )
-        });
-    settle(&mut harness);
+    let mut harness = app_rendered(Some(demo_path()), [1600.0, 900.0])
+        .expect("a wgpu adapter (lavapipe at least) to render with");
     harness.get_by_label("iDPC").click();
     settle(&mut harness);
     show_pane(&mut harness, Pane::Domains);
@@ -1849,20 +1888,9 @@ fn readme_screenshot() {
 #[test]
 fn axes_in_physical_units_follow_the_chosen_units_and_the_calibration() {
     use polarmap::gui::views::axes::Units;
-    let mut harness = Harness::builder()
-        .with_size([1600.0, 900.0])
-        .with_max_steps(1000)
-        .wgpu()
-        .build_eframe(|cc| {
-            PolarmapApp::new(
-                cc,
-                Startup {
-                    path: Some(demo_path()),
-                    persist: false,
-                },
-            )
-        });
-    settle(&mut harness);
+    let Some(mut harness) = app_rendered(Some(demo_path()), [1600.0, 900.0]) else {
+        return;
+    };
     assert_eq!(harness.state().state.linked.axis, None);
     harness.get_by_label("scan axes").click();
     harness.run();

@@ -242,7 +242,11 @@ impl View for Inspector {
             }
         });
         let texture = self.texture.of(ui.ctx(), "pattern", image).cloned();
-        let side = ui.available_width().min(320.0);
+        // The whole pattern in view where the pane allows (it scrolls below 160 points).
+        let side = ui
+            .available_width()
+            .min(320.0)
+            .min(ui.available_height().max(160.0));
         let (response, painter) = ui.allocate_painter(Vec2::splat(side), Sense::click_and_drag());
         response.widget_info(|| {
             egui::WidgetInfo::labeled(egui::Role::Image, true, "diffraction pattern")
