@@ -7,10 +7,16 @@
 //! again and again over a 128×128 scan (the 32×32 demo tiled 4×4, with its calibration), the
 //! class map filling in batch by batch, and frames are timed while it runs.
 //!
+//! With `--click`, it measures click-to-pixels latency instead: a click on a pixel of the virtual
+//! image (a real pointer event through egui) until the frame that draws that pixel's pattern in
+//! the inspector, over 60 clicks with the app idle and 60 while the default model runs over the
+//! scan (the tiled demo, as for `--predict`).
+//!
 //! ```sh
 //! cargo run --release --example gui_frame_time            # 64×64 scan of 128×128 patterns
 //! cargo run --release --example gui_frame_time -- scan.npy
 //! cargo run --release --example gui_frame_time -- --predict
+//! cargo run --release --example gui_frame_time -- --click
 //! ```
 
 use eframe::egui;
@@ -23,7 +29,8 @@ use std::time::{Duration, Instant};
 fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let predict = args.iter().any(|a| a == "--predict");
+    let click = args.iter().any(|a| a == "--click");
+    let predict = click || args.iter().any(|a| a == "--predict");
     let given = args.iter().find(|a| !a.starts_with("--"));
     let path = match (given, predict) {
         (Some(p), _) => PathBuf::from(p),
@@ -71,6 +78,9 @@ fn main() -> anyhow::Result<()> {
     );
     // Select a pixel so the inspector and its chart are drawn too.
     harness.state_mut().state.linked.selected = Some([10, 10]);
+    if click {
+        return click_latency(&mut harness);
+    }
     if predict {
         return time_inference(&mut harness);
     }
@@ -189,6 +199,96 @@ fn time_inference(harness: &mut Harness<'static, PolarmapApp>) -> anyhow::Result
         at(0.99),
         at(1.0)
     );
+    Ok(())
+}
+
+/// Click-to-pixels latency: for each click on a virtual-image pixel, the time (and frames)
+/// from the frame that receives the click to the end of the frame that draws that pixel's
+/// pattern in the inspector; idle, then while the default model runs.
+fn click_latency(harness: &mut Harness<'static, PolarmapApp>) -> anyhow::Result<()> {
+    use egui_kittest::kittest::Queryable;
+    let model = harness
+        .state()
+        .views
+        .model
+        .selected
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("no model selected"))?;
+    harness.state_mut().views.inspector.follow_hover = false;
+    harness.run_steps(2);
+    let view = harness
+        .get_by_role_and_label(egui::accesskit::Role::Image, "virtual image")
+        .rect();
+    let (rows, cols) = harness.state().state.linked.dims;
+    // The views start fitted: the scan centred in the viewport, square pixels.
+    let scale = (view.width() / cols as f32).min(view.height() / rows as f32);
+    let at = |r: usize, c: usize| {
+        view.center()
+            + egui::vec2(
+                (c as f32 + 0.5 - cols as f32 / 2.0) * scale,
+                (r as f32 + 0.5 - rows as f32 / 2.0) * scale,
+            )
+    };
+    for busy in [false, true] {
+        let (mut times, mut frames) = (Vec::new(), Vec::new());
+        let mut k = 0usize;
+        while times.len() < 60 {
+            if busy && !harness.state().is_busy() {
+                harness.state_mut().run_model(model.clone());
+                harness.step();
+            }
+            // A pixel far from the last one (a new pattern every time).
+            k += 1;
+            let (r, c) = ((k * 37) % rows, (k * 61) % cols);
+            let pos = at(r, c);
+            harness.hover_at(pos);
+            harness.step();
+            harness.event(egui::Event::PointerButton {
+                pos,
+                button: egui::PointerButton::Primary,
+                pressed: true,
+                modifiers: egui::Modifiers::NONE,
+            });
+            harness.step();
+            // egui takes the click on the release.
+            let start = Instant::now();
+            harness.event(egui::Event::PointerButton {
+                pos,
+                button: egui::PointerButton::Primary,
+                pressed: false,
+                modifiers: egui::Modifiers::NONE,
+            });
+            let mut n = 0;
+            loop {
+                harness.step();
+                n += 1;
+                if harness.state().views.inspector.shown_pixel() == Some([r, c]) {
+                    break;
+                }
+                anyhow::ensure!(n < 10_000, "pixel ({r}, {c}) never shown");
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            if !busy || harness.state().is_busy() {
+                times.push(start.elapsed().as_secs_f64() * 1e3);
+                frames.push(n);
+            }
+            // A display's frame interval between clicks.
+            std::thread::sleep(Duration::from_millis(16));
+        }
+        times.sort_by(f64::total_cmp);
+        frames.sort();
+        let q = |v: &[f64], p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+        println!(
+            "click to pixels, {}: {} clicks, median {:.2} ms, p95 {:.2} ms, max {:.2} ms; frames median {}, max {}",
+            if busy { "while the model runs" } else { "idle" },
+            times.len(),
+            q(&times, 0.5),
+            q(&times, 0.95),
+            q(&times, 1.0),
+            frames[frames.len() / 2],
+            frames[frames.len() - 1]
+        );
+    }
     Ok(())
 }
 
