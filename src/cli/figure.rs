@@ -37,7 +37,7 @@ pub struct FigureArgs {
     pub path: PathBuf,
     #[command(flatten)]
     pub open: OpenArgs,
-    /// The figure file (.png or .svg).
+    /// The figure file (.png, .svg or .pdf).
     #[arg(long, short)]
     pub out: PathBuf,
     /// What it shows: the composite (virtual image | CoM field | class map) or one view.
@@ -46,7 +46,7 @@ pub struct FigureArgs {
     /// File format; default: from the extension of --out.
     #[arg(long, value_parser = super::choice(&Format::ALL, Format::name))]
     pub format: Option<Format>,
-    /// Resolution of the PNG (written into the file); the SVG's size in mm is the same.
+    /// Resolution of the PNG (written into the file); the SVG and PDF have the same size in mm.
     #[arg(long, default_value_t = 300.0)]
     pub dpi: f64,
     /// Figure width in mm (default: 180 for the composite, 85 for one view).

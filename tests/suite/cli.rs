@@ -503,6 +503,23 @@ fn figure_of_the_demo_png_at_its_dpi_and_svg_with_the_classes_present() {
         "the legend lists exactly the classes present"
     );
     assert!((total - 100.0).abs() < 0.1 * listed.len() as f64, "{total}");
+
+    // PDF: one page of the SVG's size in mm (180 mm = 510.24 pt wide), its font embedded.
+    let pdf = dir.path().join("fig.pdf");
+    let (ok, _, err) = polarmap(&[
+        "figure",
+        demo.to_str().unwrap(),
+        "-o",
+        pdf.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let bytes = std::fs::read(&pdf).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.starts_with("%PDF-") && text.trim_end().ends_with("%%EOF"));
+    let media = text.split("/MediaBox [").nth(1).expect("a page");
+    let width: f64 = media.split_whitespace().nth(2).unwrap().parse().unwrap();
+    assert!((width - 2126.0 / 300.0 * 72.0).abs() < 0.02, "{width} pt");
+    assert!(text.contains("/FontFile") && text.contains("Ubuntu"));
 }
 
 /// The first and last x of the non-white run through `x` in row `y`.

@@ -338,6 +338,26 @@ fn export_writes_a_class_map_figure_remembers_its_folder_and_never_overwrites_un
         std::fs::metadata(&out).unwrap().modified().unwrap(),
         written
     );
+
+    // PDF: chosen in the dialog, the name follows (in the folder being edited); a one-page
+    // vector file of the figure's width.
+    export_to(&mut harness, &dir.path().join("any.png"));
+    harness.get_by_label("PDF").click();
+    harness.run();
+    let pdf = PathBuf::from(&harness.state().dialogs.export.path);
+    assert_eq!(pdf.parent(), Some(dir.path()));
+    assert_eq!(pdf.extension().unwrap(), "pdf");
+    harness.get_by_label("Save").click();
+    settle(&mut harness);
+    let bytes = std::fs::read(&pdf).expect("the PDF was written");
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.starts_with("%PDF-") && text.contains("/FontFile"));
+    let media = text.split("/MediaBox [").nth(1).expect("a page");
+    let width: f64 = media.split_whitespace().nth(2).unwrap().parse().unwrap();
+    // The figure is a whole number of pixels at its DPI: that width, in points.
+    let expected = settings.figure.width_px() as f64 / settings.figure.dpi * 72.0;
+    // (The SVG it is converted from gives its size in mm to two decimals: ±0.015 pt.)
+    assert!((width - expected).abs() < 0.02, "{width} pt, {expected} pt");
 }
 
 #[derive(Debug)]

@@ -71,15 +71,17 @@ pub enum Shape {
 pub enum Format {
     Png,
     Svg,
+    Pdf,
 }
 
 impl Format {
-    pub const ALL: [Format; 2] = [Format::Png, Format::Svg];
+    pub const ALL: [Format; 3] = [Format::Png, Format::Svg, Format::Pdf];
 
     pub fn name(self) -> &'static str {
         match self {
             Format::Png => "png",
             Format::Svg => "svg",
+            Format::Pdf => "pdf",
         }
     }
 
@@ -191,7 +193,15 @@ impl Drawing {
         [mm(self.width), mm(self.height)]
     }
 
-    fn paint<DB: DrawingBackend>(&self, root: DrawingArea<DB, plotters::coord::Shift>) -> Result<()>
+    /// Draws the shapes on `root`. With `seal`, each run of an image's pixels also covers one
+    /// backend pixel of its right and lower neighbours (drawn over it afterwards): a vector
+    /// format without a crisp-edges hint (PDF) otherwise shows hairline seams between scan
+    /// pixels in anti-aliasing viewers. Nothing grows past the image's edge.
+    fn paint<DB: DrawingBackend>(
+        &self,
+        root: DrawingArea<DB, plotters::coord::Shift>,
+        seal: bool,
+    ) -> Result<()>
     where
         DB::ErrorType: 'static,
     {
@@ -272,7 +282,11 @@ impl Drawing {
                                 end += 1;
                             }
                             let (x0, y0) = (x + start as i32 * scale, y + r as i32 * scale);
-                            let (x1, y1) = (x + end as i32 * scale, y0 + scale);
+                            let (mut x1, mut y1) = (x + end as i32 * scale, y0 + scale);
+                            if seal {
+                                x1 += (end < *width) as i32;
+                                y1 += (r + 1 < *height) as i32;
+                            }
                             root.draw(&Rectangle::new(
                                 [(x0, y0), (x1, y1)],
                                 colour(row[start]).filled(),
@@ -293,18 +307,23 @@ impl Drawing {
         {
             let backend = BitMapBackend::with_buffer(&mut buffer, (self.width, self.height))
                 .into_drawing_area();
-            self.paint(backend)?;
+            self.paint(backend, false)?;
         }
         Ok(buffer)
     }
 
     /// The drawing as an SVG document, `width`×`height` user units sized in mm at the DPI.
     pub fn to_svg(&self) -> Result<String> {
+        self.svg(false)
+    }
+
+    /// [`Self::to_svg`], the images sealed (see [`Self::paint`]) when `seal`.
+    fn svg(&self, seal: bool) -> Result<String> {
         let mut text = String::new();
         {
             let backend =
                 SVGBackend::with_string(&mut text, (self.width, self.height)).into_drawing_area();
-            self.paint(backend)?;
+            self.paint(backend, seal)?;
         }
         let [w_mm, h_mm] = self.size_mm();
         let pixels = format!("width=\"{}\" height=\"{}\"", self.width, self.height);
@@ -312,6 +331,30 @@ impl Drawing {
         let physical =
             format!("width=\"{w_mm:.2}mm\" height=\"{h_mm:.2}mm\" shape-rendering=\"crispEdges\"");
         Ok(text.replacen(&pixels, &physical, 1))
+    }
+
+    /// The drawing as a one-page PDF of the SVG's physical size, converted from the SVG as
+    /// vectors: shapes stay shapes and text stays text, in the embedded font (subset into the
+    /// file), so nothing is rasterised.
+    pub fn to_pdf(&self) -> std::result::Result<Vec<u8>, String> {
+        use svg2pdf::usvg;
+        let svg = self.svg(true).map_err(|e| e.to_string())?;
+        let mut options = usvg::Options::default();
+        let fonts = options.fontdb_mut();
+        fonts.load_font_data(epaint_default_fonts::UBUNTU_LIGHT.to_vec());
+        // plotters writes font-family="sans-serif": that is the embedded font.
+        let family = fonts
+            .faces()
+            .next()
+            .and_then(|face| face.families.first())
+            .map(|(name, _)| name.clone())
+            .ok_or("the embedded figure font cannot be read")?;
+        fonts.set_sans_serif_family(family);
+        let tree = usvg::Tree::from_str(&svg, &options).map_err(|e| e.to_string())?;
+        // usvg resolves the SVG's millimetres at its 96 px per inch: the same DPI gives the PDF
+        // page the figure's size in points.
+        let page = svg2pdf::PageOptions { dpi: options.dpi };
+        svg2pdf::to_pdf(&tree, Default::default(), page).map_err(|e| e.to_string())
     }
 
     /// Writes the drawing as `format` (replacing `path` only if `overwrite`).
@@ -322,6 +365,9 @@ impl Drawing {
                 .png_bytes()
                 .map_err(|e| Error::format(path, format!("cannot encode PNG: {e}")))?,
             Format::Svg => self.to_svg()?.into_bytes(),
+            Format::Pdf => self
+                .to_pdf()
+                .map_err(|m| Error::format(path, format!("cannot write PDF: {m}")))?,
         };
         std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
     }
@@ -388,6 +434,72 @@ mod tests {
         assert!(dark > 10, "the glyph must ink pixels ({dark})");
         assert!(text_width("ÅÅ", 20.0).unwrap() > text_width("Å", 20.0).unwrap());
         assert_eq!(Format::from_path(Path::new("a/b.SVG")), Some(Format::Svg));
-        assert_eq!(Format::from_path(Path::new("a/b.pdf")), None);
+        assert_eq!(Format::from_path(Path::new("a/b.PDF")), Some(Format::Pdf));
+        assert_eq!(Format::from_path(Path::new("a/b.eps")), None);
+    }
+
+    #[test]
+    fn sealed_image_runs_overlap_their_later_neighbours_and_stay_inside_the_image() {
+        let mut d = Drawing::new(40, 40, 72.0, [255, 255, 255]);
+        d.shapes.push(Shape::Image {
+            x: 5,
+            y: 5,
+            scale: 10,
+            width: 2,
+            height: 2,
+            pixels: vec![[1, 0, 0], [2, 0, 0], [3, 0, 0], [4, 0, 0]],
+        });
+        let sizes = |svg: &str| {
+            let mut sizes: Vec<(String, String)> = svg
+                .split("<rect")
+                .skip(2) // the background
+                .map(|r| {
+                    let attr = |name: &str| {
+                        let v = r.split(&format!(" {name}=\"")).nth(1).unwrap();
+                        v.split('"').next().unwrap().to_string()
+                    };
+                    (attr("width"), attr("height"))
+                })
+                .collect();
+            sizes.sort();
+            sizes
+        };
+        let plain = sizes(&d.svg(false).unwrap());
+        assert_eq!(plain, vec![("10".into(), "10".into()); 4]);
+        let sealed = sizes(&d.svg(true).unwrap());
+        let expect = [("10", "10"), ("10", "11"), ("11", "10"), ("11", "11")];
+        let expect: Vec<(String, String)> = expect
+            .iter()
+            .map(|(w, h)| (w.to_string(), h.to_string()))
+            .collect();
+        assert_eq!(sealed, expect);
+    }
+
+    #[test]
+    fn pdf_is_one_page_of_the_figures_size_with_its_text_in_the_embedded_font() {
+        // 300 × 150 px at 300 DPI: 25.4 × 12.7 mm, 72 × 36 pt.
+        let mut d = Drawing::new(300, 150, 300.0, [255, 255, 255]);
+        d.rect(10, 10, 50, 50, [200, 30, 30]);
+        d.text(70, 20, "RM 48.4 % 5 Å", 24.0, Align::Left, [0, 0, 0]);
+        let pdf = d.to_pdf().unwrap();
+        let text = String::from_utf8_lossy(&pdf);
+        assert!(text.starts_with("%PDF-"), "{}", &text[..20]);
+        assert!(text.trim_end().ends_with("%%EOF"));
+        assert_eq!(text.matches("/MediaBox").count(), 1, "one page");
+        let media = text.split("/MediaBox [").nth(1).expect("a MediaBox");
+        let numbers: Vec<f64> = media
+            .split(']')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .map(|v| v.parse().unwrap())
+            .collect();
+        assert_eq!(numbers.len(), 4);
+        assert!((numbers[2] - numbers[0] - 72.0).abs() < 0.01, "{numbers:?}");
+        assert!((numbers[3] - numbers[1] - 36.0).abs() < 0.01, "{numbers:?}");
+        // The text is set in an embedded (subset) font, not drawn as an image.
+        assert!(text.contains("/FontFile"), "no embedded font");
+        assert!(text.contains("Ubuntu"), "not the figures' font");
+        assert!(!text.contains("/Subtype /Image"), "rasterised");
     }
 }
