@@ -137,6 +137,14 @@ impl FrameSource for Reordered {
     fn frame<'a>(&'a self, index: usize, scratch: &'a mut FrameBuffer) -> Result<FrameRef<'a>> {
         self.frames.frame(self.order[index] as usize, scratch)
     }
+    fn release(&self, first: usize, count: usize) {
+        // The grid positions' frames lie scattered through the file: each is released on its
+        // own (a page shared with a frame still to come is faulted in again from the cache).
+        let end = first.saturating_add(count).min(self.order.len());
+        for &frame in self.order.get(first..end).unwrap_or_default() {
+            self.frames.release(frame as usize, 1);
+        }
+    }
 }
 
 /// The grid a coordinate list visits and, for each grid point, the frame recorded there; an
@@ -391,6 +399,10 @@ mod tests {
     fn random_scan_covering_its_grid_is_reordered() {
         let scan = crate::scan::open(testdata("ROI_Random_Scan_movie.mrc")).unwrap();
         assert_eq!(scan.shape(), [29, 12, 16, 16]);
+        assert_eq!(sum(&scan), 104477835.0);
+        // Releasing grid positions (as a pass does after each batch) leaves the frames intact.
+        scan.release(0, 200);
+        scan.release(200, 1000);
         assert_eq!(sum(&scan), 104477835.0);
         // The CSV's first line is "7,12": x=7, y=12 holds frame 0.
         let plain = open_with(testdata("HAADFscan.mrc"), &OpenOptions::default()).unwrap();
