@@ -75,6 +75,10 @@ struct SimulateArgs {
     /// --out-dir).
     #[arg(long)]
     preset: Option<String>,
+    /// With --preset: ROWSxCOLS probe positions over each scan's area instead of the preset's
+    /// own (fewer patterns, for a first look at a recipe).
+    #[arg(long, value_parser = parse_pair)]
+    preset_positions: Option<[usize; 2]>,
     /// Folder for a preset's scans.
     #[arg(long, default_value = "sim")]
     out_dir: PathBuf,
@@ -776,6 +780,7 @@ fn simulate(args: SimulateArgs, progress: &Progress) -> Result<()> {
         with_progress_bar(progress, || {
             polarmap_sim::job::run_preset(
                 name,
+                args.preset_positions,
                 &args.out_dir,
                 args.tiff,
                 args.overwrite,

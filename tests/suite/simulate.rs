@@ -473,6 +473,25 @@ fn patterns_converge_with_the_lateral_window_and_two_cells_are_too_few() {
     );
 }
 
+/// `--preset-positions`: the same scans' areas with fewer positions (and the draw's descan
+/// across the positions made); zero positions are refused.
+#[test]
+fn preset_positions_scan_the_same_area_more_coarsely() {
+    use polarmap_sim::job::{preset, preset_with};
+    let full = preset("dr-train").unwrap();
+    let small = preset_with("dr-train", Some([8, 8])).unwrap();
+    assert_eq!(full.len(), small.len());
+    for (a, b) in full.iter().zip(&small) {
+        assert_eq!((b.scan.rows, b.scan.cols), (8, 8));
+        assert_eq!(a.name, b.name);
+        for axis in 0..2 {
+            let extent = |j: &polarmap_sim::Job, n: usize| j.scan.step[axis] * n as f64;
+            assert!((extent(a, 32) - extent(b, 8)).abs() < 1e-9, "{}", a.name);
+        }
+    }
+    assert!(preset_with("quick", Some([0, 4])).is_err());
+}
+
 #[test]
 fn every_preset_has_unique_names_and_seeds_train_has_four_unseen_crystals_per_class() {
     use polarmap_sim::job::{preset, PRESETS};

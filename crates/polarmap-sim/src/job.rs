@@ -392,6 +392,27 @@ pub const DR_TRAIN_FIRST_SEED: u64 = 1001;
 ///   128×128 positions over the 4×4 cells.
 /// - `demo`: the two halves of the built-in demo (RM, and RD with a vacancy); see [`write_demo`].
 pub fn preset(name: &str) -> Result<Vec<Job>> {
+    preset_with(name, None)
+}
+
+/// [`preset`] with `positions` (rows × cols) over the same scanned area instead of the
+/// preset's own: fewer patterns per scan, for a first look at a recipe on a small CPU budget.
+pub fn preset_with(name: &str, positions: Option<[usize; 2]>) -> Result<Vec<Job>> {
+    let mut jobs = preset_jobs(name, positions)?;
+    if let Some([rows, cols]) = positions {
+        if rows == 0 || cols == 0 {
+            return Err(Error::invalid(format!(
+                "a scan needs at least one position, got {rows}x{cols}"
+            )));
+        }
+        for job in &mut jobs {
+            job.scan = job.scan.with_positions(rows, cols);
+        }
+    }
+    Ok(jobs)
+}
+
+fn preset_jobs(name: &str, positions: Option<[usize; 2]>) -> Result<Vec<Job>> {
     let t20 = cells_for_thickness_nm(20.0);
     let t50 = cells_for_thickness_nm(50.0);
     Ok(match name {
@@ -441,7 +462,8 @@ pub fn preset(name: &str) -> Result<Vec<Job>> {
             .flat_map(|k| Class::ALL.iter().map(move |&c| (k, c)))
             .map(|(k, c)| {
                 let seed = DR_TRAIN_FIRST_SEED + 8 * k + c.index() as u64;
-                let scan = [32, 32];
+                // The draw's descan grows across the scan: it is drawn for the positions made.
+                let scan = positions.unwrap_or([32, 32]);
                 let draw = crate::nuisance::Ranges::default().draw(seed, scan);
                 crate::nuisance::job_with(&format!("dr-{c}-s{seed}"), Some(c), seed, scan, &draw)
             })
@@ -744,13 +766,14 @@ fn stitch_mosaic(
 /// simulated. Returns the paths written, in job order.
 pub fn run_preset(
     name: &str,
+    positions: Option<[usize; 2]>,
     dir: &Path,
     tiff: bool,
     overwrite: bool,
     progress: &Progress,
     mut on_job: impl FnMut(usize, usize, &str, &Path),
 ) -> Result<Vec<PathBuf>> {
-    let jobs = preset(name)?;
+    let jobs = preset_with(name, positions)?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     if name == "demo" {
         let path = dir.join("demo.npy");

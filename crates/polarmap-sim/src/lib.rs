@@ -73,6 +73,19 @@ impl ScanSpec {
         }
     }
 
+    /// The same area scanned with `rows × cols` positions (a coarser or finer step).
+    pub fn with_positions(&self, rows: usize, cols: usize) -> ScanSpec {
+        ScanSpec {
+            rows,
+            cols,
+            origin: self.origin,
+            step: [
+                self.step[0] * self.cols as f64 / cols.max(1) as f64,
+                self.step[1] * self.rows as f64 / rows.max(1) as f64,
+            ],
+        }
+    }
+
     pub fn position(&self, row: usize, col: usize) -> (f64, f64) {
         (
             self.origin[0] + col as f64 * self.step[0],

@@ -11,6 +11,7 @@ pub fn start(worker: &mut Worker<Vec<PathBuf>>, request: SimulateRequest, genera
     worker.spawn(label, generation, move |progress, _| {
         polarmap_sim::job::run_preset(
             &request.preset,
+            None,
             &request.dir,
             false,
             request.overwrite,

@@ -28,8 +28,15 @@ pub fn start(worker: &mut Worker<Trained, EpochMetrics>, request: TrainRequest, 
         if let Some((name, dir)) = &request.preset {
             // Refuse an existing model before spending minutes on the simulation.
             job.check_writable()?;
-            job.scans =
-                polarmap_sim::job::run_preset(name, dir, false, false, progress, |_, _, _, _| {})?;
+            job.scans = polarmap_sim::job::run_preset(
+                name,
+                None,
+                dir,
+                false,
+                false,
+                progress,
+                |_, _, _, _| {},
+            )?;
             job.simulated = Some((name.clone(), dir.clone()));
         }
         let files = job.run(progress, &mut |_| {}, &mut |m: &EpochMetrics| {
