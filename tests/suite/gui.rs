@@ -1880,15 +1880,26 @@ fn a_file_without_a_scan_shape_asks_for_one_and_reopens() {
     assert!(harness.query_by_label("Reopen").is_none());
 }
 
-/// The README's screenshot: the demo at 1600×900 with the iDPC image in the virtual view, the
-/// default model's class map and its domain walls drawn on every view, rendered by egui's wgpu
-/// painter (lavapipe where there is no GPU). Run it to remake `docs/img/gui-idpc-walls.png`:
-/// `cargo test --test suite gui::readme_screenshot -- --ignored`.
+/// The README's screenshots, rendered by egui's wgpu painter (lavapipe where there is no GPU):
+/// the demo at 1600×900 as it opens, with axes in nm on the views and in mrad on the pattern
+/// (`docs/img/gui.png`); then with the iDPC image in the virtual view, the default model's class
+/// map and its domain walls drawn on every view (`docs/img/gui-idpc-walls.png`). Run it to
+/// remake both: `cargo test --test suite gui::readme_screenshot -- --ignored`.
 #[test]
-#[ignore = "writes docs/img/gui-idpc-walls.png; needs a Vulkan adapter (lavapipe at least)"]
+#[ignore = "writes docs/img/gui*.png; needs a Vulkan adapter (lavapipe at least)"]
 fn readme_screenshot() {
+    use polarmap::gui::views::axes::Units;
     let mut harness = app_rendered(Some(demo_path()), [1600.0, 900.0])
         .expect("a wgpu adapter (lavapipe at least) to render with");
+    harness.state_mut().views.scan_axes = Units::Nanometre;
+    harness.state_mut().views.inspector.axes = Units::Mrad;
+    settle(&mut harness);
+    let image = harness.render().expect("a wgpu adapter renders the window");
+    image
+        .save(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/img/gui.png"))
+        .unwrap();
+    harness.state_mut().views.scan_axes = Units::Off;
+    harness.state_mut().views.inspector.axes = Units::Off;
     harness.get_by_label("iDPC").click();
     settle(&mut harness);
     show_pane(&mut harness, Pane::Domains);
