@@ -514,12 +514,9 @@ fn figure_of_the_demo_png_at_its_dpi_and_svg_with_the_classes_present() {
     ]);
     assert!(ok, "{err}");
     let bytes = std::fs::read(&pdf).unwrap();
-    let text = String::from_utf8_lossy(&bytes);
-    assert!(text.starts_with("%PDF-") && text.trim_end().ends_with("%%EOF"));
-    let media = text.split("/MediaBox [").nth(1).expect("a page");
-    let width: f64 = media.split_whitespace().nth(2).unwrap().parse().unwrap();
+    let width = crate::common::pdf_page_width_pt(&bytes);
     assert!((width - 2126.0 / 300.0 * 72.0).abs() < 0.02, "{width} pt");
-    assert!(text.contains("/FontFile") && text.contains("Ubuntu"));
+    assert!(String::from_utf8_lossy(&bytes).contains("Ubuntu"));
 }
 
 /// The first and last x of the non-white run through `x` in row `y`.

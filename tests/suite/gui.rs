@@ -86,8 +86,16 @@ fn show_truth(harness: &mut Harness<'static, PolarmapApp>) {
 
 /// The shipped default model's predictions over a scan, from the library alone.
 fn library_predictions(path: &Path) -> polarmap_core::models::ScanPredictions {
+    library_predictions_with(path, &Default::default())
+}
+
+/// [`library_predictions`] of the scan opened with `options` (e.g. a calibration override).
+fn library_predictions_with(
+    path: &Path,
+    options: &polarmap_core::scan::OpenOptions,
+) -> polarmap_core::models::ScanPredictions {
     let progress = polarmap_core::progress::Progress::new();
-    let session = polarmap_core::Session::open(path, &Default::default(), &progress).unwrap();
+    let session = polarmap_core::Session::open(path, options, &progress).unwrap();
     let model = polarmap_core::models::load(
         &polarmap_core::models::shipped_dir().join(polarmap_core::models::DEFAULT_MODEL),
         polarmap_core::models::DeviceChoice::Cpu,
@@ -350,10 +358,7 @@ fn export_writes_a_class_map_figure_remembers_its_folder_and_never_overwrites_un
     harness.get_by_label("Save").click();
     settle(&mut harness);
     let bytes = std::fs::read(&pdf).expect("the PDF was written");
-    let text = String::from_utf8_lossy(&bytes);
-    assert!(text.starts_with("%PDF-") && text.contains("/FontFile"));
-    let media = text.split("/MediaBox [").nth(1).expect("a page");
-    let width: f64 = media.split_whitespace().nth(2).unwrap().parse().unwrap();
+    let width = crate::common::pdf_page_width_pt(&bytes);
     // The figure is a whole number of pixels at its DPI: that width, in points.
     let expected = settings.figure.width_px() as f64 / settings.figure.dpi * 72.0;
     // (The SVG it is converted from gives its size in mm to two decimals: ±0.015 pt.)
@@ -1529,16 +1534,7 @@ fn a_detector_calibration_edit_reruns_the_model_at_the_new_scale() {
         },
         ..Default::default()
     };
-    let progress = polarmap_core::progress::Progress::new();
-    let session = polarmap_core::Session::open(&demo_path(), &options, &progress).unwrap();
-    let model = polarmap_core::models::load(
-        &polarmap_core::models::shipped_dir().join(polarmap_core::models::DEFAULT_MODEL),
-        polarmap_core::models::DeviceChoice::Cpu,
-    )
-    .unwrap();
-    let expected = session
-        .predict(model.as_ref(), &progress, |_, _| {})
-        .unwrap();
+    let expected = library_predictions_with(&demo_path(), &options);
     let d = harness.state().state.data.as_ref().unwrap();
     assert_eq!(d.calibration().mrad_per_px, Some(1.4));
     let shown = d.prediction.as_ref().unwrap();

@@ -38,3 +38,14 @@ pub fn polarmap(args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// A figure PDF's page width in points, after checking that the file is one whole PDF page with
+/// an embedded font (a vector figure, text kept as text).
+pub fn pdf_page_width_pt(bytes: &[u8]) -> f64 {
+    let text = String::from_utf8_lossy(bytes);
+    assert!(text.starts_with("%PDF-") && text.trim_end().ends_with("%%EOF"));
+    assert_eq!(text.matches("/MediaBox").count(), 1, "one page");
+    assert!(text.contains("/FontFile"), "an embedded font");
+    let media = text.split("/MediaBox [").nth(1).unwrap();
+    media.split_whitespace().nth(2).unwrap().parse().unwrap()
+}
