@@ -339,12 +339,13 @@ impl Job {
 }
 
 /// Names of the presets.
-pub const PRESETS: [&str; 8] = [
+pub const PRESETS: [&str; 9] = [
     "quick",
     "paper-train",
     "wide-train",
     "seeds-train",
     "dr-train",
+    "dr-fast",
     "paper-tests",
     "paper-defect",
     "demo",
@@ -364,6 +365,8 @@ const SEEDS_TRAIN_CRYSTALS: [u64; 4] = [11, 12, 13, 14];
 /// (disjoint from every other preset's and from the transfer suite's seeds, 201–299).
 pub const DR_TRAIN_PER_CLASS: u64 = 6;
 pub const DR_TRAIN_FIRST_SEED: u64 = 1001;
+/// `dr-fast`'s seeds, as `dr-train`'s from here (1101–1148).
+pub const DR_FAST_FIRST_SEED: u64 = 1101;
 
 /// The jobs of a preset.
 ///
@@ -386,6 +389,8 @@ pub const DR_TRAIN_FIRST_SEED: u64 = 1001;
 ///   thickness 10–60 nm, 2×2–8×8 cells, K/Na arrangement, defocus, convergence, camera length,
 ///   sampling, phonons, tilt), 32×32 positions over 2×2 cells, a 96-px detector at the models'
 ///   0.469 mrad/px before the camera-length change.
+/// - `dr-fast`: as `dr-train` with [`crate::nuisance::Ranges::training`] (sampling 0.04–0.06 Å,
+///   2×2–4×4 cells, no phonons; every physical nuisance in full) and its own seeds.
 /// - `paper-tests`: 1S–7S of PAPER-NOTES.md (class, lateral cells, thickness), 128×128 positions
 ///   over 2×2 cells.
 /// - `paper-defect`: RD, 4×4×50 cells with one oxygen vacancy (Nb relaxed 0.4/0.3/0.1 Å),
@@ -458,16 +463,31 @@ fn preset_jobs(name: &str, positions: Option<[usize; 2]>) -> Result<Vec<Job>> {
                 job
             })
             .collect(),
-        "dr-train" => (0..DR_TRAIN_PER_CLASS)
-            .flat_map(|k| Class::ALL.iter().map(move |&c| (k, c)))
-            .map(|(k, c)| {
-                let seed = DR_TRAIN_FIRST_SEED + 8 * k + c.index() as u64;
-                // The draw's descan grows across the scan: it is drawn for the positions made.
-                let scan = positions.unwrap_or([32, 32]);
-                let draw = crate::nuisance::Ranges::default().draw(seed, scan);
-                crate::nuisance::job_with(&format!("dr-{c}-s{seed}"), Some(c), seed, scan, &draw)
-            })
-            .collect(),
+        "dr-train" | "dr-fast" => {
+            let (first, ranges, prefix) = match name {
+                "dr-train" => (
+                    DR_TRAIN_FIRST_SEED,
+                    crate::nuisance::Ranges::default(),
+                    "dr",
+                ),
+                _ => (
+                    DR_FAST_FIRST_SEED,
+                    crate::nuisance::Ranges::training(),
+                    "drf",
+                ),
+            };
+            (0..DR_TRAIN_PER_CLASS)
+                .flat_map(|k| Class::ALL.iter().map(move |&c| (k, c)))
+                .map(|(k, c)| {
+                    let seed = first + 8 * k + c.index() as u64;
+                    // The draw's descan grows across the scan: drawn for the positions made.
+                    let scan = positions.unwrap_or([32, 32]);
+                    let draw = ranges.draw(seed, scan);
+                    let name = format!("{prefix}-{c}-s{seed}");
+                    crate::nuisance::job_with(&name, Some(c), seed, scan, &draw)
+                })
+                .collect()
+        }
         "paper-tests" => [
             ("1S-LU-6x6-20nm", Class::LU, 6, t20),
             ("2S-LU-6x6-50nm", Class::LU, 6, t50),

@@ -143,6 +143,20 @@ impl Default for Ranges {
 }
 
 impl Ranges {
+    /// Issue 19's ranges with the numerical nuisances narrowed to what costs little on the
+    /// transfer suite and keeps a scan cheap to simulate: sampling 0.04–0.06 Å, 2×2 to 4×4
+    /// cells, no frozen phonons (the suite's one-at-a-time conditions for 0.02 Å, 8×8 cells and
+    /// phonons cost the models little, and those are the draws that take minutes). Every
+    /// physical nuisance keeps its full range.
+    pub fn training() -> Ranges {
+        Ranges {
+            lateral: [2, 4],
+            sampling_a: [0.04, 0.06],
+            phonon_probability: 0.0,
+            ..Ranges::default()
+        }
+    }
+
     /// Every nuisance drawn at random from `seed` for a scan of `scan` = [rows, cols] positions
     /// (the linear descan changes by at most ±`descan_px` across it). Reproducible.
     pub fn draw(&self, seed: u64, scan: [usize; 2]) -> Vec<Nuisance> {
@@ -301,6 +315,21 @@ mod tests {
             assert!(p.tilt_mrad[0].hypot(p.tilt_mrad[1]) <= 8.0);
             assert_eq!(job.class, Some(Class::RD));
         }
+    }
+
+    #[test]
+    fn training_draws_keep_the_physics_and_narrow_the_numerics() {
+        let r = Ranges::training();
+        let mut thick = 0.0f64;
+        for seed in 0..200 {
+            let job = job_with("x", Some(Class::LU), seed, [8, 8], &r.draw(seed, [8, 8]));
+            assert!((2..=4).contains(&job.crystal.cells[0]));
+            assert!((0.04..=0.06).contains(&job.params.sampling_a));
+            assert!(job.params.phonons.is_none());
+            thick = thick.max(job.crystal.cells[2] as f64 * job.crystal.a / 10.0);
+        }
+        // The thickness keeps its whole range.
+        assert!(thick > 55.0, "{thick}");
     }
 
     #[test]
