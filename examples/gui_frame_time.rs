@@ -109,7 +109,7 @@ fn main() -> anyhow::Result<()> {
     busy_frames.sort();
     let n = busy_frames.len();
     anyhow::ensure!(n > 0, "no frame ran while a job was running");
-    let at = |q: f64| busy_frames[((n - 1) as f64 * q).round() as usize].as_secs_f64() * 1e3;
+    let at = |q: f64| quantile(&busy_frames, q).as_secs_f64() * 1e3;
     println!(
         "{passes} pattern passes in the background; {n} frames while busy: median {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         at(0.5),
@@ -131,13 +131,7 @@ fn main() -> anyhow::Result<()> {
 /// Frame times while the selected model runs over the scan in the background (restarted
 /// whenever it finishes), and how often the class map filled in.
 fn time_inference(harness: &mut Harness<'static, PolarmapApp>) -> anyhow::Result<()> {
-    let model = harness
-        .state()
-        .views
-        .model
-        .selected
-        .clone()
-        .ok_or_else(|| anyhow::anyhow!("no model selected"))?;
+    let model = selected_model(harness)?;
     let mut frames = Vec::new();
     let (mut runs, mut updates, mut last_done) = (0, 0, usize::MAX);
     let mut run_seconds = Vec::new();
@@ -178,7 +172,7 @@ fn time_inference(harness: &mut Harness<'static, PolarmapApp>) -> anyhow::Result
     let n = frames.len();
     anyhow::ensure!(n > 0, "no frame ran while inference was running");
     let mean = frames.iter().map(Duration::as_secs_f64).sum::<f64>() / n as f64 * 1e3;
-    let at = |q: f64| frames[((n - 1) as f64 * q).round() as usize].as_secs_f64() * 1e3;
+    let at = |q: f64| quantile(&frames, q).as_secs_f64() * 1e3;
     let [rows, cols] = harness
         .state()
         .state
@@ -207,13 +201,7 @@ fn time_inference(harness: &mut Harness<'static, PolarmapApp>) -> anyhow::Result
 /// pattern in the inspector; idle, then while the default model runs.
 fn click_latency(harness: &mut Harness<'static, PolarmapApp>) -> anyhow::Result<()> {
     use egui_kittest::kittest::Queryable;
-    let model = harness
-        .state()
-        .views
-        .model
-        .selected
-        .clone()
-        .ok_or_else(|| anyhow::anyhow!("no model selected"))?;
+    let model = selected_model(harness)?;
     harness.state_mut().views.inspector.follow_hover = false;
     harness.run_steps(2);
     let view = harness
@@ -277,19 +265,29 @@ fn click_latency(harness: &mut Harness<'static, PolarmapApp>) -> anyhow::Result<
         }
         times.sort_by(f64::total_cmp);
         frames.sort();
-        let q = |v: &[f64], p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
         println!(
             "click to pixels, {}: {} clicks, median {:.2} ms, p95 {:.2} ms, max {:.2} ms; frames median {}, max {}",
             if busy { "while the model runs" } else { "idle" },
             times.len(),
-            q(&times, 0.5),
-            q(&times, 0.95),
-            q(&times, 1.0),
-            frames[frames.len() / 2],
-            frames[frames.len() - 1]
+            quantile(&times, 0.5),
+            quantile(&times, 0.95),
+            quantile(&times, 1.0),
+            quantile(&frames, 0.5),
+            quantile(&frames, 1.0)
         );
     }
     Ok(())
+}
+
+/// The model file selected in the app (the shipped default at start).
+fn selected_model(harness: &Harness<'static, PolarmapApp>) -> anyhow::Result<PathBuf> {
+    let selected = harness.state().views.model.selected.clone();
+    selected.ok_or_else(|| anyhow::anyhow!("no model selected"))
+}
+
+/// The nearest-rank `q`-quantile of sorted, non-empty `values`.
+fn quantile<T: Copy>(values: &[T], q: f64) -> T {
+    values[((values.len() - 1) as f64 * q).round() as usize]
 }
 
 /// The demo scan tiled `times`×`times` (same patterns, same calibration, no labels).

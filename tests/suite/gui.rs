@@ -25,7 +25,13 @@ fn app_sized(path: Option<PathBuf>, size: [f32; 2]) -> Harness<'static, Polarmap
 /// None (saying why) where no wgpu adapter is found, a failure where POLARMAP_REQUIRE_WGPU=1
 /// (CI installs Mesa's lavapipe).
 fn app_rendered(path: Option<PathBuf>, size: [f32; 2]) -> Option<Harness<'static, PolarmapApp>> {
-    if let Err(e) = polarmap_core::models::DeviceChoice::Gpu.resolve() {
+    // Looked for once per test process: every rendering test asks the same question.
+    static ADAPTER: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let adapter = ADAPTER.get_or_init(|| {
+        let found = polarmap_core::models::DeviceChoice::Gpu.resolve();
+        found.map(|_| ()).map_err(|e| e.to_string())
+    });
+    if let Err(e) = adapter {
         let why = format!("rendering the window needs a wgpu adapter, and none was found: {e}");
         if std::env::var_os("POLARMAP_REQUIRE_WGPU").is_some_and(|v| v == "1") {
             panic!("{why}");

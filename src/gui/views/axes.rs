@@ -82,6 +82,15 @@ impl Units {
         }
     }
 
+    /// In the warning colour, what the calibration lacks for these units (nothing when
+    /// nothing is missing).
+    pub fn warn_missing(self, ui: &mut egui::Ui, c: &Calibration) {
+        let missing = self.missing(c);
+        if !missing.is_empty() {
+            ui.colored_label(ui.visuals().warn_fg_color, missing);
+        }
+    }
+
     /// A combo box labelled `label` choosing among `choices`.
     pub fn choose(ui: &mut egui::Ui, label: &str, value: &mut Units, choices: &[Units]) {
         egui::ComboBox::from_label(label)
@@ -175,11 +184,7 @@ pub fn draw(painter: &egui::Painter, visible: Rect, origin: Pos2, scale: f32, ax
     let font = egui::FontId::proportional(11.0);
     let stroke = Stroke::new(1.0, Color32::WHITE);
     let text = |at: Pos2, anchor: egui::Align2, s: &str| {
-        // A dark halo, so the label reads on any image.
-        for d in [[-1.0, 0.0], [1.0, 0.0], [0.0, -1.0], [0.0, 1.0]] {
-            painter.text(at + Vec2::from(d), anchor, s, font.clone(), Color32::BLACK);
-        }
-        painter.text(at, anchor, s, font.clone(), Color32::WHITE);
+        super::halo_text(painter, at, anchor, s, font.clone());
     };
     let count = |length: f32| ((length / 70.0).round() as usize).max(2);
 

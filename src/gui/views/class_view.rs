@@ -73,17 +73,10 @@ impl View for ClassView {
             summary(ui, source, partial.as_deref());
         }
         if data.is_some_and(|d| d.classes_are_stale()) {
-            ui.horizontal_wrapped(|ui| {
-                ui.colored_label(
-                    ui.visuals().warn_fg_color,
-                    "stale — the detector calibration (mrad/px) changed since this map was made",
-                );
-                if ctx.inference.is_some() {
-                    ui.spinner();
-                } else if ui.button("Re-run").clicked() {
-                    ctx.requests.push(Request::RerunModel);
-                }
-            });
+            let text = "stale — the detector calibration (mrad/px) changed since this map was made";
+            let running = ctx.inference.is_some();
+            ctx.requests
+                .extend(super::stale_notice(ui, text, running, Request::RerunModel));
         }
         let image = classes.map(|c| match (&c.images.confidence, self.show_confidence) {
             (Some(confidence), true) => confidence,

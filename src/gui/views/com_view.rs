@@ -43,17 +43,13 @@ impl View for ComView {
         let analysis = ctx.data.and_then(|d| d.analysis.as_deref());
         if ctx.data.is_some_and(|d| d.com_is_stale()) {
             // The calibration's rotation changed since this field was computed.
-            ui.horizontal_wrapped(|ui| {
-                ui.colored_label(
-                    ui.visuals().warn_fg_color,
-                    "stale — re-run: the calibration's rotation changed",
-                );
-                if ctx.analysing {
-                    ui.spinner();
-                } else if ui.button("Re-run").clicked() {
-                    ctx.requests.push(Request::RerunAnalysis);
-                }
-            });
+            let text = "stale — re-run: the calibration's rotation changed";
+            ctx.requests.extend(super::stale_notice(
+                ui,
+                text,
+                ctx.analysing,
+                Request::RerunAnalysis,
+            ));
         }
         let (field, image) = match analysis {
             Some(a) if self.descan_removed => (Some(&a.com_descan), Some(&a.images.com_descan)),

@@ -172,10 +172,7 @@ impl View for Inspector {
                 .on_hover_text("the mean of the surveyed patterns (draw masks on it)");
             Units::choose(ui, "pattern axes", &mut self.axes, &Units::PATTERN);
         });
-        let missing = self.axes.missing(data.calibration());
-        if !missing.is_empty() {
-            ui.colored_label(ui.visuals().warn_fg_color, missing);
-        }
+        self.axes.warn_missing(ui, data.calibration());
         let Some([row, col]) = self.pixel(ctx.linked) else {
             ui.label("Click a pixel on any view (arrow keys move the selection).");
             return;

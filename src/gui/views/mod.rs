@@ -125,10 +125,7 @@ pub fn tool_bar(
             linked.transform = ViewTransform::fit(r, c);
         }
         axes::Units::choose(ui, "scan axes", units, &axes::Units::SCAN);
-        let missing = units.missing(calibration);
-        if !missing.is_empty() {
-            ui.colored_label(ui.visuals().warn_fg_color, missing);
-        }
+        units.warn_missing(ui, calibration);
         ui.label(linked.tool.hint());
     });
     linked.axis = units.scan_axis(calibration);
@@ -148,22 +145,47 @@ pub fn draw_overlays<'a>(
             image_view::draw_region(painter, mapping, &e.region, Color32::WHITE);
             if let Some([row, col]) = e.centroid {
                 let at = mapping.pixel_center(row, col);
-                let text = e.id.to_string();
                 let font = egui::FontId::proportional(14.0);
-                // Dark halo so that the number reads on any class colour.
-                for d in [[-1.0, 0.0], [1.0, 0.0], [0.0, -1.0], [0.0, 1.0]] {
-                    painter.text(
-                        at + egui::vec2(d[0], d[1]),
-                        egui::Align2::CENTER_CENTER,
-                        &text,
-                        font.clone(),
-                        Color32::BLACK,
-                    );
-                }
-                painter.text(at, egui::Align2::CENTER_CENTER, &text, font, Color32::WHITE);
+                let centre = egui::Align2::CENTER_CENTER;
+                halo_text(painter, at, centre, &e.id.to_string(), font);
             }
         }
     }
+}
+
+/// White text with a dark halo, so that it reads on any image (region numbers, axis labels).
+pub fn halo_text(
+    painter: &egui::Painter,
+    at: egui::Pos2,
+    anchor: egui::Align2,
+    text: &str,
+    font: egui::FontId,
+) {
+    for d in [[-1.0, 0.0], [1.0, 0.0], [0.0, -1.0], [0.0, 1.0]] {
+        let halo = at + egui::vec2(d[0], d[1]);
+        painter.text(halo, anchor, text, font.clone(), Color32::BLACK);
+    }
+    painter.text(at, anchor, text, font, Color32::WHITE);
+}
+
+/// A result computed under settings that have changed since: says so in the warning colour,
+/// with a spinner while it is being redone, else a "Re-run" button that asks for `rerun`.
+pub fn stale_notice(
+    ui: &mut egui::Ui,
+    text: &str,
+    running: bool,
+    rerun: Request,
+) -> Option<Request> {
+    let mut request = None;
+    ui.horizontal_wrapped(|ui| {
+        ui.colored_label(ui.visuals().warn_fg_color, text);
+        if running {
+            ui.spinner();
+        } else if ui.button("Re-run").clicked() {
+            request = Some(rerun);
+        }
+    });
+    request
 }
 
 /// The walls' pixel edges as lines in [`wall_colour`] (the library's overlay colours): a point
