@@ -649,8 +649,14 @@ fn train_net(
         Some(w) => w,
         None => net.valid().to_bytes(DType::F32)?,
     };
-    let network = Network::new(architecture, head, size, &device)
-        .with_bytes(Path::new("best weights"), &weights)?;
+    let network = Network::from_bytes(
+        architecture,
+        head,
+        size,
+        &device,
+        Path::new("best weights"),
+        &weights,
+    )?;
     let prototypes = (head == Head::Proto)
         .then(|| class_prototypes(&network, &val, &device))
         .transpose()?;

@@ -32,17 +32,42 @@ pub struct Network {
     pub head: Linear,
 }
 
-/// burn's CPU backend has one random generator per process, which every thread draws from:
-/// networks are made under this lock, so that a seeded start is not drawn into by another
-/// thread between the seed and the last weight.
+/// burn's CPU backend has one random generator per process, which every thread draws from, and
+/// burn draws a parameter's initial value lazily, at its first use (loading weights reads a
+/// parameter's dtype, which is a use). Every draw is made under this lock, so that a seeded start
+/// is not drawn into by another thread between the seed and the last weight.
 static CPU_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    CPU_RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 impl Network {
     /// A randomly initialised network (burn's generator: seed it for a reproducible one, or use
-    /// [`Network::initial`]).
+    /// [`Network::initial`]). Its weights are drawn here, under the lock, not at first use.
     pub fn new(architecture: Architecture, head: Head, size: usize, device: &Device) -> Network {
-        let _rng = CPU_RNG.lock().unwrap_or_else(|e| e.into_inner());
-        Self::build(architecture, head, size, device)
+        struct Draw;
+        impl ModuleMapper for Draw {
+            fn map_float<const D: usize>(&mut self, p: Param<Tensor<D>>) -> Param<Tensor<D>> {
+                p.map(|t| t)
+            }
+        }
+        let _rng = rng_lock();
+        Self::build(architecture, head, size, device).map(&mut Draw)
+    }
+
+    /// A network with the weights saved by [`Network::to_bytes`]; `path` names them in errors.
+    pub fn from_bytes(
+        architecture: Architecture,
+        head: Head,
+        size: usize,
+        device: &Device,
+        path: &Path,
+        bytes: &[u8],
+    ) -> Result<Network> {
+        // Loading reads each parameter's dtype, which draws its (discarded) initial value.
+        let _rng = rng_lock();
+        Self::build(architecture, head, size, device).with_bytes(path, bytes)
     }
 
     fn build(architecture: Architecture, head: Head, size: usize, device: &Device) -> Network {
@@ -63,13 +88,19 @@ impl Network {
         device: &Device,
     ) -> Result<Network> {
         let start = {
-            let _rng = CPU_RNG.lock().unwrap_or_else(|e| e.into_inner());
+            let _rng = rng_lock();
             let cpu = Device::flex();
             cpu.seed(seed);
             Self::build(architecture, head, size, &cpu).to_bytes(DType::F32)?
         };
-        Network::new(architecture, head, size, device)
-            .with_bytes(Path::new("initial weights"), &start)
+        Self::from_bytes(
+            architecture,
+            head,
+            size,
+            device,
+            Path::new("initial weights"),
+            &start,
+        )
     }
 
     /// Raw head outputs for a `[B, S·S]` batch of inputs: logits, tanh'd vectors or embeddings.
@@ -123,7 +154,8 @@ impl Network {
         Ok(bytes.to_vec())
     }
 
-    /// Loads weights saved by [`Network::to_bytes`] into this (freshly built) network.
+    /// Loads weights saved by [`Network::to_bytes`] into this network (one whose weights are
+    /// drawn: [`Network::from_bytes`] builds and loads under the generator's lock).
     pub fn with_bytes(self, path: &Path, bytes: &[u8]) -> Result<Network> {
         let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
             .map_err(|e| Error::format(path, format!("the weights are not readable: {e}")))?
@@ -199,8 +231,14 @@ impl NetClassifier {
             ));
         }
         let device = device.device()?;
-        let network = Network::new(settings.architecture, settings.head, size, &device)
-            .with_bytes(path, &file.payload)?;
+        let network = Network::from_bytes(
+            settings.architecture,
+            settings.head,
+            size,
+            &device,
+            path,
+            &file.payload,
+        )?;
         Ok(NetClassifier::new(file.header, settings, network, device))
     }
 
