@@ -79,6 +79,10 @@ struct SimulateArgs {
     /// own (fewer patterns, for a first look at a recipe).
     #[arg(long, value_parser = parse_pair)]
     preset_positions: Option<[usize; 2]>,
+    /// With --preset dr-fast or dr-train: independent nuisance draws (scans) per class instead
+    /// of 6 (dr-train: at most 12).
+    #[arg(long)]
+    draws_per_class: Option<u64>,
     /// Folder for a preset's scans.
     #[arg(long, default_value = "sim")]
     out_dir: PathBuf,
@@ -780,7 +784,10 @@ fn simulate(args: SimulateArgs, progress: &Progress) -> Result<()> {
         with_progress_bar(progress, || {
             polarmap_sim::job::run_preset(
                 name,
-                args.preset_positions,
+                polarmap_sim::job::PresetOptions {
+                    positions: args.preset_positions,
+                    draws_per_class: args.draws_per_class,
+                },
                 &args.out_dir,
                 args.tiff,
                 args.overwrite,

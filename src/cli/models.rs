@@ -9,7 +9,7 @@ use polarmap_core::export;
 use polarmap_core::models::adapt::{self, AdaptOptions, RegionLabels};
 use polarmap_core::models::card::ModelCard;
 use polarmap_core::models::job::TrainJob;
-use polarmap_core::models::train::{self, ModelKind, Preprocessing, TrainConfig};
+use polarmap_core::models::train::{self, ModelKind, Preprocessing, Split, TrainConfig};
 use polarmap_core::models::{self, Classifier, DeviceChoice, ScanPredictions};
 use polarmap_core::progress::Progress;
 use polarmap_core::session::{Evaluation, Session};
@@ -47,6 +47,11 @@ pub struct TrainArgs {
     /// (64/N)² inputs, at about 1/N² of the cost (the paper: 1).
     #[arg(long, default_value = "1", value_parser = train::parse_binning)]
     pub input_binning: usize,
+    /// What validation and test hold out: patterns (the paper's; they come from the training
+    /// scans) or whole scans (never trained on: the honest number when every scan is its own
+    /// acquisition, as in dr-fast).
+    #[arg(long, default_value = "patterns", value_parser = super::choice(&Split::ALL, Split::name))]
+    pub split: Split,
     /// Start the network from these PyTorch weights (a torchvision state dict such as
     /// vgg16-397923af.pth, or the paper's CNN); its first RGB convolution is summed to grey.
     #[arg(long, value_name = "FILE.pth")]
@@ -131,6 +136,7 @@ pub fn train(args: TrainArgs, progress: &Progress) -> Result<()> {
         patience: args.patience,
         max_per_class: args.max_per_class,
         init_weights: args.init_weights.clone(),
+        split: args.split,
         ..TrainConfig::paper(model)
     }
     .with_window(polarmap_core::preprocess::PAPER_CROP, args.input_binning);

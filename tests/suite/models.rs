@@ -34,6 +34,7 @@ fn disks(per_class: usize, size: usize, seed: u64) -> LabelledInputs {
     }
     LabelledInputs {
         inputs: Array2::from_shape_vec((labels.len(), size * size), values).unwrap(),
+        scans: vec![0; labels.len()],
         labels,
         spec: InputSpec::paper(Some(0.5), Some(size as f64 / 4.0)),
     }

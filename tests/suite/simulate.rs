@@ -477,9 +477,13 @@ fn patterns_converge_with_the_lateral_window_and_two_cells_are_too_few() {
 /// across the positions made); zero positions are refused.
 #[test]
 fn preset_positions_scan_the_same_area_more_coarsely() {
-    use polarmap_sim::job::{preset, preset_with};
+    use polarmap_sim::job::{preset, preset_with, PresetOptions};
     let full = preset("dr-train").unwrap();
-    let small = preset_with("dr-train", Some([8, 8])).unwrap();
+    let coarse = PresetOptions {
+        positions: Some([8, 8]),
+        ..Default::default()
+    };
+    let small = preset_with("dr-train", coarse).unwrap();
     assert_eq!(full.len(), small.len());
     for (a, b) in full.iter().zip(&small) {
         assert_eq!((b.scan.rows, b.scan.cols), (8, 8));
@@ -489,7 +493,40 @@ fn preset_positions_scan_the_same_area_more_coarsely() {
             assert!((extent(a, 32) - extent(b, 8)).abs() < 1e-9, "{}", a.name);
         }
     }
-    assert!(preset_with("quick", Some([0, 4])).is_err());
+    let none = PresetOptions {
+        positions: Some([0, 4]),
+        ..Default::default()
+    };
+    assert!(preset_with("quick", none).is_err());
+    // More draws per class: the first six are the preset's own, the rest new seeds, every
+    // name and seed distinct and none of the suite's (201–299).
+    let draws = |name, n| {
+        preset_with(
+            name,
+            PresetOptions {
+                draws_per_class: Some(n),
+                ..Default::default()
+            },
+        )
+    };
+    let many = draws("dr-fast", 40).unwrap();
+    assert_eq!(many.len(), 320);
+    let names =
+        |jobs: &[polarmap_sim::Job]| jobs.iter().map(|j| j.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&many[..48]), names(&preset("dr-fast").unwrap()));
+    let seeds: std::collections::HashSet<_> = many.iter().map(|j| j.acquisition.seed).collect();
+    assert_eq!(seeds.len(), 320);
+    assert!(seeds.iter().all(|&s| s >= 1101), "{seeds:?}");
+    let most = draws("dr-train", 12).unwrap();
+    let theirs: std::collections::HashSet<_> = most.iter().map(|j| j.acquisition.seed).collect();
+    assert!(theirs.is_disjoint(&seeds));
+    for refused in [
+        draws("dr-train", 13),
+        draws("dr-fast", 0),
+        draws("quick", 2),
+    ] {
+        assert!(refused.is_err());
+    }
 }
 
 #[test]

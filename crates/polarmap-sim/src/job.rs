@@ -365,8 +365,21 @@ const SEEDS_TRAIN_CRYSTALS: [u64; 4] = [11, 12, 13, 14];
 /// (disjoint from every other preset's and from the transfer suite's seeds, 201–299).
 pub const DR_TRAIN_PER_CLASS: u64 = 6;
 pub const DR_TRAIN_FIRST_SEED: u64 = 1001;
-/// `dr-fast`'s seeds, as `dr-train`'s from here (1101–1148).
+/// `dr-fast`'s seeds, as `dr-train`'s from here (1101–1148; with more draws per class,
+/// 1101 + 8k + c for every k).
 pub const DR_FAST_FIRST_SEED: u64 = 1101;
+/// The most draws per class `dr-train` takes: beyond 12 its seeds would reach `dr-fast`'s.
+pub const DR_TRAIN_MAX_PER_CLASS: u64 = (DR_FAST_FIRST_SEED - DR_TRAIN_FIRST_SEED) / 8;
+
+/// What a preset may be asked to change.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PresetOptions {
+    /// Probe positions (rows × cols) over each scan's area instead of the preset's own.
+    pub positions: Option<[usize; 2]>,
+    /// Scans (independent nuisance draws) per class of the domain-randomised presets instead of
+    /// [`DR_TRAIN_PER_CLASS`]: variety comes from draws, not from positions within one draw.
+    pub draws_per_class: Option<u64>,
+}
 
 /// The jobs of a preset.
 ///
@@ -397,14 +410,14 @@ pub const DR_FAST_FIRST_SEED: u64 = 1101;
 ///   128×128 positions over the 4×4 cells.
 /// - `demo`: the two halves of the built-in demo (RM, and RD with a vacancy); see [`write_demo`].
 pub fn preset(name: &str) -> Result<Vec<Job>> {
-    preset_with(name, None)
+    preset_with(name, PresetOptions::default())
 }
 
-/// [`preset`] with `positions` (rows × cols) over the same scanned area instead of the
-/// preset's own: fewer patterns per scan, for a first look at a recipe on a small CPU budget.
-pub fn preset_with(name: &str, positions: Option<[usize; 2]>) -> Result<Vec<Job>> {
-    let mut jobs = preset_jobs(name, positions)?;
-    if let Some([rows, cols]) = positions {
+/// [`preset`] changed by `options`: fewer positions over the same scanned area (fewer patterns
+/// per scan, for a recipe on a small CPU budget), more or fewer draws per class.
+pub fn preset_with(name: &str, options: PresetOptions) -> Result<Vec<Job>> {
+    let mut jobs = preset_jobs(name, options)?;
+    if let Some([rows, cols]) = options.positions {
         if rows == 0 || cols == 0 {
             return Err(Error::invalid(format!(
                 "a scan needs at least one position, got {rows}x{cols}"
@@ -417,7 +430,13 @@ pub fn preset_with(name: &str, positions: Option<[usize; 2]>) -> Result<Vec<Job>
     Ok(jobs)
 }
 
-fn preset_jobs(name: &str, positions: Option<[usize; 2]>) -> Result<Vec<Job>> {
+fn preset_jobs(name: &str, options: PresetOptions) -> Result<Vec<Job>> {
+    let positions = options.positions;
+    if options.draws_per_class.is_some() && !name.starts_with("dr-") {
+        return Err(Error::invalid(format!(
+            "draws per class apply to the domain-randomised presets (dr-train, dr-fast), not to {name}"
+        )));
+    }
     let t20 = cells_for_thickness_nm(20.0);
     let t50 = cells_for_thickness_nm(50.0);
     Ok(match name {
@@ -476,7 +495,18 @@ fn preset_jobs(name: &str, positions: Option<[usize; 2]>) -> Result<Vec<Job>> {
                     "drf",
                 ),
             };
-            (0..DR_TRAIN_PER_CLASS)
+            let per_class = options.draws_per_class.unwrap_or(DR_TRAIN_PER_CLASS);
+            // dr-fast's bound only keeps a typo from queueing a year of simulation.
+            let max = match name {
+                "dr-train" => DR_TRAIN_MAX_PER_CLASS,
+                _ => 10_000,
+            };
+            if per_class == 0 || per_class > max {
+                return Err(Error::invalid(format!(
+                    "{name} takes 1 to {max} draws per class, not {per_class}"
+                )));
+            }
+            (0..per_class)
                 .flat_map(|k| Class::ALL.iter().map(move |&c| (k, c)))
                 .map(|(k, c)| {
                     let seed = first + 8 * k + c.index() as u64;
@@ -786,14 +816,14 @@ fn stitch_mosaic(
 /// simulated. Returns the paths written, in job order.
 pub fn run_preset(
     name: &str,
-    positions: Option<[usize; 2]>,
+    options: PresetOptions,
     dir: &Path,
     tiff: bool,
     overwrite: bool,
     progress: &Progress,
     mut on_job: impl FnMut(usize, usize, &str, &Path),
 ) -> Result<Vec<PathBuf>> {
-    let jobs = preset_with(name, positions)?;
+    let jobs = preset_with(name, options)?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     if name == "demo" {
         let path = dir.join("demo.npy");

@@ -11,7 +11,7 @@ pub fn start(worker: &mut Worker<Vec<PathBuf>>, request: SimulateRequest, genera
     worker.spawn(label, generation, move |progress, _| {
         polarmap_sim::job::run_preset(
             &request.preset,
-            None,
+            Default::default(),
             &request.dir,
             false,
             request.overwrite,

@@ -30,7 +30,7 @@ pub fn start(worker: &mut Worker<Trained, EpochMetrics>, request: TrainRequest, 
             job.check_writable()?;
             job.scans = polarmap_sim::job::run_preset(
                 name,
-                None,
+                Default::default(),
                 dir,
                 false,
                 false,

@@ -75,6 +75,9 @@ impl TrainJob {
         if c.input_binning > 1 {
             parts.push(format!("--input-binning {}", c.input_binning));
         }
+        if c.split != super::train::Split::default() {
+            parts.push(format!("--split {}", c.split.name()));
+        }
         if let Some(w) = &c.init_weights {
             parts.push(format!("--init-weights {}", w.display()));
         }

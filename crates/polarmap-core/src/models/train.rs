@@ -26,6 +26,31 @@ use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+/// What the train / validation / test split holds out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Split {
+    /// Patterns, drawn per class (the paper's): validation and test patterns come from the
+    /// training scans, so they measure how well a model knows those scans.
+    #[default]
+    Patterns,
+    /// Whole scans, drawn per class: validation and test scans are never trained on. Where each
+    /// scan is its own acquisition (a domain-randomised set: one nuisance draw per scan), this
+    /// is the split that can see a model recognising scans instead of polarization.
+    Scans,
+}
+
+impl Split {
+    pub const ALL: [Split; 2] = [Split::Patterns, Split::Scans];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::Patterns => "patterns",
+            Split::Scans => "scans",
+        }
+    }
+}
+
 /// The paper's preprocessing configurations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -126,6 +151,9 @@ pub struct TrainConfig {
     pub init_weights: Option<PathBuf>,
     pub k: usize,
     pub pca_components: usize,
+    /// What validation and test hold out.
+    #[serde(default)]
+    pub split: Split,
 }
 
 impl TrainConfig {
@@ -146,6 +174,7 @@ impl TrainConfig {
             init_weights: None,
             k: 5,
             pca_components: 20,
+            split: Split::Patterns,
         }
     }
 }
@@ -189,6 +218,8 @@ pub fn parse_binning(value: &str) -> std::result::Result<usize, String> {
 pub struct LabelledInputs {
     pub inputs: Array2<f32>,
     pub labels: Vec<usize>,
+    /// The scan each row comes from (an index into the scans read).
+    pub scans: Vec<usize>,
     pub spec: InputSpec,
 }
 
@@ -216,6 +247,7 @@ impl LabelledInputs {
         LabelledInputs {
             inputs: self.inputs.select(Axis(0), rows),
             labels: rows.iter().map(|&r| self.labels[r]).collect(),
+            scans: rows.iter().map(|&r| self.scans[r]).collect(),
             spec: self.spec.clone(),
         }
     }
@@ -241,7 +273,8 @@ pub fn load_labelled(
     let keep = subset_per_class(&sources, config.max_per_class, config.seed);
     let mut rows: Vec<Array2<f32>> = Vec::new();
     let mut labels = Vec::new();
-    for (source, keep) in sources.iter().zip(&keep) {
+    let mut scans = Vec::new();
+    for (k, (source, keep)) in sources.iter().zip(&keep).enumerate() {
         progress.start(
             &format!("reading {}", source.path.display()),
             keep.len() as u64,
@@ -255,6 +288,7 @@ pub fn load_labelled(
             None,
         )?);
         labels.extend(keep.iter().map(|&i| source.label(i)));
+        scans.extend(std::iter::repeat_n(k, keep.len()));
     }
     let views: Vec<ArrayView2<f32>> = rows.iter().map(|r| r.view()).collect();
     let inputs = ndarray::concatenate(Axis(0), &views)
@@ -262,6 +296,7 @@ pub fn load_labelled(
     Ok(LabelledInputs {
         inputs,
         labels,
+        scans,
         spec: InputSpec { size, ..spec },
     })
 }
@@ -367,25 +402,84 @@ fn subset_per_class(
     keep
 }
 
-/// Train / validation / test row indices (80/10/10; without validation 90/0/10), drawn per
-/// class so that every split holds every class in proportion; shuffled with the seed.
-pub fn split(labels: &[usize], seed: u64, validation: bool) -> [Vec<usize>; 3] {
+/// Train / validation / test row indices of `data` (80/10/10; without validation 90/0/10),
+/// holding out what `by` says, drawn per class so that every split holds every class;
+/// shuffled with the seed.
+pub fn split(
+    data: &LabelledInputs,
+    by: Split,
+    seed: u64,
+    validation: bool,
+) -> Result<[Vec<usize>; 3]> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut parts: [Vec<usize>; 3] = Default::default();
-    for class in 0..Class::COUNT {
-        let mut rows: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
-        rows.shuffle(&mut rng);
-        let n = rows.len();
-        let n_test = (n as f64 * 0.1).round() as usize;
-        let n_val = if validation { n_test } else { 0 };
-        parts[2].extend(rows.drain(n - n_test..));
-        parts[1].extend(rows.drain(n - n_test - n_val..));
-        parts[0].extend(rows);
+    match by {
+        Split::Patterns => {
+            for class in 0..Class::COUNT {
+                let rows: Vec<usize> = (0..data.len())
+                    .filter(|&i| data.labels[i] == class)
+                    .collect();
+                deal(rows, validation, 0, &mut rng, &mut parts);
+            }
+        }
+        Split::Scans => {
+            // A scan goes whole to one part, with the class most of its rows have.
+            let n_scans = data.scans.iter().max().map_or(0, |&m| m + 1);
+            let mut counts = vec![[0usize; Class::COUNT]; n_scans];
+            for (&scan, &label) in data.scans.iter().zip(&data.labels) {
+                counts[scan][label] += 1;
+            }
+            let majority = |c: &[usize; Class::COUNT]| (0..Class::COUNT).max_by_key(|&k| c[k]);
+            let need = if validation { 3 } else { 2 };
+            let mut part_of = vec![0usize; n_scans];
+            for class in 0..Class::COUNT {
+                let scans: Vec<usize> = (0..n_scans)
+                    .filter(|&s| counts[s].iter().sum::<usize>() > 0)
+                    .filter(|&s| majority(&counts[s]) == Some(class))
+                    .collect();
+                if scans.is_empty() {
+                    continue;
+                }
+                if scans.len() < need {
+                    return Err(Error::invalid(format!(
+                        "a split by scans needs at least {need} scans of each class; {} has {}",
+                        Class::ALL[class],
+                        scans.len()
+                    )));
+                }
+                let mut held: [Vec<usize>; 3] = Default::default();
+                deal(scans, validation, 1, &mut rng, &mut held);
+                for (part, scans) in held.iter().enumerate() {
+                    scans.iter().for_each(|&s| part_of[s] = part);
+                }
+            }
+            for (row, &scan) in data.scans.iter().enumerate() {
+                parts[part_of[scan]].push(row);
+            }
+        }
     }
     for part in &mut parts {
         part.shuffle(&mut rng);
     }
-    parts
+    Ok(parts)
+}
+
+/// Deals shuffled `items` into train / validation / test: a tenth (rounded, and at least
+/// `min_held`) to test and, with `validation`, as many to validation; the rest to train.
+fn deal(
+    mut items: Vec<usize>,
+    validation: bool,
+    min_held: usize,
+    rng: &mut StdRng,
+    parts: &mut [Vec<usize>; 3],
+) {
+    items.shuffle(rng);
+    let n = items.len();
+    let n_test = ((n as f64 * 0.1).round() as usize).max(min_held);
+    let n_val = if validation { n_test } else { 0 };
+    parts[2].extend(items.drain(n - n_test..));
+    parts[1].extend(items.drain(n - n_test - n_val..));
+    parts[0].extend(items);
 }
 
 /// One epoch's numbers.
@@ -474,7 +568,7 @@ pub fn train(
     let training = serde_json::json!({"config": config, "patterns": data.len()});
     match config.model {
         ModelKind::PcaKnn => {
-            let [train_rows, _, test_rows] = split(&data.labels, config.seed, false);
+            let [train_rows, _, test_rows] = split(data, config.split, config.seed, false)?;
             let mut train = data.select(&train_rows);
             if let Some(augmentation) = config.augmentation() {
                 // PCA sees its training set once: each pattern is fitted as one augmented copy.
@@ -549,7 +643,7 @@ fn train_net(
     let size = data.spec.size;
     let device = device_choice.device()?;
     let autodiff = device.clone().autodiff();
-    let [train_rows, val_rows, test_rows] = split(&data.labels, config.seed, true);
+    let [train_rows, val_rows, test_rows] = split(data, config.split, config.seed, true)?;
     let (train, val, test) = (
         data.select(&train_rows),
         data.select(&val_rows),
@@ -838,4 +932,52 @@ fn write_checkpoint(
             .expect("serialises")
             .as_bytes(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `scans` scans per class of `per_scan` rows each, labelled by class.
+    fn rows(scans: usize, per_scan: usize) -> LabelledInputs {
+        let n = scans * Class::COUNT * per_scan;
+        LabelledInputs {
+            inputs: Array2::zeros((n, 4)),
+            labels: (0..n).map(|r| (r / per_scan) % Class::COUNT).collect(),
+            scans: (0..n).map(|r| r / per_scan).collect(),
+            spec: InputSpec::paper(None, None),
+        }
+    }
+
+    #[test]
+    fn a_split_by_scans_never_shares_a_scan_between_parts() {
+        let data = rows(12, 5);
+        let parts = split(&data, Split::Scans, 3, true).unwrap();
+        let scans_of = |p: &[usize]| {
+            p.iter()
+                .map(|&r| data.scans[r])
+                .collect::<std::collections::HashSet<_>>()
+        };
+        let [train, val, test] = [0, 1, 2].map(|k| scans_of(&parts[k]));
+        assert!(train.is_disjoint(&val) && train.is_disjoint(&test) && val.is_disjoint(&test));
+        // Every row once; a tenth of each class's 12 scans (1) held out for each of val and test.
+        assert_eq!(parts.iter().map(Vec::len).sum::<usize>(), data.len());
+        assert_eq!((val.len(), test.len()), (8, 8));
+        for part in [&parts[1], &parts[2]] {
+            let mut classes: Vec<usize> = part.iter().map(|&r| data.labels[r]).collect();
+            classes.sort_unstable();
+            classes.dedup();
+            assert_eq!(classes.len(), Class::COUNT);
+        }
+        // The pattern split shares every scan.
+        let parts = split(&data, Split::Patterns, 3, true).unwrap();
+        assert!(!scans_of(&parts[0]).is_disjoint(&scans_of(&parts[2])));
+    }
+
+    #[test]
+    fn a_split_by_scans_refuses_too_few_scans_per_class() {
+        let e = split(&rows(2, 5), Split::Scans, 3, true).unwrap_err();
+        assert!(e.to_string().contains("at least 3 scans"), "{e}");
+        assert!(split(&rows(2, 5), Split::Scans, 3, false).is_ok());
+    }
 }
