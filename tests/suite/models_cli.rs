@@ -221,3 +221,43 @@ fn max_per_class_is_a_quota_per_class_over_all_scans() {
         3 * 64
     );
 }
+
+/// Scans at other camera lengths are brought to the finest sampling among them, whatever
+/// their order (the first scan used to fix the input, so a coarse first scan set a window the
+/// finer ones could not cover); each row records its scan.
+#[test]
+fn training_inputs_take_the_finest_calibration_whatever_the_order() {
+    use polarmap_core::models::train::{load_labelled, ModelKind, TrainConfig};
+    let dir = tempfile::tempdir().unwrap();
+    simulate_classes(dir.path());
+    let fine = dir.path().join("RD.npy");
+    let coarse = dir.path().join("RD-coarse.npy");
+    std::fs::copy(&fine, &coarse).unwrap();
+    let mut meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fine.with_extension("meta.json")).unwrap())
+            .unwrap();
+    let mrad = meta["mrad_per_px"].as_f64().unwrap();
+    meta["mrad_per_px"] = (1.25 * mrad).into();
+    std::fs::write(coarse.with_extension("meta.json"), meta.to_string()).unwrap();
+    let config = TrainConfig {
+        input_size: 16,
+        ..TrainConfig::paper(ModelKind::PcaKnn)
+    };
+    let progress = polarmap_core::progress::Progress::new();
+    let a = load_labelled(&[coarse.clone(), fine.clone()], &config, &progress).unwrap();
+    let b = load_labelled(&[fine, coarse], &config, &progress).unwrap();
+    for data in [&a, &b] {
+        let spec = data.spec.mrad_per_px.unwrap();
+        assert!((spec - mrad).abs() < 1e-12, "{spec} vs {mrad}");
+    }
+    // The fine scan's rows are the same in both orders; the coarse scan's differ from them.
+    let n = a.len() / 2;
+    let rows = |d: &polarmap_core::models::train::LabelledInputs, s: std::ops::Range<usize>| {
+        d.inputs.slice(ndarray::s![s, ..]).to_owned()
+    };
+    assert_eq!(rows(&a, n..2 * n), rows(&b, 0..n));
+    assert_eq!(rows(&a, 0..n), rows(&b, n..2 * n));
+    assert_ne!(rows(&a, 0..n), rows(&a, n..2 * n));
+    assert_eq!(a.scans[..n], vec![0; n][..]);
+    assert_eq!(a.scans[n..], vec![1; n][..]);
+}

@@ -13,7 +13,6 @@ use crate::classes::Class;
 use crate::error::{Error, Result};
 use crate::preprocess::{magnitude_filter, Augmentation};
 use crate::progress::Progress;
-use crate::scan::Scan;
 use crate::session::Session;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
@@ -255,21 +254,50 @@ impl LabelledInputs {
 
 /// Reads labelled scans (labels from their sidecars) into the model inputs `config` asks for
 /// (size, binning, magnitude filter, at most `max_per_class` per class over all the scans, drawn
-/// with its seed). The input spec takes the first scan's calibration; later scans are brought to
-/// it.
+/// with its seed). The input's angular scale is the finest detector sampling among the scans
+/// (the longest camera length), so that every scan that covers it at its own sampling covers
+/// the window whatever the order of the scans; the others are brought to it. Without a
+/// calibration the first scan's BF disk sets the scale.
 pub fn load_labelled(
     paths: &[PathBuf],
     config: &TrainConfig,
     progress: &Progress,
 ) -> Result<LabelledInputs> {
     let size = config.input_size;
-    let mut spec: Option<InputSpec> = None;
+    let binning = config.input_binning.max(1);
     let mut sources = Vec::with_capacity(paths.len());
     for path in paths {
-        let source = LabelledSource::open(path, &mut spec, config, progress)?;
-        sources.push(source);
+        sources.push(LabelledSource::open(path, config, progress)?);
     }
-    let spec = spec.ok_or_else(|| Error::invalid("no training scans given"))?;
+    let first = sources
+        .first()
+        .ok_or_else(|| Error::invalid("no training scans given"))?;
+    let finest = sources
+        .iter()
+        .map(|s| s.session.scan().calibration.mrad_per_px)
+        .try_fold(f64::INFINITY, |m, x| x.map(|x| m.min(x)));
+    let spec = InputSpec {
+        size,
+        ..InputSpec::paper(
+            finest.map(|m| m * binning as f64),
+            first
+                .session
+                .survey()
+                .bf_disk
+                .as_ref()
+                .ok()
+                .map(|d| d.radius_px / binning as f64),
+        )
+    };
+    if binning > 1 && spec.mrad_per_px.is_none() && spec.disk_radius_px.is_none() {
+        return Err(Error::format(
+            &first.path,
+            "input binning needs the detector calibration (mrad/px) or a visible BF disk",
+        ));
+    }
+    for source in &mut sources {
+        source.geometry = Some(spec.geometry(source.session.scan(), source.session.survey())?);
+    }
     let keep = subset_per_class(&sources, config.max_per_class, config.seed);
     let mut rows: Vec<Array2<f32>> = Vec::new();
     let mut labels = Vec::new();
@@ -280,9 +308,9 @@ pub fn load_labelled(
             keep.len() as u64,
         );
         rows.push(prepare_batch(
-            &source.scan,
+            source.session.scan(),
             keep,
-            &source.geometry,
+            source.geometry.as_ref().expect("set above"),
             size,
             Some(progress),
             None,
@@ -297,29 +325,24 @@ pub fn load_labelled(
         inputs,
         labels,
         scans,
-        spec: InputSpec { size, ..spec },
+        spec,
     })
 }
 
 /// One labelled training scan, surveyed, with the patterns that may be trained on.
 struct LabelledSource {
     path: PathBuf,
-    scan: std::sync::Arc<Scan>,
+    session: Session,
     truth: Array2<Class>,
-    geometry: super::InputGeometry,
+    /// How the scan maps onto the input, once the input's scale is known.
+    geometry: Option<super::InputGeometry>,
     /// Pattern indices that passed the magnitude filter (all when it is off), ascending.
     candidates: Vec<usize>,
 }
 
 impl LabelledSource {
-    /// Opens and surveys `path`; the first scan fixes the input `spec` (its calibration).
-    fn open(
-        path: &Path,
-        spec: &mut Option<InputSpec>,
-        config: &TrainConfig,
-        progress: &Progress,
-    ) -> Result<LabelledSource> {
-        let (size, binning) = (config.input_size, config.input_binning.max(1));
+    /// Opens and surveys `path`.
+    fn open(path: &Path, config: &TrainConfig, progress: &Progress) -> Result<LabelledSource> {
         let session = Session::open(path, &Default::default(), progress)?;
         let truth = session.labels()?.ok_or_else(|| {
             Error::format(
@@ -327,29 +350,7 @@ impl LabelledSource {
                 "has no labels (a sidecar NAME.meta.json with \"labels\")",
             )
         })?;
-        let (scan, survey) = (session.scan().clone(), session.survey());
-        let spec = spec.get_or_insert_with(|| {
-            InputSpec::paper(
-                scan.calibration.mrad_per_px.map(|m| m * binning as f64),
-                survey
-                    .bf_disk
-                    .as_ref()
-                    .ok()
-                    .map(|d| d.radius_px / binning as f64),
-            )
-        });
-        if binning > 1 && spec.mrad_per_px.is_none() && spec.disk_radius_px.is_none() {
-            return Err(Error::format(
-                path,
-                "input binning needs the detector calibration (mrad/px) or a visible BF disk",
-            ));
-        }
-        let spec = InputSpec {
-            size,
-            ..spec.clone()
-        };
-        let geometry = spec.geometry(&scan, survey)?;
-        let all: Vec<usize> = (0..scan.n_frames()).collect();
+        let all: Vec<usize> = (0..session.scan().n_frames()).collect();
         let candidates = if config.preprocessing.filters() {
             // The session's CoM field (descan removed), row-major like the pattern indices.
             let magnitudes = session.com_field(progress)?.magnitude();
@@ -360,9 +361,9 @@ impl LabelledSource {
         };
         Ok(LabelledSource {
             path: path.to_path_buf(),
-            scan,
+            session,
             truth,
-            geometry,
+            geometry: None,
             candidates,
         })
     }
