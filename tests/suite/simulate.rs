@@ -520,6 +520,11 @@ fn preset_positions_scan_the_same_area_more_coarsely() {
     let most = draws("dr-train", 12).unwrap();
     let theirs: std::collections::HashSet<_> = most.iter().map(|j| j.acquisition.seed).collect();
     assert!(theirs.is_disjoint(&seeds));
+    // dr-aligned's seeds start above the most dr-fast takes.
+    let aligned = draws("dr-aligned", 2).unwrap();
+    let most_fast = polarmap_sim::job::DR_FAST_FIRST_SEED + 8 * polarmap_sim::job::DR_MAX_PER_CLASS;
+    assert!(aligned.iter().all(|j| j.acquisition.seed >= most_fast));
+    assert!(draws("dr-fast", polarmap_sim::job::DR_MAX_PER_CLASS + 1).is_err());
     for refused in [
         draws("dr-train", 13),
         draws("dr-fast", 0),

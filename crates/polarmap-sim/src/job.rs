@@ -339,13 +339,14 @@ impl Job {
 }
 
 /// Names of the presets.
-pub const PRESETS: [&str; 9] = [
+pub const PRESETS: [&str; 10] = [
     "quick",
     "paper-train",
     "wide-train",
     "seeds-train",
     "dr-train",
     "dr-fast",
+    "dr-aligned",
     "paper-tests",
     "paper-defect",
     "demo",
@@ -370,6 +371,12 @@ pub const DR_TRAIN_FIRST_SEED: u64 = 1001;
 pub const DR_FAST_FIRST_SEED: u64 = 1101;
 /// The most draws per class `dr-train` takes: beyond 12 its seeds would reach `dr-fast`'s.
 pub const DR_TRAIN_MAX_PER_CLASS: u64 = (DR_FAST_FIRST_SEED - DR_TRAIN_FIRST_SEED) / 8;
+/// `dr-aligned`'s first seed, above every seed `dr-fast` can take (at most
+/// [`DR_MAX_PER_CLASS`] draws per class).
+pub const DR_ALIGNED_FIRST_SEED: u64 = 100_001;
+/// The most draws per class `dr-fast` and `dr-aligned` take (a bound that keeps a typo from
+/// queueing a year of simulation and the presets' seeds apart).
+pub const DR_MAX_PER_CLASS: u64 = 10_000;
 
 /// What a preset may be asked to change.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -404,6 +411,8 @@ pub struct PresetOptions {
 ///   0.469 mrad/px before the camera-length change.
 /// - `dr-fast`: as `dr-train` with [`crate::nuisance::Ranges::training`] (sampling 0.04–0.06 Å,
 ///   2×2–4×4 cells, no phonons; every physical nuisance in full) and its own seeds.
+/// - `dr-aligned`: as `dr-fast` with [`crate::nuisance::Ranges::aligned`] (tilt ≤ 2 mrad,
+///   defocus ±30 Å) and seeds from [`DR_ALIGNED_FIRST_SEED`].
 /// - `paper-tests`: 1S–7S of PAPER-NOTES.md (class, lateral cells, thickness), 128×128 positions
 ///   over 2×2 cells.
 /// - `paper-defect`: RD, 4×4×50 cells with one oxygen vacancy (Nb relaxed 0.4/0.3/0.1 Å),
@@ -434,7 +443,7 @@ fn preset_jobs(name: &str, options: PresetOptions) -> Result<Vec<Job>> {
     let positions = options.positions;
     if options.draws_per_class.is_some() && !name.starts_with("dr-") {
         return Err(Error::invalid(format!(
-            "draws per class apply to the domain-randomised presets (dr-train, dr-fast), not to {name}"
+            "draws per class apply to the domain-randomised presets (dr-train, dr-fast, dr-aligned), not to {name}"
         )));
     }
     let t20 = cells_for_thickness_nm(20.0);
@@ -482,25 +491,29 @@ fn preset_jobs(name: &str, options: PresetOptions) -> Result<Vec<Job>> {
                 job
             })
             .collect(),
-        "dr-train" | "dr-fast" => {
-            let (first, ranges, prefix) = match name {
+        "dr-train" | "dr-fast" | "dr-aligned" => {
+            use crate::nuisance::Ranges;
+            let (first, ranges, prefix, max) = match name {
                 "dr-train" => (
                     DR_TRAIN_FIRST_SEED,
-                    crate::nuisance::Ranges::default(),
+                    Ranges::default(),
                     "dr",
+                    DR_TRAIN_MAX_PER_CLASS,
+                ),
+                "dr-fast" => (
+                    DR_FAST_FIRST_SEED,
+                    Ranges::training(),
+                    "drf",
+                    DR_MAX_PER_CLASS,
                 ),
                 _ => (
-                    DR_FAST_FIRST_SEED,
-                    crate::nuisance::Ranges::training(),
-                    "drf",
+                    DR_ALIGNED_FIRST_SEED,
+                    Ranges::aligned(),
+                    "dra",
+                    DR_MAX_PER_CLASS,
                 ),
             };
             let per_class = options.draws_per_class.unwrap_or(DR_TRAIN_PER_CLASS);
-            // dr-fast's bound only keeps a typo from queueing a year of simulation.
-            let max = match name {
-                "dr-train" => DR_TRAIN_MAX_PER_CLASS,
-                _ => 10_000,
-            };
             if per_class == 0 || per_class > max {
                 return Err(Error::invalid(format!(
                     "{name} takes 1 to {max} draws per class, not {per_class}"
