@@ -595,6 +595,12 @@ fn opening_the_demo_runs_the_default_model_and_shows_its_map() {
         100.0 * card.test_accuracy().unwrap()
     ));
     harness.get_by_label(&card.command);
+    // Where the model is known to fail, from the card's transfer-suite results.
+    let transfer = card
+        .transfer()
+        .expect("the shipped cards record the transfer suite");
+    assert!(transfer.wrong.iter().any(|c| c.starts_with("defocus")));
+    harness.get_by_label(&format!("wrong on {}", transfer.wrong.join(", ")));
     // Ground truth stays selectable.
     assert!(harness.state().state.data.as_ref().unwrap().truth.is_some());
 }

@@ -449,9 +449,15 @@ fn every_shipped_model_loads_and_classifies_the_demo() {
     .unwrap();
     for path in shipped {
         let model = models::load(&path, DeviceChoice::Cpu).unwrap();
+        let card = models::card::ModelCard::read(&models::card::ModelCard::path_for(&path))
+            .unwrap_or_else(|e| panic!("{path:?} has no readable card: {e}"));
+        // Each card says where its model is right and where wrong on the transfer suite.
+        let transfer = card
+            .transfer()
+            .unwrap_or_else(|| panic!("{path:?}: no transfer"));
         assert!(
-            models::card::ModelCard::path_for(&path).exists(),
-            "{path:?} has no card"
+            !transfer.right.is_empty() && !transfer.wrong.is_empty(),
+            "{path:?}"
         );
         let p = demo
             .predict(model.as_ref(), &Progress::new(), |_, _| {})

@@ -169,6 +169,17 @@ fn card_ui(ui: &mut egui::Ui, card: &ModelCard) {
                 None => "not recorded".into(),
             });
             ui.end_row();
+            if let Some(t) = card.transfer() {
+                ui.label("transfer suite");
+                ui.label(format!("right on {}", t.right.join(", ")));
+                ui.end_row();
+                ui.label("");
+                ui.label(
+                    egui::RichText::new(format!("wrong on {}", t.wrong.join(", ")))
+                        .color(ui.visuals().warn_fg_color),
+                );
+                ui.end_row();
+            }
         });
     ui.label("made by:");
     ui.add(egui::Label::new(egui::RichText::new(&card.command).monospace().small()).wrap());

@@ -29,6 +29,15 @@ pub struct ModelCard {
     pub adaptation: Option<super::adapt::Adaptation>,
 }
 
+/// Where a model is right and wrong on the transfer suite ([`ModelCard::transfer`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transfer {
+    /// Conditions with every majority right.
+    pub right: Vec<String>,
+    /// Conditions with at most half the majorities right.
+    pub wrong: Vec<String>,
+}
+
 impl ModelCard {
     pub fn from_header(header: &ModelHeader, command: String) -> ModelCard {
         ModelCard {
@@ -72,6 +81,24 @@ impl ModelCard {
     /// Accuracy on the training run's held-out test split, when the card records it.
     pub fn test_accuracy(&self) -> Option<f64> {
         self.metrics.get("test_split")?.get("accuracy")?.as_f64()
+    }
+
+    /// The transfer-suite conditions (docs/transfer.md) on which the card records every
+    /// majority right, and those with at most half right: where the model can be trusted and
+    /// where not. None when the model was not run on the suite.
+    pub fn transfer(&self) -> Option<Transfer> {
+        let t = self.metrics.get("transfer")?;
+        let names = |key: &str| -> Option<Vec<String>> {
+            t.get(key)?
+                .as_array()?
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        };
+        Some(Transfer {
+            right: names("right")?,
+            wrong: names("wrong")?,
+        })
     }
 
     /// `models/x.pmm` → `models/x.card.json`.
