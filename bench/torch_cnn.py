@@ -11,8 +11,11 @@ normalised), on the CPU with a fixed number of threads.
            --train-patterns random inputs, then a validation pass over --val-patterns.
 
 Usage:
-  python bench/torch_cnn.py predict SCAN.npy [--threads 2] [--binning 2]
+  python bench/torch_cnn.py predict SCAN.npy [--threads 2] [--binning 2] [--device cpu|cuda]
   python bench/torch_cnn.py train [--threads 2] [--train-patterns 12800] [--val-patterns 1600]
+                                  [--device cpu|cuda]
+With --device cuda the network runs on the GPU (inputs copied there per batch, as polarmap does)
+and every timing ends after the GPU has finished (torch.cuda.synchronize).
 Needs torch and numpy (e.g. a venv with `pip install torch numpy`).
 """
 import argparse
@@ -73,19 +76,25 @@ def predict(args):
     centre = global_com(data)
     x, side = preprocess(data, centre, args.binning)
     t1 = time.perf_counter()
-    net = PaperCnn(side).eval()
+    net = PaperCnn(side).to(args.device).eval()
     inputs = torch.from_numpy(x).unsqueeze(1)
     classes = []
     with torch.no_grad():
         for start in range(0, len(inputs), BATCH):
-            classes.append(net(inputs[start:start + BATCH]).argmax(1))
+            classes.append(net(inputs[start:start + BATCH].to(args.device)).argmax(1).cpu())
+    sync(args.device)
     t2 = time.perf_counter()
     n = len(inputs)
     print(f"{n} patterns of {data.shape[2]}x{data.shape[3]} px -> {side}x{side}, "
-          f"{torch.get_num_threads()} threads")
+          f"{torch.get_num_threads()} threads, device {args.device}")
     print(f"read + global CoM + crop/bin/normalise: {t1 - t0:.2f} s")
     print(f"network (batch {BATCH}): {t2 - t1:.2f} s = {n / (t2 - t1):.0f} patterns/s")
     print(f"end to end: {t2 - t0:.2f} s")
+
+
+def sync(device):
+    if device == "cuda":
+        torch.cuda.synchronize()
 
 
 def train(args):
@@ -95,7 +104,8 @@ def train(args):
     y = torch.from_numpy(rng.integers(0, 8, args.train_patterns))
     xv = torch.from_numpy(rng.random((args.val_patterns, 1, side, side), dtype=np.float32))
     yv = torch.from_numpy(rng.integers(0, 8, args.val_patterns))
-    net = PaperCnn(side)
+    dev = args.device
+    net = PaperCnn(side).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=2e-4, weight_decay=1e-4)
     loss_fn = nn.CrossEntropyLoss()
     t0 = time.perf_counter()
@@ -104,18 +114,20 @@ def train(args):
     for start in range(0, args.train_patterns, BATCH):
         batch = order[start:start + BATCH]
         opt.zero_grad()
-        loss = loss_fn(net(x[batch]), y[batch])
+        loss = loss_fn(net(x[batch].to(dev)), y[batch].to(dev))
         loss.backward()
         opt.step()
+    sync(dev)
     t1 = time.perf_counter()
     net.eval()
     with torch.no_grad():
         for start in range(0, args.val_patterns, BATCH):
-            loss_fn(net(xv[start:start + BATCH]), yv[start:start + BATCH])
+            loss_fn(net(xv[start:start + BATCH].to(dev)), yv[start:start + BATCH].to(dev))
+    sync(dev)
     t2 = time.perf_counter()
     print(f"one epoch: {args.train_patterns} training patterns {t1 - t0:.1f} s, "
           f"{args.val_patterns} validation {t2 - t1:.1f} s, total {t2 - t0:.1f} s "
-          f"({torch.get_num_threads()} threads, {side}x{side} inputs)")
+          f"({torch.get_num_threads()} threads, {side}x{side} inputs, device {dev})")
 
 
 def main():
@@ -126,6 +138,7 @@ def main():
     parser.add_argument("--binning", type=int, default=2)
     parser.add_argument("--train-patterns", type=int, default=12800)
     parser.add_argument("--val-patterns", type=int, default=1600)
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.mode == "predict":

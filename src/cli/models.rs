@@ -52,9 +52,11 @@ pub struct TrainArgs {
     /// acquisition, as in dr-fast).
     #[arg(long, default_value = "patterns", value_parser = super::choice(&Split::ALL, Split::name))]
     pub split: Split,
-    /// Start the network from these PyTorch weights (a torchvision state dict such as
-    /// vgg16-397923af.pth, or the paper's CNN); its first RGB convolution is summed to grey.
-    #[arg(long, value_name = "FILE.pth")]
+    /// Start the network from these weights: PyTorch's (a torchvision state dict such as
+    /// vgg16-397923af.pth, or the paper's CNN; a first RGB convolution is summed to grey), or a
+    /// polarmap model of the same network and head (FILE.pmm: fine-tuning; the scans are then
+    /// read at that model's input scale).
+    #[arg(long, value_name = "FILE.pth|FILE.pmm")]
     pub init_weights: Option<PathBuf>,
     /// Where networks run.
     #[arg(long, default_value = "auto", value_parser = super::choice(&DeviceChoice::ALL, DeviceChoice::name))]

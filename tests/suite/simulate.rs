@@ -524,6 +524,37 @@ fn preset_positions_scan_the_same_area_more_coarsely() {
     let aligned = draws("dr-aligned", 2).unwrap();
     let most_fast = polarmap_sim::job::DR_FAST_FIRST_SEED + 8 * polarmap_sim::job::DR_MAX_PER_CLASS;
     assert!(aligned.iter().all(|j| j.acquisition.seed >= most_fast));
+    // dr-single's above dr-aligned's; its draw k changes the k-th nuisance of the cycle.
+    let single = draws("dr-single", 13).unwrap();
+    let most_aligned =
+        polarmap_sim::job::DR_ALIGNED_FIRST_SEED + 8 * polarmap_sim::job::DR_MAX_PER_CLASS;
+    assert!(single.iter().all(|j| j.acquisition.seed >= most_aligned));
+    assert!(single[0].name.starts_with("drs-") && single[0].name.contains("-none-"));
+    assert!(
+        single[8 * 6].name.contains("-defocus-"),
+        "{}",
+        single[48].name
+    );
+    assert_eq!(single[8 * 6].params.probe.defocus_a, {
+        let s = single[8 * 6].acquisition.seed;
+        match polarmap_sim::nuisance::Ranges::training().draw(s, [32, 32])[7] {
+            polarmap_sim::nuisance::Nuisance::Defocus(d) => d,
+            other => panic!("{other:?}"),
+        }
+    });
+    assert!(single[8 * 12].name.contains("-none-"));
+    // Each draw's grid starts somewhere else within one step; the other presets' at the origin.
+    let origins: std::collections::HashSet<_> = single
+        .iter()
+        .map(|j| {
+            let [x, y] = j.scan.origin;
+            assert!(x >= 0.0 && x < j.scan.step[0] && y <= 0.0 && -y < j.scan.step[1]);
+            (x.to_bits(), y.to_bits())
+        })
+        .collect();
+    assert_eq!(origins.len(), single.len());
+    assert!(aligned.iter().all(|j| j.scan.origin == [0.0, 0.0]));
+    assert_eq!(single[8 * 12].params.probe.defocus_a, 0.0);
     assert!(draws("dr-fast", polarmap_sim::job::DR_MAX_PER_CLASS + 1).is_err());
     for refused in [
         draws("dr-train", 13),

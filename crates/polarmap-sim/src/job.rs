@@ -132,6 +132,7 @@ impl Job {
                 "slices": slices,
                 "scan_cells": self.scan_cells,
                 "scan_step_a": self.scan.step,
+                "scan_origin_a": self.scan.origin,
                 "sampling_a": self.params.sampling_a,
                 "engine": format!("{:?}", self.params.engine),
                 "defocus_a": self.params.probe.defocus_a,
@@ -339,7 +340,7 @@ impl Job {
 }
 
 /// Names of the presets.
-pub const PRESETS: [&str; 10] = [
+pub const PRESETS: [&str; 11] = [
     "quick",
     "paper-train",
     "wide-train",
@@ -347,6 +348,7 @@ pub const PRESETS: [&str; 10] = [
     "dr-train",
     "dr-fast",
     "dr-aligned",
+    "dr-single",
     "paper-tests",
     "paper-defect",
     "demo",
@@ -374,7 +376,9 @@ pub const DR_TRAIN_MAX_PER_CLASS: u64 = (DR_FAST_FIRST_SEED - DR_TRAIN_FIRST_SEE
 /// `dr-aligned`'s first seed, above every seed `dr-fast` can take (at most
 /// [`DR_MAX_PER_CLASS`] draws per class).
 pub const DR_ALIGNED_FIRST_SEED: u64 = 100_001;
-/// The most draws per class `dr-fast` and `dr-aligned` take (a bound that keeps a typo from
+/// `dr-single`'s first seed, above every seed `dr-aligned` can take.
+pub const DR_SINGLE_FIRST_SEED: u64 = 200_001;
+/// The most draws per class `dr-fast`, `dr-aligned` and `dr-single` take (a bound that keeps a typo from
 /// queueing a year of simulation and the presets' seeds apart).
 pub const DR_MAX_PER_CLASS: u64 = 10_000;
 
@@ -413,6 +417,13 @@ pub struct PresetOptions {
 ///   2×2–4×4 cells, no phonons; every physical nuisance in full) and its own seeds.
 /// - `dr-aligned`: as `dr-fast` with [`crate::nuisance::Ranges::aligned`] (tilt ≤ 2 mrad,
 ///   defocus ±30 Å) and seeds from [`DR_ALIGNED_FIRST_SEED`].
+/// - `dr-single`: one nuisance at a time. Draw k of class c (seed [`DR_SINGLE_FIRST_SEED`] +
+///   8k + c) is the transfer reference (4×4×50 cells, K/Na 50/50 arranged from its seed) with
+///   only [`crate::nuisance::SINGLE`]`[k % 12]` drawn from
+///   [`crate::nuisance::Ranges::training`] (k % 12 = 0: none): each nuisance's whole range
+///   without the others compounding, the way the transfer suite changes them. Each draw's
+///   probe grid is moved by a random fraction of a step, so that the draws together sample
+///   the whole unit cell, not the few points of one grid.
 /// - `paper-tests`: 1S–7S of PAPER-NOTES.md (class, lateral cells, thickness), 128×128 positions
 ///   over 2×2 cells.
 /// - `paper-defect`: RD, 4×4×50 cells with one oxygen vacancy (Nb relaxed 0.4/0.3/0.1 Å),
@@ -443,7 +454,7 @@ fn preset_jobs(name: &str, options: PresetOptions) -> Result<Vec<Job>> {
     let positions = options.positions;
     if options.draws_per_class.is_some() && !name.starts_with("dr-") {
         return Err(Error::invalid(format!(
-            "draws per class apply to the domain-randomised presets (dr-train, dr-fast, dr-aligned), not to {name}"
+            "draws per class apply to the domain-randomised presets (dr-train, dr-fast, dr-aligned, dr-single), not to {name}"
         )));
     }
     let t20 = cells_for_thickness_nm(20.0);
@@ -491,7 +502,7 @@ fn preset_jobs(name: &str, options: PresetOptions) -> Result<Vec<Job>> {
                 job
             })
             .collect(),
-        "dr-train" | "dr-fast" | "dr-aligned" => {
+        "dr-train" | "dr-fast" | "dr-aligned" | "dr-single" => {
             use crate::nuisance::Ranges;
             let (first, ranges, prefix, max) = match name {
                 "dr-train" => (
@@ -506,13 +517,20 @@ fn preset_jobs(name: &str, options: PresetOptions) -> Result<Vec<Job>> {
                     "drf",
                     DR_MAX_PER_CLASS,
                 ),
-                _ => (
+                "dr-aligned" => (
                     DR_ALIGNED_FIRST_SEED,
                     Ranges::aligned(),
                     "dra",
                     DR_MAX_PER_CLASS,
                 ),
+                _ => (
+                    DR_SINGLE_FIRST_SEED,
+                    Ranges::training(),
+                    "drs",
+                    DR_MAX_PER_CLASS,
+                ),
             };
+            let single = name == "dr-single";
             let per_class = options.draws_per_class.unwrap_or(DR_TRAIN_PER_CLASS);
             if per_class == 0 || per_class > max {
                 return Err(Error::invalid(format!(
@@ -525,9 +543,20 @@ fn preset_jobs(name: &str, options: PresetOptions) -> Result<Vec<Job>> {
                     let seed = first + 8 * k + c.index() as u64;
                     // The draw's descan grows across the scan: drawn for the positions made.
                     let scan = positions.unwrap_or([32, 32]);
-                    let draw = ranges.draw(seed, scan);
-                    let name = format!("{prefix}-{c}-s{seed}");
-                    crate::nuisance::job_with(&name, Some(c), seed, scan, &draw)
+                    let (draw, name) = if single {
+                        let kind = k as usize % crate::nuisance::SINGLE.len();
+                        (
+                            ranges.draw_one(kind, seed, scan),
+                            format!("{prefix}-{c}-{}-s{seed}", crate::nuisance::SINGLE[kind]),
+                        )
+                    } else {
+                        (ranges.draw(seed, scan), format!("{prefix}-{c}-s{seed}"))
+                    };
+                    let mut job = crate::nuisance::job_with(&name, Some(c), seed, scan, &draw);
+                    if single {
+                        job.scan.origin = offset_origin(&job.scan, seed);
+                    }
+                    job
                 })
                 .collect()
         }
@@ -570,6 +599,22 @@ fn preset_jobs(name: &str, options: PresetOptions) -> Result<Vec<Job>> {
             )))
         }
     })
+}
+
+/// The first probe position of a `dr-single` draw: the grid moved by a fraction of a step on
+/// each axis, drawn from `seed`. A few positions per draw on one fixed grid put every training
+/// pattern on the same few points of the unit cell, and a network trained on them failed at
+/// other points (a model fine-tuned on 5×5 positions: 100 % of the suite's reference scans at
+/// 5×5, 72 % at 8×8); moving each draw's grid spreads the draws over the whole cell.
+fn offset_origin(scan: &ScanSpec, seed: u64) -> [f64; 2] {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x6f66_6673_6574);
+    let [fx, fy]: [f64; 2] = [rng.random(), rng.random()];
+    // Rows go down (−y): a later position along a column has a smaller y.
+    [
+        scan.origin[0] + fx * scan.step[0],
+        scan.origin[1] - fy * scan.step[1],
+    ]
 }
 
 /// The demo's two domains: RM, and RD with an oxygen vacancy; 4×4×50 cells, 32×32 positions

@@ -237,6 +237,51 @@ impl Ranges {
     }
 }
 
+/// The nuisances [`Ranges::draw_one`] changes one at a time; `none` is the reference itself.
+pub const SINGLE: [&str; 12] = [
+    "none",
+    "dose",
+    "descan",
+    "blur",
+    "thickness",
+    "a-site",
+    "defocus",
+    "convergence",
+    "camera",
+    "tilt",
+    "lateral",
+    "sampling",
+];
+
+impl Ranges {
+    /// One nuisance, [`SINGLE`]`[kind % 12]`, drawn from these ranges with `seed` (the same value
+    /// [`Ranges::draw`] gives it for that seed); every other nuisance stays at the reference.
+    /// The crystal is the reference's K/Na 50/50 arranged from `seed` unless the kind is
+    /// `a-site`. `descan` is the constant shift and the change across the scan together.
+    pub fn draw_one(&self, kind: usize, seed: u64, scan: [usize; 2]) -> Vec<Nuisance> {
+        let name = SINGLE[kind % SINGLE.len()];
+        self.draw(seed, scan)
+            .into_iter()
+            .filter(|n| {
+                name == match n {
+                    Nuisance::Dose(_) => "dose",
+                    Nuisance::Descan(_) | Nuisance::DescanGradient(_) => "descan",
+                    Nuisance::Blur(_) => "blur",
+                    Nuisance::ThicknessNm(_) => "thickness",
+                    Nuisance::ASite { .. } => "a-site",
+                    Nuisance::Defocus(_) => "defocus",
+                    Nuisance::Convergence(_) => "convergence",
+                    Nuisance::CameraScale(_) => "camera",
+                    Nuisance::Tilt(_) => "tilt",
+                    Nuisance::Lateral(_) => "lateral",
+                    Nuisance::Sampling(_) => "sampling",
+                    Nuisance::Phonons { .. } | Nuisance::Unpolarised => "",
+                }
+            })
+            .collect()
+    }
+}
+
 /// The reference every nuisance is applied to: KNN, `class` (None: unpolarised), 4×4×50 cells
 /// (20 nm; wide enough that the periodic box does not shape the pattern), K/Na 50/50 from
 /// `seed`, 200 kV, 24 mrad, 0.05 Å, `scan` positions over 2×2 cells, a 96-px detector at the
@@ -326,6 +371,47 @@ mod tests {
             assert!(p.tilt_mrad[0].hypot(p.tilt_mrad[1]) <= 8.0);
             assert_eq!(job.class, Some(Class::RD));
         }
+    }
+
+    #[test]
+    fn a_single_draw_changes_its_one_nuisance_and_leaves_the_reference() {
+        let r = Ranges::training();
+        let reference = reference_job("x", Some(Class::MU), 9, [5, 5]);
+        assert!(r.draw_one(0, 9, [5, 5]).is_empty());
+        for kind in 1..SINGLE.len() {
+            let one = r.draw_one(kind, 9, [5, 5]);
+            let all = r.draw(9, [5, 5]);
+            assert!(
+                !one.is_empty() && one.iter().all(|n| all.contains(n)),
+                "{one:?}"
+            );
+            let job = job_with("x", Some(Class::MU), 9, [5, 5], &one);
+            let changed = [
+                job.acquisition.dose_per_pattern != reference.acquisition.dose_per_pattern,
+                job.acquisition.descan_px != reference.acquisition.descan_px,
+                job.acquisition.blur_px != reference.acquisition.blur_px,
+                job.crystal.cells[2] != reference.crystal.cells[2],
+                job.crystal.a_site != reference.crystal.a_site,
+                job.params.probe.defocus_a != reference.params.probe.defocus_a,
+                job.params.probe.convergence_mrad != reference.params.probe.convergence_mrad,
+                job.params.detector.max_mrad != reference.params.detector.max_mrad,
+                job.params.tilt_mrad != reference.params.tilt_mrad,
+                job.crystal.cells[0] != reference.crystal.cells[0],
+                job.params.sampling_a != reference.params.sampling_a,
+            ];
+            // The kind's own change only (a drawn lateral box or thickness may equal the
+            // reference's; then nothing changed).
+            let others = changed
+                .iter()
+                .enumerate()
+                .filter(|&(i, &c)| c && i + 1 != kind)
+                .count();
+            assert_eq!(others, 0, "{} changed {changed:?}", SINGLE[kind]);
+        }
+        assert_eq!(
+            r.draw_one(6, 9, [5, 5]),
+            r.draw_one(6 + SINGLE.len(), 9, [5, 5])
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! over the chosen device; PCA + kNN fits on the train+validation part (90/10). Each epoch
 //! reports metrics to a callback, writes a checkpoint, and a run resumes from it.
 
-use super::file::ModelHeader;
+use super::file::{ModelFile, ModelHeader};
 use super::input::{prepare_batch, InputSpec};
 use super::nets::{rows_of, to_tensor, Architecture, Head, NetClassifier, NetSettings, Network};
 use super::pca_knn::PcaKnn;
@@ -144,8 +144,9 @@ pub struct TrainConfig {
     /// as `2 * input_size` detector pixels at a quarter of the cost (the paper: 1).
     #[serde(default = "one")]
     pub input_binning: usize,
-    /// PyTorch weights (e.g. torchvision's) the network starts from instead of a random
-    /// initialisation.
+    /// Weights the network starts from instead of a random initialisation: PyTorch's (e.g.
+    /// torchvision's), or a polarmap model file (`.pmm`) of the same network, whose input the
+    /// run then keeps (fine-tuning).
     #[serde(default)]
     pub init_weights: Option<PathBuf>,
     pub k: usize,
@@ -276,18 +277,22 @@ pub fn load_labelled(
         .iter()
         .map(|s| s.session.scan().calibration.mrad_per_px)
         .try_fold(f64::INFINITY, |m, x| x.map(|x| m.min(x)));
-    let spec = InputSpec {
-        size,
-        ..InputSpec::paper(
-            finest.map(|m| m * binning as f64),
-            first
-                .session
-                .survey()
-                .bf_disk
-                .as_ref()
-                .ok()
-                .map(|d| d.radius_px / binning as f64),
-        )
+    let spec = match base_model(config)? {
+        // Continuing a trained network: its weights expect its own input scale.
+        Some((file, _)) => file.header.input,
+        None => InputSpec {
+            size,
+            ..InputSpec::paper(
+                finest.map(|m| m * binning as f64),
+                first
+                    .session
+                    .survey()
+                    .bf_disk
+                    .as_ref()
+                    .ok()
+                    .map(|d| d.radius_px / binning as f64),
+            )
+        },
     };
     if binning > 1 && spec.mrad_per_px.is_none() && spec.disk_radius_px.is_none() {
         return Err(Error::format(
@@ -327,6 +332,40 @@ pub fn load_labelled(
         scans,
         spec,
     })
+}
+
+/// The polarmap model a run continues from, when `init_weights` names a model file (`.pmm`)
+/// rather than PyTorch weights: fine-tuning keeps the model's input (size, angular scale,
+/// centring), so the training scans are read as the model reads a scan.
+fn base_model(config: &TrainConfig) -> Result<Option<(ModelFile, NetSettings)>> {
+    let Some(path) = &config.init_weights else {
+        return Ok(None);
+    };
+    if path.extension().is_none_or(|e| e != super::file::EXTENSION) {
+        return Ok(None);
+    }
+    let file = ModelFile::read(path)?;
+    if file.header.backend != super::nets::BACKEND {
+        return Err(Error::format(
+            path,
+            format!(
+                "is a {} model; only a network's weights can start a training run",
+                file.header.display_name()
+            ),
+        ));
+    }
+    let settings: NetSettings = serde_json::from_value(file.header.settings.clone())
+        .map_err(|e| Error::format(path, format!("network settings are not valid: {e}")))?;
+    if file.header.input.size != config.input_size {
+        return Err(Error::format(
+            path,
+            format!(
+                "takes {0}x{0} inputs; this run makes {1}x{1}",
+                file.header.input.size, config.input_size
+            ),
+        ));
+    }
+    Ok(Some((file, settings)))
 }
 
 /// One labelled training scan, surveyed, with the patterns that may be trained on.
@@ -495,11 +534,11 @@ pub struct EpochMetrics {
 }
 
 impl std::fmt::Display for EpochMetrics {
-    /// One progress line: "epoch  3: train loss 2.0714 acc 0.151 | val loss 2.0478 acc 0.174 | 124 s".
+    /// One progress line: "epoch  3: train loss 2.0714 acc 0.151 | val loss 2.0478 acc 0.174 | 124.3 s".
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "epoch {:>2}: train loss {:.4} acc {:.3} | val loss {:.4} acc {:.3} | {:.0} s",
+            "epoch {:>2}: train loss {:.4} acc {:.3} | val loss {:.4} acc {:.3} | {:.1} s",
             self.epoch,
             self.train_loss,
             self.train_accuracy,
@@ -665,7 +704,22 @@ fn train_net(
     // got other initial weights.
     let mut net = Network::initial(architecture, head, size, config.seed, &autodiff)?;
     if let Some(weights) = &config.init_weights {
-        net = super::nets::import::load_pytorch(net, weights)?.0;
+        net = match base_model(config)? {
+            Some((file, settings)) => {
+                if (settings.architecture, settings.head) != (architecture, head) {
+                    return Err(Error::invalid(format!(
+                        "{} is a {} network with a {} head; this run trains {} with {}",
+                        weights.display(),
+                        settings.architecture.name(),
+                        settings.head.name(),
+                        architecture.name(),
+                        head.name()
+                    )));
+                }
+                Network::from_bytes(architecture, head, size, &autodiff, weights, &file.payload)?
+            }
+            None => super::nets::import::load_pytorch(net, weights)?.0,
+        };
     }
     let mut optim: ModuleOptimizer = AdamConfig::new()
         .with_weight_decay(Some(WeightDecayConfig::new(config.weight_decay as f32)))
