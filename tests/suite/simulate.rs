@@ -554,6 +554,21 @@ fn preset_positions_scan_the_same_area_more_coarsely() {
         .collect();
     assert_eq!(origins.len(), single.len());
     assert!(aligned.iter().all(|j| j.scan.origin == [0.0, 0.0]));
+    // dr-optics: thickness, defocus and tilt in turn, above dr-single's seeds.
+    let optics = draws("dr-optics", 4).unwrap();
+    let most_single =
+        polarmap_sim::job::DR_SINGLE_FIRST_SEED + 8 * polarmap_sim::job::DR_MAX_PER_CLASS;
+    assert!(optics.iter().all(|j| j.acquisition.seed >= most_single));
+    for (k, kind) in ["thickness", "defocus", "tilt", "thickness"]
+        .iter()
+        .enumerate()
+    {
+        assert!(
+            optics[8 * k].name.contains(&format!("-{kind}-")),
+            "{}",
+            optics[8 * k].name
+        );
+    }
     assert_eq!(single[8 * 12].params.probe.defocus_a, 0.0);
     assert!(draws("dr-fast", polarmap_sim::job::DR_MAX_PER_CLASS + 1).is_err());
     for refused in [

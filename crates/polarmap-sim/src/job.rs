@@ -340,7 +340,7 @@ impl Job {
 }
 
 /// Names of the presets.
-pub const PRESETS: [&str; 11] = [
+pub const PRESETS: [&str; 12] = [
     "quick",
     "paper-train",
     "wide-train",
@@ -349,6 +349,7 @@ pub const PRESETS: [&str; 11] = [
     "dr-fast",
     "dr-aligned",
     "dr-single",
+    "dr-optics",
     "paper-tests",
     "paper-defect",
     "demo",
@@ -378,7 +379,12 @@ pub const DR_TRAIN_MAX_PER_CLASS: u64 = (DR_FAST_FIRST_SEED - DR_TRAIN_FIRST_SEE
 pub const DR_ALIGNED_FIRST_SEED: u64 = 100_001;
 /// `dr-single`'s first seed, above every seed `dr-aligned` can take.
 pub const DR_SINGLE_FIRST_SEED: u64 = 200_001;
-/// The most draws per class `dr-fast`, `dr-aligned` and `dr-single` take (a bound that keeps a typo from
+/// `dr-optics`' first seed, above every seed `dr-single` can take.
+pub const DR_OPTICS_FIRST_SEED: u64 = 300_001;
+/// The kinds `dr-optics` cycles through ([`crate::nuisance::SINGLE`]'s thickness, defocus and
+/// tilt): the optics that break every model on the transfer suite.
+pub const DR_OPTICS_KINDS: [usize; 3] = [4, 6, 9];
+/// The most draws per class `dr-fast`, `dr-aligned`, `dr-single` and `dr-optics` take (a bound that keeps a typo from
 /// queueing a year of simulation and the presets' seeds apart).
 pub const DR_MAX_PER_CLASS: u64 = 10_000;
 
@@ -424,6 +430,9 @@ pub struct PresetOptions {
 ///   without the others compounding, the way the transfer suite changes them. Each draw's
 ///   probe grid is moved by a random fraction of a step, so that the draws together sample
 ///   the whole unit cell, not the few points of one grid.
+/// - `dr-optics`: as `dr-single` over [`DR_OPTICS_KINDS`] only (thickness, defocus, tilt in
+///   turn), seeds from [`DR_OPTICS_FIRST_SEED`]: more draws where the one-at-a-time draws were
+///   too few to carry a model across the optics.
 /// - `paper-tests`: 1S–7S of PAPER-NOTES.md (class, lateral cells, thickness), 128×128 positions
 ///   over 2×2 cells.
 /// - `paper-defect`: RD, 4×4×50 cells with one oxygen vacancy (Nb relaxed 0.4/0.3/0.1 Å),
@@ -454,7 +463,7 @@ fn preset_jobs(name: &str, options: PresetOptions) -> Result<Vec<Job>> {
     let positions = options.positions;
     if options.draws_per_class.is_some() && !name.starts_with("dr-") {
         return Err(Error::invalid(format!(
-            "draws per class apply to the domain-randomised presets (dr-train, dr-fast, dr-aligned, dr-single), not to {name}"
+            "draws per class apply to the domain-randomised presets (dr-train, dr-fast, dr-aligned, dr-single, dr-optics), not to {name}"
         )));
     }
     let t20 = cells_for_thickness_nm(20.0);
@@ -502,35 +511,46 @@ fn preset_jobs(name: &str, options: PresetOptions) -> Result<Vec<Job>> {
                 job
             })
             .collect(),
-        "dr-train" | "dr-fast" | "dr-aligned" | "dr-single" => {
-            use crate::nuisance::Ranges;
-            let (first, ranges, prefix, max) = match name {
+        "dr-train" | "dr-fast" | "dr-aligned" | "dr-single" | "dr-optics" => {
+            use crate::nuisance::{Ranges, SINGLE};
+            // The one-at-a-time presets cycle through these kinds (indices into SINGLE).
+            let (first, ranges, prefix, max, kinds): (_, _, _, _, &[usize]) = match name {
                 "dr-train" => (
                     DR_TRAIN_FIRST_SEED,
                     Ranges::default(),
                     "dr",
                     DR_TRAIN_MAX_PER_CLASS,
+                    &[],
                 ),
                 "dr-fast" => (
                     DR_FAST_FIRST_SEED,
                     Ranges::training(),
                     "drf",
                     DR_MAX_PER_CLASS,
+                    &[],
                 ),
                 "dr-aligned" => (
                     DR_ALIGNED_FIRST_SEED,
                     Ranges::aligned(),
                     "dra",
                     DR_MAX_PER_CLASS,
+                    &[],
                 ),
-                _ => (
+                "dr-single" => (
                     DR_SINGLE_FIRST_SEED,
                     Ranges::training(),
                     "drs",
                     DR_MAX_PER_CLASS,
+                    &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+                ),
+                _ => (
+                    DR_OPTICS_FIRST_SEED,
+                    Ranges::training(),
+                    "dro",
+                    DR_MAX_PER_CLASS,
+                    &DR_OPTICS_KINDS,
                 ),
             };
-            let single = name == "dr-single";
             let per_class = options.draws_per_class.unwrap_or(DR_TRAIN_PER_CLASS);
             if per_class == 0 || per_class > max {
                 return Err(Error::invalid(format!(
@@ -543,17 +563,17 @@ fn preset_jobs(name: &str, options: PresetOptions) -> Result<Vec<Job>> {
                     let seed = first + 8 * k + c.index() as u64;
                     // The draw's descan grows across the scan: drawn for the positions made.
                     let scan = positions.unwrap_or([32, 32]);
-                    let (draw, name) = if single {
-                        let kind = k as usize % crate::nuisance::SINGLE.len();
+                    let (draw, name) = if kinds.is_empty() {
+                        (ranges.draw(seed, scan), format!("{prefix}-{c}-s{seed}"))
+                    } else {
+                        let kind = kinds[k as usize % kinds.len()];
                         (
                             ranges.draw_one(kind, seed, scan),
-                            format!("{prefix}-{c}-{}-s{seed}", crate::nuisance::SINGLE[kind]),
+                            format!("{prefix}-{c}-{}-s{seed}", SINGLE[kind]),
                         )
-                    } else {
-                        (ranges.draw(seed, scan), format!("{prefix}-{c}-s{seed}"))
                     };
                     let mut job = crate::nuisance::job_with(&name, Some(c), seed, scan, &draw);
-                    if single {
+                    if !kinds.is_empty() {
                         job.scan.origin = offset_origin(&job.scan, seed);
                     }
                     job
@@ -601,7 +621,7 @@ fn preset_jobs(name: &str, options: PresetOptions) -> Result<Vec<Job>> {
     })
 }
 
-/// The first probe position of a `dr-single` draw: the grid moved by a fraction of a step on
+/// The first probe position of a `dr-single` or `dr-optics` draw: the grid moved by a fraction of a step on
 /// each axis, drawn from `seed`. A few positions per draw on one fixed grid put every training
 /// pattern on the same few points of the unit cell, and a network trained on them failed at
 /// other points (a model fine-tuned on 5×5 positions: 100 % of the suite's reference scans at
