@@ -42,6 +42,14 @@ const FILES: &[(&str, &[u8])] = &[
         "models/conv-proto.card.json",
         include_bytes!("../models/conv-proto.card.json"),
     ),
+    (
+        "models/conv-cls-dr.pmm",
+        include_bytes!("../models/conv-cls-dr.pmm"),
+    ),
+    (
+        "models/conv-cls-dr.card.json",
+        include_bytes!("../models/conv-cls-dr.card.json"),
+    ),
 ];
 
 /// A short fingerprint of the embedded content (FNV-1a over every file), so that a binary with

@@ -261,3 +261,111 @@ fn training_inputs_take_the_finest_calibration_whatever_the_order() {
     assert_eq!(a.scans[..n], vec![0; n][..]);
     assert_eq!(a.scans[n..], vec![1; n][..]);
 }
+
+#[test]
+fn fine_tuning_continues_a_model_at_its_own_input() {
+    use polarmap_core::models::{self, DeviceChoice};
+    let dir = tempfile::tempdir().unwrap();
+    let scans = simulate_classes(dir.path());
+    let base = dir.path().join("base.pmm");
+    let train = |extra: &[&str], out: &Path| {
+        let mut args = vec!["train"];
+        args.extend(scans.iter().map(|p| p.to_str().unwrap()));
+        args.extend([
+            "--epochs",
+            "1",
+            "--device",
+            "cpu",
+            "--no-checkpoint",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        args.extend(extra);
+        polarmap(&args)
+    };
+    let (ok, _, err) = train(&["--model", "conv-cls", "--input-binning", "4"], &base);
+    assert!(ok, "{err}");
+    // The scans now say their pixels are 1.25 times coarser: a run from scratch would take that
+    // scale, a run continuing `base` keeps base's.
+    for scan in &scans {
+        let meta = scan.with_extension("meta.json");
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&meta).unwrap()).unwrap();
+        v["mrad_per_px"] = (1.25 * v["mrad_per_px"].as_f64().unwrap()).into();
+        std::fs::write(&meta, v.to_string()).unwrap();
+    }
+    let tuned = dir.path().join("tuned.pmm");
+    let init = ["--init-weights", base.to_str().unwrap()];
+    let (ok, _, err) = train(
+        &[
+            &[
+                "--model",
+                "conv-cls",
+                "--input-binning",
+                "4",
+                "--lr",
+                "1e-12",
+            ][..],
+            &init[..],
+        ]
+        .concat(),
+        &tuned,
+    );
+    assert!(ok, "{err}");
+    let header = |p: &Path| models::file::ModelFile::read(p).unwrap().header;
+    assert_eq!(header(&tuned).input, header(&base).input);
+    // With a negligible learning rate the continued network is the base network.
+    let session = polarmap_core::Session::open(
+        &scans[0],
+        &Default::default(),
+        &polarmap_core::progress::Progress::new(),
+    )
+    .unwrap();
+    let scores = |p: &Path| {
+        let model = models::load(p, DeviceChoice::Cpu).unwrap();
+        session
+            .predict(
+                model.as_ref(),
+                &polarmap_core::progress::Progress::new(),
+                |_, _| {},
+            )
+            .unwrap()
+            .scores
+    };
+    let (a, b) = (scores(&base), scores(&tuned));
+    let largest = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max);
+    assert!(largest < 2e-3, "scores moved by {largest}");
+    // Another head, another input size or a model that is no network: clear errors.
+    for (extra, expected) in [
+        (
+            &["--model", "conv-proto", "--input-binning", "4"][..],
+            "cls head",
+        ),
+        (
+            &["--model", "conv-cls", "--input-binning", "2"][..],
+            "16x16 inputs",
+        ),
+    ] {
+        let (ok, _, err) = train(&[extra, &init[..]].concat(), &dir.path().join("x.pmm"));
+        assert!(!ok && err.contains(expected), "{err}");
+    }
+    let pca = dir.path().join("pca.pmm");
+    let (ok, _, err) = train(&["--model", "pca", "--input-binning", "4"], &pca);
+    assert!(ok, "{err}");
+    let (ok, _, err) = train(
+        &[
+            "--model",
+            "conv-cls",
+            "--input-binning",
+            "4",
+            "--init-weights",
+            pca.to_str().unwrap(),
+        ],
+        &dir.path().join("x.pmm"),
+    );
+    assert!(!ok && err.contains("PCA model"), "{err}");
+}
