@@ -378,7 +378,7 @@ mod tests {
         let r = Ranges::training();
         let reference = reference_job("x", Some(Class::MU), 9, [5, 5]);
         assert!(r.draw_one(0, 9, [5, 5]).is_empty());
-        for kind in 1..SINGLE.len() {
+        for (kind, name) in SINGLE.iter().enumerate().skip(1) {
             let one = r.draw_one(kind, 9, [5, 5]);
             let all = r.draw(9, [5, 5]);
             assert!(
@@ -406,7 +406,7 @@ mod tests {
                 .enumerate()
                 .filter(|&(i, &c)| c && i + 1 != kind)
                 .count();
-            assert_eq!(others, 0, "{} changed {changed:?}", SINGLE[kind]);
+            assert_eq!(others, 0, "{name} changed {changed:?}");
         }
         assert_eq!(
             r.draw_one(6, 9, [5, 5]),
