@@ -71,7 +71,7 @@ enum Command {
 
 #[derive(Args)]
 struct SimulateArgs {
-    /// A preset: quick, paper-train, wide-train, seeds-train, dr-train, dr-fast, dr-aligned, dr-single, dr-optics, paper-tests, paper-defect, demo (writes into
+    /// A preset: quick, paper-train, wide-train, seeds-train, dr-train, dr-fast, dr-aligned, dr-single, dr-optics, dr-optics-edges, paper-tests, paper-defect, demo (writes into
     /// --out-dir).
     #[arg(long)]
     preset: Option<String>,
@@ -79,7 +79,7 @@ struct SimulateArgs {
     /// own (fewer patterns, for a first look at a recipe).
     #[arg(long, value_parser = parse_pair)]
     preset_positions: Option<[usize; 2]>,
-    /// With --preset dr-fast, dr-aligned, dr-single, dr-optics or dr-train: independent nuisance draws (scans) per class instead
+    /// With --preset dr-fast, dr-aligned, dr-single, dr-optics(-edges) or dr-train: independent nuisance draws (scans) per class instead
     /// of 6 (dr-train: at most 12).
     #[arg(long)]
     draws_per_class: Option<u64>,

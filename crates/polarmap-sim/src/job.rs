@@ -340,7 +340,7 @@ impl Job {
 }
 
 /// Names of the presets.
-pub const PRESETS: [&str; 12] = [
+pub const PRESETS: [&str; 13] = [
     "quick",
     "paper-train",
     "wide-train",
@@ -350,6 +350,7 @@ pub const PRESETS: [&str; 12] = [
     "dr-aligned",
     "dr-single",
     "dr-optics",
+    "dr-optics-edges",
     "paper-tests",
     "paper-defect",
     "demo",
@@ -381,6 +382,8 @@ pub const DR_ALIGNED_FIRST_SEED: u64 = 100_001;
 pub const DR_SINGLE_FIRST_SEED: u64 = 200_001;
 /// `dr-optics`' first seed, above every seed `dr-single` can take.
 pub const DR_OPTICS_FIRST_SEED: u64 = 300_001;
+/// `dr-optics-edges`' first seed, above every seed `dr-optics` can take.
+pub const DR_OPTICS_EDGES_FIRST_SEED: u64 = 400_001;
 /// The kinds `dr-optics` cycles through ([`crate::nuisance::SINGLE`]'s thickness, defocus and
 /// tilt): the optics that break every model on the transfer suite.
 pub const DR_OPTICS_KINDS: [usize; 3] = [4, 6, 9];
@@ -433,6 +436,8 @@ pub struct PresetOptions {
 /// - `dr-optics`: as `dr-single` over [`DR_OPTICS_KINDS`] only (thickness, defocus, tilt in
 ///   turn), seeds from [`DR_OPTICS_FIRST_SEED`]: more draws where the one-at-a-time draws were
 ///   too few to carry a model across the optics.
+/// - `dr-optics-edges`: as `dr-optics` with each value drawn towards the ends of its range
+///   ([`crate::nuisance::Ranges::training_edges`]), seeds from [`DR_OPTICS_EDGES_FIRST_SEED`].
 /// - `paper-tests`: 1S–7S of PAPER-NOTES.md (class, lateral cells, thickness), 128×128 positions
 ///   over 2×2 cells.
 /// - `paper-defect`: RD, 4×4×50 cells with one oxygen vacancy (Nb relaxed 0.4/0.3/0.1 Å),
@@ -463,7 +468,7 @@ fn preset_jobs(name: &str, options: PresetOptions) -> Result<Vec<Job>> {
     let positions = options.positions;
     if options.draws_per_class.is_some() && !name.starts_with("dr-") {
         return Err(Error::invalid(format!(
-            "draws per class apply to the domain-randomised presets (dr-train, dr-fast, dr-aligned, dr-single, dr-optics), not to {name}"
+            "draws per class apply to the domain-randomised presets (dr-train, dr-fast, dr-aligned, dr-single, dr-optics, dr-optics-edges), not to {name}"
         )));
     }
     let t20 = cells_for_thickness_nm(20.0);
@@ -511,7 +516,7 @@ fn preset_jobs(name: &str, options: PresetOptions) -> Result<Vec<Job>> {
                 job
             })
             .collect(),
-        "dr-train" | "dr-fast" | "dr-aligned" | "dr-single" | "dr-optics" => {
+        "dr-train" | "dr-fast" | "dr-aligned" | "dr-single" | "dr-optics" | "dr-optics-edges" => {
             use crate::nuisance::{Ranges, SINGLE};
             // The one-at-a-time presets cycle through these kinds (indices into SINGLE).
             let (first, ranges, prefix, max, kinds): (_, _, _, _, &[usize]) = match name {
@@ -543,10 +548,17 @@ fn preset_jobs(name: &str, options: PresetOptions) -> Result<Vec<Job>> {
                     DR_MAX_PER_CLASS,
                     &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
                 ),
-                _ => (
+                "dr-optics" => (
                     DR_OPTICS_FIRST_SEED,
                     Ranges::training(),
                     "dro",
+                    DR_MAX_PER_CLASS,
+                    &DR_OPTICS_KINDS,
+                ),
+                _ => (
+                    DR_OPTICS_EDGES_FIRST_SEED,
+                    Ranges::training_edges(),
+                    "droe",
                     DR_MAX_PER_CLASS,
                     &DR_OPTICS_KINDS,
                 ),

@@ -115,6 +115,11 @@ pub struct Ranges {
     pub phonon_sigma_a: [f64; 2],
     /// Largest specimen tilt, mrad (direction uniform).
     pub tilt_mrad: f64,
+    /// Draw each value from the arcsine distribution over its range instead of uniformly: as
+    /// many draws within the outer tenth of a range as in its middle third, where a uniform
+    /// draw puts fewest examples at the ends.
+    #[serde(default)]
+    pub edges: bool,
 }
 
 impl Default for Ranges {
@@ -138,6 +143,7 @@ impl Default for Ranges {
             phonon_configurations: 3,
             phonon_sigma_a: [0.05, 0.10],
             tilt_mrad: 8.0,
+            edges: false,
         }
     }
 }
@@ -168,12 +174,25 @@ impl Ranges {
         }
     }
 
+    /// [`Ranges::training`] drawn towards the ends of each range ([`Ranges::edges`]).
+    pub fn training_edges() -> Ranges {
+        Ranges {
+            edges: true,
+            ..Ranges::training()
+        }
+    }
+
     /// Every nuisance drawn at random from `seed` for a scan of `scan` = [rows, cols] positions
     /// (the linear descan changes by at most ±`descan_px` across it). Reproducible.
     pub fn draw(&self, seed: u64, scan: [usize; 2]) -> Vec<Nuisance> {
         let mut rng = StdRng::seed_from_u64(seed ^ 0x7472_616e_7366_6572);
+        let edges = self.edges;
         let mut u = |r: [f64; 2]| {
-            if r[1] > r[0] {
+            if r[1] > r[0] && edges {
+                // Arcsine: the position of a uniformly turning point projected on a diameter.
+                let t: f64 = rng.random_range(0.0..1.0);
+                r[0] + (0.5 - 0.5 * (std::f64::consts::PI * t).cos()) * (r[1] - r[0])
+            } else if r[1] > r[0] {
                 rng.random_range(r[0]..r[1])
             } else {
                 r[0]
@@ -411,6 +430,30 @@ mod tests {
         assert_eq!(
             r.draw_one(6, 9, [5, 5]),
             r.draw_one(6 + SINGLE.len(), 9, [5, 5])
+        );
+    }
+
+    #[test]
+    fn edge_draws_stay_inside_the_ranges_and_favour_their_ends() {
+        let thickness = |r: Ranges, seed| match r.draw(seed, [5, 5])[4] {
+            Nuisance::ThicknessNm(nm) => nm,
+            other => panic!("{other:?}"),
+        };
+        let outer = |r: Ranges| {
+            (0..400)
+                .map(|seed| thickness(r, seed))
+                .inspect(|nm| assert!((10.0..=60.0).contains(nm), "{nm}"))
+                .filter(|nm| !(15.0..=55.0).contains(nm))
+                .count()
+        };
+        // The outer fifth of the range: a uniform draw puts 20 % there, the arcsine 41 %.
+        let (uniform, edges) = (outer(Ranges::training()), outer(Ranges::training_edges()));
+        assert!((50..110).contains(&uniform), "{uniform}");
+        assert!((130..200).contains(&edges), "{edges}");
+        // The other draws of a seed do not move with it: the flag changes values, not order.
+        assert_eq!(
+            Ranges::training().draw(3, [5, 5]).len(),
+            Ranges::training_edges().draw(3, [5, 5]).len()
         );
     }
 
