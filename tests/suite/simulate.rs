@@ -569,6 +569,11 @@ fn preset_positions_scan_the_same_area_more_coarsely() {
             optics[8 * k].name
         );
     }
+    let edges = draws("dr-optics-edges", 3).unwrap();
+    let most_optics =
+        polarmap_sim::job::DR_OPTICS_FIRST_SEED + 8 * polarmap_sim::job::DR_MAX_PER_CLASS;
+    assert!(edges.iter().all(|j| j.acquisition.seed >= most_optics));
+    assert!(edges[8].name.starts_with("droe-") && edges[8].name.contains("-defocus-"));
     assert_eq!(single[8 * 12].params.probe.defocus_a, 0.0);
     assert!(draws("dr-fast", polarmap_sim::job::DR_MAX_PER_CLASS + 1).is_err());
     for refused in [
