@@ -380,7 +380,10 @@ fn an_installed_binary_finds_its_demo_and_models_anywhere() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         v["model_file"].as_str().unwrap(),
-        root.join("models/pca-knn.pmm").to_str().unwrap()
+        root.join("models")
+            .join(polarmap_core::models::DEFAULT_MODEL)
+            .to_str()
+            .unwrap()
     );
 }
 
