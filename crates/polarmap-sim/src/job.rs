@@ -517,7 +517,7 @@ fn preset_jobs(name: &str, options: PresetOptions) -> Result<Vec<Job>> {
             })
             .collect(),
         "dr-train" | "dr-fast" | "dr-aligned" | "dr-single" | "dr-optics" | "dr-optics-edges" => {
-            use crate::nuisance::{Ranges, SINGLE};
+            use crate::nuisance::{Ranges, ALL_SINGLE, SINGLE};
             // The one-at-a-time presets cycle through these kinds (indices into SINGLE).
             let (first, ranges, prefix, max, kinds): (_, _, _, _, &[usize]) = match name {
                 "dr-train" => (
@@ -546,7 +546,7 @@ fn preset_jobs(name: &str, options: PresetOptions) -> Result<Vec<Job>> {
                     Ranges::training(),
                     "drs",
                     DR_MAX_PER_CLASS,
-                    &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+                    &ALL_SINGLE,
                 ),
                 "dr-optics" => (
                     DR_OPTICS_FIRST_SEED,
@@ -633,8 +633,8 @@ fn preset_jobs(name: &str, options: PresetOptions) -> Result<Vec<Job>> {
     })
 }
 
-/// The first probe position of a `dr-single` or `dr-optics` draw: the grid moved by a fraction of a step on
-/// each axis, drawn from `seed`. A few positions per draw on one fixed grid put every training
+/// The first probe position of a one-at-a-time draw (`dr-single`, `dr-optics`,
+/// `dr-optics-edges`): the grid moved by a fraction of a step on each axis, drawn from `seed`. A few positions per draw on one fixed grid put every training
 /// pattern on the same few points of the unit cell, and a network trained on them failed at
 /// other points (a model fine-tuned on 5×5 positions: 100 % of the suite's reference scans at
 /// 5×5, 72 % at 8×8); moving each draw's grid spreads the draws over the whole cell.

@@ -272,6 +272,18 @@ pub const SINGLE: [&str; 12] = [
     "sampling",
 ];
 
+/// Every kind of [`SINGLE`] in order, the cycle of `dr-single` (derived, so that a kind added
+/// to [`SINGLE`] joins it).
+pub const ALL_SINGLE: [usize; SINGLE.len()] = {
+    let mut kinds = [0; SINGLE.len()];
+    let mut i = 0;
+    while i < kinds.len() {
+        kinds[i] = i;
+        i += 1;
+    }
+    kinds
+};
+
 impl Ranges {
     /// One nuisance, [`SINGLE`]`[kind % 12]`, drawn from these ranges with `seed` (the same value
     /// [`Ranges::draw`] gives it for that seed); every other nuisance stays at the reference.
