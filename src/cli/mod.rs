@@ -172,6 +172,10 @@ struct SimulateArgs {
     /// Replace outputs that exist.
     #[arg(long)]
     overwrite: bool,
+    /// With --preset: keep the scans already in --out-dir (data and sidecar) and simulate the
+    /// rest, to finish an interrupted run or extend one with more --draws-per-class.
+    #[arg(long, requires = "preset", conflicts_with = "overwrite")]
+    resume: bool,
 }
 
 /// How to open a scan: what the file may not say.
@@ -775,7 +779,7 @@ fn parse_mosaic(text: &str) -> std::result::Result<Vec<Vec<polarmap_core::Class>
 }
 
 fn simulate(args: SimulateArgs, progress: &Progress) -> Result<()> {
-    use polarmap_sim::{crystal::OSite, crystal::Vacancy, FrozenPhonons, Job};
+    use polarmap_sim::{crystal::OSite, crystal::Vacancy, job::Existing, FrozenPhonons, Job};
     if let Some(name) = &args.preset {
         if args.out.is_some() {
             bail!("--out names one scan; a preset writes into --out-dir");
@@ -790,7 +794,13 @@ fn simulate(args: SimulateArgs, progress: &Progress) -> Result<()> {
                 },
                 &args.out_dir,
                 args.tiff,
-                args.overwrite,
+                if args.overwrite {
+                    Existing::Overwrite
+                } else if args.resume {
+                    Existing::Keep
+                } else {
+                    Existing::Refuse
+                },
                 progress,
                 |k, n, job, path| {
                     if k > 0 {

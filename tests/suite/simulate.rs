@@ -738,3 +738,66 @@ fn specimen_tilt_zero_vacuum_and_mirror_symmetry() {
         "tilt y: {x} {y}"
     );
 }
+
+/// A preset run refuses to replace a scan unless told to, and `Existing::Keep` (`--resume`)
+/// simulates only what is missing: a scan without its sidecar (written last, so an interrupted
+/// write) is made again, a whole one is left as it is.
+#[test]
+fn preset_runs_refuse_existing_scans_or_resume_past_them() {
+    use polarmap_sim::job::{run_preset, Existing, PresetOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let options = PresetOptions {
+        positions: Some([2, 2]),
+        ..Default::default()
+    };
+    let run = |existing| {
+        let mut seen = Vec::new();
+        let paths = run_preset(
+            "quick",
+            options,
+            dir.path(),
+            false,
+            existing,
+            &Progress::new(),
+            |_, _, name, _| seen.push(name.to_string()),
+        );
+        (paths, seen)
+    };
+    let (paths, _) = run(Existing::Refuse);
+    let paths = paths.unwrap();
+    assert_eq!(paths.len(), 1);
+    let npy = &paths[0];
+    let sidecar = npy.with_extension("meta.json");
+    let original = std::fs::read(npy).unwrap();
+
+    let (again, _) = run(Existing::Refuse);
+    let message = again.unwrap_err().to_string();
+    assert!(message.contains("quick-RD"), "{message}");
+
+    // A marker in the data shows whether the scan was simulated again.
+    let mut marked = original.clone();
+    *marked.last_mut().unwrap() ^= 0xff;
+    std::fs::write(npy, &marked).unwrap();
+    let (kept, seen) = run(Existing::Keep);
+    assert_eq!(kept.unwrap(), paths);
+    assert_eq!(seen, ["quick-RD"]);
+    assert_eq!(
+        std::fs::read(npy).unwrap(),
+        marked,
+        "a whole scan was redone"
+    );
+
+    std::fs::remove_file(&sidecar).unwrap();
+    let (redone, _) = run(Existing::Keep);
+    assert_eq!(redone.unwrap(), paths);
+    assert!(sidecar.exists());
+    assert_eq!(
+        std::fs::read(npy).unwrap(),
+        original,
+        "the interrupted scan was not redone"
+    );
+
+    std::fs::write(npy, &marked).unwrap();
+    run(Existing::Overwrite).0.unwrap();
+    assert_eq!(std::fs::read(npy).unwrap(), original);
+}

@@ -900,31 +900,60 @@ fn stitch_mosaic(
     Ok(sidecars)
 }
 
+/// What a preset run does with a scan whose output is already there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Existing {
+    /// Stop with an error naming the file (nothing is lost without asking).
+    #[default]
+    Refuse,
+    /// Simulate it again and replace it.
+    Overwrite,
+    /// Keep it and go on with the next scan: an interrupted or extended run (more
+    /// `--draws-per-class`, whose first draws are the same) resumes. A scan counts as there
+    /// only when its sidecar is, which is written after the data; data without a sidecar is an
+    /// interrupted write and is made again.
+    Keep,
+}
+
 /// Runs the preset `name` into `dir` (created when missing): one `.npy` (or, with `tiff`, one
 /// TIFF folder) per job, named by [`job_path`]; the `demo` preset writes its mosaic as
 /// `dir/demo.npy` ([`write_demo`]). `on_job(k, n, name, path)` is called before each scan is
-/// simulated. Returns the paths written, in job order.
+/// simulated (also for a scan kept under [`Existing::Keep`]). Returns the paths of every job,
+/// in job order.
 pub fn run_preset(
     name: &str,
     options: PresetOptions,
     dir: &Path,
     tiff: bool,
-    overwrite: bool,
+    existing: Existing,
     progress: &Progress,
     mut on_job: impl FnMut(usize, usize, &str, &Path),
 ) -> Result<Vec<PathBuf>> {
     let jobs = preset_with(name, options)?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let overwrite = existing == Existing::Overwrite;
     if name == "demo" {
         let path = dir.join("demo.npy");
         on_job(0, 1, "demo mosaic", &path);
-        write_demo(&path, overwrite, progress)?;
+        if !(existing == Existing::Keep && path.exists()) {
+            write_demo(&path, overwrite, progress)?;
+        }
         return Ok(vec![path]);
     }
     let mut written = Vec::with_capacity(jobs.len());
     for (k, job) in jobs.iter().enumerate() {
         let path = job_path(dir, job, tiff);
         on_job(k, jobs.len(), &job.name, &path);
+        let sidecar = path.with_extension("meta.json");
+        // Under Keep, data without its sidecar is this run's interrupted write: replaced.
+        let overwrite = match existing {
+            Existing::Keep if sidecar.exists() && path.exists() => {
+                written.push(path);
+                continue;
+            }
+            Existing::Keep => !sidecar.exists(),
+            _ => overwrite,
+        };
         if tiff {
             job.run_to_tiff_folder(&path, overwrite, progress)?;
         } else {

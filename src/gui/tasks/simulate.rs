@@ -14,7 +14,11 @@ pub fn start(worker: &mut Worker<Vec<PathBuf>>, request: SimulateRequest, genera
             Default::default(),
             &request.dir,
             false,
-            request.overwrite,
+            if request.overwrite {
+                polarmap_sim::job::Existing::Overwrite
+            } else {
+                polarmap_sim::job::Existing::Refuse
+            },
             progress,
             |_, _, _, _| {},
         )

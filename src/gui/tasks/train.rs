@@ -33,7 +33,7 @@ pub fn start(worker: &mut Worker<Trained, EpochMetrics>, request: TrainRequest, 
                 Default::default(),
                 dir,
                 false,
-                false,
+                polarmap_sim::job::Existing::Refuse,
                 progress,
                 |_, _, _, _| {},
             )?;
