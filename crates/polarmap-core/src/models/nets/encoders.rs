@@ -121,6 +121,27 @@ pub struct ConvEncoder {
 }
 
 impl ConvEncoder {
+    /// One of the three (unpadded, biased) convolutions: on the CPU through
+    /// [`super::kernels::conv2d_valid`], whose gradients are computed per sample.
+    fn conv(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+        match &layer.bias {
+            Some(bias) if super::kernels::is_flex(&x.device()) => {
+                super::kernels::conv2d_valid(x, layer.weight.val(), bias.val())
+            }
+            _ => layer.forward(x),
+        }
+    }
+
+    /// ReLU then the 2×2 max-pool: on the CPU as one pass each way
+    /// ([`super::kernels::relu_max_pool2`]).
+    fn relu_pool(&self, x: Tensor<4>) -> Tensor<4> {
+        if super::kernels::is_flex(&x.device()) {
+            super::kernels::relu_max_pool2(x)
+        } else {
+            self.pool.forward(self.relu.forward(x))
+        }
+    }
+
     /// Side of the last feature map for `size` inputs.
     pub fn feature_side(size: usize) -> usize {
         ((size - 4) / 2 - 2) / 2
@@ -139,9 +160,9 @@ impl ConvEncoder {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let x = self.relu.forward(self.conv1.forward(x));
-        let x = self.pool.forward(self.relu.forward(self.conv2.forward(x)));
-        let x = self.pool.forward(self.relu.forward(self.conv3.forward(x)));
+        let x = self.relu.forward(Self::conv(&self.conv1, x));
+        let x = self.relu_pool(Self::conv(&self.conv2, x));
+        let x = self.relu_pool(Self::conv(&self.conv3, x));
         self.relu.forward(self.fc.forward(x.flatten(1, 3)))
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod encoders;
 pub mod heads;
+pub mod kernels;
 
 pub mod import;
 
