@@ -97,6 +97,34 @@ pub trait PaperConv: Backend {
 }
 
 impl PaperConv for Flex {
+    fn conv2d_valid(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTensor {
+        let [b, ci, h, w] = x.shape().dims::<4>();
+        let [co, wci, kh, kw] = weight.shape().dims::<4>();
+        let out = [
+            b,
+            co,
+            (h + 1).saturating_sub(kh),
+            (w + 1).saturating_sub(kw),
+        ];
+        let (xc, wc, bc) = (
+            x.to_contiguous(),
+            weight.to_contiguous(),
+            bias.to_contiguous(),
+        );
+        let f32s = [x.dtype(), weight.dtype(), bias.dtype()] == [DType::F32; 3];
+        match (
+            xc.as_slice::<f32>(),
+            wc.as_slice::<f32>(),
+            bc.as_slice::<f32>(),
+        ) {
+            (Some(xs), Some(ws), Some(bs)) if f32s && wci == ci && h >= kh && w >= kw => {
+                let dims = [[b, ci, h, w], [co, ci, kh, kw], out];
+                FlexTensor::from_data(TensorData::new(forward_f32(xs, ws, bs, dims), out))
+            }
+            _ => Self::conv2d(x, weight, Some(bias), valid_options()),
+        }
+    }
+
     fn relu_max_pool2(x: FlexTensor) -> FlexTensor {
         let dims = x.shape().dims::<4>();
         let xc = x.to_contiguous();
@@ -313,6 +341,43 @@ pub fn conv2d_valid(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<
     ))
 }
 
+/// One sample's columns: `cols[(c, i, j), (oh, ow)] = x[c, oh + i, ow + j]` for `xb [Ci, H, W]`
+/// (`dims` as for [`weight_grad_f32`]).
+fn im2col(xb: &[f32], cols: &mut Array2<f32>, dims: [[usize; 4]; 3]) {
+    let [[_, _, h, w], [_, _, kh, kw], [_, _, ho, wo]] = dims;
+    for (r, mut row) in cols.rows_mut().into_iter().enumerate() {
+        let (c, i, j) = (r / (kh * kw), (r / kw) % kh, r % kw);
+        let src = &xb[c * h * w..(c + 1) * h * w];
+        let row = row.as_slice_mut().expect("cols rows are contiguous");
+        for oh in 0..ho {
+            let from = (oh + i) * w + j;
+            row[oh * wo..(oh + 1) * wo].copy_from_slice(&src[from..from + wo]);
+        }
+    }
+}
+
+/// `y[b] = W · cols(x_b) + bias` for contiguous `x [B, Ci, H, W]`, `W [Co, Ci, kh, kw]`,
+/// `bias [Co]`; `dims` = the shapes of x, W and y.
+fn forward_f32(x: &[f32], weight: &[f32], bias: &[f32], dims: [[usize; 4]; 3]) -> Vec<f32> {
+    let [[batch, ci, h, w], [co, _, kh, kw], [_, _, ho, wo]] = dims;
+    let (plane, out_plane, rows) = (h * w, ho * wo, ci * kh * kw);
+    let wt = ArrayView2::from_shape((co, rows), weight).expect("weight holds Co x Ci*kh*kw");
+    let mut y = vec![0f32; batch * co * out_plane];
+    y.par_chunks_mut(co * out_plane).enumerate().for_each_init(
+        || Array2::<f32>::zeros((rows, out_plane)),
+        |cols, (b, yb)| {
+            im2col(&x[b * ci * plane..(b + 1) * ci * plane], cols, dims);
+            for (row, &v) in yb.chunks_mut(out_plane).zip(bias) {
+                row.fill(v);
+            }
+            let mut out = ndarray::ArrayViewMut2::from_shape((co, out_plane), yb)
+                .expect("one sample's output");
+            general_mat_mul(1.0, &wt, cols, 1.0, &mut out);
+        },
+    );
+    y
+}
+
 /// `dW[co, ci, kh, kw] = Σ_b Σ_(oh, ow) dY[b, co, oh, ow] · x[b, ci, oh + kh, ow + kw]` for
 /// contiguous `x [B, Ci, H, W]` and `dY [B, Co, Ho, Wo]`; `dims` = the shapes of x, W and dY.
 fn weight_grad_f32(x: &[f32], grad: &[f32], dims: [[usize; 4]; 3]) -> Vec<f32> {
@@ -328,17 +393,7 @@ fn weight_grad_f32(x: &[f32], grad: &[f32], dims: [[usize; 4]; 3]) -> Vec<f32> {
             let mut acc = Array2::<f32>::zeros((co, rows));
             let mut cols = Array2::<f32>::zeros((rows, out_plane));
             for b in start..(start + per).min(batch) {
-                let xb = &x[b * ci * plane..(b + 1) * ci * plane];
-                // cols[(c, i, j), (oh, ow)] = x[c, oh + i, ow + j]
-                for (r, mut row) in cols.rows_mut().into_iter().enumerate() {
-                    let (c, i, j) = (r / (kh * kw), (r / kw) % kh, r % kw);
-                    let src = &xb[c * plane..(c + 1) * plane];
-                    let row = row.as_slice_mut().expect("cols rows are contiguous");
-                    for oh in 0..ho {
-                        let from = (oh + i) * w + j;
-                        row[oh * wo..(oh + 1) * wo].copy_from_slice(&src[from..from + wo]);
-                    }
-                }
+                im2col(&x[b * ci * plane..(b + 1) * ci * plane], &mut cols, dims);
                 let gb = ArrayView2::from_shape(
                     (co, out_plane),
                     &grad[b * co * out_plane..(b + 1) * co * out_plane],
