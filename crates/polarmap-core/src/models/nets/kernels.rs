@@ -21,7 +21,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::NodeId;
 use burn::backend::flex::FlexTensor;
 use burn::backend::ops::ConvOptions;
-use burn::backend::ops::{ActivationOps, ModuleOps};
+use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::TensorMetadata;
 use burn::backend::{backend_extension, Autodiff, Backend, Dispatch, Flex};
@@ -66,34 +66,31 @@ pub trait PaperConv: Backend {
     /// `max_pool2d(relu(x))` over 2×2 windows with stride 2 (a last odd row or column is
     /// dropped, as by burn's and PyTorch's pooling).
     fn relu_max_pool2(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        Self::max_pool2d(Self::relu(x), [2, 2], [2, 2], [0, 0], [1, 1], false)
+        relu_max_pool2_by_burn::<Self>(x)
     }
 
     /// The gradient of [`PaperConv::relu_max_pool2`]'s input `x` for the output gradient
     /// `grad`: each window's gradient goes to its largest element where that is positive.
     fn relu_max_pool2_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
-        let r = Self::relu(x);
-        let pooled = Self::max_pool2d_with_indices(
-            r.clone(),
-            [2, 2],
-            [2, 2],
-            [0, 0],
-            [1, 1],
-            false,
-            IntDType::I64,
-        );
-        let g = Self::max_pool2d_with_indices_backward(
-            r.clone(),
-            [2, 2],
-            [2, 2],
-            [0, 0],
-            [1, 1],
-            false,
-            grad,
-            pooled.indices,
-        );
-        Self::relu_backward(r, g.x_grad)
+        relu_max_pool2_backward_by_burn::<Self>(x, grad)
     }
+}
+
+/// [`PaperConv::relu_max_pool2`] through burn's own operations (any backend, any dtype).
+fn relu_max_pool2_by_burn<B: Backend>(x: FloatTensor<B>) -> FloatTensor<B> {
+    B::max_pool2d(B::relu(x), [2, 2], [2, 2], [0, 0], [1, 1], false)
+}
+
+/// [`PaperConv::relu_max_pool2_backward`] through burn's own operations.
+fn relu_max_pool2_backward_by_burn<B: Backend>(
+    x: FloatTensor<B>,
+    grad: FloatTensor<B>,
+) -> FloatTensor<B> {
+    let r = B::relu(x);
+    let (k, s, p, d) = ([2, 2], [2, 2], [0, 0], [1, 1]);
+    let pooled = B::max_pool2d_with_indices(r.clone(), k, s, p, d, false, IntDType::I64);
+    let g = B::max_pool2d_with_indices_backward(r.clone(), k, s, p, d, false, grad, pooled.indices);
+    B::relu_backward(r, g.x_grad)
 }
 
 impl PaperConv for Flex {
@@ -134,7 +131,7 @@ impl PaperConv for Flex {
                 let out = pool_f32(xs, dims, None);
                 FlexTensor::from_data(TensorData::new(out, [b, c, h / 2, w / 2]))
             }
-            _ => Self::max_pool2d(Self::relu(x), [2, 2], [2, 2], [0, 0], [1, 1], false),
+            _ => relu_max_pool2_by_burn::<Self>(x),
         }
     }
 
@@ -149,29 +146,7 @@ impl PaperConv for Flex {
             (true, Some(xs), Some(gs)) => {
                 FlexTensor::from_data(TensorData::new(pool_f32(xs, dims, Some(gs)), dims))
             }
-            _ => {
-                let r = Self::relu(x);
-                let pooled = Self::max_pool2d_with_indices(
-                    r.clone(),
-                    [2, 2],
-                    [2, 2],
-                    [0, 0],
-                    [1, 1],
-                    false,
-                    IntDType::I64,
-                );
-                let g = Self::max_pool2d_with_indices_backward(
-                    r.clone(),
-                    [2, 2],
-                    [2, 2],
-                    [0, 0],
-                    [1, 1],
-                    false,
-                    grad,
-                    pooled.indices,
-                );
-                Self::relu_backward(r, g.x_grad)
-            }
+            _ => relu_max_pool2_backward_by_burn::<Self>(x, grad),
         }
     }
 
