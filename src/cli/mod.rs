@@ -794,13 +794,7 @@ fn simulate(args: SimulateArgs, progress: &Progress) -> Result<()> {
                 },
                 &args.out_dir,
                 args.tiff,
-                if args.overwrite {
-                    Existing::Overwrite
-                } else if args.resume {
-                    Existing::Keep
-                } else {
-                    Existing::Refuse
-                },
+                Existing::from_flags(args.overwrite, args.resume),
                 progress,
                 |k, n, job, path| {
                     if k > 0 {

@@ -915,6 +915,29 @@ pub enum Existing {
     Keep,
 }
 
+impl Existing {
+    /// The choice of `--overwrite` and `--resume` (`resume` without `overwrite`).
+    pub fn from_flags(overwrite: bool, resume: bool) -> Existing {
+        match (overwrite, resume) {
+            (true, _) => Existing::Overwrite,
+            (false, true) => Existing::Keep,
+            (false, false) => Existing::Refuse,
+        }
+    }
+
+    /// For an output `data` whose sidecar (`.meta.json`) is written after it: `None` to keep
+    /// what is there, else whether writing it may replace existing files.
+    fn plan(self, data: &Path) -> Option<bool> {
+        let sidecar = data.with_extension("meta.json");
+        match self {
+            Existing::Refuse => Some(false),
+            Existing::Overwrite => Some(true),
+            Existing::Keep if data.exists() && sidecar.exists() => None,
+            Existing::Keep => Some(!sidecar.exists()),
+        }
+    }
+}
+
 /// Runs the preset `name` into `dir` (created when missing): one `.npy` (or, with `tiff`, one
 /// TIFF folder) per job, named by [`job_path`]; the `demo` preset writes its mosaic as
 /// `dir/demo.npy` ([`write_demo`]). `on_job(k, n, name, path)` is called before each scan is
@@ -931,11 +954,10 @@ pub fn run_preset(
 ) -> Result<Vec<PathBuf>> {
     let jobs = preset_with(name, options)?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let overwrite = existing == Existing::Overwrite;
     if name == "demo" {
         let path = dir.join("demo.npy");
         on_job(0, 1, "demo mosaic", &path);
-        if !(existing == Existing::Keep && path.exists()) {
+        if let Some(overwrite) = existing.plan(&path) {
             write_demo(&path, overwrite, progress)?;
         }
         return Ok(vec![path]);
@@ -944,15 +966,9 @@ pub fn run_preset(
     for (k, job) in jobs.iter().enumerate() {
         let path = job_path(dir, job, tiff);
         on_job(k, jobs.len(), &job.name, &path);
-        let sidecar = path.with_extension("meta.json");
-        // Under Keep, data without its sidecar is this run's interrupted write: replaced.
-        let overwrite = match existing {
-            Existing::Keep if sidecar.exists() && path.exists() => {
-                written.push(path);
-                continue;
-            }
-            Existing::Keep => !sidecar.exists(),
-            _ => overwrite,
+        let Some(overwrite) = existing.plan(&path) else {
+            written.push(path);
+            continue;
         };
         if tiff {
             job.run_to_tiff_folder(&path, overwrite, progress)?;

@@ -14,11 +14,7 @@ pub fn start(worker: &mut Worker<Vec<PathBuf>>, request: SimulateRequest, genera
             Default::default(),
             &request.dir,
             false,
-            if request.overwrite {
-                polarmap_sim::job::Existing::Overwrite
-            } else {
-                polarmap_sim::job::Existing::Refuse
-            },
+            polarmap_sim::job::Existing::from_flags(request.overwrite, false),
             progress,
             |_, _, _, _| {},
         )

@@ -108,13 +108,12 @@ impl PaperConv for Flex {
             weight.to_contiguous(),
             bias.to_contiguous(),
         );
-        let f32s = [x.dtype(), weight.dtype(), bias.dtype()] == [DType::F32; 3];
         match (
             xc.as_slice::<f32>(),
             wc.as_slice::<f32>(),
             bc.as_slice::<f32>(),
         ) {
-            (Some(xs), Some(ws), Some(bs)) if f32s && wci == ci && h >= kh && w >= kw => {
+            (Some(xs), Some(ws), Some(bs)) if wci == ci && h >= kh && w >= kw => {
                 let dims = [[b, ci, h, w], [co, ci, kh, kw], out];
                 FlexTensor::from_data(TensorData::new(forward_f32(xs, ws, bs, dims), out))
             }
@@ -125,8 +124,8 @@ impl PaperConv for Flex {
     fn relu_max_pool2(x: FlexTensor) -> FlexTensor {
         let dims = x.shape().dims::<4>();
         let xc = x.to_contiguous();
-        match (x.dtype() == DType::F32, xc.as_slice::<f32>()) {
-            (true, Some(xs)) => {
+        match xc.as_slice::<f32>() {
+            Some(xs) => {
                 let [b, c, h, w] = dims;
                 let out = pool_f32(xs, dims, None);
                 FlexTensor::from_data(TensorData::new(out, [b, c, h / 2, w / 2]))
@@ -138,12 +137,8 @@ impl PaperConv for Flex {
     fn relu_max_pool2_backward(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
         let dims = x.shape().dims::<4>();
         let (xc, gc) = (x.to_contiguous(), grad.to_contiguous());
-        match (
-            x.dtype() == DType::F32,
-            xc.as_slice::<f32>(),
-            gc.as_slice::<f32>(),
-        ) {
-            (true, Some(xs), Some(gs)) => {
+        match (xc.as_slice::<f32>(), gc.as_slice::<f32>()) {
+            (Some(xs), Some(gs)) => {
                 FlexTensor::from_data(TensorData::new(pool_f32(xs, dims, Some(gs)), dims))
             }
             _ => relu_max_pool2_backward_by_burn::<Self>(x, grad),
@@ -171,22 +166,18 @@ impl PaperConv for Flex {
     }
 
     fn conv2d_valid_weight_grad(x: FlexTensor, weight: FlexTensor, grad: FlexTensor) -> FlexTensor {
-        if x.dtype() != DType::F32 || grad.dtype() != DType::F32 {
-            return Self::conv2d_weight_backward(x, weight, grad, valid_options());
-        }
-        let (x_shape, w_shape, g_shape) = (x.shape(), weight.shape(), grad.shape());
         let dims = [
-            x_shape.dims::<4>(),
-            w_shape.dims::<4>(),
-            g_shape.dims::<4>(),
+            x.shape().dims::<4>(),
+            weight.shape().dims::<4>(),
+            grad.shape().dims::<4>(),
         ];
-        let x = x.to_contiguous();
-        let grad = grad.to_contiguous();
-        let (Some(xs), Some(gs)) = (x.as_slice::<f32>(), grad.as_slice::<f32>()) else {
-            return Self::conv2d_weight_backward(x, weight, grad, valid_options());
-        };
-        let values = weight_grad_f32(xs, gs, dims);
-        FlexTensor::from_data(TensorData::new(values, dims[1]))
+        let (xc, gc) = (x.to_contiguous(), grad.to_contiguous());
+        match (xc.as_slice::<f32>(), gc.as_slice::<f32>()) {
+            (Some(xs), Some(gs)) => {
+                FlexTensor::from_data(TensorData::new(weight_grad_f32(xs, gs, dims), dims[1]))
+            }
+            _ => Self::conv2d_weight_backward(x, weight, grad, valid_options()),
+        }
     }
 }
 
@@ -358,12 +349,13 @@ fn forward_f32(x: &[f32], weight: &[f32], bias: &[f32], dims: [[usize; 4]; 3]) -
 fn weight_grad_f32(x: &[f32], grad: &[f32], dims: [[usize; 4]; 3]) -> Vec<f32> {
     let [[batch, ci, h, w], [co, _, kh, kw], [_, _, ho, wo]] = dims;
     let (plane, out_plane, rows) = (h * w, ho * wo, ci * kh * kw);
+    // One fixed run of samples per thread, summed in order: the same sums every run (a rayon
+    // fold splits adaptively, which would make training differ from run to run).
     let threads = rayon::current_num_threads().max(1);
     let per = batch.div_ceil(threads).max(1);
     let partial: Vec<Array2<f32>> = (0..batch)
-        .step_by(per)
-        .collect::<Vec<_>>()
         .into_par_iter()
+        .step_by(per)
         .map(|start| {
             let mut acc = Array2::<f32>::zeros((co, rows));
             let mut cols = Array2::<f32>::zeros((rows, out_plane));
