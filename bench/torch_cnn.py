@@ -7,11 +7,14 @@ normalised), on the CPU with a fixed number of threads.
   predict: reads SCAN.npy, finds the global CoM (the paper's: centroid of each pattern's pixels
            above its 95th percentile, averaged over 256 sampled patterns), crops, bins,
            normalises and classifies every pattern; prints each stage's time and patterns/s.
+           With --symmetrise, as polarmap's symmetrised models (models::symmetry): the class
+           probabilities averaged over the 8 mirrored and turned copies of each pattern.
   train:   one epoch of the paper's recipe (Adam lr 2e-4, weight decay 1e-4, cross-entropy) over
            --train-patterns random inputs, then a validation pass over --val-patterns.
 
 Usage:
   python bench/torch_cnn.py predict SCAN.npy [--threads 2] [--binning 2] [--device cpu|cuda]
+                                  [--symmetrise]
   python bench/torch_cnn.py train [--threads 2] [--train-patterns 12800] [--val-patterns 1600]
                                   [--device cpu|cuda]
 With --device cuda the network runs on the GPU (inputs copied there per batch, as polarmap does)
@@ -81,7 +84,17 @@ def predict(args):
     classes = []
     with torch.no_grad():
         for start in range(0, len(inputs), BATCH):
-            classes.append(net(inputs[start:start + BATCH].to(args.device)).argmax(1).cpu())
+            x = inputs[start:start + BATCH].to(args.device)
+            if args.symmetrise:
+                # 8 copies (transpose or not, then each axis reversed or not). The weights are
+                # random and only the time is measured, so the class permutation that maps each
+                # copy's probabilities back (8 numbers per pattern) is left out.
+                probs = sum(torch.softmax(net(torch.flip(t, dims) if dims else t), 1)
+                            for t in (x, x.transpose(2, 3))
+                            for dims in ((), (2,), (3,), (2, 3)))
+                classes.append(probs.argmax(1).cpu())
+            else:
+                classes.append(net(x).argmax(1).cpu())
     sync(args.device)
     t2 = time.perf_counter()
     n = len(inputs)
@@ -139,6 +152,7 @@ def main():
     parser.add_argument("--train-patterns", type=int, default=12800)
     parser.add_argument("--val-patterns", type=int, default=1600)
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--symmetrise", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.mode == "predict":

@@ -52,6 +52,11 @@ pub struct TrainArgs {
     /// acquisition, as in dr-fast).
     #[arg(long, default_value = "patterns", value_parser = super::choice(&Split::ALL, Split::name))]
     pub split: Split,
+    /// Train on each pattern transformed by a random one of the square lattice's 8 symmetries
+    /// (mirrors and quarter turns, the class turned with it), and average the trained network's
+    /// scores over the 8 when it classifies (networks only: 8 passes per pattern).
+    #[arg(long)]
+    pub symmetry: bool,
     /// Start the network from these weights: PyTorch's (a torchvision state dict such as
     /// vgg16-397923af.pth, or the paper's CNN; a first RGB convolution is summed to grey), or a
     /// polarmap model of the same network and head (FILE.pmm: fine-tuning; the scans are then
@@ -139,6 +144,7 @@ pub fn train(args: TrainArgs, progress: &Progress) -> Result<()> {
         max_per_class: args.max_per_class,
         init_weights: args.init_weights.clone(),
         split: args.split,
+        symmetry: args.symmetry,
         ..TrainConfig::paper(model)
     }
     .with_window(polarmap_core::preprocess::PAPER_CROP, args.input_binning);

@@ -78,6 +78,9 @@ impl TrainJob {
         if c.split != super::train::Split::default() {
             parts.push(format!("--split {}", c.split.name()));
         }
+        if c.symmetry {
+            parts.push("--symmetry".to_string());
+        }
         if let Some(w) = &c.init_weights {
             parts.push(format!("--init-weights {}", w.display()));
         }

@@ -20,6 +20,7 @@ pub mod nets;
 pub mod ood;
 pub mod pca_knn;
 pub mod predict;
+pub mod symmetry;
 pub mod train;
 
 pub use device::DeviceChoice;

@@ -8,6 +8,7 @@ use super::file::{ModelFile, ModelHeader};
 use super::input::{prepare_batch, InputSpec};
 use super::nets::{rows_of, to_tensor, Architecture, Head, NetClassifier, NetSettings, Network};
 use super::pca_knn::PcaKnn;
+use super::symmetry::Symmetry;
 use super::{Classifier, DeviceChoice};
 use crate::classes::Class;
 use crate::error::{Error, Result};
@@ -21,7 +22,7 @@ use burn::tensor::{Bytes, DType};
 use ndarray::{Array2, ArrayView2, Axis};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -154,6 +155,11 @@ pub struct TrainConfig {
     /// What validation and test hold out.
     #[serde(default)]
     pub split: Split,
+    /// Train on patterns transformed by a random one of the square lattice's 8 symmetries
+    /// (the label transformed with them), and average the trained network's scores over the 8
+    /// ([`super::symmetry`]). Off in the paper's recipe and in older configurations.
+    #[serde(default)]
+    pub symmetry: bool,
 }
 
 impl TrainConfig {
@@ -175,6 +181,7 @@ impl TrainConfig {
             k: 5,
             pca_components: 20,
             split: Split::Patterns,
+            symmetry: false,
         }
     }
 }
@@ -763,8 +770,14 @@ fn train_net(
         let (mut loss_sum, mut right) = (0f64, 0usize);
         for batch in order.chunks(config.batch_size) {
             progress.check()?;
-            let (inputs, labels) =
-                batch_tensor(&train, batch, augmentation.as_ref(), &mut rng, &autodiff);
+            let (inputs, labels) = batch_tensor(
+                &train,
+                batch,
+                augmentation.as_ref(),
+                config.symmetry,
+                &mut rng,
+                &autodiff,
+            );
             let outputs = net.forward(inputs, head, size);
             let loss = head.loss(outputs.clone(), &labels);
             loss_sum += loss.clone().into_scalar::<f32>() as f64 * batch.len() as f64;
@@ -815,6 +828,7 @@ fn train_net(
             architecture,
             head,
             prototypes,
+            symmetrise: config.symmetry,
         },
         network,
         device,
@@ -831,25 +845,34 @@ fn train_net(
     })
 }
 
-/// A batch of rows as a tensor (augmented copies when training asks for it) and its labels.
+/// A batch of rows as a tensor (augmented copies when training asks for it, each transformed by
+/// a random lattice symmetry with `symmetry`) and its labels.
 fn batch_tensor(
     data: &LabelledInputs,
     rows: &[usize],
     augmentation: Option<&Augmentation>,
+    symmetry: bool,
     rng: &mut StdRng,
     device: &Device,
 ) -> (Tensor<2>, Vec<usize>) {
     let size = data.spec.size;
     let len = size * size;
     let mut values = Vec::with_capacity(rows.len() * len);
+    let mut labels = Vec::with_capacity(rows.len());
     for &r in rows {
         let mut image = data.inputs.row(r).to_vec();
         if let Some(a) = augmentation {
             a.apply(&mut image, [size, size], rng);
         }
+        let mut label = data.labels[r];
+        if symmetry {
+            let g = Symmetry::all()[rng.random_range(0..8)];
+            image = g.apply(&image, size);
+            label = g.class(label);
+        }
         values.extend_from_slice(&image);
+        labels.push(label);
     }
-    let labels = rows.iter().map(|&r| data.labels[r]).collect();
     (
         Tensor::from_data(TensorData::new(values, [rows.len(), len]), device),
         labels,

@@ -12,6 +12,7 @@ pub use encoders::{Architecture, Encoder};
 pub use heads::Head;
 
 use super::file::{ModelFile, ModelHeader};
+use super::symmetry::{symmetrised_scores, Symmetry};
 use super::{Classifier, DeviceChoice, Prediction};
 use crate::classes::Class;
 use crate::error::{Error, Result};
@@ -178,6 +179,10 @@ pub struct NetSettings {
     /// Class prototypes (validation-set class means of the embeddings), prototype head only.
     #[serde(default)]
     pub prototypes: Option<Vec<Vec<f32>>>,
+    /// Scores averaged over the 8 symmetries of the square lattice ([`super::symmetry`]):
+    /// 8 passes per pattern. Off in older files.
+    #[serde(default)]
+    pub symmetrise: bool,
 }
 
 /// A trained network behind the [`Classifier`] trait.
@@ -423,17 +428,44 @@ impl Classifier for NetClassifier {
             Some(rows_of(features)?)
         };
         let prototypes = self.settings.prototypes.as_deref().unwrap_or_default();
-        Ok(rows_of(outputs)?
+        let outputs = rows_of(outputs)?;
+        let mut scores: Vec<[f32; Class::COUNT]> = outputs
+            .iter()
+            .map(|out| head.decode(out, prototypes).1)
+            .collect();
+        if self.settings.symmetrise {
+            // The identity's scores are above; the other 7 copies, one batch each.
+            let mut per_copy: Vec<Vec<[f32; Class::COUNT]>> =
+                scores.iter().map(|s| vec![*s]).collect();
+            let mut copy = ndarray::Array2::<f32>::zeros(batch.dim());
+            for g in &Symmetry::all()[1..] {
+                for (row, mut out) in batch.rows().into_iter().zip(copy.rows_mut()) {
+                    let row = row.to_vec();
+                    let out = out
+                        .as_slice_mut()
+                        .expect("an owned array's rows are contiguous");
+                    g.apply_into(&row, size, out);
+                }
+                let out = self
+                    .network
+                    .forward(to_tensor(copy.view(), &self.device), head, size);
+                for (i, out) in rows_of(out)?.iter().enumerate() {
+                    per_copy[i].push(head.decode(out, prototypes).1);
+                }
+            }
+            scores = per_copy.iter().map(|s| symmetrised_scores(s)).collect();
+        }
+        Ok(outputs
             .into_iter()
+            .zip(scores)
             .enumerate()
-            .map(|(i, out)| {
-                let (class, scores) = head.decode(&out, prototypes);
+            .map(|(i, (out, scores))| {
                 let embedding = match &features {
                     Some(f) => f[i].clone(),
                     None => out,
                 };
                 Prediction {
-                    class,
+                    class: Prediction::from_scores(scores, None).class,
                     scores,
                     embedding: Some(embedding),
                 }
