@@ -7,8 +7,10 @@
 #      patterns), and the built-in demo tiled 4x4 into a 128x128 scan (16,384 patterns);
 #   2. the epoch: `polarmap train ... --epochs 1` (its epoch line) against
 #      `torch_cnn.py train` on as many patterns (its total);
-#   3. the scan: `polarmap predict SCAN --json` against `torch_cnn.py predict SCAN`, each a
-#      whole process, PyTorch's own "end to end" line (after its imports) beside it.
+#   3. the scan: `polarmap predict SCAN --json` (the default model, whose scores are averaged
+#      over the 8 lattice symmetries: 8 passes per pattern) against `torch_cnn.py predict SCAN
+#      --symmetrise` (the same 8 passes), each a whole process, PyTorch's own "end to end" line
+#      (after its imports) beside it.
 #
 # Usage: bench/speed.sh POLARMAP [WORK]   (POLARMAP: a release build; needs python3 with torch
 # and numpy; threads: every core, `nproc`)
@@ -52,7 +54,7 @@ for run in 1 2 3; do
     torch_epoch=$("$PY" bench/torch_cnn.py train --threads "$T" --train-patterns 8000 \
         --val-patterns 1000 2>&1 | grep -o "total [0-9.]* s")
     pm_scan=$(secs "$P" predict "$W/scan.npy" --json)
-    torch_scan=$(secs "$PY" bench/torch_cnn.py predict "$W/scan.npy" --threads "$T")
+    torch_scan=$(secs "$PY" bench/torch_cnn.py predict "$W/scan.npy" --threads "$T" --symmetrise)
     torch_e2e=$(grep -o "end to end: [0-9.]* s" "$W/last.log")
     echo "run $run: epoch polarmap ${pm_epoch#| } torch ${torch_epoch#total } |" \
         "scan polarmap $pm_scan s torch $torch_scan s ($torch_e2e)"
@@ -67,6 +69,6 @@ if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
         --val-patterns 1000 --device cuda 2>&1 | grep -o "total [0-9.]* s")"
     echo "scan polarmap gpu: $(secs "$P" predict "$W/scan.npy" --json --device gpu) s"
     echo "scan torch cuda: $(secs "$PY" bench/torch_cnn.py predict "$W/scan.npy" --threads "$T" \
-        --device cuda) s ($(grep -o "end to end: [0-9.]* s" "$W/last.log"))"
+        --symmetrise --device cuda) s ($(grep -o "end to end: [0-9.]* s" "$W/last.log"))"
 fi
 stamp "done"

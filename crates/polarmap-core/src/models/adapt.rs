@@ -26,6 +26,7 @@
 
 use super::nets::{Head, NetClassifier};
 use super::pca_knn::PcaKnn;
+use super::symmetry::transformed_copies;
 use super::{input, Classifier};
 use crate::classes::Class;
 use crate::error::{Error, Result};
@@ -256,7 +257,13 @@ pub fn adapt(
                 model.header().backend
             ))
         })?;
-    let class_indices: Vec<usize> = classes.iter().map(|c| c.index()).collect();
+    let mut class_indices: Vec<usize> = classes.iter().map(|c| c.index()).collect();
+    let mut inputs = inputs;
+    if net.symmetrised() {
+        // The model averages over the 8 transformed copies of a pattern, so the head or the
+        // prototypes are fitted on all 8, each with its transformed label.
+        (inputs, class_indices) = transformed_copies(&inputs, &class_indices, spec.size);
+    }
     match net.head() {
         Head::Proto => {
             let embeddings = batched(&inputs, progress, |rows| net.outputs(rows))?;
@@ -272,8 +279,8 @@ pub fn adapt(
         }
         head @ (Head::Cls | Head::Reg) => {
             // Evenly spaced labels when there are more than the fit takes.
-            let stride = indices.len().div_ceil(options.max_fit_patterns.max(1));
-            let rows: Vec<usize> = (0..indices.len()).step_by(stride.max(1)).collect();
+            let stride = inputs.nrows().div_ceil(options.max_fit_patterns.max(1));
+            let rows: Vec<usize> = (0..inputs.nrows()).step_by(stride.max(1)).collect();
             let inputs = inputs.select(Axis(0), &rows);
             let targets: Vec<usize> = rows.iter().map(|&r| class_indices[r]).collect();
             let features = batched(&inputs, progress, |rows| net.features(rows))?;

@@ -105,6 +105,35 @@ pub fn symmetrised_scores(scores: &[[f32; Class::COUNT]]) -> [f32; Class::COUNT]
     exp.map(|v| (v / total) as f32)
 }
 
+/// The 8 transformed copies of each row of `inputs` (`size`×`size` images), with the classes
+/// of `labels` transformed with them: what a symmetrised model's scores are averaged over, so
+/// what a fit to labelled patterns (adaptation) must see.
+pub fn transformed_copies(
+    inputs: &ndarray::Array2<f32>,
+    labels: &[usize],
+    size: usize,
+) -> (ndarray::Array2<f32>, Vec<usize>) {
+    let group = Symmetry::all();
+    let mut out = ndarray::Array2::<f32>::zeros((inputs.nrows() * group.len(), inputs.ncols()));
+    let mut classes = Vec::with_capacity(out.nrows());
+    for ((row, &label), mut chunk) in inputs
+        .rows()
+        .into_iter()
+        .zip(labels)
+        .zip(out.axis_chunks_iter_mut(ndarray::Axis(0), group.len()))
+    {
+        let row = row.to_vec();
+        for (g, mut copy) in group.iter().zip(chunk.rows_mut()) {
+            let copy = copy
+                .as_slice_mut()
+                .expect("an owned array's rows are contiguous");
+            g.apply_into(&row, size, copy);
+            classes.push(g.class(label));
+        }
+    }
+    (out, classes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +212,21 @@ mod tests {
         let averaged = symmetrised_scores(&per_copy);
         for k in 0..8 {
             assert!((averaged[k] - own[k]).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn transformed_copies_hold_each_copy_with_its_class() {
+        let size = 3;
+        let inputs = ndarray::Array2::from_shape_fn((2, 9), |(i, j)| (10 * i + j) as f32);
+        let (copies, classes) = transformed_copies(&inputs, &[1, 6], size);
+        assert_eq!(copies.nrows(), 16);
+        for (i, label) in [1, 6].into_iter().enumerate() {
+            let row = inputs.row(i).to_vec();
+            for (k, g) in Symmetry::all().into_iter().enumerate() {
+                assert_eq!(copies.row(8 * i + k).to_vec(), g.apply(&row, size));
+                assert_eq!(classes[8 * i + k], g.class(label));
+            }
         }
     }
 

@@ -256,6 +256,11 @@ impl NetClassifier {
         self.settings.head
     }
 
+    /// Whether the scores are averaged over the lattice's symmetries.
+    pub fn symmetrised(&self) -> bool {
+        self.settings.symmetrise
+    }
+
     /// The class prototypes (prototype head only).
     pub fn prototypes(&self) -> Option<&[Vec<f32>]> {
         self.settings.prototypes.as_deref()
