@@ -117,6 +117,10 @@ pub struct PredictArgs {
     /// scan has ground truth.
     #[arg(long, value_name = "LABELS.json")]
     pub adapt: Option<PathBuf>,
+    /// How strongly a last-layer fit keeps the model's own head (relative to the features'
+    /// scale): smaller lets a few labels overrule a confident model further.
+    #[arg(long, default_value_t = AdaptOptions::default().ridge, requires = "adapt")]
+    pub adapt_ridge: f64,
     /// Write the adapted model here (its card beside it, NAME.card.json).
     #[arg(long, value_name = "OUT.pmm", requires = "adapt")]
     pub save_adapted: Option<PathBuf>,
@@ -227,7 +231,10 @@ pub fn predict(args: PredictArgs, progress: &Progress) -> Result<()> {
                 Some(&model_file),
                 &session,
                 &labels,
-                &AdaptOptions::default(),
+                &AdaptOptions {
+                    ridge: args.adapt_ridge,
+                    ..AdaptOptions::default()
+                },
                 progress,
             )
         })?;

@@ -173,12 +173,16 @@ fn card_ui(ui: &mut egui::Ui, card: &ModelCard) {
                 ui.label("transfer suite");
                 ui.label(format!("right on {}", t.right.join(", ")));
                 ui.end_row();
-                ui.label("");
-                ui.label(
-                    egui::RichText::new(format!("wrong on {}", t.wrong.join(", ")))
-                        .color(ui.visuals().warn_fg_color),
-                );
-                ui.end_row();
+                for (what, conditions) in [("partly right on", &t.partly), ("wrong on", &t.wrong)] {
+                    if !conditions.is_empty() {
+                        ui.label("");
+                        ui.label(
+                            egui::RichText::new(format!("{what} {}", conditions.join(", ")))
+                                .color(ui.visuals().warn_fg_color),
+                        );
+                        ui.end_row();
+                    }
+                }
             }
         });
     ui.label("made by:");

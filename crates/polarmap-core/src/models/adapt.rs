@@ -89,8 +89,11 @@ pub struct AdaptOptions {
     pub knn_weight: Option<f32>,
     /// Ridge towards the original head, relative to the largest curvature of the data term.
     /// Along the mean feature direction (the largest curvature), a ridge r lets the fit move a
-    /// logit by about 1/r: 0.01 lets a confident trained model (logit gaps of ~30 on the demo)
-    /// be overruled by labels, 0.1 did not (measured, docs/transfer.md).
+    /// logit by about 1/r: 0.01 let the unsymmetrised Conv (Cls) (logit gaps of ~30 on the demo)
+    /// be overruled by labels, 0.1 did not; a symmetrised model's head must be refitted on all
+    /// 8 copies of each labelled pattern, and 0.01 left the symmetrised default unmoved on the
+    /// demo where 0.001 moved the labelled domain and 0.0001 spilled into the next one
+    /// (measured, docs/transfer.md).
     pub ridge: f64,
     /// Prototype head: the weight, in patterns, of the old prototypes against the labelled
     /// means (and of "no shift" against the labelled classes' mean move).
@@ -106,7 +109,7 @@ impl Default for AdaptOptions {
     fn default() -> Self {
         AdaptOptions {
             knn_weight: None,
-            ridge: 0.01,
+            ridge: 0.001,
             prior_patterns: 10.0,
             steps: 300,
             max_fit_patterns: 4096,

@@ -36,6 +36,8 @@ pub struct Transfer {
     pub right: Vec<String>,
     /// Conditions with at most half the majorities right.
     pub wrong: Vec<String>,
+    /// The other conditions: more than half right, not all.
+    pub partly: Vec<String>,
 }
 
 impl ModelCard {
@@ -95,9 +97,21 @@ impl ModelCard {
                 .map(|v| v.as_str().map(str::to_owned))
                 .collect()
         };
+        let (right, wrong) = (names("right")?, names("wrong")?);
+        let partly = t
+            .get("conditions")
+            .and_then(|c| c.as_object())
+            .map(|c| {
+                c.keys()
+                    .filter(|k| !right.contains(k) && !wrong.contains(k))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
         Some(Transfer {
-            right: names("right")?,
-            wrong: names("wrong")?,
+            right,
+            wrong,
+            partly,
         })
     }
 
