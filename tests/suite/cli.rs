@@ -433,6 +433,10 @@ fn figure_of_the_demo_png_at_its_dpi_and_svg_with_the_classes_present() {
     assert!(ok, "{err}");
     let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let distribution = summary["distribution"].as_object().unwrap();
+    // The distribution is over the determined pixels; the figure's legend is over all pixels
+    // (its "undetermined" entry makes up the rest).
+    let determined = summary["determined_pixels"].as_f64().unwrap();
+    let all = determined + summary["undetermined_pixels"].as_f64().unwrap();
 
     // PNG: 180 mm (the composite's default width) at 150 DPI, and the DPI in the file.
     let png = dir.path().join("fig.png");
@@ -490,7 +494,7 @@ fn figure_of_the_demo_png_at_its_dpi_and_svg_with_the_classes_present() {
         };
         if polarmap_core::Class::from_name(name).is_some() && percent.ends_with(" %") {
             let value: f64 = percent.trim_end_matches(" %").parse().unwrap();
-            let fraction = distribution[name].as_f64().unwrap();
+            let fraction = distribution[name].as_f64().unwrap() * determined / all;
             assert_eq!(percent, format!("{:.1} %", 100.0 * fraction), "{name}");
             total += value;
             listed.push(name.to_string());
@@ -505,7 +509,14 @@ fn figure_of_the_demo_png_at_its_dpi_and_svg_with_the_classes_present() {
         listed, present,
         "the legend lists exactly the classes present"
     );
-    assert!((total - 100.0).abs() < 0.1 * listed.len() as f64, "{total}");
+    assert!(
+        (total - 100.0 * determined / all).abs() < 0.1 * listed.len() as f64,
+        "{total}"
+    );
+    if determined < all {
+        let rest = format!("undetermined {:.1} %", 100.0 * (all - determined) / all);
+        assert!(texts.contains(&rest), "{rest} in {texts:?}");
+    }
 
     // PDF: one page of the SVG's size in mm (180 mm = 510.24 pt wide), its font embedded.
     let pdf = dir.path().join("fig.pdf");

@@ -118,11 +118,12 @@ fn calibration_is_fitted_stored_and_used() {
         .into_iter()
         .map(|c| open(&simulate(dir.path(), c.name(), Some(c))))
         .collect();
-    let shipped = models::shipped_dir().join(models::DEFAULT_MODEL);
+    // The paper's Conv (Cls) as shipped: uncalibrated (the default model is calibrated).
+    let shipped = models::shipped_dir().join("conv-cls.pmm");
     let model = models::load(&shipped, DeviceChoice::Cpu).unwrap();
     assert!(
         model.header().confidence.is_none(),
-        "shipped files predate calibration"
+        "conv-cls ships uncalibrated"
     );
     let fitted = calibrate(model.as_ref(), &scans[..1], &scans[1..], &Progress::new()).unwrap();
     assert_eq!(fitted.fit_before.patterns, 256);
