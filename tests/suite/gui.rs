@@ -605,7 +605,7 @@ fn opening_the_demo_runs_the_default_model_and_shows_its_map() {
     let transfer = card
         .transfer()
         .expect("the shipped cards record the transfer suite");
-    assert!(!(transfer.wrong.is_empty() && transfer.partly.is_empty()));
+    assert!(!transfer.wrong.is_empty() || !transfer.partly.is_empty());
     for (what, conditions) in [
         ("partly right on", &transfer.partly),
         ("wrong on", &transfer.wrong),
