@@ -46,11 +46,21 @@ fn main() -> Result<()> {
     }
     let seconds = start.elapsed().as_secs_f64();
     let patterns = (batch * batches) as f64;
+    // A symmetrised network classifies a pattern by 8 passes (models::symmetry).
+    let passes = match classifier
+        .as_any()
+        .downcast_ref::<models::nets::NetClassifier>()
+    {
+        Some(net) if net.symmetrised() => 8.0,
+        _ => 1.0,
+    };
     println!(
-        "{}: {} patterns of {len} values in {seconds:.2} s = {:.0} patterns/s ({})",
+        "{}: {} patterns of {len} values in {seconds:.2} s = {:.0} patterns/s, {:.0} network \
+         passes/s ({})",
         classifier.display_name(),
         patterns,
         patterns / seconds,
+        passes * patterns / seconds,
         device.resolved_name()
     );
     Ok(())
