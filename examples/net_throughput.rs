@@ -51,7 +51,7 @@ fn main() -> Result<()> {
         .as_any()
         .downcast_ref::<models::nets::NetClassifier>()
     {
-        Some(net) if net.symmetrised() => 8.0,
+        Some(net) if net.symmetrised() => models::symmetry::Symmetry::all().len() as f64,
         _ => 1.0,
     };
     println!(

@@ -119,8 +119,9 @@ pub fn shipped_dir() -> PathBuf {
 }
 
 /// The default model: the best one measured on the transfer suite (docs/transfer.md): the
-/// Conv (Cls) fine-tuned on one-nuisance-at-a-time draws, right on 145 of 146 majorities at
-/// 20 nm where PCA+kNN is right on 107, and 67 % of the pixels at 40–60 nm against its 36 %.
+/// Conv (Cls) fine-tuned on domain-randomised draws, symmetrised and calibrated, right on all
+/// 146 majorities at 20 nm where PCA+kNN is right on 107, and 87.5 % of the pixels at 40–60 nm
+/// against its 36 %.
 pub const DEFAULT_MODEL: &str = "conv-cls-dr.pmm";
 
 /// Model files in `dir` (extension `.pmm`), sorted by name.

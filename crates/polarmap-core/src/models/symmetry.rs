@@ -63,6 +63,21 @@ impl Symmetry {
         }
     }
 
+    /// Every row of `rows` (`size`×`size` images) transformed.
+    pub fn apply_rows(self, rows: ndarray::ArrayView2<f32>, size: usize) -> ndarray::Array2<f32> {
+        let mut out = ndarray::Array2::<f32>::zeros(rows.dim());
+        for (row, mut moved) in rows.rows().into_iter().zip(out.rows_mut()) {
+            let moved = moved
+                .as_slice_mut()
+                .expect("an owned array's rows are contiguous");
+            match row.as_slice() {
+                Some(row) => self.apply_into(row, size, moved),
+                None => self.apply_into(&row.to_vec(), size, moved),
+            }
+        }
+        out
+    }
+
     /// The class of the transformed pattern of a pattern of class `class`: its direction
     /// transformed in the image frame (x right, y up; a row index runs along −y). A transpose
     /// maps (x, y) to (−y, −x); reversing rows negates y, reversing columns negates x.
@@ -114,23 +129,17 @@ pub fn transformed_copies(
     size: usize,
 ) -> (ndarray::Array2<f32>, Vec<usize>) {
     let group = Symmetry::all();
-    let mut out = ndarray::Array2::<f32>::zeros((inputs.nrows() * group.len(), inputs.ncols()));
-    let mut classes = Vec::with_capacity(out.nrows());
-    for ((row, &label), mut chunk) in inputs
-        .rows()
-        .into_iter()
-        .zip(labels)
-        .zip(out.axis_chunks_iter_mut(ndarray::Axis(0), group.len()))
-    {
-        let row = row.to_vec();
-        for (g, mut copy) in group.iter().zip(chunk.rows_mut()) {
-            let copy = copy
-                .as_slice_mut()
-                .expect("an owned array's rows are contiguous");
-            g.apply_into(&row, size, copy);
-            classes.push(g.class(label));
-        }
+    let n = group.len();
+    let mut out = ndarray::Array2::<f32>::zeros((inputs.nrows() * n, inputs.ncols()));
+    // Row i's copy by group[k] goes to row n·i + k.
+    for (k, g) in group.iter().enumerate() {
+        out.slice_mut(ndarray::s![k..;n, ..])
+            .assign(&g.apply_rows(inputs.view(), size));
     }
+    let classes = labels
+        .iter()
+        .flat_map(|&label| group.iter().map(move |g| g.class(label)))
+        .collect();
     (out, classes)
 }
 

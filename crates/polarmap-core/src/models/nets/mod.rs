@@ -442,15 +442,8 @@ impl Classifier for NetClassifier {
             // The identity's scores are above; the other 7 copies, one batch each.
             let mut per_copy: Vec<Vec<[f32; Class::COUNT]>> =
                 scores.iter().map(|s| vec![*s]).collect();
-            let mut copy = ndarray::Array2::<f32>::zeros(batch.dim());
             for g in &Symmetry::all()[1..] {
-                for (row, mut out) in batch.rows().into_iter().zip(copy.rows_mut()) {
-                    let row = row.to_vec();
-                    let out = out
-                        .as_slice_mut()
-                        .expect("an owned array's rows are contiguous");
-                    g.apply_into(&row, size, out);
-                }
+                let copy = g.apply_rows(batch, size);
                 let out = self
                     .network
                     .forward(to_tensor(copy.view(), &self.device), head, size);
