@@ -71,7 +71,7 @@ enum Command {
 
 #[derive(Args)]
 struct SimulateArgs {
-    /// A preset: quick, paper-train, wide-train, seeds-train, dr-train, dr-fast, dr-aligned, dr-single, dr-optics, dr-optics-edges, paper-tests, paper-defect, demo (writes into
+    /// A preset: quick, paper-train, wide-train, seeds-train, dr-train, dr-fast, dr-aligned, dr-single, dr-optics, dr-optics-edges, dr-thick, paper-tests, paper-defect, demo (writes into
     /// --out-dir).
     #[arg(long)]
     preset: Option<String>,

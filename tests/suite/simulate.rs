@@ -574,6 +574,20 @@ fn preset_positions_scan_the_same_area_more_coarsely() {
         polarmap_sim::job::DR_OPTICS_FIRST_SEED + 8 * polarmap_sim::job::DR_MAX_PER_CLASS;
     assert!(edges.iter().all(|j| j.acquisition.seed >= most_optics));
     assert!(edges[8].name.starts_with("droe-") && edges[8].name.contains("-defocus-"));
+    // dr-thick: every nuisance at once, 35-60 nm, above dr-optics-edges' seeds.
+    let thick = draws("dr-thick", 4).unwrap();
+    let most_edges =
+        polarmap_sim::job::DR_OPTICS_EDGES_FIRST_SEED + 8 * polarmap_sim::job::DR_MAX_PER_CLASS;
+    assert!(thick.iter().all(|j| j.acquisition.seed >= most_edges));
+    assert!(thick.iter().all(|j| j.name.starts_with("drt-")));
+    let nm = |j: &polarmap_sim::job::Job| {
+        j.crystal.cells[2] as f64 * polarmap_sim::crystal::KNN_A / 10.0
+    };
+    assert!(
+        thick.iter().all(|j| (34.0..61.0).contains(&nm(j))),
+        "{:?}",
+        thick.iter().map(nm).collect::<Vec<_>>()
+    );
     assert_eq!(single[8 * 12].params.probe.defocus_a, 0.0);
     assert!(draws("dr-fast", polarmap_sim::job::DR_MAX_PER_CLASS + 1).is_err());
     for refused in [

@@ -340,7 +340,7 @@ impl Job {
 }
 
 /// Names of the presets.
-pub const PRESETS: [&str; 13] = [
+pub const PRESETS: [&str; 14] = [
     "quick",
     "paper-train",
     "wide-train",
@@ -351,6 +351,7 @@ pub const PRESETS: [&str; 13] = [
     "dr-single",
     "dr-optics",
     "dr-optics-edges",
+    "dr-thick",
     "paper-tests",
     "paper-defect",
     "demo",
@@ -384,10 +385,12 @@ pub const DR_SINGLE_FIRST_SEED: u64 = 200_001;
 pub const DR_OPTICS_FIRST_SEED: u64 = 300_001;
 /// `dr-optics-edges`' first seed, above every seed `dr-optics` can take.
 pub const DR_OPTICS_EDGES_FIRST_SEED: u64 = 400_001;
+/// `dr-thick`'s first seed, above every seed `dr-optics-edges` can take.
+pub const DR_THICK_FIRST_SEED: u64 = 500_001;
 /// The kinds `dr-optics` cycles through ([`crate::nuisance::SINGLE`]'s thickness, defocus and
 /// tilt): the optics that break every model on the transfer suite.
 pub const DR_OPTICS_KINDS: [usize; 3] = [4, 6, 9];
-/// The most draws per class `dr-fast`, `dr-aligned`, `dr-single` and `dr-optics` take (a bound that keeps a typo from
+/// The most draws per class `dr-fast`, `dr-aligned`, `dr-single`, `dr-optics` and `dr-thick` take (a bound that keeps a typo from
 /// queueing a year of simulation and the presets' seeds apart).
 pub const DR_MAX_PER_CLASS: u64 = 10_000;
 
@@ -438,6 +441,8 @@ pub struct PresetOptions {
 ///   too few to carry a model across the optics.
 /// - `dr-optics-edges`: as `dr-optics` with each value drawn towards the ends of its range
 ///   ([`crate::nuisance::Ranges::training_edges`]), seeds from [`DR_OPTICS_EDGES_FIRST_SEED`].
+/// - `dr-thick`: as `dr-fast` at 35–60 nm ([`crate::nuisance::Ranges::thick`]), seeds from
+///   [`DR_THICK_FIRST_SEED`]: every nuisance at once on thick specimens.
 /// - `paper-tests`: 1S–7S of PAPER-NOTES.md (class, lateral cells, thickness), 128×128 positions
 ///   over 2×2 cells.
 /// - `paper-defect`: RD, 4×4×50 cells with one oxygen vacancy (Nb relaxed 0.4/0.3/0.1 Å),
@@ -468,7 +473,7 @@ fn preset_jobs(name: &str, options: PresetOptions) -> Result<Vec<Job>> {
     let positions = options.positions;
     if options.draws_per_class.is_some() && !name.starts_with("dr-") {
         return Err(Error::invalid(format!(
-            "draws per class apply to the domain-randomised presets (dr-train, dr-fast, dr-aligned, dr-single, dr-optics, dr-optics-edges), not to {name}"
+            "draws per class apply to the domain-randomised presets (dr-train, dr-fast, dr-aligned, dr-single, dr-optics, dr-optics-edges, dr-thick), not to {name}"
         )));
     }
     let t20 = cells_for_thickness_nm(20.0);
@@ -516,7 +521,8 @@ fn preset_jobs(name: &str, options: PresetOptions) -> Result<Vec<Job>> {
                 job
             })
             .collect(),
-        "dr-train" | "dr-fast" | "dr-aligned" | "dr-single" | "dr-optics" | "dr-optics-edges" => {
+        "dr-train" | "dr-fast" | "dr-aligned" | "dr-single" | "dr-optics" | "dr-optics-edges"
+        | "dr-thick" => {
             use crate::nuisance::{Ranges, ALL_SINGLE, SINGLE};
             // The one-at-a-time presets cycle through these kinds (indices into SINGLE).
             let (first, ranges, prefix, max, kinds): (_, _, _, _, &[usize]) = match name {
@@ -547,6 +553,13 @@ fn preset_jobs(name: &str, options: PresetOptions) -> Result<Vec<Job>> {
                     "drs",
                     DR_MAX_PER_CLASS,
                     &ALL_SINGLE,
+                ),
+                "dr-thick" => (
+                    DR_THICK_FIRST_SEED,
+                    Ranges::thick(),
+                    "drt",
+                    DR_MAX_PER_CLASS,
+                    &[],
                 ),
                 "dr-optics" => (
                     DR_OPTICS_FIRST_SEED,

@@ -174,6 +174,15 @@ impl Ranges {
         }
     }
 
+    /// [`Ranges::training`] at 35–60 nm only: every nuisance at once on a thick specimen, where
+    /// the transfer suite's randomised draws were still lost (docs/transfer.md).
+    pub fn thick() -> Ranges {
+        Ranges {
+            thickness_nm: [35.0, 60.0],
+            ..Ranges::training()
+        }
+    }
+
     /// [`Ranges::training`] drawn towards the ends of each range ([`Ranges::edges`]).
     pub fn training_edges() -> Ranges {
         Ranges {
