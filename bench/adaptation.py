@@ -12,7 +12,9 @@ Labellings: `pixels` = that fraction of the scan's pixels drawn at random; `regi
 rectangle of about that many pixels at a random place (on a two-domain scan it lies in one domain
 or straddles both, as a user's box might).
 
-Usage: [ADAPT_SEEDS=1,2,3] python3 bench/adaptation.py DATA_DIR [POLARMAP_BINARY] > table.md
+Usage: [ADAPT_SEEDS=1,2,3] [ADAPT_MODELS=pca-knn,conv-proto,conv-cls]
+       python3 bench/adaptation.py DATA_DIR [POLARMAP_BINARY] > table.md
+(models by file stem in $POLARMAP_MODELS, default models/)
 Needs numpy. Writes DATA_DIR/adaptation.json with every run.
 """
 import json
@@ -24,7 +26,7 @@ import sys
 
 import numpy as np
 
-MODELS = ["pca-knn", "conv-proto", "conv-cls"]
+MODELS = os.environ.get("ADAPT_MODELS", "pca-knn,conv-proto,conv-cls").split(",")
 FRACTIONS = [0.005, 0.02, 0.10]
 SEEDS = [int(s) for s in os.environ.get("ADAPT_SEEDS", "1,2,3").split(",")]
 COMMON = ["--scan", "32x32", "--scan-cells", "2x2", "--detector", "64", "--max-mrad", "30",
