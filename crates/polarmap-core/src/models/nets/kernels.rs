@@ -1,18 +1,19 @@
-//! A faster training step for the paper's CNN on the CPU: its convolutions' weight gradient.
+//! The paper CNN's convolutions and ReLU + max-pool on the CPU, forward and backward.
 //!
-//! Measured first (`examples/op_probe.rs`, batch 128, burn's CPU backend Flex, 2 cores): of a
-//! training step's ≈ 100 ms, the weight gradients of the three 3×3 convolutions took 47 ms, about
-//! three times their forward passes. burn computes a weight gradient as a convolution of the
-//! input with the output gradient as its kernel (batch as channels, a 28×28 kernel), which builds
-//! im2col columns of the whole batch and transposes both tensors. Here it is a sum over samples of
-//! `dY_b · cols(x_b)ᵀ`, each sample's columns built in a buffer that stays in cache, samples
-//! shared between threads, each thread with its own accumulator.
+//! Measured first (`examples/op_probe.rs`, batch 128, burn's CPU backend Flex, 2 cores): burn's
+//! backward pass of a convolution cost 3–7 times its forward pass (it computes the weight
+//! gradient as a convolution with the batch as channels, building im2col columns of the whole
+//! batch). Here each sample's columns are built in a buffer that stays in cache and the three
+//! products are per sample: the output `W · cols + b`, the weight gradient `dY_b · colsᵀ` summed
+//! over the samples a thread takes, the input gradient `Wᵀ · dY_b` added back onto the positions
+//! the columns were read from. The products go through the gemm crate ([`matmul`]); ReLU and the
+//! 2×2 max-pool are one branch-free pass each way ([`pool_f32`]). docs/models.md has the numbers.
 //!
 //! It enters through burn's backend extension: [`PaperConv::conv2d_valid`] is a convolution
-//! (stride 1, no padding, no dilation, one group) whose backward pass on the autodiff backend
-//! takes the input gradient and bias gradient from burn and the weight gradient from
-//! [`PaperConv::conv2d_valid_weight_grad`], which Flex implements below. The values equal
-//! burn's (tested to 1e-4 relative). The GPU keeps burn's own convolution ([`is_flex`]).
+//! (stride 1, no padding, no dilation, one group) and [`PaperConv::relu_max_pool2`] the pooling,
+//! each with a hand-written backward pass on the autodiff backend, implemented for Flex below.
+//! The values equal burn's (tested to 1e-4 relative). The GPU keeps burn's own operations
+//! ([`is_flex`]).
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
