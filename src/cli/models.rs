@@ -118,9 +118,10 @@ pub struct PredictArgs {
     #[arg(long, value_name = "LABELS.json")]
     pub adapt: Option<PathBuf>,
     /// How strongly a last-layer fit keeps the model's own head (relative to the features'
-    /// scale): smaller lets a few labels overrule a confident model further.
-    #[arg(long, default_value_t = AdaptOptions::default().ridge, requires = "adapt")]
-    pub adapt_ridge: f64,
+    /// scale): smaller lets a few labels overrule a confident model further. Default: chosen
+    /// among 0.1, 0.01 and 0.001 by cross-validation over the labelled pixels.
+    #[arg(long, requires = "adapt")]
+    pub adapt_ridge: Option<f64>,
     /// Write the adapted model here (its card beside it, NAME.card.json).
     #[arg(long, value_name = "OUT.pmm", requires = "adapt")]
     pub save_adapted: Option<PathBuf>,

@@ -93,8 +93,10 @@ pub struct AdaptOptions {
     /// be overruled by labels, 0.1 did not; a symmetrised model's head must be refitted on all
     /// 8 copies of each labelled pattern, and 0.01 left the symmetrised default unmoved on the
     /// demo where 0.001 moved the labelled domain and 0.0001 spilled into the next one
-    /// (measured, docs/transfer.md).
-    pub ridge: f64,
+    /// (measured, docs/transfer.md). `None`: chosen among [`RIDGE_CANDIDATES`] by
+    /// cross-validation over the labelled pixels ([`choose_ridge`]), since a fixed 0.001 let
+    /// randomly placed labels of two classes overfit and cost accuracy on the rest of a scan.
+    pub ridge: Option<f64>,
     /// Prototype head: the weight, in patterns, of the old prototypes against the labelled
     /// means (and of "no shift" against the labelled classes' mean move).
     pub prior_patterns: f64,
@@ -109,13 +111,21 @@ impl Default for AdaptOptions {
     fn default() -> Self {
         AdaptOptions {
             knn_weight: None,
-            ridge: 0.001,
+            ridge: None,
             prior_patterns: 10.0,
             steps: 300,
             max_fit_patterns: 4096,
         }
     }
 }
+
+/// The ridges [`choose_ridge`] tries, strongest first (a tie keeps the stronger).
+pub const RIDGE_CANDIDATES: [f64; 3] = [0.1, 0.01, 0.001];
+/// The ridge when there are too few labelled pixels to cross-validate: the weakest candidate,
+/// so that a handful of labels still moves a confident map.
+const FALLBACK_RIDGE: f64 = 0.001;
+/// Folds of the cross-validation.
+const RIDGE_FOLDS: usize = 3;
 
 /// One labelled region of a region-labels file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -286,23 +296,49 @@ pub fn adapt(
             let rows: Vec<usize> = (0..inputs.nrows()).step_by(stride.max(1)).collect();
             let inputs = inputs.select(Axis(0), &rows);
             let targets: Vec<usize> = rows.iter().map(|&r| class_indices[r]).collect();
+            // A labelled pixel's transformed copies stay in one fold.
+            let copies = class_indices.len() / labels.len();
+            let pixels: Vec<usize> = rows.iter().map(|&r| r / copies).collect();
             let features = batched(&inputs, progress, |rows| net.features(rows))?;
             let (weight, bias) = net.head_weights()?;
             progress.check()?;
+            let (ridge, validation) = match options.ridge {
+                Some(r) => (r, serde_json::Value::Null),
+                None => {
+                    let choice = choose_ridge(
+                        &features,
+                        &targets,
+                        &pixels,
+                        head,
+                        &weight,
+                        &bias,
+                        options.steps,
+                        progress,
+                    )?;
+                    let json = serde_json::json!({
+                        "folds": RIDGE_FOLDS,
+                        "held_out_loss": choice.held_out_loss.iter()
+                            .map(|(r, l)| serde_json::json!({"ridge": r, "loss": l}))
+                            .collect::<Vec<_>>(),
+                    });
+                    (choice.ridge, json)
+                }
+            };
             let fit = fit_last_layer(
                 &features,
                 &targets,
                 head,
                 &weight,
                 &bias,
-                options.ridge,
+                ridge,
                 options.steps,
             )?;
             let header = header_with(record(
                 AdaptMethod::LastLayer,
                 serde_json::json!({
                     "head": head.name(),
-                    "ridge": options.ridge,
+                    "ridge": ridge,
+                    "ridge_cross_validation": validation,
                     "steps": fit.steps,
                     "fit_patterns": rows.len(),
                     "loss_before": fit.loss_before,
@@ -388,6 +424,99 @@ pub struct LastLayerFit {
     pub loss_after: f64,
 }
 
+/// The ridge [`choose_ridge`] picked and the held-out loss of each candidate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RidgeChoice {
+    pub ridge: f64,
+    /// (ridge, mean held-out loss) per candidate; empty when there were too few labelled
+    /// pixels to hold any out.
+    pub held_out_loss: Vec<(f64, f64)>,
+}
+
+/// The ridge of [`RIDGE_CANDIDATES`] whose fits predict held-out labelled pixels best: the
+/// labelled pixels (`pixels[i]` is row i's pixel; a pixel's rows stay together) are dealt into
+/// [`RIDGE_FOLDS`] folds, each fold's rows scored by the head's loss after a fit on the
+/// others. With fewer than 2 pixels per fold, [`FALLBACK_RIDGE`].
+#[allow(clippy::too_many_arguments)]
+pub fn choose_ridge(
+    features: &[Vec<f32>],
+    labels: &[usize],
+    pixels: &[usize],
+    head: Head,
+    weight: &[f32],
+    bias: &[f32],
+    steps: usize,
+    progress: &Progress,
+) -> Result<RidgeChoice> {
+    let mut distinct: Vec<usize> = pixels.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < 2 * RIDGE_FOLDS {
+        return Ok(RidgeChoice {
+            ridge: FALLBACK_RIDGE,
+            held_out_loss: Vec::new(),
+        });
+    }
+    // Pixels dealt in order: neighbouring labelled pixels fall in different folds.
+    let fold_of = |row: usize| distinct.binary_search(&pixels[row]).unwrap_or(0) % RIDGE_FOLDS;
+    let mut held_out_loss = Vec::with_capacity(RIDGE_CANDIDATES.len());
+    for ridge in RIDGE_CANDIDATES {
+        let (mut total, mut count) = (0.0, 0usize);
+        for fold in 0..RIDGE_FOLDS {
+            progress.check()?;
+            let (train, test): (Vec<usize>, Vec<usize>) =
+                (0..labels.len()).partition(|&r| fold_of(r) != fold);
+            let pick = |rows: &[usize]| -> (Vec<Vec<f32>>, Vec<usize>) {
+                rows.iter()
+                    .map(|&r| (features[r].clone(), labels[r]))
+                    .unzip()
+            };
+            let ((train_x, train_y), (test_x, test_y)) = (pick(&train), pick(&test));
+            let fit = fit_last_layer(&train_x, &train_y, head, weight, bias, ridge, steps)?;
+            let x = design(&test_x);
+            let theta = parameters(&fit.weight, &fit.bias, bias.len());
+            total += data_loss(&x, &theta, &test_y, head) * test.len() as f64;
+            count += test.len();
+        }
+        held_out_loss.push((ridge, total / count.max(1) as f64));
+    }
+    let best = held_out_loss
+        .iter()
+        .fold(None::<(f64, f64)>, |best, &(r, l)| match best {
+            Some((_, b)) if b <= l => best,
+            _ => Some((r, l)),
+        })
+        .map_or(FALLBACK_RIDGE, |(r, _)| r);
+    Ok(RidgeChoice {
+        ridge: best,
+        held_out_loss,
+    })
+}
+
+/// Features with a constant column for the bias: `[n, f + 1]`.
+fn design(features: &[Vec<f32>]) -> Array2<f64> {
+    let f = features.first().map_or(0, Vec::len);
+    Array2::from_shape_fn((features.len(), f + 1), |(i, j)| {
+        if j < f {
+            features[i][j] as f64
+        } else {
+            1.0
+        }
+    })
+}
+
+/// A linear layer's `weight` `[F × M]` and `bias` `[M]` as one `[(F + 1) × M]` matrix.
+fn parameters(weight: &[f32], bias: &[f32], m: usize) -> Array2<f64> {
+    let f = weight.len() / m.max(1);
+    Array2::from_shape_fn((f + 1, m), |(j, k)| {
+        if j < f {
+            weight[j * m + k] as f64
+        } else {
+            bias[k] as f64
+        }
+    })
+}
+
 /// Refits a head's linear layer (`weight` `[F × M]` row-major, `bias` `[M]`) on `features`
 /// with class `labels`: minimises the head's loss plus (λ/2)·‖(W, b) − (W₀, b₀)‖², λ = `ridge` ×
 /// the largest eigenvalue of the features' second-moment matrix (so `ridge` does not depend on
@@ -418,24 +547,7 @@ pub fn fit_last_layer(
             "the ridge must be 0 or more, got {ridge}"
         )));
     }
-    // Features with a constant column for the bias: [n, f + 1]; parameters [(f + 1), m].
-    let x = Array2::from_shape_fn(
-        (n, f + 1),
-        |(i, j)| {
-            if j < f {
-                features[i][j] as f64
-            } else {
-                1.0
-            }
-        },
-    );
-    let theta0 = Array2::from_shape_fn((f + 1, m), |(j, k)| {
-        if j < f {
-            weight[j * m + k] as f64
-        } else {
-            bias[k] as f64
-        }
-    });
+    let (x, theta0) = (design(features), parameters(weight, bias, m));
     let curvature = largest_eigenvalue(&x);
     let lambda = ridge * curvature;
     let objective = |theta: &Array2<f64>| {
@@ -731,6 +843,48 @@ mod tests {
         let stiff = fit_last_layer(&scan[..3], &labels, Head::Cls, &w0, &b0, 10.0, 300).unwrap();
         let dist = |w: &[f32]| -> f32 { w.iter().zip(&w0).map(|(a, b)| (a - b).powi(2)).sum() };
         assert!(dist(&stiff.weight) < dist(&fit.weight));
+    }
+
+    #[test]
+    fn cross_validation_lets_consistent_labels_overrule_the_map_and_needs_enough_pixels() {
+        let (w0, b0) = toy_head();
+        // Class-2 patterns the head reads as class 0; every labelled pixel says 2, with two
+        // copies each (as a pixel's transformed copies), which must stay in one fold.
+        let features: Vec<Vec<f32>> = (0..24)
+            .map(|i| vec![1.0 + 0.01 * (i / 2) as f32, 0.0, 1.0])
+            .collect();
+        let labels = vec![2usize; 24];
+        let pixels: Vec<usize> = (0..24).map(|i| i / 2).collect();
+        let progress = Progress::default();
+        let choice = choose_ridge(
+            &features,
+            &labels,
+            &pixels,
+            Head::Cls,
+            &w0,
+            &b0,
+            300,
+            &progress,
+        )
+        .unwrap();
+        assert_eq!(choice.held_out_loss.len(), RIDGE_CANDIDATES.len());
+        // Held-out pixels of the same class are predicted best by the fit that moves most.
+        assert_eq!(choice.ridge, 0.001, "{choice:?}");
+        let losses: Vec<f64> = choice.held_out_loss.iter().map(|&(_, l)| l).collect();
+        assert!(losses.windows(2).all(|w| w[1] < w[0]), "{losses:?}");
+        // Too few pixels to hold any out: the fallback, nothing measured.
+        let few = choose_ridge(
+            &features[..8],
+            &labels[..8],
+            &pixels[..8],
+            Head::Cls,
+            &w0,
+            &b0,
+            300,
+            &progress,
+        )
+        .unwrap();
+        assert_eq!((few.ridge, few.held_out_loss.len()), (FALLBACK_RIDGE, 0));
     }
 
     #[test]
