@@ -856,34 +856,18 @@ mod tests {
         let labels = vec![2usize; 24];
         let pixels: Vec<usize> = (0..24).map(|i| i / 2).collect();
         let progress = Progress::default();
-        let choice = choose_ridge(
-            &features,
-            &labels,
-            &pixels,
-            Head::Cls,
-            &w0,
-            &b0,
-            300,
-            &progress,
-        )
-        .unwrap();
+        let choose = |n: usize| {
+            let (x, y, p) = (&features[..n], &labels[..n], &pixels[..n]);
+            choose_ridge(x, y, p, Head::Cls, &w0, &b0, 300, &progress).unwrap()
+        };
+        let choice = choose(24);
         assert_eq!(choice.held_out_loss.len(), RIDGE_CANDIDATES.len());
         // Held-out pixels of the same class are predicted best by the fit that moves most.
         assert_eq!(choice.ridge, 0.001, "{choice:?}");
         let losses: Vec<f64> = choice.held_out_loss.iter().map(|&(_, l)| l).collect();
         assert!(losses.windows(2).all(|w| w[1] < w[0]), "{losses:?}");
         // Too few pixels to hold any out: the fallback, nothing measured.
-        let few = choose_ridge(
-            &features[..8],
-            &labels[..8],
-            &pixels[..8],
-            Head::Cls,
-            &w0,
-            &b0,
-            300,
-            &progress,
-        )
-        .unwrap();
+        let few = choose(8);
         assert_eq!((few.ridge, few.held_out_loss.len()), (FALLBACK_RIDGE, 0));
     }
 
