@@ -853,7 +853,7 @@ mod tests {
         let features: Vec<Vec<f32>> = (0..24)
             .map(|i| vec![1.0 + 0.01 * (i / 2) as f32, 0.0, 1.0])
             .collect();
-        let labels = vec![2usize; 24];
+        let labels = [2usize; 24];
         let pixels: Vec<usize> = (0..24).map(|i| i / 2).collect();
         let progress = Progress::default();
         let choose = |n: usize| {
