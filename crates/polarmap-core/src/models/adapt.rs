@@ -458,28 +458,34 @@ pub fn choose_ridge(
         });
     }
     // Pixels dealt in order: neighbouring labelled pixels fall in different folds.
-    let fold_of = |row: usize| distinct.binary_search(&pixels[row]).unwrap_or(0) % RIDGE_FOLDS;
-    let mut held_out_loss = Vec::with_capacity(RIDGE_CANDIDATES.len());
-    for ridge in RIDGE_CANDIDATES {
-        let (mut total, mut count) = (0.0, 0usize);
-        for fold in 0..RIDGE_FOLDS {
+    let folds: Vec<usize> = pixels
+        .iter()
+        .map(|p| distinct.binary_search(p).unwrap_or(0) % RIDGE_FOLDS)
+        .collect();
+    // Each fold's split is made once and fitted with every candidate.
+    let mut totals = [0.0; RIDGE_CANDIDATES.len()];
+    for fold in 0..RIDGE_FOLDS {
+        let (train, test): (Vec<usize>, Vec<usize>) =
+            (0..labels.len()).partition(|&r| folds[r] != fold);
+        let pick = |rows: &[usize]| -> (Vec<Vec<f32>>, Vec<usize>) {
+            rows.iter()
+                .map(|&r| (features[r].clone(), labels[r]))
+                .unzip()
+        };
+        let ((train_x, train_y), (test_x, test_y)) = (pick(&train), pick(&test));
+        let x = design(&test_x);
+        for (total, ridge) in totals.iter_mut().zip(RIDGE_CANDIDATES) {
             progress.check()?;
-            let (train, test): (Vec<usize>, Vec<usize>) =
-                (0..labels.len()).partition(|&r| fold_of(r) != fold);
-            let pick = |rows: &[usize]| -> (Vec<Vec<f32>>, Vec<usize>) {
-                rows.iter()
-                    .map(|&r| (features[r].clone(), labels[r]))
-                    .unzip()
-            };
-            let ((train_x, train_y), (test_x, test_y)) = (pick(&train), pick(&test));
             let fit = fit_last_layer(&train_x, &train_y, head, weight, bias, ridge, steps)?;
-            let x = design(&test_x);
             let theta = parameters(&fit.weight, &fit.bias, bias.len());
-            total += data_loss(&x, &theta, &test_y, head) * test.len() as f64;
-            count += test.len();
+            *total += data_loss(&x, &theta, &test_y, head) * test.len() as f64;
         }
-        held_out_loss.push((ridge, total / count.max(1) as f64));
     }
+    let held_out_loss: Vec<(f64, f64)> = RIDGE_CANDIDATES
+        .iter()
+        .zip(totals)
+        .map(|(&ridge, total)| (ridge, total / labels.len().max(1) as f64))
+        .collect();
     let best = held_out_loss
         .iter()
         .fold(None::<(f64, f64)>, |best, &(r, l)| match best {
