@@ -71,7 +71,7 @@ enum Command {
 
 #[derive(Args)]
 struct SimulateArgs {
-    /// A preset: quick, paper-train, wide-train, seeds-train, dr-train, dr-fast, dr-aligned, dr-single, dr-optics, dr-optics-edges, dr-thick, paper-tests, paper-defect, demo (writes into
+    /// A preset: quick, paper-train, wide-train, seeds-train, dr-train, dr-fast, dr-aligned, dr-single, dr-optics, dr-optics-edges, dr-thick, dr-narrow, paper-tests, paper-defect, demo (writes into
     /// --out-dir).
     #[arg(long)]
     preset: Option<String>,
@@ -79,8 +79,9 @@ struct SimulateArgs {
     /// own (fewer patterns, for a first look at a recipe).
     #[arg(long, value_parser = parse_pair)]
     preset_positions: Option<[usize; 2]>,
-    /// With --preset dr-fast, dr-aligned, dr-single, dr-optics(-edges) or dr-train: independent nuisance draws (scans) per class instead
-    /// of 6 (dr-train: at most 12).
+    /// With a domain-randomised preset (dr-train, dr-fast, dr-aligned, dr-single,
+    /// dr-optics(-edges), dr-thick, dr-narrow): independent nuisance draws (scans) per class
+    /// instead of 6 (dr-train: at most 12).
     #[arg(long)]
     draws_per_class: Option<u64>,
     /// Folder for a preset's scans.

@@ -588,6 +588,23 @@ fn preset_positions_scan_the_same_area_more_coarsely() {
         "{:?}",
         thick.iter().map(nm).collect::<Vec<_>>()
     );
+    // dr-narrow: as dr-thick in 2x2 and 3x3 cells, above dr-thick's seeds.
+    let narrow = draws("dr-narrow", 4).unwrap();
+    let most_thick =
+        polarmap_sim::job::DR_THICK_FIRST_SEED + 8 * polarmap_sim::job::DR_MAX_PER_CLASS;
+    assert!(narrow.iter().all(|j| j.acquisition.seed >= most_thick));
+    assert!(narrow.iter().all(|j| j.name.starts_with("drn-")));
+    assert!(narrow.iter().all(|j| (34.0..61.0).contains(&nm(j))));
+    assert!(
+        narrow
+            .iter()
+            .all(|j| j.crystal.cells[0] == j.crystal.cells[1]
+                && (2..=3).contains(&j.crystal.cells[0]))
+    );
+    assert!(
+        narrow.iter().any(|j| j.crystal.cells[0] == 2)
+            && narrow.iter().any(|j| j.crystal.cells[0] == 3)
+    );
     assert_eq!(single[8 * 12].params.probe.defocus_a, 0.0);
     assert!(draws("dr-fast", polarmap_sim::job::DR_MAX_PER_CLASS + 1).is_err());
     for refused in [

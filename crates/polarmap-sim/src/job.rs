@@ -340,7 +340,7 @@ impl Job {
 }
 
 /// Names of the presets.
-pub const PRESETS: [&str; 14] = [
+pub const PRESETS: [&str; 15] = [
     "quick",
     "paper-train",
     "wide-train",
@@ -352,6 +352,7 @@ pub const PRESETS: [&str; 14] = [
     "dr-optics",
     "dr-optics-edges",
     "dr-thick",
+    "dr-narrow",
     "paper-tests",
     "paper-defect",
     "demo",
@@ -387,10 +388,12 @@ pub const DR_OPTICS_FIRST_SEED: u64 = 300_001;
 pub const DR_OPTICS_EDGES_FIRST_SEED: u64 = 400_001;
 /// `dr-thick`'s first seed, above every seed `dr-optics-edges` can take.
 pub const DR_THICK_FIRST_SEED: u64 = 500_001;
+/// `dr-narrow`'s first seed, above every seed `dr-thick` can take.
+pub const DR_NARROW_FIRST_SEED: u64 = 600_001;
 /// The kinds `dr-optics` cycles through ([`crate::nuisance::SINGLE`]'s thickness, defocus and
 /// tilt): the optics that break every model on the transfer suite.
 pub const DR_OPTICS_KINDS: [usize; 3] = [4, 6, 9];
-/// The most draws per class `dr-fast`, `dr-aligned`, `dr-single`, `dr-optics` and `dr-thick` take (a bound that keeps a typo from
+/// The most draws per class `dr-fast`, `dr-aligned`, `dr-single`, `dr-optics`, `dr-thick` and `dr-narrow` take (a bound that keeps a typo from
 /// queueing a year of simulation and the presets' seeds apart).
 pub const DR_MAX_PER_CLASS: u64 = 10_000;
 
@@ -443,6 +446,8 @@ pub struct PresetOptions {
 ///   ([`crate::nuisance::Ranges::training_edges`]), seeds from [`DR_OPTICS_EDGES_FIRST_SEED`].
 /// - `dr-thick`: as `dr-fast` at 35–60 nm ([`crate::nuisance::Ranges::thick`]), seeds from
 ///   [`DR_THICK_FIRST_SEED`]: every nuisance at once on thick specimens.
+/// - `dr-narrow`: as `dr-thick` in 2×2 and 3×3 cells only ([`crate::nuisance::Ranges::narrow`]),
+///   seeds from [`DR_NARROW_FIRST_SEED`].
 /// - `paper-tests`: 1S–7S of PAPER-NOTES.md (class, lateral cells, thickness), 128×128 positions
 ///   over 2×2 cells.
 /// - `paper-defect`: RD, 4×4×50 cells with one oxygen vacancy (Nb relaxed 0.4/0.3/0.1 Å),
@@ -473,7 +478,7 @@ fn preset_jobs(name: &str, options: PresetOptions) -> Result<Vec<Job>> {
     let positions = options.positions;
     if options.draws_per_class.is_some() && !name.starts_with("dr-") {
         return Err(Error::invalid(format!(
-            "draws per class apply to the domain-randomised presets (dr-train, dr-fast, dr-aligned, dr-single, dr-optics, dr-optics-edges, dr-thick), not to {name}"
+            "draws per class apply to the domain-randomised presets (dr-train, dr-fast, dr-aligned, dr-single, dr-optics, dr-optics-edges, dr-thick, dr-narrow), not to {name}"
         )));
     }
     let t20 = cells_for_thickness_nm(20.0);
@@ -522,7 +527,7 @@ fn preset_jobs(name: &str, options: PresetOptions) -> Result<Vec<Job>> {
             })
             .collect(),
         "dr-train" | "dr-fast" | "dr-aligned" | "dr-single" | "dr-optics" | "dr-optics-edges"
-        | "dr-thick" => {
+        | "dr-thick" | "dr-narrow" => {
             use crate::nuisance::{Ranges, ALL_SINGLE, SINGLE};
             // The one-at-a-time presets cycle through these kinds (indices into SINGLE).
             let (first, ranges, prefix, max, kinds): (_, _, _, _, &[usize]) = match name {
@@ -558,6 +563,13 @@ fn preset_jobs(name: &str, options: PresetOptions) -> Result<Vec<Job>> {
                     DR_THICK_FIRST_SEED,
                     Ranges::thick(),
                     "drt",
+                    DR_MAX_PER_CLASS,
+                    &[],
+                ),
+                "dr-narrow" => (
+                    DR_NARROW_FIRST_SEED,
+                    Ranges::narrow(),
+                    "drn",
                     DR_MAX_PER_CLASS,
                     &[],
                 ),

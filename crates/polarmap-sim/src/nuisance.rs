@@ -183,6 +183,16 @@ impl Ranges {
         }
     }
 
+    /// [`Ranges::thick`] in 2×2 and 3×3 cells only: the narrow boxes where thick randomised
+    /// draws were still lost (a 7.9 Å box is narrower than the probe spreads through 40 nm, and
+    /// its reciprocal lattice is 3.2 mrad coarse).
+    pub fn narrow() -> Ranges {
+        Ranges {
+            lateral: [2, 3],
+            ..Ranges::thick()
+        }
+    }
+
     /// [`Ranges::training`] drawn towards the ends of each range ([`Ranges::edges`]).
     pub fn training_edges() -> Ranges {
         Ranges {
