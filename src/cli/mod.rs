@@ -71,7 +71,7 @@ enum Command {
 
 #[derive(Args)]
 struct SimulateArgs {
-    /// A preset: quick, paper-train, wide-train, seeds-train, dr-train, dr-fast, dr-aligned, dr-single, dr-optics, dr-optics-edges, dr-thick, dr-narrow, paper-tests, paper-defect, demo (writes into
+    /// A preset: quick, paper-train, wide-train, seeds-train, dr-train, dr-fast, dr-aligned, dr-single, dr-optics, dr-optics-edges, dr-thick, dr-narrow, dr-unpolarised, paper-tests, paper-defect, demo (writes into
     /// --out-dir).
     #[arg(long)]
     preset: Option<String>,
@@ -80,7 +80,7 @@ struct SimulateArgs {
     #[arg(long, value_parser = parse_pair)]
     preset_positions: Option<[usize; 2]>,
     /// With a domain-randomised preset (dr-train, dr-fast, dr-aligned, dr-single,
-    /// dr-optics(-edges), dr-thick, dr-narrow): independent nuisance draws (scans) per class
+    /// dr-optics(-edges), dr-thick, dr-narrow, dr-unpolarised): independent nuisance draws (scans) per class
     /// instead of 6 (dr-train: at most 12).
     #[arg(long)]
     draws_per_class: Option<u64>,

@@ -605,6 +605,17 @@ fn preset_positions_scan_the_same_area_more_coarsely() {
         narrow.iter().any(|j| j.crystal.cells[0] == 2)
             && narrow.iter().any(|j| j.crystal.cells[0] == 3)
     );
+    // dr-unpolarised: no displacement, above dr-narrow's seeds.
+    let unpolarised = draws("dr-unpolarised", 2).unwrap();
+    let most_narrow =
+        polarmap_sim::job::DR_NARROW_FIRST_SEED + 8 * polarmap_sim::job::DR_MAX_PER_CLASS;
+    assert_eq!(unpolarised.len(), 16);
+    assert!(unpolarised
+        .iter()
+        .all(|j| j.acquisition.seed >= most_narrow));
+    assert!(unpolarised
+        .iter()
+        .all(|j| j.name.starts_with("dru-none-s") && j.class.is_none()));
     assert_eq!(single[8 * 12].params.probe.defocus_a, 0.0);
     assert!(draws("dr-fast", polarmap_sim::job::DR_MAX_PER_CLASS + 1).is_err());
     for refused in [

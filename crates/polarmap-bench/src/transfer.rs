@@ -483,7 +483,7 @@ pub fn evaluate_scan(
         condition: scan.condition.clone(),
         simulator: scan.simulator.clone(),
         truth,
-        majority: stats.majority,
+        majority: stats.direction(),
         accuracy: truth_map.and_then(|t| agreement(t, &evaluation.predictions.classes)),
         distribution: stats.fractions(),
         mean_confidence: stats.mean_confidence,

@@ -124,11 +124,70 @@ pub struct RegionStats {
     pub undetermined: usize,
 }
 
+/// The least mean resultant length ([`Coherence::resultant`]) of the determined pixels'
+/// directions for their majority to stand as the polarization direction: below it the
+/// directions cancel more than an even split between two classes 135° apart (0.38) does.
+pub const MIN_COHERENCE: f64 = 0.3;
+/// The largest Rayleigh-test chance probability for the majority to stand as a direction.
+pub const COHERENCE_P_VALUE: f64 = 0.01;
+
+/// Rayleigh test of n unit vectors whose sum is `length` long: the chance of a sum at least
+/// this long from directions drawn at random (Zar's approximation).
+pub fn rayleigh_p_value(n: usize, length: f64) -> f64 {
+    let n = n as f64;
+    let root = (1.0 + 4.0 * n + 4.0 * (n * n - length * length))
+        .max(0.0)
+        .sqrt();
+    (root - (1.0 + 2.0 * n)).exp().min(1.0)
+}
+
+/// How far a region's determined pixels agree on one polarization direction.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Coherence {
+    /// Mean resultant length of the pixels' class directions (unit vectors): 1 when all
+    /// point one way, 0 when they cancel (opposite domains in equal measure, or directions
+    /// at random, as on an unpolarised specimen).
+    pub resultant: f64,
+    /// Rayleigh test: the chance of a resultant this long from as many directions drawn at
+    /// random (Zar's approximation, good from a handful of pixels on).
+    pub p_value: f64,
+}
+
 impl RegionStats {
     /// Fraction of the determined pixels per class.
     pub fn fractions(&self) -> [f64; Class::COUNT] {
         let n = (self.pixels - self.undetermined).max(1) as f64;
         self.counts.map(|c| c as f64 / n)
+    }
+
+    /// The determined pixels' [`Coherence`]; None without determined pixels.
+    pub fn coherence(&self) -> Option<Coherence> {
+        let n: usize = self.counts.iter().sum();
+        if n == 0 {
+            return None;
+        }
+        let (mut x, mut y) = (0.0, 0.0);
+        for (class, &count) in Class::ALL.iter().zip(&self.counts) {
+            let angle = class.angle_deg().to_radians();
+            x += count as f64 * angle.cos();
+            y += count as f64 * angle.sin();
+        }
+        let length = x.hypot(y);
+        Some(Coherence {
+            resultant: length / n as f64,
+            p_value: rayleigh_p_value(n, length),
+        })
+    }
+
+    /// The majority as the region's polarization direction: only when the determined pixels
+    /// agree on one ([`MIN_COHERENCE`], [`COHERENCE_P_VALUE`]). None for pixels whose
+    /// directions cancel or are too few to tell from chance, where the count majority alone
+    /// would name a direction the data do not hold.
+    pub fn direction(&self) -> Option<Class> {
+        let a = self.coherence()?;
+        (a.resultant >= MIN_COHERENCE && a.p_value < COHERENCE_P_VALUE)
+            .then_some(self.majority)
+            .flatten()
     }
 }
 
@@ -429,6 +488,53 @@ pub fn defect_clusters(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn counted(pairs: &[(Class, usize)]) -> RegionStats {
+        let mut counts = [0usize; Class::COUNT];
+        for &(c, n) in pairs {
+            counts[c.index()] += n;
+        }
+        let n = counts.iter().sum();
+        RegionStats {
+            pixels: n,
+            counts,
+            majority: majority_of(&counts),
+            mean_confidence: None,
+            undetermined: 0,
+        }
+    }
+
+    #[test]
+    fn a_majority_is_a_direction_only_when_the_pixels_agree_on_one() {
+        // One class throughout: resultant 1; 4 pixels pass the Rayleigh test, 3 do not.
+        let all = counted(&[(Class::RU, 10)]);
+        let a = all.coherence().unwrap();
+        assert!((a.resultant - 1.0).abs() < 1e-12);
+        assert_eq!(all.direction(), Some(Class::RU));
+        assert_eq!(counted(&[(Class::RM, 4)]).direction(), Some(Class::RM));
+        let three = counted(&[(Class::RM, 3)]);
+        assert!((0.02..0.05).contains(&three.coherence().unwrap().p_value));
+        assert_eq!((three.majority, three.direction()), (Some(Class::RM), None));
+        // Opposite domains in equal measure: a count majority, no direction.
+        let opposite = counted(&[(Class::RM, 50), (Class::LM, 50)]);
+        assert!(opposite.coherence().unwrap().resultant < 1e-12);
+        assert_eq!(
+            (opposite.majority, opposite.direction()),
+            (Some(Class::RM), None)
+        );
+        // Neighbouring classes agree (resultant cos 22.5° = 0.92).
+        let neighbours = counted(&[(Class::RM, 30), (Class::RU, 20)]);
+        assert_eq!(neighbours.direction(), Some(Class::RM));
+        // Zar's table: n = 10 at the 5 % level needs z = nR² = 2.910, i.e. R = 0.539.
+        let p = rayleigh_p_value(10, 10.0 * (2.910f64 / 10.0).sqrt());
+        assert!((p - 0.05).abs() < 0.003, "{p}");
+        // A weak bias over many pixels is significant but too short to be a direction.
+        let biased = counted(&[(Class::MU, 600), (Class::MD, 400)]);
+        let a = biased.coherence().unwrap();
+        assert!(a.p_value < 1e-6 && a.resultant < MIN_COHERENCE);
+        assert_eq!(biased.direction(), None);
+        assert_eq!(counted(&[]).coherence(), None);
+    }
 
     #[test]
     fn stats_count_classes_and_pick_the_majority() {

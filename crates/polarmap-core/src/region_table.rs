@@ -22,9 +22,10 @@ pub struct RegionRow {
 }
 
 impl RegionRow {
-    /// The majority class's fraction of the determined pixels (None: no determined pixel).
+    /// The majority direction's fraction of the determined pixels (None: no determined pixel,
+    /// or pixels that do not agree on a direction, [`RegionStats::direction`]).
     pub fn majority_fraction(&self) -> Option<f64> {
-        let m = self.stats.majority?;
+        let m = self.stats.direction()?;
         Some(self.stats.fractions()[m.index()])
     }
 }
@@ -47,7 +48,7 @@ pub fn csv_line(row: &RegionRow) -> String {
         row.number,
         s.pixels,
         s.pixels - s.undetermined,
-        opt(s.majority.map(|m| m.name().to_string())),
+        opt(s.direction().map(|m| m.name().to_string())),
         opt(row.majority_fraction().map(|f| f.to_string())),
     );
     for n in s.counts {

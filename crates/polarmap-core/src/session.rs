@@ -119,6 +119,8 @@ impl Evaluation {
             "undetermined: no polarization signal (centrosymmetric mean pattern)"
         } else if stats.majority.is_none() {
             "undetermined: no pixel passed the thresholds"
+        } else if stats.direction().is_none() {
+            "undetermined: the determined pixels do not agree on a direction"
         } else {
             "determined"
         };
@@ -127,7 +129,9 @@ impl Evaluation {
             "model_file": model_file.display().to_string(),
             "patterns": stats.pixels,
             "outcome": outcome,
-            "majority_class": stats.majority.map(|c| c.name()),
+            "majority_class": stats.direction().map(|c| c.name()),
+            "majority_by_count": stats.majority.map(|c| c.name()),
+            "direction_coherence": stats.coherence(),
             "determined_pixels": stats.pixels - stats.undetermined,
             "undetermined_pixels": stats.undetermined,
             "distribution": distribution,

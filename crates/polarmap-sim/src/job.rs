@@ -340,7 +340,7 @@ impl Job {
 }
 
 /// Names of the presets.
-pub const PRESETS: [&str; 15] = [
+pub const PRESETS: [&str; 16] = [
     "quick",
     "paper-train",
     "wide-train",
@@ -353,6 +353,7 @@ pub const PRESETS: [&str; 15] = [
     "dr-optics-edges",
     "dr-thick",
     "dr-narrow",
+    "dr-unpolarised",
     "paper-tests",
     "paper-defect",
     "demo",
@@ -390,6 +391,8 @@ pub const DR_OPTICS_EDGES_FIRST_SEED: u64 = 400_001;
 pub const DR_THICK_FIRST_SEED: u64 = 500_001;
 /// `dr-narrow`'s first seed, above every seed `dr-thick` can take.
 pub const DR_NARROW_FIRST_SEED: u64 = 600_001;
+/// `dr-unpolarised`'s first seed, above every seed `dr-narrow` can take.
+pub const DR_UNPOLARISED_FIRST_SEED: u64 = 700_001;
 /// The kinds `dr-optics` cycles through ([`crate::nuisance::SINGLE`]'s thickness, defocus and
 /// tilt): the optics that break every model on the transfer suite.
 pub const DR_OPTICS_KINDS: [usize; 3] = [4, 6, 9];
@@ -448,6 +451,9 @@ pub struct PresetOptions {
 ///   [`DR_THICK_FIRST_SEED`]: every nuisance at once on thick specimens.
 /// - `dr-narrow`: as `dr-thick` in 2×2 and 3×3 cells only ([`crate::nuisance::Ranges::narrow`]),
 ///   seeds from [`DR_NARROW_FIRST_SEED`].
+/// - `dr-unpolarised`: as `dr-fast` with no Nb displacement (8 draws per "class", named
+///   `dru-none-sSEED`), seeds from [`DR_UNPOLARISED_FIRST_SEED`]: unpolarised specimens under
+///   every nuisance, to judge the undetermined outcome on scans outside the transfer suite.
 /// - `paper-tests`: 1S–7S of PAPER-NOTES.md (class, lateral cells, thickness), 128×128 positions
 ///   over 2×2 cells.
 /// - `paper-defect`: RD, 4×4×50 cells with one oxygen vacancy (Nb relaxed 0.4/0.3/0.1 Å),
@@ -478,7 +484,7 @@ fn preset_jobs(name: &str, options: PresetOptions) -> Result<Vec<Job>> {
     let positions = options.positions;
     if options.draws_per_class.is_some() && !name.starts_with("dr-") {
         return Err(Error::invalid(format!(
-            "draws per class apply to the domain-randomised presets (dr-train, dr-fast, dr-aligned, dr-single, dr-optics, dr-optics-edges, dr-thick, dr-narrow), not to {name}"
+            "draws per class apply to the domain-randomised presets (dr-train, dr-fast, dr-aligned, dr-single, dr-optics, dr-optics-edges, dr-thick, dr-narrow, dr-unpolarised), not to {name}"
         )));
     }
     let t20 = cells_for_thickness_nm(20.0);
@@ -527,7 +533,7 @@ fn preset_jobs(name: &str, options: PresetOptions) -> Result<Vec<Job>> {
             })
             .collect(),
         "dr-train" | "dr-fast" | "dr-aligned" | "dr-single" | "dr-optics" | "dr-optics-edges"
-        | "dr-thick" | "dr-narrow" => {
+        | "dr-thick" | "dr-narrow" | "dr-unpolarised" => {
             use crate::nuisance::{Ranges, ALL_SINGLE, SINGLE};
             // The one-at-a-time presets cycle through these kinds (indices into SINGLE).
             let (first, ranges, prefix, max, kinds): (_, _, _, _, &[usize]) = match name {
@@ -573,6 +579,13 @@ fn preset_jobs(name: &str, options: PresetOptions) -> Result<Vec<Job>> {
                     DR_MAX_PER_CLASS,
                     &[],
                 ),
+                "dr-unpolarised" => (
+                    DR_UNPOLARISED_FIRST_SEED,
+                    Ranges::training(),
+                    "dru",
+                    DR_MAX_PER_CLASS,
+                    &[],
+                ),
                 "dr-optics" => (
                     DR_OPTICS_FIRST_SEED,
                     Ranges::training(),
@@ -594,10 +607,15 @@ fn preset_jobs(name: &str, options: PresetOptions) -> Result<Vec<Job>> {
                     "{name} takes 1 to {max} draws per class, not {per_class}"
                 )));
             }
+            let unpolarised = name == "dr-unpolarised";
             (0..per_class)
                 .flat_map(|k| Class::ALL.iter().map(move |&c| (k, c)))
                 .map(|(k, c)| {
                     let seed = first + 8 * k + c.index() as u64;
+                    let (class, c) = match unpolarised {
+                        true => (None, "none".to_string()),
+                        false => (Some(c), c.to_string()),
+                    };
                     // The draw's descan grows across the scan: drawn for the positions made.
                     let scan = positions.unwrap_or([32, 32]);
                     let (draw, name) = if kinds.is_empty() {
@@ -609,7 +627,7 @@ fn preset_jobs(name: &str, options: PresetOptions) -> Result<Vec<Job>> {
                             format!("{prefix}-{c}-{}-s{seed}", SINGLE[kind]),
                         )
                     };
-                    let mut job = crate::nuisance::job_with(&name, Some(c), seed, scan, &draw);
+                    let mut job = crate::nuisance::job_with(&name, class, seed, scan, &draw);
                     if !kinds.is_empty() {
                         job.scan.origin = offset_origin(&job.scan, seed);
                     }

@@ -151,7 +151,11 @@ fn summary(ui: &mut egui::Ui, source: &ClassSource, partial: Option<&str>) {
             ),
         );
     }
-    match totals.majority {
+    match totals.direction() {
+        None if totals.majority.is_some() => wrapped(
+            ui,
+            format!("{of}: undetermined (the determined pixels do not agree on a direction)"),
+        ),
         Some(m) if totals.undetermined > 0 => wrapped(
             ui,
             format!(

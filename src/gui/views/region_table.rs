@@ -46,7 +46,7 @@ impl Column {
             match self {
                 Column::Number => Some(e.id as f64),
                 Column::Pixels => s.map(|s| s.pixels as f64),
-                Column::Majority => s.and_then(|s| s.majority).map(|m| m.index() as f64),
+                Column::Majority => s.and_then(|s| s.direction()).map(|m| m.index() as f64),
                 Column::Fraction => majority_fraction(e),
                 Column::Determined => s.map(|s| (s.pixels - s.undetermined) as f64),
             }
@@ -64,7 +64,7 @@ impl Column {
 /// The majority class's fraction of the region's determined pixels.
 pub fn majority_fraction(entry: &RegionEntry) -> Option<f64> {
     let s = entry.stats.as_ref()?;
-    s.majority.map(|m| s.fractions()[m.index()])
+    s.direction().map(|m| s.fractions()[m.index()])
 }
 
 #[derive(Serialize, Deserialize)]
@@ -158,7 +158,7 @@ impl View for RegionTable {
                     match &entry.stats {
                         Some(s) => {
                             ui.label(format!("{}", s.pixels));
-                            ui.label(s.majority.map_or("—", |m| m.name()));
+                            ui.label(s.direction().map_or("—", |m| m.name()));
                             ui.label(
                                 majority_fraction(entry)
                                     .map_or("—".into(), |f| format!("{:.1} %", 100.0 * f)),

@@ -48,14 +48,19 @@ impl RegionEntry {
 
     fn stats_summary(&self) -> String {
         match &self.stats {
-            Some(s) => match s.majority {
-                Some(m) => format!(
+            Some(s) => match (s.direction(), s.majority) {
+                (Some(m), _) => format!(
                     "{}: majority {m}, {} px ({:.0} %)",
                     self.name(),
                     s.pixels,
                     100.0 * s.fractions()[m.index()]
                 ),
-                None => format!("{}: empty", self.name()),
+                (None, Some(_)) => format!(
+                    "{}: undetermined, {} px (the pixels do not agree on a direction)",
+                    self.name(),
+                    s.pixels
+                ),
+                (None, None) => format!("{}: empty", self.name()),
             },
             None => format!("{}: no class map", self.name()),
         }
