@@ -84,11 +84,11 @@ mod tests {
 
     #[test]
     fn rows_carry_the_maps_statistics_and_files_are_not_overwritten() {
-        // A 4×4 map: left half RD, right half MU, one undetermined pixel in the left half.
+        // A 4×4 map: left half RD, right half RM (a neighbouring direction: the pixels agree on RD), one undetermined pixel in the left half.
         let mut classes = ndarray::Array2::from_elem((4, 4), Class::RD);
         for r in 0..4 {
-            classes[(r, 2)] = Class::MU;
-            classes[(r, 3)] = Class::MU;
+            classes[(r, 2)] = Class::RM;
+            classes[(r, 3)] = Class::RM;
         }
         let mut map = ClassMap::new(classes);
         let mut determined = ndarray::Array2::from_elem((4, 4), true);
@@ -105,7 +105,7 @@ mod tests {
             stats: map.stats(Some(&region)),
             partial: Some((12, 16)),
         };
-        // 12 pixels: 7 RD determined + 1 undetermined, 4 MU.
+        // 12 pixels: 7 RD determined + 1 undetermined, 4 RM.
         assert_eq!(row.majority_fraction(), Some(7.0 / 11.0));
         let line = csv_line(&row);
         let fields: Vec<&str> = line.split(',').collect();
@@ -122,7 +122,7 @@ mod tests {
             7.0 / 11.0
         );
         assert_eq!(field("n_RD"), "7");
-        assert_eq!(field("n_MU"), "4");
+        assert_eq!(field("n_RM"), "4");
         assert_eq!(field("mean_confidence"), "");
         assert_eq!(field("partial_map"), "12 of 16");
 
