@@ -437,6 +437,16 @@ fn figure_of_the_demo_png_at_its_dpi_and_svg_with_the_classes_present() {
     // (its "undetermined" entry makes up the rest).
     let determined = summary["determined_pixels"].as_f64().unwrap();
     let all = determined + summary["undetermined_pixels"].as_f64().unwrap();
+    // Its two domains (RM, RD) are 45° apart: their pixels agree on a direction (resultant
+    // cos 22.5° = 0.92 for equal halves), so the count majority is the scan's direction.
+    let coherence = &summary["direction_coherence"];
+    assert!(
+        coherence["resultant"].as_f64().unwrap() > 0.85,
+        "{coherence}"
+    );
+    assert!(coherence["p_value"].as_f64().unwrap() < 1e-6, "{coherence}");
+    assert_eq!(summary["outcome"], "determined");
+    assert_eq!(summary["majority_class"], summary["majority_by_count"]);
 
     // PNG: 180 mm (the composite's default width) at 150 DPI, and the DPI in the file.
     let png = dir.path().join("fig.png");

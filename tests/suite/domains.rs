@@ -132,6 +132,11 @@ fn a_simulated_four_domain_mosaic_has_its_walls_in_its_labels() {
     assert_eq!(check_walls(made, &d, 0.0), 0);
     // Two 180° walls (RU–LD, RD–LU) and two 90° (RU–RD, LD–LU), 6 edges each.
     assert_eq!(d.wall_lengths(), [12, 12, 0]);
+    // Four quadrants polarised four ways cancel: a count majority, but no net direction.
+    let stats = polarmap_core::maps::ClassMap::new(truth.clone()).stats(None);
+    assert!(stats.majority.is_some());
+    assert!(stats.coherence().unwrap().resultant < 1e-9);
+    assert_eq!(stats.direction(), None);
 }
 
 #[test]
