@@ -12,7 +12,8 @@ Labellings: `pixels` = that fraction of the scan's pixels drawn at random; `regi
 rectangle of about that many pixels at a random place (on a two-domain scan it lies in one domain
 or straddles both, as a user's box might).
 
-Usage: [ADAPT_SEEDS=1,2,3] [ADAPT_MODELS=pca-knn,conv-proto,conv-cls]
+Usage: [ADAPT_SEEDS=1,2,3] [ADAPT_MODELS=pca-knn,conv-proto,conv-cls] [ADAPT_EXTRA="..."]
+       [ADAPT_SCANS=RD|MU-20nm-noisy,...]
        python3 bench/adaptation.py DATA_DIR [POLARMAP_BINARY] > table.md
 (models by file stem in $POLARMAP_MODELS, default models/)
 Needs numpy. Writes DATA_DIR/adaptation.json with every run.
@@ -29,6 +30,10 @@ import numpy as np
 MODELS = os.environ.get("ADAPT_MODELS", "pca-knn,conv-proto,conv-cls").split(",")
 FRACTIONS = [0.005, 0.02, 0.10]
 SEEDS = [int(s) for s in os.environ.get("ADAPT_SEEDS", "1,2,3").split(",")]
+# More `predict` options for every run, e.g. ADAPT_EXTRA="--adapt-anchor 1".
+EXTRA = os.environ.get("ADAPT_EXTRA", "").split()
+# Only the scans whose names are listed (default: all).
+ONLY = [s for s in os.environ.get("ADAPT_SCANS", "").split(",") if s]
 COMMON = ["--scan", "32x32", "--scan-cells", "2x2", "--detector", "64", "--max-mrad", "30",
           "--seed", "7"]
 NOISY = ["--cells", "4x4x50", "--dose", "5e3", "--descan", "3", "-2"]
@@ -113,7 +118,8 @@ def main():
     models_dir = os.environ.get("POLARMAP_MODELS", "models")
     simulate(data, binary)
     runs = []
-    for scan in SCANS:
+    scans = [s for s in SCANS if not ONLY or s in ONLY]
+    for scan in scans:
         truth = truth_of(data, scan)
         for model in MODELS:
             for mode in ["pixels", "region"]:
@@ -124,7 +130,7 @@ def main():
                         out = subprocess.run(
                             [binary, "predict", os.path.join(data, file_name(scan) + ".npy"),
                              "--model", os.path.join(models_dir, model + ".pmm"),
-                             "--device", "cpu", "--adapt", path, "--json"],
+                             "--device", "cpu", "--adapt", path, "--json", *EXTRA],
                             check=True, capture_output=True, text=True).stdout
                         acc = json.loads(out)["adaptation"]["accuracy"]
                         runs.append({"scan": scan, "model": model, "mode": mode,
@@ -138,7 +144,7 @@ def main():
     print("| scan | model | labelling | before | " +
           " | ".join(f"{100 * f:g} %" for f in FRACTIONS) + " |")
     print("|---|---|---|---|" + "---|" * len(FRACTIONS))
-    for scan in SCANS:
+    for scan in scans:
         for model in MODELS:
             for mode in ["pixels", "region"]:
                 sel = [r for r in runs if (r["scan"], r["model"], r["mode"]) == (scan, model, mode)]

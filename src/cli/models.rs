@@ -122,6 +122,13 @@ pub struct PredictArgs {
     /// among 0.1, 0.01 and 0.001 by cross-validation over the labelled pixels.
     #[arg(long, requires = "adapt")]
     pub adapt_ridge: Option<f64>,
+    /// Classification heads: weight of keeping the model's own class probabilities on
+    /// unlabelled pixels of the scan beside fitting the labels (0: labels alone), so that a
+    /// region labelled in one domain does not repaint the others.
+    /// Default: chosen among 0, 0.2 and 1 by cross-validation over the labelled pixels (the
+    /// strongest within one standard error of the best held-out loss).
+    #[arg(long, requires = "adapt")]
+    pub adapt_anchor: Option<f64>,
     /// Write the adapted model here (its card beside it, NAME.card.json).
     #[arg(long, value_name = "OUT.pmm", requires = "adapt")]
     pub save_adapted: Option<PathBuf>,
@@ -234,6 +241,7 @@ pub fn predict(args: PredictArgs, progress: &Progress) -> Result<()> {
                 &labels,
                 &AdaptOptions {
                     ridge: args.adapt_ridge,
+                    anchor: args.adapt_anchor,
                     ..AdaptOptions::default()
                 },
                 progress,

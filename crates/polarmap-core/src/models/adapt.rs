@@ -97,6 +97,14 @@ pub struct AdaptOptions {
     /// cross-validation over the labelled pixels ([`choose_ridge`]), since a fixed 0.001 let
     /// randomly placed labels of two classes overfit and cost accuracy on the rest of a scan.
     pub ridge: Option<f64>,
+    /// Classification head: weight of a term that keeps the base model's class probabilities
+    /// on up to [`ANCHOR_PIXELS`] unlabelled pixels of the scan (their cross-entropy against the
+    /// base model's, beside the labelled pixels' loss). 0: labels alone. Without it a region
+    /// labelled in one domain of a scan with several repaints the others with its class: the
+    /// labels hold one class (and its symmetric copies) and say nothing about the rest.
+    /// `None`: chosen among [`ANCHOR_CANDIDATES`] by cross-validation over the labelled pixels
+    /// ([`choose_anchor`]); 0 with too few labelled pixels to hold any out.
+    pub anchor: Option<f64>,
     /// Prototype head: the weight, in patterns, of the old prototypes against the labelled
     /// means (and of "no shift" against the labelled classes' mean move).
     pub prior_patterns: f64,
@@ -112,12 +120,16 @@ impl Default for AdaptOptions {
         AdaptOptions {
             knn_weight: None,
             ridge: None,
+            anchor: None,
             prior_patterns: 10.0,
             steps: 300,
             max_fit_patterns: 4096,
         }
     }
 }
+
+/// Unlabelled pixels (evenly spaced over the scan) that [`AdaptOptions::anchor`] keeps.
+pub const ANCHOR_PIXELS: usize = 512;
 
 /// The ridges [`choose_ridge`] tries, strongest first (a tie keeps the stronger).
 pub const RIDGE_CANDIDATES: [f64; 3] = [0.1, 0.01, 0.001];
@@ -217,6 +229,11 @@ pub fn adapt(
     if labels.is_empty() {
         return Err(Error::invalid("no labelled pixels to adapt the model to"));
     }
+    if let Some(w) = options.anchor.filter(|w| !(w.is_finite() && *w >= 0.0)) {
+        return Err(Error::invalid(format!(
+            "the anchor weight must be 0 or more, got {w}"
+        )));
+    }
     if let Some(&(i, _)) = labels.iter().find(|(i, _)| *i >= n) {
         return Err(Error::invalid(format!(
             "labelled pattern {i} is outside the scan's {n} patterns"
@@ -302,6 +319,23 @@ pub fn adapt(
             let features = batched(&inputs, progress, |rows| net.features(rows))?;
             let (weight, bias) = net.head_weights()?;
             progress.check()?;
+            let anchor = if head == Head::Cls && options.anchor != Some(0.0) {
+                // Unlabelled pixels evenly spaced over the scan, in the model's input (and
+                // its 8 copies for a symmetrised model, each kept at its own probabilities).
+                let labelled: std::collections::HashSet<usize> = indices.iter().copied().collect();
+                let free: Vec<usize> = (0..n).filter(|i| !labelled.contains(i)).collect();
+                let step = free.len().div_ceil(ANCHOR_PIXELS).max(1);
+                let kept: Vec<usize> = free.iter().copied().step_by(step).collect();
+                let mut patterns =
+                    input::prepare_batch(scan, &kept, &geometry, spec.size, None, None)?;
+                if net.symmetrised() {
+                    (patterns, _) = transformed_copies(&patterns, &vec![0; kept.len()], spec.size);
+                }
+                let kept_features = batched(&patterns, progress, |rows| net.features(rows))?;
+                (!kept_features.is_empty()).then(|| Anchor::new(&kept_features, &weight, &bias))
+            } else {
+                None
+            };
             let (ridge, validation) = match options.ridge {
                 Some(r) => (r, serde_json::Value::Null),
                 None => {
@@ -324,7 +358,31 @@ pub fn adapt(
                     (choice.ridge, json)
                 }
             };
-            let fit = fit_last_layer(
+            let (anchor_weight, anchor_validation) = match (&anchor, options.anchor) {
+                (None, _) => (0.0, serde_json::Value::Null),
+                (Some(_), Some(w)) => (w, serde_json::Value::Null),
+                (Some(a), None) => {
+                    let choice = choose_anchor(
+                        &features,
+                        &targets,
+                        &pixels,
+                        &weight,
+                        &bias,
+                        ridge,
+                        options.steps,
+                        a,
+                        progress,
+                    )?;
+                    let json = serde_json::json!({
+                        "folds": RIDGE_FOLDS,
+                        "held_out_loss": choice.held_out_loss.iter()
+                            .map(|(w, l, se)| serde_json::json!({"weight": w, "loss": l, "standard_error": se}))
+                            .collect::<Vec<_>>(),
+                    });
+                    (choice.weight, json)
+                }
+            };
+            let fit = fit_last_layer_anchored(
                 &features,
                 &targets,
                 head,
@@ -332,6 +390,7 @@ pub fn adapt(
                 &bias,
                 ridge,
                 options.steps,
+                anchor.as_ref().map(|a| (a, anchor_weight)),
             )?;
             let header = header_with(record(
                 AdaptMethod::LastLayer,
@@ -339,6 +398,11 @@ pub fn adapt(
                     "head": head.name(),
                     "ridge": ridge,
                     "ridge_cross_validation": validation,
+                    "anchor": anchor.as_ref().map(|a| serde_json::json!({
+                        "weight": anchor_weight,
+                        "patterns": a.x.nrows(),
+                        "cross_validation": anchor_validation,
+                    })),
                     "steps": fit.steps,
                     "fit_patterns": rows.len(),
                     "loss_before": fit.loss_before,
@@ -499,6 +563,114 @@ pub fn choose_ridge(
     })
 }
 
+/// The anchor weights [`choose_anchor`] tries.
+pub const ANCHOR_CANDIDATES: [f64; 3] = [0.0, 0.2, 1.0];
+
+/// The anchor weight [`choose_anchor`] picked; per candidate (weight, mean held-out loss per
+/// labelled pixel, its standard error).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnchorChoice {
+    pub weight: f64,
+    pub held_out_loss: Vec<(f64, f64, f64)>,
+}
+
+/// The weight of the [`Anchor`] for a classification head's fit at `ridge`: the folds of
+/// [`choose_ridge`], each labelled pixel's held-out loss (the mean over its rows) under each
+/// of [`ANCHOR_CANDIDATES`], and the strongest anchor whose mean loss is within one standard
+/// error of the best: keeping the base model where the labels do not say otherwise costs
+/// nothing measurable on them. Labels that contradict the base model on pixels like the
+/// unlabelled ones are predicted worse under a strong anchor, and it is not chosen. With too
+/// few pixels to hold out, 0.
+#[allow(clippy::too_many_arguments)]
+pub fn choose_anchor(
+    features: &[Vec<f32>],
+    labels: &[usize],
+    pixels: &[usize],
+    weight: &[f32],
+    bias: &[f32],
+    ridge: f64,
+    steps: usize,
+    anchor: &Anchor,
+    progress: &Progress,
+) -> Result<AnchorChoice> {
+    let mut distinct: Vec<usize> = pixels.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < 2 * RIDGE_FOLDS {
+        return Ok(AnchorChoice {
+            weight: 0.0,
+            held_out_loss: Vec::new(),
+        });
+    }
+    let slot: Vec<usize> = pixels
+        .iter()
+        .map(|p| distinct.binary_search(p).unwrap_or(0))
+        .collect();
+    // Per candidate, per pixel: (summed loss of its rows, rows).
+    let mut per_pixel = vec![vec![(0.0, 0usize); distinct.len()]; ANCHOR_CANDIDATES.len()];
+    for fold in 0..RIDGE_FOLDS {
+        let (train, test): (Vec<usize>, Vec<usize>) =
+            (0..labels.len()).partition(|&r| slot[r] % RIDGE_FOLDS != fold);
+        let pick = |rows: &[usize]| -> (Vec<Vec<f32>>, Vec<usize>) {
+            rows.iter()
+                .map(|&r| (features[r].clone(), labels[r]))
+                .unzip()
+        };
+        let ((train_x, train_y), (test_x, _)) = (pick(&train), pick(&test));
+        let x = design(&test_x);
+        for (c, &w) in ANCHOR_CANDIDATES.iter().enumerate() {
+            progress.check()?;
+            let fit = fit_last_layer_anchored(
+                &train_x,
+                &train_y,
+                Head::Cls,
+                weight,
+                bias,
+                ridge,
+                steps,
+                Some((anchor, w)),
+            )?;
+            let theta = parameters(&fit.weight, &fit.bias, bias.len());
+            for (i, &r) in test.iter().enumerate() {
+                let row = x.slice(ndarray::s![i..i + 1, ..]).to_owned();
+                let loss = data_loss(&row, &theta, &[labels[r]], Head::Cls);
+                let cell = &mut per_pixel[c][slot[r]];
+                cell.0 += loss;
+                cell.1 += 1;
+            }
+        }
+    }
+    let held_out_loss: Vec<(f64, f64, f64)> = ANCHOR_CANDIDATES
+        .iter()
+        .zip(&per_pixel)
+        .map(|(&w, cells)| {
+            let losses: Vec<f64> = cells
+                .iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(sum, n)| sum / *n as f64)
+                .collect();
+            let n = losses.len().max(1) as f64;
+            let mean = losses.iter().sum::<f64>() / n;
+            let var = losses.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+            (w, mean, (var / n).sqrt())
+        })
+        .collect();
+    let best = held_out_loss
+        .iter()
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .copied()
+        .unwrap_or((0.0, 0.0, 0.0));
+    let weight = held_out_loss
+        .iter()
+        .filter(|(_, l, _)| *l <= best.1 + best.2)
+        .map(|(w, _, _)| *w)
+        .fold(0.0, f64::max);
+    Ok(AnchorChoice {
+        weight,
+        held_out_loss,
+    })
+}
+
 /// Features with a constant column for the bias: `[n, f + 1]`.
 fn design(features: &[Vec<f32>]) -> Array2<f64> {
     let f = features.first().map_or(0, Vec::len);
@@ -536,6 +708,76 @@ pub fn fit_last_layer(
     ridge: f64,
     steps: usize,
 ) -> Result<LastLayerFit> {
+    fit_last_layer_anchored(features, labels, head, weight, bias, ridge, steps, None)
+}
+
+/// Unlabelled patterns whose base-model class probabilities a last-layer fit keeps, with the
+/// weight of that term ([`AdaptOptions::anchor`]).
+pub struct Anchor {
+    x: Array2<f64>,
+    /// The base head's softmax on `x`.
+    targets: Array2<f64>,
+}
+
+impl Anchor {
+    /// The anchor of unlabelled `features` under the base head (`weight`, `bias`).
+    pub fn new(features: &[Vec<f32>], weight: &[f32], bias: &[f32]) -> Anchor {
+        let x = design(features);
+        let mut targets = x.dot(&parameters(weight, bias, bias.len()));
+        for mut row in targets.axis_iter_mut(Axis(0)) {
+            let max = row.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+            row.mapv_inplace(|v| (v - max).exp());
+            let sum = row.sum();
+            row.mapv_inplace(|v| v / sum);
+        }
+        Anchor { x, targets }
+    }
+
+    /// Cross-entropy of the head θ's probabilities against the targets, averaged.
+    fn loss(&self, theta: &Array2<f64>) -> f64 {
+        let z = self.x.dot(theta);
+        let total: f64 = z
+            .axis_iter(Axis(0))
+            .zip(self.targets.axis_iter(Axis(0)))
+            .map(|(row, p)| {
+                let max = row.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+                let log_sum = row.iter().map(|v| (v - max).exp()).sum::<f64>().ln() + max;
+                log_sum - row.dot(&p)
+            })
+            .sum();
+        total / self.x.nrows().max(1) as f64
+    }
+
+    fn gradient(&self, theta: &Array2<f64>) -> Array2<f64> {
+        let mut dz = self.x.dot(theta);
+        for (mut row, p) in dz
+            .axis_iter_mut(Axis(0))
+            .zip(self.targets.axis_iter(Axis(0)))
+        {
+            let max = row.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+            row.mapv_inplace(|v| (v - max).exp());
+            let sum = row.sum();
+            row.mapv_inplace(|v| v / sum);
+            row -= &p;
+        }
+        self.x.t().dot(&dz) / self.x.nrows().max(1) as f64
+    }
+}
+
+/// [`fit_last_layer`] with an [`Anchor`] term of the given weight added to the objective
+/// (classification heads).
+#[allow(clippy::too_many_arguments)]
+pub fn fit_last_layer_anchored(
+    features: &[Vec<f32>],
+    labels: &[usize],
+    head: Head,
+    weight: &[f32],
+    bias: &[f32],
+    ridge: f64,
+    steps: usize,
+    anchor: Option<(&Anchor, f64)>,
+) -> Result<LastLayerFit> {
+    let anchor = anchor.filter(|(a, w)| *w > 0.0 && head == Head::Cls && a.x.nrows() > 0);
     let n = features.len();
     let f = features.first().map_or(0, Vec::len);
     let m = bias.len();
@@ -559,9 +801,10 @@ pub fn fit_last_layer(
     let objective = |theta: &Array2<f64>| {
         let data = data_loss(&x, theta, labels, head);
         let d = theta - &theta0;
+        let kept = anchor.map_or(0.0, |(a, w)| w * a.loss(theta));
         (
             data,
-            data + 0.5 * lambda * d.iter().map(|v| v * v).sum::<f64>(),
+            data + kept + 0.5 * lambda * d.iter().map(|v| v * v).sum::<f64>(),
         )
     };
     let mut theta = theta0.clone();
@@ -569,7 +812,10 @@ pub fn fit_last_layer(
     let mut step = 1.0 / (curvature + lambda).max(1e-12);
     let mut done = 0;
     for _ in 0..steps {
-        let gradient = data_gradient(&x, &theta, labels, head) + (&theta - &theta0) * lambda;
+        let mut gradient = data_gradient(&x, &theta, labels, head) + (&theta - &theta0) * lambda;
+        if let Some((a, w)) = anchor {
+            gradient = gradient + a.gradient(&theta) * w;
+        }
         let mut accepted = false;
         for _ in 0..40 {
             let trial = &theta - &(&gradient * step);
@@ -849,6 +1095,80 @@ mod tests {
         let stiff = fit_last_layer(&scan[..3], &labels, Head::Cls, &w0, &b0, 10.0, 300).unwrap();
         let dist = |w: &[f32]| -> f32 { w.iter().zip(&w0).map(|(a, b)| (a - b).powi(2)).sum() };
         assert!(dist(&stiff.weight) < dist(&fit.weight));
+    }
+
+    #[test]
+    fn an_anchor_keeps_the_domain_the_labels_do_not_cover() {
+        let (w0, b0) = toy_head();
+        // Domain A: class-2 patterns the head reads as class 0; domain B: class-1 patterns it
+        // reads right. Both carry feature 2 (something the whole scan shares).
+        let a: Vec<Vec<f32>> = (0..30)
+            .map(|i| vec![1.0 + 0.01 * i as f32, 0.0, 1.0])
+            .collect();
+        let b: Vec<Vec<f32>> = (0..30)
+            .map(|i| vec![0.2, 1.0 + 0.01 * i as f32, 1.0])
+            .collect();
+        assert!(b.iter().all(|x| decode(&w0, &b0, x, Head::Cls) == 1));
+        let labels = vec![2usize; 10];
+        let class_of_b = |w: &[f32], bias: &[f32]| {
+            b.iter()
+                .filter(|x| decode(w, bias, x, Head::Cls) == 1)
+                .count()
+        };
+        // Labels alone, with a weak ridge: B follows the label.
+        let alone = fit_last_layer(&a[..10], &labels, Head::Cls, &w0, &b0, 0.0001, 300).unwrap();
+        assert_eq!(class_of_b(&alone.weight, &alone.bias), 0);
+        // Anchored on the unlabelled pixels of both domains: B keeps its class and the
+        // labelled patterns take their label (the unlabelled ones of A are pulled both ways:
+        // the price of the anchor where the base model is wrong, which the cross-validation
+        // weighs).
+        let unlabelled: Vec<Vec<f32>> = a[10..].iter().chain(&b).cloned().collect();
+        let anchor = Anchor::new(&unlabelled, &w0, &b0);
+        let kept = fit_last_layer_anchored(
+            &a[..10],
+            &labels,
+            Head::Cls,
+            &w0,
+            &b0,
+            0.0001,
+            300,
+            Some((&anchor, 1.0)),
+        )
+        .unwrap();
+        assert_eq!(class_of_b(&kept.weight, &kept.bias), b.len());
+        assert!(a[..10]
+            .iter()
+            .all(|x| decode(&kept.weight, &kept.bias, x, Head::Cls) == 2));
+        // The cross-validation tries every candidate, and needs 6 labelled pixels.
+        let pixels: Vec<usize> = (0..10).collect();
+        let progress = Progress::new();
+        let choice = choose_anchor(
+            &a[..10],
+            &labels,
+            &pixels,
+            &w0,
+            &b0,
+            0.0001,
+            300,
+            &anchor,
+            &progress,
+        )
+        .unwrap();
+        assert_eq!(choice.held_out_loss.len(), ANCHOR_CANDIDATES.len());
+        assert!(ANCHOR_CANDIDATES.contains(&choice.weight));
+        let few = choose_anchor(
+            &a[..5],
+            &labels[..5],
+            &pixels[..5],
+            &w0,
+            &b0,
+            0.0001,
+            300,
+            &anchor,
+            &progress,
+        )
+        .unwrap();
+        assert_eq!((few.weight, few.held_out_loss.len()), (0.0, 0));
     }
 
     #[test]
