@@ -125,10 +125,16 @@ pub struct PredictArgs {
     /// Classification heads: weight of keeping the model's own class probabilities on
     /// unlabelled pixels of the scan beside fitting the labels (0: labels alone), so that a
     /// region labelled in one domain does not repaint the others.
-    /// Default: chosen among 0, 0.2 and 1 by cross-validation over the labelled pixels (the
+    /// `auto`: chosen among 0, 0.2 and 1 by cross-validation over the labelled pixels (the
     /// strongest within one standard error of the best held-out loss).
-    #[arg(long, requires = "adapt")]
-    pub adapt_anchor: Option<f64>,
+    #[arg(
+        long,
+        requires = "adapt",
+        default_value = "0",
+        value_name = "W|auto",
+        value_parser = parse_anchor
+    )]
+    pub adapt_anchor: AnchorWeight,
     /// Write the adapted model here (its card beside it, NAME.card.json).
     #[arg(long, value_name = "OUT.pmm", requires = "adapt")]
     pub save_adapted: Option<PathBuf>,
@@ -241,7 +247,7 @@ pub fn predict(args: PredictArgs, progress: &Progress) -> Result<()> {
                 &labels,
                 &AdaptOptions {
                     ridge: args.adapt_ridge,
-                    anchor: args.adapt_anchor,
+                    anchor: args.adapt_anchor.0,
                     ..AdaptOptions::default()
                 },
                 progress,
@@ -456,5 +462,22 @@ fn print_summary(s: &serde_json::Value) {
     }
     if let Some(d) = s["defects"].as_array() {
         println!("candidate defect clusters: {}", d.len());
+    }
+}
+
+/// `--adapt-anchor`: a weight, or None for `auto` (cross-validated).
+#[derive(Debug, Clone, Copy)]
+pub struct AnchorWeight(pub Option<f64>);
+
+/// `--adapt-anchor`: a weight of 0 or more, or `auto`.
+fn parse_anchor(value: &str) -> Result<AnchorWeight, String> {
+    if value == "auto" {
+        return Ok(AnchorWeight(None));
+    }
+    match value.parse::<f64>() {
+        Ok(w) if w.is_finite() && w >= 0.0 => Ok(AnchorWeight(Some(w))),
+        _ => Err(format!(
+            "expected a weight of 0 or more, or auto; got {value}"
+        )),
     }
 }

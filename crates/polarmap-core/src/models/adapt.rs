@@ -103,7 +103,10 @@ pub struct AdaptOptions {
     /// labelled in one domain of a scan with several repaints the others with its class: the
     /// labels hold one class (and its symmetric copies) and say nothing about the rest.
     /// `None`: chosen among [`ANCHOR_CANDIDATES`] by cross-validation over the labelled pixels
-    /// ([`choose_anchor`]); 0 with too few labelled pixels to hold any out.
+    /// ([`choose_anchor`]; 0 with too few labelled pixels to hold any out). The default is 0:
+    /// measured on two-domain scans, the cross-validation rarely took the anchor and a fixed
+    /// weight costs scans where the base model is wrong everywhere (docs/transfer.md), so the
+    /// anchor is the user's lever, not a default.
     pub anchor: Option<f64>,
     /// Prototype head: the weight, in patterns, of the old prototypes against the labelled
     /// means (and of "no shift" against the labelled classes' mean move).
@@ -120,7 +123,7 @@ impl Default for AdaptOptions {
         AdaptOptions {
             knn_weight: None,
             ridge: None,
-            anchor: None,
+            anchor: Some(0.0),
             prior_patterns: 10.0,
             steps: 300,
             max_fit_patterns: 4096,
