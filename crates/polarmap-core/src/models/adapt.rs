@@ -515,37 +515,28 @@ pub fn choose_ridge(
     steps: usize,
     progress: &Progress,
 ) -> Result<RidgeChoice> {
-    let mut distinct: Vec<usize> = pixels.to_vec();
-    distinct.sort_unstable();
-    distinct.dedup();
-    if distinct.len() < 2 * RIDGE_FOLDS {
+    let Some((_, folds)) = folds(features, labels, pixels) else {
         return Ok(RidgeChoice {
             ridge: FALLBACK_RIDGE,
             held_out_loss: Vec::new(),
         });
-    }
-    // Pixels dealt in order: neighbouring labelled pixels fall in different folds.
-    let folds: Vec<usize> = pixels
-        .iter()
-        .map(|p| distinct.binary_search(p).unwrap_or(0) % RIDGE_FOLDS)
-        .collect();
+    };
     // Each fold's split is made once and fitted with every candidate.
     let mut totals = [0.0; RIDGE_CANDIDATES.len()];
-    for fold in 0..RIDGE_FOLDS {
-        let (train, test): (Vec<usize>, Vec<usize>) =
-            (0..labels.len()).partition(|&r| folds[r] != fold);
-        let pick = |rows: &[usize]| -> (Vec<Vec<f32>>, Vec<usize>) {
-            rows.iter()
-                .map(|&r| (features[r].clone(), labels[r]))
-                .unzip()
-        };
-        let ((train_x, train_y), (test_x, test_y)) = (pick(&train), pick(&test));
-        let x = design(&test_x);
+    for fold in &folds {
         for (total, ridge) in totals.iter_mut().zip(RIDGE_CANDIDATES) {
             progress.check()?;
-            let fit = fit_last_layer(&train_x, &train_y, head, weight, bias, ridge, steps)?;
+            let fit = fit_last_layer(
+                &fold.train_x,
+                &fold.train_y,
+                head,
+                weight,
+                bias,
+                ridge,
+                steps,
+            )?;
             let theta = parameters(&fit.weight, &fit.bias, bias.len());
-            *total += data_loss(&x, &theta, &test_y, head) * test.len() as f64;
+            *total += data_loss(&fold.test_x, &theta, &fold.test_y, head) * fold.test.len() as f64;
         }
     }
     let held_out_loss: Vec<(f64, f64)> = RIDGE_CANDIDATES
@@ -596,36 +587,21 @@ pub fn choose_anchor(
     anchor: &Anchor,
     progress: &Progress,
 ) -> Result<AnchorChoice> {
-    let mut distinct: Vec<usize> = pixels.to_vec();
-    distinct.sort_unstable();
-    distinct.dedup();
-    if distinct.len() < 2 * RIDGE_FOLDS {
+    let Some((slot, folds)) = folds(features, labels, pixels) else {
         return Ok(AnchorChoice {
             weight: 0.0,
             held_out_loss: Vec::new(),
         });
-    }
-    let slot: Vec<usize> = pixels
-        .iter()
-        .map(|p| distinct.binary_search(p).unwrap_or(0))
-        .collect();
+    };
     // Per candidate, per pixel: (summed loss of its rows, rows).
-    let mut per_pixel = vec![vec![(0.0, 0usize); distinct.len()]; ANCHOR_CANDIDATES.len()];
-    for fold in 0..RIDGE_FOLDS {
-        let (train, test): (Vec<usize>, Vec<usize>) =
-            (0..labels.len()).partition(|&r| slot[r] % RIDGE_FOLDS != fold);
-        let pick = |rows: &[usize]| -> (Vec<Vec<f32>>, Vec<usize>) {
-            rows.iter()
-                .map(|&r| (features[r].clone(), labels[r]))
-                .unzip()
-        };
-        let ((train_x, train_y), (test_x, _)) = (pick(&train), pick(&test));
-        let x = design(&test_x);
+    let distinct = slot.iter().max().map_or(0, |m| m + 1);
+    let mut per_pixel = vec![vec![(0.0, 0usize); distinct]; ANCHOR_CANDIDATES.len()];
+    for fold in &folds {
         for (c, &w) in ANCHOR_CANDIDATES.iter().enumerate() {
             progress.check()?;
             let fit = fit_last_layer_anchored(
-                &train_x,
-                &train_y,
+                &fold.train_x,
+                &fold.train_y,
                 Head::Cls,
                 weight,
                 bias,
@@ -634,8 +610,8 @@ pub fn choose_anchor(
                 Some((anchor, w)),
             )?;
             let theta = parameters(&fit.weight, &fit.bias, bias.len());
-            for (i, &r) in test.iter().enumerate() {
-                let row = x.slice(ndarray::s![i..i + 1, ..]).to_owned();
+            for (i, &r) in fold.test.iter().enumerate() {
+                let row = fold.test_x.slice(ndarray::s![i..i + 1, ..]).to_owned();
                 let loss = data_loss(&row, &theta, &[labels[r]], Head::Cls);
                 let cell = &mut per_pixel[c][slot[r]];
                 cell.0 += loss;
@@ -672,6 +648,57 @@ pub fn choose_anchor(
         weight,
         held_out_loss,
     })
+}
+
+/// One cross-validation fold of the labelled rows: fitted on the others, scored on its own.
+struct Fold {
+    train_x: Vec<Vec<f32>>,
+    train_y: Vec<usize>,
+    /// The held-out rows (indices into the labelled rows), their design matrix and labels.
+    test: Vec<usize>,
+    test_x: Array2<f64>,
+    test_y: Vec<usize>,
+}
+
+/// The labelled rows dealt into [`RIDGE_FOLDS`] folds by pixel (`pixels[i]` is row i's pixel;
+/// a pixel's rows stay together; pixels are dealt in order, so neighbouring labelled pixels
+/// fall in different folds), with each row's pixel as an index 0.. among the distinct pixels.
+/// None with fewer than 2 pixels per fold.
+fn folds(
+    features: &[Vec<f32>],
+    labels: &[usize],
+    pixels: &[usize],
+) -> Option<(Vec<usize>, Vec<Fold>)> {
+    let mut distinct: Vec<usize> = pixels.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < 2 * RIDGE_FOLDS {
+        return None;
+    }
+    let slot: Vec<usize> = pixels
+        .iter()
+        .map(|p| distinct.binary_search(p).unwrap_or(0))
+        .collect();
+    let pick = |rows: &[usize]| -> (Vec<Vec<f32>>, Vec<usize>) {
+        rows.iter()
+            .map(|&r| (features[r].clone(), labels[r]))
+            .unzip()
+    };
+    let folds = (0..RIDGE_FOLDS)
+        .map(|fold| {
+            let (train, test): (Vec<usize>, Vec<usize>) =
+                (0..labels.len()).partition(|&r| slot[r] % RIDGE_FOLDS != fold);
+            let ((train_x, train_y), (test_x, test_y)) = (pick(&train), pick(&test));
+            Fold {
+                train_x,
+                train_y,
+                test,
+                test_x: design(&test_x),
+                test_y,
+            }
+        })
+        .collect();
+    Some((slot, folds))
 }
 
 /// Features with a constant column for the bias: `[n, f + 1]`.
@@ -728,10 +755,7 @@ impl Anchor {
         let x = design(features);
         let mut targets = x.dot(&parameters(weight, bias, bias.len()));
         for mut row in targets.axis_iter_mut(Axis(0)) {
-            let max = row.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-            row.mapv_inplace(|v| (v - max).exp());
-            let sum = row.sum();
-            row.mapv_inplace(|v| v / sum);
+            softmax_in_place(&mut row);
         }
         Anchor { x, targets }
     }
@@ -743,8 +767,7 @@ impl Anchor {
             .axis_iter(Axis(0))
             .zip(self.targets.axis_iter(Axis(0)))
             .map(|(row, p)| {
-                let max = row.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-                let log_sum = row.iter().map(|v| (v - max).exp()).sum::<f64>().ln() + max;
+                let log_sum = log_sum_exp(row);
                 log_sum - row.dot(&p)
             })
             .sum();
@@ -757,10 +780,7 @@ impl Anchor {
             .axis_iter_mut(Axis(0))
             .zip(self.targets.axis_iter(Axis(0)))
         {
-            let max = row.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-            row.mapv_inplace(|v| (v - max).exp());
-            let sum = row.sum();
-            row.mapv_inplace(|v| v / sum);
+            softmax_in_place(&mut row);
             row -= &p;
         }
         self.x.t().dot(&dz) / self.x.nrows().max(1) as f64
@@ -874,6 +894,20 @@ fn largest_eigenvalue(x: &Array2<f64>) -> f64 {
     value
 }
 
+/// A row of logits turned into probabilities, in place.
+fn softmax_in_place(row: &mut ndarray::ArrayViewMut1<f64>) {
+    let max = row.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+    row.mapv_inplace(|v| (v - max).exp());
+    let sum = row.sum();
+    row.mapv_inplace(|v| v / sum);
+}
+
+/// log Σ exp of a row of logits, without overflow.
+fn log_sum_exp(row: ndarray::ArrayView1<f64>) -> f64 {
+    let max = row.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+    row.iter().map(|v| (v - max).exp()).sum::<f64>().ln() + max
+}
+
 /// Unit vector (cos θk, sin θk) of class k.
 fn direction(k: usize) -> [f64; 2] {
     let t = Class::ALL[k].angle_deg().to_radians();
@@ -893,8 +927,7 @@ fn data_loss(x: &Array2<f64>, theta: &Array2<f64>, labels: &[usize], head: Head)
                 (0..2).map(|c| 0.5 * (row[c].tanh() - t[c]).powi(2)).sum()
             }
             _ => {
-                let max = row.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-                let log_sum = row.iter().map(|v| (v - max).exp()).sum::<f64>().ln() + max;
+                let log_sum = log_sum_exp(row);
                 log_sum - row[y]
             }
         })
@@ -920,10 +953,7 @@ fn data_gradient(
                 }
             }
             _ => {
-                let max = row.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-                row.mapv_inplace(|v| (v - max).exp());
-                let sum = row.sum();
-                row.mapv_inplace(|v| v / sum);
+                softmax_in_place(&mut row);
                 row[y] -= 1.0;
             }
         }
@@ -1061,6 +1091,14 @@ mod tests {
         (w, vec![0.0; m])
     }
 
+    /// Features of n class-2 patterns that [`toy_head`] reads as class 0: class 0's feature
+    /// plus feature 2.
+    fn misread_as_class_0(n: usize) -> Vec<Vec<f32>> {
+        (0..n)
+            .map(|i| vec![1.0 + 0.01 * i as f32, 0.0, 1.0])
+            .collect()
+    }
+
     fn decode(weight: &[f32], bias: &[f32], x: &[f32], head: Head) -> usize {
         let m = bias.len();
         let z: Vec<f32> = (0..m)
@@ -1079,9 +1117,7 @@ mod tests {
     fn a_last_layer_fit_moves_a_wrong_map_to_the_labels_and_keeps_the_rest() {
         let (w0, b0) = toy_head();
         // The scan: patterns of class 2 whose features look like class 0's plus feature 2.
-        let scan: Vec<Vec<f32>> = (0..30)
-            .map(|i| vec![1.0 + 0.01 * i as f32, 0.0, 1.0])
-            .collect();
+        let scan = misread_as_class_0(30);
         assert!(scan.iter().all(|x| decode(&w0, &b0, x, Head::Cls) == 0));
         let labels = vec![2usize; 3];
         let fit = fit_last_layer(&scan[..3], &labels, Head::Cls, &w0, &b0, 0.1, 300).unwrap();
@@ -1105,9 +1141,7 @@ mod tests {
         let (w0, b0) = toy_head();
         // Domain A: class-2 patterns the head reads as class 0; domain B: class-1 patterns it
         // reads right. Both carry feature 2 (something the whole scan shares).
-        let a: Vec<Vec<f32>> = (0..30)
-            .map(|i| vec![1.0 + 0.01 * i as f32, 0.0, 1.0])
-            .collect();
+        let a = misread_as_class_0(30);
         let b: Vec<Vec<f32>> = (0..30)
             .map(|i| vec![0.2, 1.0 + 0.01 * i as f32, 1.0])
             .collect();
@@ -1145,32 +1179,24 @@ mod tests {
         // The cross-validation tries every candidate, and needs 6 labelled pixels.
         let pixels: Vec<usize> = (0..10).collect();
         let progress = Progress::new();
-        let choice = choose_anchor(
-            &a[..10],
-            &labels,
-            &pixels,
-            &w0,
-            &b0,
-            0.0001,
-            300,
-            &anchor,
-            &progress,
-        )
-        .unwrap();
+        let choose = |n: usize| {
+            choose_anchor(
+                &a[..n],
+                &labels[..n],
+                &pixels[..n],
+                &w0,
+                &b0,
+                0.0001,
+                300,
+                &anchor,
+                &progress,
+            )
+            .unwrap()
+        };
+        let choice = choose(10);
         assert_eq!(choice.held_out_loss.len(), ANCHOR_CANDIDATES.len());
         assert!(ANCHOR_CANDIDATES.contains(&choice.weight));
-        let few = choose_anchor(
-            &a[..5],
-            &labels[..5],
-            &pixels[..5],
-            &w0,
-            &b0,
-            0.0001,
-            300,
-            &anchor,
-            &progress,
-        )
-        .unwrap();
+        let few = choose(5);
         assert_eq!((few.weight, few.held_out_loss.len()), (0.0, 0));
     }
 
