@@ -179,6 +179,11 @@ impl RegionStats {
         })
     }
 
+    /// The [`direction`](Self::direction)'s fraction of the determined pixels.
+    pub fn direction_fraction(&self) -> Option<f64> {
+        self.direction().map(|m| self.fractions()[m.index()])
+    }
+
     /// The majority as the region's polarization direction: only when the determined pixels
     /// agree on one ([`MIN_COHERENCE`], [`COHERENCE_P_VALUE`]). None for pixels whose
     /// directions cancel or are too few to tell from chance, where the count majority alone

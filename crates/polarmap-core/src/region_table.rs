@@ -21,15 +21,6 @@ pub struct RegionRow {
     pub partial: Option<(usize, usize)>,
 }
 
-impl RegionRow {
-    /// The majority direction's fraction of the determined pixels (None: no determined pixel,
-    /// or pixels that do not agree on a direction, [`RegionStats::direction`]).
-    pub fn majority_fraction(&self) -> Option<f64> {
-        let m = self.stats.direction()?;
-        Some(self.stats.fractions()[m.index()])
-    }
-}
-
 /// The CSV's header line (without the newline).
 pub fn csv_header() -> String {
     let mut h = String::from("region,pixels,determined,majority,majority_fraction");
@@ -49,7 +40,7 @@ pub fn csv_line(row: &RegionRow) -> String {
         s.pixels,
         s.pixels - s.undetermined,
         opt(s.direction().map(|m| m.name().to_string())),
-        opt(row.majority_fraction().map(|f| f.to_string())),
+        opt(s.direction_fraction().map(|f| f.to_string())),
     );
     for n in s.counts {
         line += &format!(",{n}");
@@ -84,7 +75,8 @@ mod tests {
 
     #[test]
     fn rows_carry_the_maps_statistics_and_files_are_not_overwritten() {
-        // A 4×4 map: left half RD, right half RM (a neighbouring direction: the pixels agree on RD), one undetermined pixel in the left half.
+        // A 4×4 map: left half RD, right half RM (a neighbouring direction: the pixels agree
+        // on RD), one undetermined pixel in the left half.
         let mut classes = ndarray::Array2::from_elem((4, 4), Class::RD);
         for r in 0..4 {
             classes[(r, 2)] = Class::RM;
@@ -106,7 +98,7 @@ mod tests {
             partial: Some((12, 16)),
         };
         // 12 pixels: 7 RD determined + 1 undetermined, 4 RM.
-        assert_eq!(row.majority_fraction(), Some(7.0 / 11.0));
+        assert_eq!(row.stats.direction_fraction(), Some(7.0 / 11.0));
         let line = csv_line(&row);
         let fields: Vec<&str> = line.split(',').collect();
         let header = csv_header();

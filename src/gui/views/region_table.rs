@@ -6,6 +6,7 @@ use super::regions::RegionEntry;
 use super::{View, ViewContext};
 use crate::gui::request::Request;
 use eframe::egui;
+use polarmap_core::maps::RegionStats;
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::path::PathBuf;
@@ -47,7 +48,7 @@ impl Column {
                 Column::Number => Some(e.id as f64),
                 Column::Pixels => s.map(|s| s.pixels as f64),
                 Column::Majority => s.and_then(|s| s.direction()).map(|m| m.index() as f64),
-                Column::Fraction => majority_fraction(e),
+                Column::Fraction => s.and_then(RegionStats::direction_fraction),
                 Column::Determined => s.map(|s| (s.pixels - s.undetermined) as f64),
             }
         };
@@ -59,12 +60,6 @@ impl Column {
         }
         .then(a.id.cmp(&b.id))
     }
-}
-
-/// The majority class's fraction of the region's determined pixels.
-pub fn majority_fraction(entry: &RegionEntry) -> Option<f64> {
-    let s = entry.stats.as_ref()?;
-    s.direction().map(|m| s.fractions()[m.index()])
 }
 
 #[derive(Serialize, Deserialize)]
@@ -160,7 +155,7 @@ impl View for RegionTable {
                             ui.label(format!("{}", s.pixels));
                             ui.label(s.direction().map_or("—", |m| m.name()));
                             ui.label(
-                                majority_fraction(entry)
+                                s.direction_fraction()
                                     .map_or("—".into(), |f| format!("{:.1} %", 100.0 * f)),
                             );
                             ui.label(format!("{}", s.pixels - s.undetermined));

@@ -385,7 +385,7 @@ pub fn adapt(
                     (choice.weight, json)
                 }
             };
-            let fit = fit_last_layer_anchored(
+            let fit = fit_last_layer(
                 &features,
                 &targets,
                 head,
@@ -534,6 +534,7 @@ pub fn choose_ridge(
                 bias,
                 ridge,
                 steps,
+                None,
             )?;
             let theta = parameters(&fit.weight, &fit.bias, bias.len());
             *total += data_loss(&fold.test_x, &theta, &fold.test_y, head) * fold.test.len() as f64;
@@ -599,7 +600,7 @@ pub fn choose_anchor(
     for fold in &folds {
         for (c, &w) in ANCHOR_CANDIDATES.iter().enumerate() {
             progress.check()?;
-            let fit = fit_last_layer_anchored(
+            let fit = fit_last_layer(
                 &fold.train_x,
                 &fold.train_y,
                 Head::Cls,
@@ -725,24 +726,8 @@ fn parameters(weight: &[f32], bias: &[f32], m: usize) -> Array2<f64> {
     })
 }
 
-/// Refits a head's linear layer (`weight` `[F × M]` row-major, `bias` `[M]`) on `features`
-/// with class `labels`: minimises the head's loss plus (λ/2)·‖(W, b) − (W₀, b₀)‖², λ = `ridge` ×
-/// the largest eigenvalue of the features' second-moment matrix (so `ridge` does not depend on
-/// the features' scale), by gradient descent with a backtracking step.
-pub fn fit_last_layer(
-    features: &[Vec<f32>],
-    labels: &[usize],
-    head: Head,
-    weight: &[f32],
-    bias: &[f32],
-    ridge: f64,
-    steps: usize,
-) -> Result<LastLayerFit> {
-    fit_last_layer_anchored(features, labels, head, weight, bias, ridge, steps, None)
-}
-
-/// Unlabelled patterns whose base-model class probabilities a last-layer fit keeps, with the
-/// weight of that term ([`AdaptOptions::anchor`]).
+/// Unlabelled patterns whose base-model class probabilities a last-layer fit keeps (the
+/// term's weight: [`AdaptOptions::anchor`]).
 pub struct Anchor {
     x: Array2<f64>,
     /// The base head's softmax on `x`.
@@ -787,10 +772,13 @@ impl Anchor {
     }
 }
 
-/// [`fit_last_layer`] with an [`Anchor`] term of the given weight added to the objective
-/// (classification heads).
+/// Refits a head's linear layer (`weight` `[F × M]` row-major, `bias` `[M]`) on `features`
+/// with class `labels`: minimises the head's loss plus (λ/2)·‖(W, b) − (W₀, b₀)‖², λ = `ridge` ×
+/// the largest eigenvalue of the features' second-moment matrix (so `ridge` does not depend on
+/// the features' scale), plus, for a classification head, an [`Anchor`] term of the given
+/// weight, by gradient descent with a backtracking step.
 #[allow(clippy::too_many_arguments)]
-pub fn fit_last_layer_anchored(
+pub fn fit_last_layer(
     features: &[Vec<f32>],
     labels: &[usize],
     head: Head,
@@ -1120,7 +1108,7 @@ mod tests {
         let scan = misread_as_class_0(30);
         assert!(scan.iter().all(|x| decode(&w0, &b0, x, Head::Cls) == 0));
         let labels = vec![2usize; 3];
-        let fit = fit_last_layer(&scan[..3], &labels, Head::Cls, &w0, &b0, 0.1, 300).unwrap();
+        let fit = fit_last_layer(&scan[..3], &labels, Head::Cls, &w0, &b0, 0.1, 300, None).unwrap();
         assert!(fit.loss_after < fit.loss_before, "{fit:?}");
         for x in &scan[3..] {
             assert_eq!(decode(&fit.weight, &fit.bias, x, Head::Cls), 2, "{x:?}");
@@ -1131,7 +1119,8 @@ mod tests {
             1
         );
         // A larger ridge keeps the weights nearer the original.
-        let stiff = fit_last_layer(&scan[..3], &labels, Head::Cls, &w0, &b0, 10.0, 300).unwrap();
+        let stiff =
+            fit_last_layer(&scan[..3], &labels, Head::Cls, &w0, &b0, 10.0, 300, None).unwrap();
         let dist = |w: &[f32]| -> f32 { w.iter().zip(&w0).map(|(a, b)| (a - b).powi(2)).sum() };
         assert!(dist(&stiff.weight) < dist(&fit.weight));
     }
@@ -1153,7 +1142,8 @@ mod tests {
                 .count()
         };
         // Labels alone, with a weak ridge: B follows the label.
-        let alone = fit_last_layer(&a[..10], &labels, Head::Cls, &w0, &b0, 0.0001, 300).unwrap();
+        let alone =
+            fit_last_layer(&a[..10], &labels, Head::Cls, &w0, &b0, 0.0001, 300, None).unwrap();
         assert_eq!(class_of_b(&alone.weight, &alone.bias), 0);
         // Anchored on the unlabelled pixels of both domains: B keeps its class and the
         // labelled patterns take their label (the unlabelled ones of A are pulled both ways:
@@ -1161,7 +1151,7 @@ mod tests {
         // weighs).
         let unlabelled: Vec<Vec<f32>> = a[10..].iter().chain(&b).cloned().collect();
         let anchor = Anchor::new(&unlabelled, &w0, &b0);
-        let kept = fit_last_layer_anchored(
+        let kept = fit_last_layer(
             &a[..10],
             &labels,
             Head::Cls,
@@ -1236,7 +1226,7 @@ mod tests {
         let b0 = vec![0.0; m];
         let x = vec![vec![1.0, 0.0, 1.0]; 4];
         assert_eq!(decode(&w0, &b0, &x[0], Head::Reg), 0);
-        let fit = fit_last_layer(&x, &[2; 4], Head::Reg, &w0, &b0, 0.1, 300).unwrap();
+        let fit = fit_last_layer(&x, &[2; 4], Head::Reg, &w0, &b0, 0.1, 300, None).unwrap();
         assert_eq!(
             decode(&fit.weight, &fit.bias, &x[0], Head::Reg),
             2,
