@@ -221,6 +221,25 @@ pub(crate) struct OpenArgs {
     /// Scan step in Å.
     #[arg(long)]
     scan_step_a: Option<f64>,
+    /// Specimen tilt away from the zone axis X,Y in mrad (image frame: x right, y up), when
+    /// known: the models' crop is moved onto the crystal's pattern by it. Needs the detector
+    /// calibration (mrad/px).
+    #[arg(long, value_name = "X,Y", value_parser = parse_tilt, allow_hyphen_values = true)]
+    tilt_mrad: Option<[f64; 2]>,
+}
+
+/// `X,Y` in mrad.
+fn parse_tilt(s: &str) -> std::result::Result<[f64; 2], String> {
+    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+    match parts[..] {
+        [x, y] => match (x.parse::<f64>(), y.parse::<f64>()) {
+            (Ok(x), Ok(y)) => Ok([x, y]),
+            _ => Err(format!("'{s}' is not two numbers X,Y")),
+        },
+        _ => Err(format!(
+            "'{s}' is not X,Y (two numbers separated by a comma)"
+        )),
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum, Default)]
@@ -455,6 +474,7 @@ impl OpenArgs {
             convergence_mrad: self.convergence_mrad,
             mrad_per_px: self.mrad_per_px,
             scan_step_a: self.scan_step_a,
+            tilt_mrad: self.tilt_mrad,
             ..Default::default()
         };
         calibration.validate().map_err(anyhow::Error::msg)?;
@@ -570,6 +590,9 @@ fn info(args: InfoArgs, progress: &Progress) -> Result<()> {
     println!("convergence  {}", show(c.convergence_mrad, "mrad"));
     println!("detector     {}", show(c.mrad_per_px, "mrad/px"));
     println!("scan step    {}", show(c.scan_step_a, "Å"));
+    if let Some([x, y]) = c.tilt_mrad {
+        println!("tilt         {x}, {y} mrad (stated)");
+    }
     if let Some(k) = scan.corrections() {
         let by = |v: Option<bool>| match v {
             Some(true) => "applied by the detector",

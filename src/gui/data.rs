@@ -128,6 +128,9 @@ pub struct ClassSource {
     /// once the scan's calibration says otherwise. None for the ground truth or an uncalibrated
     /// scan.
     pub mrad_per_px: Option<f64>,
+    /// The specimen tilt the model's crop was moved by (the calibration's, when stated): the
+    /// map is stale once the scan's calibration states another.
+    pub tilt_mrad: Option<[f64; 2]>,
     /// The map as images, rendered where the map was made (a task thread).
     pub images: ClassImages,
     /// Per-pixel OOD score (a finished, calibrated model).
@@ -180,6 +183,7 @@ impl ClassSource {
             accuracy: None,
             input: None,
             mrad_per_px: None,
+            tilt_mrad: None,
             images,
             ood: None,
             calibrated: false,
@@ -297,10 +301,12 @@ impl Dataset {
     }
 
     /// True when the model's map on screen was made with another detector calibration (its
-    /// input scale) than the scan's now.
+    /// input scale) or stated tilt (its crop) than the scan's now.
     pub fn classes_are_stale(&self) -> bool {
+        let now = self.calibration();
         self.classes().is_some_and(|c| {
-            c.kind == SourceKind::Model && c.mrad_per_px != self.calibration().mrad_per_px
+            c.kind == SourceKind::Model
+                && (c.mrad_per_px != now.mrad_per_px || c.tilt_mrad != now.tilt_mrad)
         })
     }
 

@@ -71,8 +71,9 @@ pub struct Opening {
 pub struct CalibrationChange {
     /// The CoM directions (scan rotation or flip changed).
     pub rotation: bool,
-    /// A model's input scale (the detector's mrad per pixel changed).
-    pub detector: bool,
+    /// A model's input (the detector's mrad per pixel, or the stated tilt that moves the crop,
+    /// changed).
+    pub model_input: bool,
 }
 
 #[derive(Debug, Default)]
@@ -277,7 +278,7 @@ impl AppState {
         CalibrationChange {
             rotation: c.scan_rotation_deg != old.scan_rotation_deg
                 || c.scan_flip.unwrap_or(false) != old.scan_flip.unwrap_or(false),
-            detector: c.mrad_per_px != old.mrad_per_px,
+            model_input: c.mrad_per_px != old.mrad_per_px || c.tilt_mrad != old.tilt_mrad,
         }
     }
 

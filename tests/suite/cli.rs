@@ -93,6 +93,29 @@ fn three_d_array_reports_one_scan_row() {
     );
 }
 
+/// `--tilt-mrad X,Y` joins the calibration (negative values too); anything but two numbers, or a
+/// tilt no crop could follow, is refused before the scan is read.
+#[test]
+fn a_stated_tilt_joins_the_calibration() {
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo.npy");
+    let (ok, stdout, stderr) = polarmap(&["info", demo, "--json", "--tilt-mrad", "-1.5,2"]);
+    assert!(ok, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        v["calibration"]["tilt_mrad"],
+        serde_json::json!([-1.5, 2.0])
+    );
+    assert_eq!(v["calibration"]["mrad_per_px"], serde_json::json!(1.25));
+    for (bad, says) in [
+        ("1.5", "X,Y"),
+        ("1,y", "two numbers"),
+        ("30,0", "within 20 mrad"),
+    ] {
+        let (ok, _, stderr) = polarmap(&["info", demo, "--tilt-mrad", bad]);
+        assert!(!ok && stderr.contains(says), "{bad}: {stderr}");
+    }
+}
+
 #[test]
 fn com_writes_icom_idpc_and_virtual_detectors_from_one_pass() {
     let dir = tempfile::tempdir().unwrap();

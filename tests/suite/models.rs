@@ -437,6 +437,54 @@ fn pytorch_weights_import_and_match_pytorch() {
 
 /// Every model shipped in models/ loads, has a card, and classifies the demo scan (recorded at
 /// another camera length than the training data) into valid score vectors.
+/// A stated specimen tilt moves the models' crop by the tilt angle in the image frame (x right =
+/// columns, y up = minus rows) at the detector's sampling, and needs that sampling.
+#[test]
+fn a_stated_tilt_moves_the_crop_by_the_tilt_angle() {
+    let demo = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo.npy"));
+    let open = |calibration: polarmap_core::Calibration| {
+        let options = polarmap_core::scan::OpenOptions {
+            calibration,
+            ..Default::default()
+        };
+        polarmap_core::Session::open(demo, &options, &Progress::new()).unwrap()
+    };
+    let spec = InputSpec::paper(Some(1.25), None);
+    let geometry = |s: &polarmap_core::Session| spec.geometry(s.scan(), s.survey());
+    let plain = geometry(&open(Default::default())).unwrap();
+    assert_eq!(plain.scale, 1.0);
+    // The demo's sidecar says 1.25 mrad/px: 2.5 mrad right and 5 mrad up are 2 columns right
+    // and 4 rows up.
+    let tilted = open(polarmap_core::Calibration {
+        tilt_mrad: Some([2.5, 5.0]),
+        ..Default::default()
+    });
+    let moved = geometry(&tilted).unwrap();
+    assert!(
+        (moved.center[0] - (plain.center[0] - 4.0)).abs() < 1e-9,
+        "{moved:?}"
+    );
+    assert!(
+        (moved.center[1] - (plain.center[1] + 2.0)).abs() < 1e-9,
+        "{moved:?}"
+    );
+    assert_eq!(moved.scale, plain.scale);
+    // Without the detector's sampling a tilt in mrad cannot be placed.
+    let mut uncalibrated = tilted.scan().calibration;
+    uncalibrated.mrad_per_px = None;
+    let bare = tilted.with_calibration(uncalibrated);
+    let err = geometry(&bare).unwrap_err().to_string();
+    assert!(err.contains("demo.npy") && err.contains("mrad/px"), "{err}");
+    // Tilts no crop could follow are refused when stated.
+    for bad in [[f64::NAN, 0.0], [25.0, 0.0]] {
+        let c = polarmap_core::Calibration {
+            tilt_mrad: Some(bad),
+            ..Default::default()
+        };
+        assert!(c.validate().is_err(), "{bad:?}");
+    }
+}
+
 #[test]
 fn every_shipped_model_loads_and_classifies_the_demo() {
     let shipped = models::list_models(&models::shipped_dir());

@@ -139,6 +139,7 @@ impl Evaluation {
             "mean_confidence": stats.mean_confidence,
             "ood": p.ood.as_ref().map(ood_summary),
             "polarization_signal": p.signal,
+            "input_crop": {"centre_px": p.input.center, "scale": p.input.scale},
             "thresholds": p.determination,
             "accuracy_vs_labels": self.accuracy,
             "accuracy_determined_vs_labels": self.accuracy_determined(),

@@ -83,14 +83,14 @@ impl PolarmapApp {
                 if change.rotation {
                     self.start_analysis();
                 }
-                // The model's map is re-made at the new input scale; until it is, the class
-                // view marks it stale.
+                // The model's map is re-made with the new input scale or crop; until it is, the
+                // class view marks it stale.
                 let shows_model = self
                     .state
                     .data
                     .as_ref()
                     .is_some_and(|d| d.prediction.is_some());
-                if change.detector && shows_model {
+                if change.model_input && shows_model {
                     self.start_prediction();
                 }
             }

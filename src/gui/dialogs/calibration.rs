@@ -12,19 +12,21 @@ use std::path::{Path, PathBuf};
 pub struct CalibrationDialog {
     pub open: bool,
     /// The values being edited, as text (empty = unknown).
-    fields: [String; 5],
+    fields: [String; 7],
     flip: bool,
     error: Option<String>,
     /// The sidecar waiting for "Replace", with the calibration to save into it.
     confirm: Option<(PathBuf, Calibration)>,
 }
 
-const NAMES: [&str; 5] = [
+const NAMES: [&str; 7] = [
     "beam energy (keV)",
     "convergence semi-angle (mrad)",
     "detector sampling (mrad/px)",
     "scan step (Å)",
     "scan rotation (°, counter-clockwise)",
+    "specimen tilt x (mrad, right), when known",
+    "specimen tilt y (mrad, up), when known",
 ];
 
 fn text(v: Option<f64>) -> String {
@@ -40,6 +42,8 @@ impl CalibrationDialog {
             text(c.mrad_per_px),
             text(c.scan_step_a),
             text(c.scan_rotation_deg),
+            text(c.tilt_mrad.map(|t| t[0])),
+            text(c.tilt_mrad.map(|t| t[1])),
         ];
         self.flip = c.scan_flip.unwrap_or(false);
         self.error = None;
@@ -126,7 +130,7 @@ impl CalibrationDialog {
     }
 
     fn parse(&self) -> Result<Calibration, String> {
-        let mut values = [None; 5];
+        let mut values = [None; 7];
         for (i, field) in self.fields.iter().enumerate() {
             let t = field.trim();
             if !t.is_empty() {
@@ -143,6 +147,11 @@ impl CalibrationDialog {
             scan_step_a: values[3],
             scan_rotation_deg: values[4],
             scan_flip: Some(self.flip),
+            tilt_mrad: match (values[5], values[6]) {
+                (Some(x), Some(y)) => Some([x, y]),
+                (None, None) => None,
+                _ => return Err("give both tilt components, or neither".into()),
+            },
         };
         c.validate()?;
         Ok(c)
@@ -158,6 +167,7 @@ pub fn summary(c: &Calibration) -> String {
         part(c.mrad_per_px, "mrad/px"),
         part(c.scan_step_a, "Å/step"),
         c.scan_rotation_deg.map(|r| format!("rot {r}°")),
+        c.tilt_mrad.map(|[x, y]| format!("tilt {x}, {y} mrad")),
     ]
     .into_iter()
     .flatten()

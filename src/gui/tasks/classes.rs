@@ -68,6 +68,7 @@ pub fn predict_map(
     let [rows, cols] = session.scan().scan_shape();
     let n = rows * cols;
     let mrad_per_px = session.scan().calibration.mrad_per_px;
+    let tilt_mrad = session.scan().calibration.tilt_mrad;
     let mut classes = Array2::from_elem((rows, cols), Class::RM);
     let mut scores = Array3::<f32>::zeros((rows, cols, Class::COUNT));
     let evaluation = session.evaluate(classifier, progress, |first, batch| {
@@ -89,6 +90,7 @@ pub fn predict_map(
                 done,
             );
             source.mrad_per_px = mrad_per_px;
+            source.tilt_mrad = tilt_mrad;
             partial(source);
         }
     })?;
@@ -101,6 +103,7 @@ pub fn predict_map(
     );
     source.accuracy = evaluation.accuracy;
     source.mrad_per_px = mrad_per_px;
+    source.tilt_mrad = tilt_mrad;
     source.input = Some(input);
     source.ood = evaluation.predictions.ood;
     source.calibrated = evaluation.predictions.calibrated;

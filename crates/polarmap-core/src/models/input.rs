@@ -80,6 +80,20 @@ impl InputSpec {
                 [disk.center_row, disk.center_col]
             }
         };
+        // A stated tilt moves the crystal's pattern off the disk centre by the tilt angle; the
+        // crop follows it (x right = columns, y up = minus rows).
+        let center = match scan.calibration.tilt_mrad {
+            Some([x, y]) => {
+                let mrad_per_px = scan.calibration.mrad_per_px.ok_or_else(|| {
+                    Error::format(
+                        scan.path(),
+                        "a stated tilt needs the detector calibration (mrad/px)",
+                    )
+                })?;
+                [center[0] - y / mrad_per_px, center[1] + x / mrad_per_px]
+            }
+            None => center,
+        };
         // A pattern smaller than the crop at the model's scale cannot be shown to the model.
         let needed = self.size as f64 * scale;
         if (rows as f64) < needed.floor() || (cols as f64) < needed.floor() {

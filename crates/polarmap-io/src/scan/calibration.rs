@@ -22,7 +22,16 @@ pub struct Calibration {
     /// Whether the detector is mirrored relative to the scan (applied before the rotation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scan_flip: Option<bool>,
+    /// Specimen (or beam) tilt away from the zone axis, mrad, (x, y) in the image frame (x
+    /// right, y up), when the user knows it: a tilt moves the crystal's pattern inside the BF
+    /// disk by the tilt angle, and the models' crop is moved onto it (docs/transfer.md, "What a
+    /// known tilt is worth"). Needs `mrad_per_px`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tilt_mrad: Option<[f64; 2]>,
 }
+
+/// The largest tilt a calibration may state, mrad.
+pub const MAX_TILT_MRAD: f64 = 20.0;
 
 /// Relativistic electron wavelength in Å for an accelerating voltage in kV.
 pub fn electron_wavelength_a(kv: f64) -> f64 {
@@ -46,6 +55,7 @@ impl Calibration {
             scan_step_a: self.scan_step_a.or(fallback.scan_step_a),
             scan_rotation_deg: self.scan_rotation_deg.or(fallback.scan_rotation_deg),
             scan_flip: self.scan_flip.or(fallback.scan_flip),
+            tilt_mrad: self.tilt_mrad.or(fallback.tilt_mrad),
         }
     }
 
@@ -67,6 +77,14 @@ impl Calibration {
         if let Some(r) = self.scan_rotation_deg {
             if !r.is_finite() {
                 return Err(format!("scan_rotation_deg must be finite, got {r}"));
+            }
+        }
+        if let Some([x, y]) = self.tilt_mrad {
+            // Beyond the BF disk's radius (20-30 mrad) no crop could follow the crystal.
+            if !(x.is_finite() && y.is_finite() && x.hypot(y) <= MAX_TILT_MRAD) {
+                return Err(format!(
+                    "tilt_mrad must be finite and within {MAX_TILT_MRAD} mrad, got ({x}, {y})"
+                ));
             }
         }
         Ok(())
