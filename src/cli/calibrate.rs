@@ -28,6 +28,11 @@ pub struct CalibrateArgs {
     pub open: OpenArgs,
     #[arg(long, default_value = "auto", value_parser = super::choice(&DeviceChoice::ALL, DeviceChoice::name))]
     pub device: DeviceChoice,
+    /// Make the model follow the specimen tilt on every calibrated scan: the tilt the
+    /// calibration states, or else the one at which it reads the scan most confidently (searched
+    /// within ±8 mrad). The calibration is then fitted on scans read that way.
+    #[arg(long)]
+    pub find_tilt: bool,
     /// Print the calibration as JSON.
     #[arg(long)]
     pub json: bool,
@@ -66,7 +71,8 @@ pub fn calibrate(args: CalibrateArgs, progress: &Progress) -> Result<()> {
         polarmap_core::export::check_writable(p, args.overwrite)?;
     }
     let mut file = ModelFile::read(&args.model)?;
-    let model = models::load(&args.model, args.device)?;
+    file.header.input.find_tilt |= args.find_tilt;
+    let model = models::load_file(&args.model, file.clone(), args.device)?;
     let open = |paths: &[PathBuf]| -> Result<Vec<Session>> {
         paths
             .iter()

@@ -138,6 +138,12 @@ pub struct PredictArgs {
     /// Write the adapted model here (its card beside it, NAME.card.json).
     #[arg(long, value_name = "OUT.pmm", requires = "adapt")]
     pub save_adapted: Option<PathBuf>,
+    /// Move the model's crop to the specimen tilt at which it reads the scan most confidently
+    /// (searched within ±8 mrad; calibrated scans), as a model made with `polarmap calibrate
+    /// --find-tilt` does. It helps on thick, tilted scans and can invent a direction on thin or
+    /// unpolarised ones (docs/transfer.md, "Finding the tilt with the model").
+    #[arg(long, conflicts_with = "tilt_mrad")]
+    pub find_tilt: bool,
     #[arg(long)]
     pub overwrite: bool,
     #[command(flatten)]
@@ -231,7 +237,9 @@ pub fn predict(args: PredictArgs, progress: &Progress) -> Result<()> {
         export::check_writable(&ModelCard::path_for(out), args.overwrite)?;
     }
     let model_file = model_path(args.model.as_deref())?;
-    let mut model = models::load(&model_file, args.device)?;
+    let mut file = models::ModelFile::read(&model_file)?;
+    file.header.input.find_tilt |= args.find_tilt;
+    let mut model = models::load_file(&model_file, file, args.device)?;
     let session = args
         .open
         .session(&args.path, progress)?
@@ -428,6 +436,14 @@ fn print_summary(s: &serde_json::Value) {
     }
     if let Some(a) = s["accuracy_vs_labels"].as_f64() {
         println!("accuracy against the scan's labels: {:.2} %", 100.0 * a);
+    }
+    let tilt = &s["tilt_search"];
+    if let (Some(x), Some(y)) = (tilt["tilt_mrad"][0].as_f64(), tilt["tilt_mrad"][1].as_f64()) {
+        println!(
+            "tilt found: {x}, {y} mrad (mean confidence {:.3}; {:.3} with the crop not moved)",
+            tilt["confidence"].as_f64().unwrap_or(f64::NAN),
+            tilt["untilted_confidence"].as_f64().unwrap_or(f64::NAN)
+        );
     }
     let adaptation = &s["adaptation"];
     if let Some(method) = adaptation["method"].as_str() {

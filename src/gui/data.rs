@@ -131,6 +131,8 @@ pub struct ClassSource {
     /// The specimen tilt the model's crop was moved by (the calibration's, when stated): the
     /// map is stale once the scan's calibration states another.
     pub tilt_mrad: Option<[f64; 2]>,
+    /// The tilt the model's crop was moved by when the model found it (no tilt stated).
+    pub tilt_search: Option<polarmap_core::models::tilt::FoundTilt>,
     /// The map as images, rendered where the map was made (a task thread).
     pub images: ClassImages,
     /// Per-pixel OOD score (a finished, calibrated model).
@@ -184,6 +186,7 @@ impl ClassSource {
             input: None,
             mrad_per_px: None,
             tilt_mrad: None,
+            tilt_search: None,
             images,
             ood: None,
             calibrated: false,

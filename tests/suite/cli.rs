@@ -94,7 +94,8 @@ fn three_d_array_reports_one_scan_row() {
 }
 
 /// `--tilt-mrad X,Y` joins the calibration (negative values too); anything but two numbers, or a
-/// tilt no crop could follow, is refused before the scan is read.
+/// tilt no crop could follow, is refused before the scan is read, and so is asking `predict`
+/// both to use a stated tilt and to search for one.
 #[test]
 fn a_stated_tilt_joins_the_calibration() {
     let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo.npy");
@@ -114,6 +115,9 @@ fn a_stated_tilt_joins_the_calibration() {
         let (ok, _, stderr) = polarmap(&["info", demo, "--tilt-mrad", bad]);
         assert!(!ok && stderr.contains(says), "{bad}: {stderr}");
     }
+    // A stated tilt and a searched one are two answers to one question.
+    let (ok, _, stderr) = polarmap(&["predict", demo, "--tilt-mrad", "1,1", "--find-tilt"]);
+    assert!(!ok && stderr.contains("cannot be used with"), "{stderr}");
 }
 
 #[test]

@@ -485,6 +485,140 @@ fn a_stated_tilt_moves_the_crop_by_the_tilt_angle() {
     }
 }
 
+/// A stand-in classifier that reads a pattern best when its input is centred on a dark dip: its
+/// confidence is one minus the (min-max normalised) brightness at the input's centre.
+struct DarkCentre(models::ModelHeader);
+
+impl models::Classifier for DarkCentre {
+    fn header(&self) -> &models::ModelHeader {
+        &self.0
+    }
+    fn predict(
+        &self,
+        batch: ndarray::ArrayView2<f32>,
+    ) -> polarmap_core::Result<Vec<models::Prediction>> {
+        let size = self.0.input.size;
+        let c = size / 2;
+        Ok(batch
+            .rows()
+            .into_iter()
+            .map(|row| {
+                let centre = [(c - 1, c - 1), (c - 1, c), (c, c - 1), (c, c)]
+                    .iter()
+                    .map(|&(r, k)| row[r * size + k])
+                    .sum::<f32>()
+                    / 4.0;
+                let p = 0.125 + 0.875 * (1.0 - centre).clamp(0.0, 1.0);
+                let mut scores = [(1.0 - p) / 7.0; Class::COUNT];
+                scores[0] = p;
+                models::Prediction::from_scores(scores, None)
+            })
+            .collect())
+    }
+    fn save(&self, _: &std::path::Path, _: bool) -> polarmap_core::Result<()> {
+        Err(polarmap_core::Error::invalid("a stand-in is not saved"))
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// The tilt search moves the crop to where the model reads best, in the image frame (x right =
+/// columns, y up = minus rows), to the refined grid's 1 mrad; a model that follows the tilt
+/// searches on every calibrated scan, a stated tilt replaces the search, and an uncalibrated
+/// scan is refused by the search itself.
+#[test]
+fn the_tilt_search_finds_where_the_model_reads_best() {
+    use polarmap_core::models::tilt::TiltSearch;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dip.npy");
+    // 2×2 identical patterns: a bright dome (the BF disk) with a dark dip 3 px up, 5 px right.
+    let (n, dip) = (64usize, [31.5 - 3.0, 31.5 + 5.0]);
+    let mut bytes =
+        polarmap_core::scan::npy::header_bytes(polarmap_core::scan::DType::F32, &[2, 2, n, n]);
+    for _ in 0..4 {
+        for i in 0..n * n {
+            let (y, x) = ((i / n) as f64, (i % n) as f64);
+            let r2 = (y - 31.5).powi(2) + (x - 31.5).powi(2);
+            let dome = if r2 < 28.0 * 28.0 {
+                100.0 + 50.0 * (1.0 - r2 / 784.0)
+            } else {
+                1.0
+            };
+            let d2 = (y - dip[0]).powi(2) + (x - dip[1]).powi(2);
+            let v = dome * (1.0 - 0.9 * (-d2 / 4.5).exp());
+            bytes.extend((v as f32).to_le_bytes());
+        }
+    }
+    std::fs::write(&path, bytes).unwrap();
+    let options =
+        |mrad_per_px: Option<f64>, tilt_mrad: Option<[f64; 2]>| polarmap_core::scan::OpenOptions {
+            calibration: polarmap_core::Calibration {
+                mrad_per_px,
+                tilt_mrad,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+    let open = |o| polarmap_core::Session::open(&path, &o, &Progress::new()).unwrap();
+    let mut header =
+        models::ModelHeader::new("toy", "toy", "toy", InputSpec::paper(Some(1.0), None));
+    header.input.size = 16;
+    let model = DarkCentre(header.clone());
+    let session = open(options(Some(1.0), None));
+    let base = model
+        .0
+        .input
+        .geometry(session.scan(), session.survey())
+        .unwrap();
+    // Where the dip is from the unmoved crop's centre, in mrad (1 mrad per pixel).
+    let expected = [dip[1] - base.center[1], base.center[0] - dip[0]];
+    let found = TiltSearch::default()
+        .run(session.scan(), session.survey(), &model, &Progress::new())
+        .unwrap();
+    for k in 0..2 {
+        assert!(
+            (found.tilt_mrad[k] - expected[k]).abs() <= 0.75,
+            "{found:?} vs {expected:?}"
+        );
+    }
+    assert!(
+        found.confidence > found.untilted_confidence + 0.3,
+        "{found:?}"
+    );
+    // 49 candidates on the 2-mrad grid within 8 mrad, then up to 8 around the best (those
+    // within 8 mrad too); all 4 frames.
+    assert!((50..=57).contains(&found.candidates), "{found:?}");
+    assert_eq!(found.frames, 4);
+    // A model that follows the tilt searches by itself; a stated tilt is used as stated.
+    header.input.find_tilt = true;
+    let follows = DarkCentre(header);
+    let p = session
+        .predict(&follows, &Progress::new(), |_, _| {})
+        .unwrap();
+    assert_eq!(p.tilt_search.map(|t| t.tilt_mrad), Some(found.tilt_mrad));
+    let stated = open(options(Some(1.0), Some([1.0, 0.0])));
+    let p = stated
+        .predict(&follows, &Progress::new(), |_, _| {})
+        .unwrap();
+    assert!(p.tilt_search.is_none());
+    assert!(
+        (p.input.center[1] - (base.center[1] + 1.0)).abs() < 1e-9,
+        "{:?}",
+        p.input
+    );
+    // Without the detector's sampling a model that follows the tilt reads the crop unmoved,
+    // and the search itself says why it cannot run.
+    let bare = open(options(None, None));
+    let p = bare.predict(&follows, &Progress::new(), |_, _| {}).unwrap();
+    assert!(p.tilt_search.is_none());
+    let err = TiltSearch::default()
+        .run(bare.scan(), bare.survey(), &follows, &Progress::new())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("dip.npy") && err.contains("mrad/px"), "{err}");
+}
+
 #[test]
 fn every_shipped_model_loads_and_classifies_the_demo() {
     let shipped = models::list_models(&models::shipped_dir());

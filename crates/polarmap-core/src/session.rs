@@ -140,6 +140,7 @@ impl Evaluation {
             "ood": p.ood.as_ref().map(ood_summary),
             "polarization_signal": p.signal,
             "input_crop": {"centre_px": p.input.center, "scale": p.input.scale},
+            "tilt_search": p.tilt_search,
             "thresholds": p.determination,
             "accuracy_vs_labels": self.accuracy,
             "accuracy_determined_vs_labels": self.accuracy_determined(),

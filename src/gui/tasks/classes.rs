@@ -104,6 +104,7 @@ pub fn predict_map(
     source.accuracy = evaluation.accuracy;
     source.mrad_per_px = mrad_per_px;
     source.tilt_mrad = tilt_mrad;
+    source.tilt_search = evaluation.predictions.tilt_search;
     source.input = Some(input);
     source.ood = evaluation.predictions.ood;
     source.calibrated = evaluation.predictions.calibrated;

@@ -220,6 +220,19 @@ fn legend(ui: &mut egui::Ui, source: &ClassSource) {
             "no polarization signal: the mean pattern is centrosymmetric within noise",
         );
     }
+    let moved = match (source.tilt_mrad, source.tilt_search) {
+        (Some([x, y]), _) => Some(format!("crop moved by the stated tilt {x}, {y} mrad")),
+        (None, Some(found)) => {
+            let [x, y] = found.tilt_mrad;
+            Some(format!(
+                "crop moved by the tilt found: {x}, {y} mrad (x right, y up)"
+            ))
+        }
+        _ => None,
+    };
+    if let Some(text) = moved.filter(|_| source.kind == crate::gui::data::SourceKind::Model) {
+        wrapped(ui, text);
+    }
     if source.is_complete() && source.kind == crate::gui::data::SourceKind::Model {
         wrapped(
             ui,

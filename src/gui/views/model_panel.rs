@@ -206,6 +206,9 @@ fn input_text(input: &serde_json::Value) -> String {
             if let Some(r) = spec.disk_radius_px {
                 parts.push(format!("disk r {r:.1} px"));
             }
+            if spec.find_tilt {
+                parts.push("follows the specimen tilt".into());
+            }
             parts.join(", ")
         }
         Err(_) => input.to_string(),

@@ -243,7 +243,8 @@ pub fn adapt(
         )));
     }
     let spec = model.input();
-    let geometry = spec.geometry(scan, session.survey())?;
+    // The labelled patterns are seen as the map sees them: at the tilt found for the scan too.
+    let (geometry, _) = super::tilt::input_geometry(scan, session.survey(), model, progress)?;
     let indices: Vec<usize> = labels.iter().map(|(i, _)| *i).collect();
     let classes: Vec<Class> = labels.iter().map(|(_, c)| *c).collect();
     progress.start("reading the labelled patterns", indices.len() as u64);

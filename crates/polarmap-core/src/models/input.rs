@@ -33,6 +33,11 @@ pub struct InputSpec {
     /// BF disk radius in input pixels in the training data, when known. Used to match the scale
     /// of an uncalibrated scan, and as the fixed radius of [`Centring::BfDisk`] inputs.
     pub disk_radius_px: Option<f64>,
+    /// Whether the crop follows the specimen tilt on every scan: the tilt the calibration
+    /// states, or else the one [`super::tilt`] finds (calibrated scans; `polarmap calibrate
+    /// --find-tilt` sets it). Off in older model files.
+    #[serde(default)]
+    pub find_tilt: bool,
 }
 
 impl InputSpec {
@@ -43,6 +48,7 @@ impl InputSpec {
             centring: Centring::GlobalCom,
             mrad_per_px,
             disk_radius_px,
+            find_tilt: false,
         }
     }
 

@@ -6,7 +6,8 @@
 //! - [`predict`]: a whole scan through a model, streamed in batches;
 //! - [`pca_knn`]: PCA + kNN (linfa);
 //! - [`nets`]: the CNNs (burn), [`train`]: their training loop;
-//! - [`adapt`]: a model adapted to a user's scan from pixels they labelled.
+//! - [`adapt`]: a model adapted to a user's scan from pixels they labelled;
+//! - [`tilt`]: the specimen tilt found with a model (the crop it reads most confidently).
 
 pub mod adapt;
 pub mod calibration;
@@ -21,6 +22,7 @@ pub mod ood;
 pub mod pca_knn;
 pub mod predict;
 pub mod symmetry;
+pub mod tilt;
 pub mod train;
 
 pub use device::DeviceChoice;
@@ -85,7 +87,16 @@ pub const BACKENDS: [&str; 2] = [pca_knn::BACKEND, nets::BACKEND];
 
 /// Loads any model file, picking the backend its header names. Networks run on `device`.
 pub fn load(path: &Path, device: DeviceChoice) -> Result<Box<dyn Classifier>> {
-    let file = ModelFile::read(path)?;
+    load_file(path, ModelFile::read(path)?, device)
+}
+
+/// The model of `file` (read from `path`, which names it in errors), perhaps with its header
+/// changed since.
+pub fn load_file(
+    path: &Path,
+    file: ModelFile,
+    device: DeviceChoice,
+) -> Result<Box<dyn Classifier>> {
     match file.header.backend.as_str() {
         pca_knn::BACKEND => Ok(Box::new(pca_knn::PcaKnn::from_file(path, file)?)),
         nets::BACKEND => Ok(Box::new(nets::NetClassifier::from_file(

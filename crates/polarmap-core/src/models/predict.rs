@@ -23,6 +23,8 @@ pub struct ScanPredictions {
     pub model: String,
     /// How the scan's frames were brought to the model's input (centre and scale of the crop).
     pub input: input::InputGeometry,
+    /// The tilt search, when the model follows the tilt and the scan stated none.
+    pub tilt_search: Option<super::tilt::FoundTilt>,
     /// Whether `scores` are calibrated probabilities (the model file has a calibration).
     pub calibrated: bool,
     /// Per-pixel OOD score (1.0 = like the calibration data), where the model has a reference.
@@ -85,7 +87,7 @@ pub fn predict_scan(
     let [det_rows, det_cols] = scan.frame_shape();
     let mut summed = Array2::<f64>::zeros((det_rows, det_cols));
     let sum = summed.as_slice_mut().expect("a new array is contiguous");
-    let geometry = for_each_batch(
+    let (geometry, tilt_search) = for_each_batch(
         scan,
         survey,
         model,
@@ -124,6 +126,7 @@ pub fn predict_scan(
         scores,
         model: model.display_name(),
         input: geometry,
+        tilt_search,
         calibrated: calibration.is_some(),
         ood,
         signal,
@@ -134,7 +137,7 @@ pub fn predict_scan(
 
 /// The raw predictions of every pattern of `scan`, batch by batch: `f(first_index,
 /// predictions)`, in order; every frame is added into `sum` (frame-sized) where given. Returns
-/// how the frames were brought to the model's input.
+/// how the frames were brought to the model's input, and the tilt search when there was one.
 pub fn for_each_batch(
     scan: &Scan,
     survey: &Survey,
@@ -142,9 +145,9 @@ pub fn for_each_batch(
     progress: &Progress,
     mut sum: Option<&mut [f64]>,
     mut f: impl FnMut(usize, &[Prediction]),
-) -> Result<input::InputGeometry> {
+) -> Result<(input::InputGeometry, Option<super::tilt::FoundTilt>)> {
     let spec = model.input();
-    let geometry = spec.geometry(scan, survey)?;
+    let (geometry, tilt_search) = super::tilt::input_geometry(scan, survey, model, progress)?;
     let n = scan.n_frames();
     progress.start("classifying patterns", n as u64);
     let indices: Vec<usize> = (0..n).collect();
@@ -162,5 +165,5 @@ pub fn for_each_batch(
         f(batch[0], &predictions);
         progress.advance(batch.len() as u64);
     }
-    Ok(geometry)
+    Ok((geometry, tilt_search))
 }
