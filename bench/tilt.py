@@ -9,7 +9,8 @@ determined pixels' direction). Then totals, by the draws' tilt and for 40-60 nm.
 
     python3 bench/tilt.py POLARMAP MODEL.pmm SCAN.npy... > TABLE.md
 
-e.g. fresh `dr-train` draws, or the transfer suite's randomised and tilt-5mrad scans.
+e.g. fresh `dr-train` draws, or the transfer suite's randomised and tilt-5mrad scans. A scan
+without labels (an unpolarised one) counts as right when no direction is reported.
 """
 import json
 import math
@@ -42,7 +43,8 @@ for scan in scans:
            "ways": [(e["majority_class"], e["accuracy_vs_labels"], r["majority_class"])
                     for e, r in runs]}
     rows.append(row)
-    cell = lambda w: f"{w[0] or '-'} {100 * w[1]:.0f} %, {w[2] or 'undetermined'}"
+    cell = lambda w: (f"{w[0] or '-'} {'-' if w[1] is None else f'{100 * w[1]:.0f} %'}, "
+                      f"{w[2] or 'undetermined'}")
     print(f"| {scan.split('/')[-1][:-4]} | {row['nm']:.0f} | {tilt[0]:.1f}, {tilt[1]:.1f} | "
           f"{found[0]:.1f}, {found[1]:.1f} | {truth} | "
           + " | ".join(cell(w) for w in row["ways"]) + " |", flush=True)
@@ -57,7 +59,8 @@ def totals(sel, label):
         right = sum(r["ways"][k][2] == r["truth"] for r in sel)
         wrong = sum(r["ways"][k][2] not in (None, r["truth"]) for r in sel)
         every = sum(r["ways"][k][0] == r["truth"] for r in sel)
-        acc = 100 * sum(r["ways"][k][1] for r in sel) / n
+        labelled = [r["ways"][k][1] for r in sel if r["ways"][k][1] is not None]
+        acc = 100 * sum(labelled) / max(len(labelled), 1)
         print(f"- {way}: majority reported right {right}/{n}, wrong {wrong}; every pixel "
               f"{every}/{n}; mean pixel accuracy {acc:.1f} %")
     errors = sorted(math.dist(r["found"], r["tilt"]) for r in sel)
@@ -71,3 +74,4 @@ totals([r for r in rows if size(r) < 2.5], "tilt < 2.5 mrad")
 totals([r for r in rows if 2.5 <= size(r) < 5.0], "tilt 2.5-5 mrad")
 totals([r for r in rows if size(r) >= 5.0], "tilt >= 5 mrad")
 totals([r for r in rows if 40.0 <= r["nm"] <= 60.5], "40-60 nm")
+totals([r for r in rows if r["truth"] is None], "unlabelled (unpolarised)")

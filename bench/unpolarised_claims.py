@@ -4,9 +4,9 @@
 determined pixels agree (docs/transfer.md, "A majority must be a direction").
 
     polarmap simulate --preset dr-unpolarised --draws-per-class 6 --preset-positions 5x5 --out-dir UNPOL
-    python3 bench/unpolarised_claims.py POLARMAP MODEL.pmm UNPOL
+    python3 bench/unpolarised_claims.py POLARMAP MODEL.pmm UNPOL [PREDICT-OPTION...]
 
-A direction named on an unpolarised specimen is a false claim.
+(e.g. `--find-tilt`). A direction named on an unpolarised specimen is a false claim.
 """
 import glob
 import json
@@ -14,14 +14,15 @@ import subprocess
 import sys
 
 binary, model, folder = sys.argv[1:4]
+extra = sys.argv[4:]
 
 named = 0
 scans = sorted(glob.glob(f"{folder}/*.npy"))
 print("| scan | outcome | direction | count majority | determined pixels | resultant | Rayleigh p |")
 print("|---|---|---|---|---|---|---|")
 for scan in scans:
-    out = subprocess.run([binary, "predict", scan, "--model", model, "--device", "cpu", "--json"],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run([binary, "predict", scan, "--model", model, "--device", "cpu", "--json",
+                          *extra], check=True, capture_output=True, text=True).stdout
     s = json.loads(out)
     coherence = s.get("direction_coherence") or {}
     named += s["majority_class"] is not None

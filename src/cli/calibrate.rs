@@ -89,6 +89,8 @@ pub fn calibrate(args: CalibrateArgs, progress: &Progress) -> Result<()> {
     let original = models::card::ModelCard::path_for(&args.model);
     let mut card = models::card::ModelCard::read(&original)
         .unwrap_or_else(|_| models::card::ModelCard::from_header(&file.header, String::new()));
+    // The input as the calibrated model reads it (--find-tilt changes it).
+    card.input = serde_json::to_value(&file.header.input)?;
     card.metrics.insert(
         "calibration".into(),
         serde_json::json!({

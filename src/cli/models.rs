@@ -438,12 +438,23 @@ fn print_summary(s: &serde_json::Value) {
         println!("accuracy against the scan's labels: {:.2} %", 100.0 * a);
     }
     let tilt = &s["tilt_search"];
-    if let (Some(x), Some(y)) = (tilt["tilt_mrad"][0].as_f64(), tilt["tilt_mrad"][1].as_f64()) {
-        println!(
+    let confidence = |key: &str| tilt[key].as_f64().unwrap_or(f64::NAN);
+    match (
+        tilt["searched"].as_bool(),
+        tilt["tilt_mrad"][0].as_f64(),
+        tilt["tilt_mrad"][1].as_f64(),
+    ) {
+        (Some(true), Some(x), Some(y)) => println!(
             "tilt found: {x}, {y} mrad (mean confidence {:.3}; {:.3} with the crop not moved)",
-            tilt["confidence"].as_f64().unwrap_or(f64::NAN),
-            tilt["untilted_confidence"].as_f64().unwrap_or(f64::NAN)
-        );
+            confidence("confidence"),
+            confidence("untilted_confidence")
+        ),
+        (Some(false), ..) => println!(
+            "tilt not searched: the model reads the scan confidently as it is (mean confidence \
+             {:.3})",
+            confidence("untilted_confidence")
+        ),
+        _ => {}
     }
     let adaptation = &s["adaptation"];
     if let Some(method) = adaptation["method"].as_str() {

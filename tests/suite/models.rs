@@ -524,7 +524,8 @@ impl models::Classifier for DarkCentre {
 }
 
 /// The tilt search moves the crop to where the model reads best, in the image frame (x right =
-/// columns, y up = minus rows), to the refined grid's 1 mrad; a model that follows the tilt
+/// columns, y up = minus rows), to the refined grid's 1 mrad, when the model is unsure of the
+/// scan as it is; a model that follows the tilt
 /// searches on every calibrated scan, a stated tilt replaces the search, and an uncalibrated
 /// scan is refused by the search itself.
 #[test]
@@ -583,9 +584,17 @@ fn the_tilt_search_finds_where_the_model_reads_best() {
         );
     }
     assert!(
-        found.confidence > found.untilted_confidence + 0.3,
+        found.searched && found.confidence > found.untilted_confidence + 0.3,
         "{found:?}"
     );
+    // A scan the model already reads confidently is left as it is.
+    let sure = TiltSearch {
+        below_confidence: found.untilted_confidence,
+        ..TiltSearch::default()
+    }
+    .run(session.scan(), session.survey(), &model, &Progress::new())
+    .unwrap();
+    assert!(!sure.searched && sure.tilt_mrad == [0.0, 0.0] && sure.candidates == 1);
     // 49 candidates on the 2-mrad grid within 8 mrad, then up to 8 around the best (those
     // within 8 mrad too); all 4 frames.
     assert!((50..=57).contains(&found.candidates), "{found:?}");

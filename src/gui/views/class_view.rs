@@ -222,7 +222,7 @@ fn legend(ui: &mut egui::Ui, source: &ClassSource) {
     }
     let moved = match (source.tilt_mrad, source.tilt_search) {
         (Some([x, y]), _) => Some(format!("crop moved by the stated tilt {x}, {y} mrad")),
-        (None, Some(found)) => {
+        (None, Some(found)) if found.searched && found.tilt_mrad != [0.0, 0.0] => {
             let [x, y] = found.tilt_mrad;
             Some(format!(
                 "crop moved by the tilt found: {x}, {y} mrad (x right, y up)"

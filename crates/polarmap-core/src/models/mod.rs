@@ -131,9 +131,10 @@ pub fn shipped_dir() -> PathBuf {
 
 /// The default model: the best one measured on the transfer suite and on fresh draws
 /// (docs/transfer.md): the Conv (Cls) fine-tuned on domain-randomised draws, symmetrised and
-/// calibrated, right on all 178 majorities at 20 nm where PCA+kNN is right on 134 (majorities
-/// counted when the pixels agree on a direction), and 92.2 % of the pixels (median) at
-/// 40–60 nm against its 36 %.
+/// calibrated, following the specimen tilt where it is unsure of a scan ([`tilt`]): right on
+/// all 178 majorities at 20 nm where PCA+kNN is right on 134 (majorities counted when the pixels
+/// agree on a direction), on 14 of 15 at 40–60 nm, and 92.2 % of the pixels (median) there
+/// against its 36 %.
 pub const DEFAULT_MODEL: &str = "conv-cls-dr.pmm";
 
 /// Model files in `dir` (extension `.pmm`), sorted by name.

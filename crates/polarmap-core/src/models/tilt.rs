@@ -5,8 +5,15 @@
 //! tilt puts it back (the calibration's `tilt_mrad`, [`super::InputSpec::geometry`]). When the
 //! tilt is not known, it is searched for: the crop is moved over a grid of candidate tilts and
 //! the one whose patterns the model classifies most confidently is kept (mean of each pattern's
-//! largest class probability over a sample of the scan's frames), then refined on a grid half
-//! as fine around it. For a model averaged over the lattice's 8 symmetries, which are applied
+//! largest class probability, calibrated where the model is, over a sample of the scan's
+//! frames), then refined on a grid half as fine around it.
+//!
+//! Only when the model is unsure of the scan as it is: a crop moved off the centre of a crystal
+//! that carries little or no polarization signal (a thin or an unpolarised one) looks polarised
+//! to the model, so maximising its confidence there would invent a direction. The search
+//! therefore runs only when the mean confidence with the crop unmoved is below
+//! [`crate::models::confidence::Determination`]'s default probability threshold, i.e. when most
+//! pixels would be undetermined anyway. For a model averaged over the lattice's 8 symmetries, which are applied
 //! about the crop centre, the confidence is highest where the 8 transformed copies agree, i.e.
 //! where the crop sits on the crystal's own centre (docs/transfer.md, "Finding the tilt with the
 //! model").
@@ -28,6 +35,8 @@ pub struct TiltSearch {
     pub step_mrad: f64,
     /// Frames the confidence is measured on (evenly spaced over the scan).
     pub max_frames: usize,
+    /// The search runs only when the mean confidence with the crop unmoved is below this.
+    pub below_confidence: f64,
 }
 
 impl Default for TiltSearch {
@@ -38,6 +47,9 @@ impl Default for TiltSearch {
             radius_mrad: 8.0,
             step_mrad: 2.0,
             max_frames: 256,
+            below_confidence: f64::from(
+                super::confidence::Determination::default().min_probability,
+            ),
         }
     }
 }
@@ -45,8 +57,11 @@ impl Default for TiltSearch {
 /// What the search found.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct FoundTilt {
-    /// The tilt (x right, y up), mrad, at which the model is most confident.
+    /// The tilt (x right, y up), mrad, at which the model is most confident; zero when it was
+    /// not searched for.
     pub tilt_mrad: [f64; 2],
+    /// Whether the grid was searched (the model was unsure of the scan as it is).
+    pub searched: bool,
     /// The model's mean confidence there, and with the crop not moved.
     pub confidence: f64,
     pub untilted_confidence: f64,
@@ -73,8 +88,9 @@ impl TiltSearch {
         out
     }
 
-    /// Searches `scan` (surveyed by `survey`) for the tilt `model` reads best. Needs the
-    /// detector calibration (mrad/px); any tilt the calibration states is replaced.
+    /// Searches `scan` (surveyed by `survey`) for the tilt `model` reads best, when the model is
+    /// unsure of it with the crop unmoved. Needs the detector calibration (mrad/px); any tilt
+    /// the calibration states is replaced.
     pub fn run(
         &self,
         scan: &Scan,
@@ -97,6 +113,7 @@ impl TiltSearch {
             ));
         }
         let spec = model.input();
+        let confidence_model = model.header().confidence.as_ref();
         let indices = sample_indices(scan.n_frames(), Some(self.max_frames));
         let coarse = self.grid([0.0, 0.0], self.step_mrad, self.radius_mrad);
         let step = self.step_mrad / 2.0;
@@ -112,19 +129,32 @@ impl TiltSearch {
             progress.advance(1);
             let sum: f64 = predictions
                 .iter()
-                .map(|p| f64::from(p.scores.iter().copied().fold(0.0, f32::max)))
+                .map(|p| {
+                    let scores = match confidence_model {
+                        Some(c) => c.apply(&p.scores, None).0,
+                        None => p.scores,
+                    };
+                    f64::from(scores.iter().copied().fold(0.0, f32::max))
+                })
                 .sum();
             Ok(sum / predictions.len().max(1) as f64)
         };
-        let mut best = ([0.0, 0.0], f64::NEG_INFINITY);
-        let mut untilted = f64::NAN;
-        let mut tried = 0;
-        for tilt in coarse {
+        let untilted = confidence([0.0, 0.0])?;
+        if untilted >= self.below_confidence {
+            return Ok(FoundTilt {
+                tilt_mrad: [0.0, 0.0],
+                searched: false,
+                confidence: untilted,
+                untilted_confidence: untilted,
+                candidates: 1,
+                frames: indices.len(),
+            });
+        }
+        let mut best = ([0.0, 0.0], untilted);
+        let mut tried = 1;
+        for tilt in coarse.into_iter().filter(|&t| t != [0.0, 0.0]) {
             let c = confidence(tilt)?;
             tried += 1;
-            if tilt == [0.0, 0.0] {
-                untilted = c;
-            }
             if c > best.1 {
                 best = (tilt, c);
             }
@@ -141,6 +171,7 @@ impl TiltSearch {
         }
         Ok(FoundTilt {
             tilt_mrad: best.0,
+            searched: true,
             confidence: best.1,
             untilted_confidence: untilted,
             candidates: tried,
