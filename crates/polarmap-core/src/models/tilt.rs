@@ -6,17 +6,16 @@
 //! tilt is not known, it is searched for: the crop is moved over a grid of candidate tilts and
 //! the one whose patterns the model classifies most confidently is kept (mean of each pattern's
 //! largest class probability, calibrated where the model is, over a sample of the scan's
-//! frames), then refined on a grid half as fine around it.
+//! frames), then refined on a grid half as fine around it. For a model averaged over the
+//! lattice's 8 symmetries, which are applied about the crop centre, the confidence is highest
+//! where the 8 transformed copies agree, i.e. where the crop sits on the crystal's own centre.
 //!
 //! Only when the model is unsure of the scan as it is: a crop moved off the centre of a crystal
 //! that carries little or no polarization signal (a thin or an unpolarised one) looks polarised
 //! to the model, so maximising its confidence there would invent a direction. The search
 //! therefore runs only when the mean confidence with the crop unmoved is below
 //! [`crate::models::confidence::Determination`]'s default probability threshold, i.e. when most
-//! pixels would be undetermined anyway. For a model averaged over the lattice's 8 symmetries, which are applied
-//! about the crop centre, the confidence is highest where the 8 transformed copies agree, i.e.
-//! where the crop sits on the crystal's own centre (docs/transfer.md, "Finding the tilt with the
-//! model").
+//! pixels would be undetermined anyway (docs/transfer.md, "Finding the tilt with the model").
 
 use super::input::{prepare_batch, InputGeometry};
 use super::Classifier;
