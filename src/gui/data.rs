@@ -303,14 +303,25 @@ impl Dataset {
             .is_some_and(|a| a.is_stale(self.calibration()))
     }
 
-    /// True when the model's map on screen was made with another detector calibration (its
-    /// input scale) or stated tilt (its crop) than the scan's now.
-    pub fn classes_are_stale(&self) -> bool {
+    /// What of the scan's calibration differs from the one the model's map on screen was made
+    /// with: the detector sampling (its input scale) or the stated tilt (its crop); None when
+    /// the map is current.
+    pub fn classes_stale_because(&self) -> Option<&'static str> {
         let now = self.calibration();
-        self.classes().is_some_and(|c| {
-            c.kind == SourceKind::Model
-                && (c.mrad_per_px != now.mrad_per_px || c.tilt_mrad != now.tilt_mrad)
-        })
+        let made = self.classes().filter(|c| c.kind == SourceKind::Model)?;
+        if made.mrad_per_px != now.mrad_per_px {
+            Some("the detector calibration (mrad/px)")
+        } else if made.tilt_mrad != now.tilt_mrad {
+            Some("the stated tilt")
+        } else {
+            None
+        }
+    }
+
+    /// True when the model's map on screen was made with another calibration than the scan's
+    /// now ([`Self::classes_stale_because`]).
+    pub fn classes_are_stale(&self) -> bool {
+        self.classes_stale_because().is_some()
     }
 
     pub fn scan(&self) -> &Arc<Scan> {

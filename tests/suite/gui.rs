@@ -1529,6 +1529,72 @@ fn the_calibration_is_saved_to_the_sidecar_only_when_confirmed() {
     assert_eq!(data.calibration().scan_rotation_deg, Some(30.0));
 }
 
+/// A specimen tilt stated in the Calibration dialog re-runs the model with its crop moved: the
+/// map becomes the library's on the scan opened with that tilt, the lines above the map say the
+/// crop was moved, and a tilt changed since the map was made is named in the stale notice.
+#[test]
+fn a_stated_tilt_reruns_the_model_with_the_crop_moved() {
+    let mut harness = app_on(Some(demo_path()));
+    let before = {
+        let d = harness.state().state.data.as_ref().unwrap();
+        d.prediction
+            .as_ref()
+            .unwrap()
+            .input
+            .as_ref()
+            .unwrap()
+            .0
+            .center
+    };
+    harness.get_by_label("Dataset").click();
+    harness.run();
+    harness.get_by_label("Calibration…").click();
+    harness.run();
+    for (label, value) in [
+        ("specimen tilt x (mrad, right), when known", "2.5"),
+        ("specimen tilt y (mrad, up), when known", "-1.25"),
+    ] {
+        harness.get_by_label(label).focus();
+        harness.run();
+        harness.get_by_label(label).type_text(value);
+        harness.run();
+    }
+    harness.get_by_label("Apply").click();
+    settle(&mut harness);
+
+    let options = polarmap_core::scan::OpenOptions {
+        calibration: polarmap_core::Calibration {
+            tilt_mrad: Some([2.5, -1.25]),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let expected = library_predictions_with(&demo_path(), &options);
+    let d = harness.state().state.data.as_ref().unwrap();
+    assert_eq!(d.calibration().tilt_mrad, Some([2.5, -1.25]));
+    let shown = d.prediction.as_ref().unwrap();
+    assert!(shown.is_complete() && !d.classes_are_stale());
+    assert_eq!(shown.tilt_mrad, Some([2.5, -1.25]));
+    // 1.25 mrad/px: 2 columns right and 1 row down of where the crop was.
+    let centre = shown.input.as_ref().unwrap().0.center;
+    assert_eq!(centre, expected.input.center);
+    assert!(
+        (centre[0] - before[0] - 1.0).abs() < 1e-9 && (centre[1] - before[1] - 2.0).abs() < 1e-9
+    );
+    assert_eq!(shown.map.classes, expected.classes);
+    let classes = harness.state().layout.rect(Pane::Classes).unwrap();
+    let line = harness.get_by_label("crop moved by the stated tilt 2.5, -1.25 mrad");
+    assert!(classes.contains_rect(line.rect()));
+
+    let marker = "stale — the stated tilt changed since this map was made";
+    assert!(harness.query_by_label(marker).is_none());
+    let mut calibration = *d.calibration();
+    calibration.tilt_mrad = None;
+    harness.state_mut().state.set_calibration(calibration);
+    harness.run();
+    assert!(classes.contains_rect(harness.get_by_label(marker).rect()));
+}
+
 /// Editing the detector sampling (mrad/px) in the Calibration dialog re-runs the model at the
 /// new input scale: the map becomes the library's on the scan opened with that calibration.
 /// An edit not yet re-run marks the class map stale, and its "Re-run" clears the mark.

@@ -75,7 +75,7 @@ impl CalibrationDialog {
                         ui.checkbox(&mut self.flip, "flip");
                         ui.end_row();
                     });
-                ui.label("Empty means unknown. Rotation and flip change the CoM directions.");
+                ui.label("Empty means unknown. Rotation and flip change the CoM directions; a tilt moves the model's crop.");
                 if let Some(e) = &self.error {
                     ui.colored_label(ui.visuals().error_fg_color, e);
                 }

@@ -72,11 +72,11 @@ impl View for ClassView {
             let partial = data.and_then(|d| d.partial_note(running));
             summary(ui, source, partial.as_deref());
         }
-        if data.is_some_and(|d| d.classes_are_stale()) {
-            let text = "stale — the detector calibration (mrad/px) changed since this map was made";
+        if let Some(what) = data.and_then(|d| d.classes_stale_because()) {
+            let text = format!("stale — {what} changed since this map was made");
             let running = ctx.inference.is_some();
             ctx.requests
-                .extend(super::stale_notice(ui, text, running, Request::RerunModel));
+                .extend(super::stale_notice(ui, &text, running, Request::RerunModel));
         }
         let image = classes.map(|c| match (&c.images.confidence, self.show_confidence) {
             (Some(confidence), true) => confidence,
@@ -127,8 +127,8 @@ impl View for ClassView {
     }
 }
 
-/// Where the map came from, how much of it there is, its agreement with the ground truth and
-/// its majority: the lines above the image.
+/// Where the map came from, how much of it there is, its agreement with the ground truth, its
+/// majority and where the model's crop was moved to: the lines above the image.
 fn summary(ui: &mut egui::Ui, source: &ClassSource, partial: Option<&str>) {
     let totals = &source.totals;
     wrapped(ui, format!("source: {}", source.source));
@@ -169,6 +169,19 @@ fn summary(ui: &mut egui::Ui, source: &ClassSource, partial: Option<&str>) {
         }
         None => wrapped(ui, ""),
     };
+    let moved = match (source.tilt_mrad, source.tilt_search) {
+        (Some([x, y]), _) => Some(format!("crop moved by the stated tilt {x}, {y} mrad")),
+        (None, Some(found)) if found.searched && found.tilt_mrad != [0.0, 0.0] => {
+            let [x, y] = found.tilt_mrad;
+            Some(format!(
+                "crop moved by the tilt found: {x}, {y} mrad (x right, y up)"
+            ))
+        }
+        _ => None,
+    };
+    if let Some(text) = moved.filter(|_| source.kind == crate::gui::data::SourceKind::Model) {
+        wrapped(ui, text);
+    }
 }
 
 fn wrapped(ui: &mut egui::Ui, text: impl Into<egui::WidgetText>) -> egui::Response {
@@ -219,19 +232,6 @@ fn legend(ui: &mut egui::Ui, source: &ClassSource) {
             ui,
             "no polarization signal: the mean pattern is centrosymmetric within noise",
         );
-    }
-    let moved = match (source.tilt_mrad, source.tilt_search) {
-        (Some([x, y]), _) => Some(format!("crop moved by the stated tilt {x}, {y} mrad")),
-        (None, Some(found)) if found.searched && found.tilt_mrad != [0.0, 0.0] => {
-            let [x, y] = found.tilt_mrad;
-            Some(format!(
-                "crop moved by the tilt found: {x}, {y} mrad (x right, y up)"
-            ))
-        }
-        _ => None,
-    };
-    if let Some(text) = moved.filter(|_| source.kind == crate::gui::data::SourceKind::Model) {
-        wrapped(ui, text);
     }
     if source.is_complete() && source.kind == crate::gui::data::SourceKind::Model {
         wrapped(
